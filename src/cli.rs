@@ -1,0 +1,199 @@
+//! Command-line definitions only; `config` turns them into resolved settings.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::api::Region;
+use crate::config::Rate;
+
+/// Register a fleet of Growatt devices with their plants and end-user accounts, from a CSV, through
+/// the ShineServer OpenAPI: paced, concurrent, retrying and resumable.
+#[derive(Debug, Parser)]
+#[command(name = "growatt-onboard", version, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register every row of INPUT with POST /v1/device/sn/add.
+    #[command(after_help = RUN_EXAMPLES)]
+    Run(RunArgs),
+    /// Validate INPUT exactly as `run` would; send nothing.
+    #[command(after_help = CHECK_EXAMPLES)]
+    Check(CheckArgs),
+    /// Serve the built-in Growatt API simulator on loopback (for rehearsals, tests and benchmarks).
+    #[command(after_help = SIM_EXAMPLES)]
+    Sim(SimArgs),
+    /// Start the simulator in-process and run the bundled sample fleet against it, end to end.
+    Demo(DemoArgs),
+}
+
+const RUN_EXAMPLES: &str = "Examples:
+  export GROWATT_TOKEN=...            # your 32-character OpenAPI token
+  growatt-onboard run fleet.csv       # results in fleet.results.csv; run again to continue
+  growatt-onboard run fleet.csv --region us --rate 30/min -o /var/lib/onboard/results.csv
+  growatt-onboard run fleet.csv --base-url http://127.0.0.1:8080 --token-file token.txt";
+
+const CHECK_EXAMPLES: &str = "Examples:
+  growatt-onboard check fleet.csv     # problems per row, and what `run` would send
+  growatt-onboard check fleet.csv -o results.csv   # also count rows already done";
+
+const SIM_EXAMPLES: &str = "Examples:
+  growatt-onboard sim --listen 127.0.0.1:8080
+  growatt-onboard sim --latency-ms 200 --fail-rate 0.1 --throttle 5/s --seed 7
+  GROWATT_TOKEN=0123456789abcdef0123456789abcdef growatt-onboard run samples/fleet.csv --base-url http://127.0.0.1:8080";
+
+/// Reading the input, shared by `run` and `check`.
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
+    /// The fleet file: CSV with the columns plant_id, sn, c_user_id (any order, other columns ignored).
+    #[arg(value_name = "INPUT")]
+    pub input: PathBuf,
+    /// The results file [default: INPUT with .results.csv in place of its extension].
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+}
+
+/// Options of `run`.
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub input: InputArgs,
+    /// Most requests started per unit of time, retries included: N/s, N/min, N/h or N (per second).
+    #[arg(long, default_value = "2/s", value_name = "RATE")]
+    pub rate: Rate,
+    /// Most requests in flight at once.
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub concurrency: u32,
+    /// Attempts per row, the first included, for retryable failures.
+    #[arg(long, default_value_t = 5, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: u32,
+    /// API codes treated as transient (comma-separated).
+    #[arg(
+        long,
+        default_value = "10001",
+        value_name = "LIST",
+        value_delimiter = ',',
+        allow_negative_numbers = true
+    )]
+    pub retry_codes: Vec<i64>,
+    /// Per-request time limit, in seconds.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = crate::config::parse_secs)]
+    pub timeout: f64,
+    /// Delay before the first retry; it doubles with each further retry, up to 60s (with jitter).
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub backoff: std::time::Duration,
+    /// How long the whole run pauses after a 10012 (frequency limit) answer before it slows down and tries again.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub throttle_pause: std::time::Duration,
+    /// Stop starting new rows after this long (90s, 10m, 2h); rows not reached stay for the next run.
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub max_runtime: Option<std::time::Duration>,
+    /// Set an existing results file aside (renamed, never deleted) and start over.
+    #[arg(long)]
+    pub restart: bool,
+    /// Validate and report like `check`; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub server: ServerArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub output: OutputArgs,
+}
+
+/// Where to send, and with which token.
+#[derive(Debug, Args, Clone)]
+pub struct ServerArgs {
+    /// The regional server.
+    #[arg(long, value_enum, default_value_t = Region::Eu)]
+    pub region: Region,
+    /// Override the server's base URL (https://, or http:// to a loopback host only).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Read the token from this file instead of the GROWATT_TOKEN environment variable.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+}
+
+/// Output control.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// No progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Only errors and the final summary line.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail: -v per row, -vv per request (the token is never shown).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Options of `check`.
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub input: InputArgs,
+    /// Only the counts, not every problem row.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// Options of `sim`.
+#[derive(Debug, Args, Clone)]
+pub struct SimArgs {
+    /// Address to listen on (loopback only; port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// The token the simulator accepts; anything else gets 10011.
+    #[arg(long, default_value = crate::sim::DEFAULT_TOKEN, value_name = "TOKEN", hide_default_value = false)]
+    pub token: String,
+    /// World state (plants, users, devices, associations) as JSON [default: the one matching samples/].
+    #[arg(long, value_name = "PATH")]
+    pub fixture: Option<PathBuf>,
+    /// Added delay per request, in milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
+    /// Uniform jitter around the latency, in milliseconds.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub jitter_ms: u64,
+    /// Share of requests answered 10001 (system error), 0 to 1.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = crate::config::parse_probability)]
+    pub fail_rate: f64,
+    /// Share of requests left unanswered for --hang-ms (to provoke client timeouts), 0 to 1.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = crate::config::parse_probability)]
+    pub hang_rate: f64,
+    /// How long a hanging request waits before it answers, in milliseconds.
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    pub hang_ms: u64,
+    /// Answer 10012 (frequency limit) above this rate: N/s, N/min, N/h or N.
+    #[arg(long, value_name = "RATE")]
+    pub throttle: Option<Rate>,
+    /// Seed for the random draws, so runs repeat exactly.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// Options of `demo`.
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// Folder for the demo's fleet, results and summary [default: a new folder under the system's temp dir].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The pace of the demo run.
+    #[arg(long, default_value = "25/s", value_name = "RATE")]
+    pub rate: Rate,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub output: OutputArgs,
+}

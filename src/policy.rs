@@ -1,0 +1,179 @@
+//! The retry policy: the one place that decides what an answer means for a row.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+use crate::api::Answer;
+use crate::results::Outcome;
+
+/// Growatt's "frequency limit" code.
+pub const CODE_THROTTLED: i64 = 10012;
+/// Growatt's "wrong domain" code: the account lives on another regional server.
+pub const CODE_WRONG_REGION: i64 = -1;
+/// Growatt's "permission denied" code.
+pub const CODE_PERMISSION_DENIED: i64 = 10011;
+/// The device is already associated.
+pub const CODE_ALREADY: i64 = 10003;
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The row has ended with this outcome.
+    Finish(Outcome),
+    /// Transient: try again after a backoff (if attempts remain; otherwise `failed`).
+    Retry,
+    /// The API's rate limit: pause the whole run; the attempt does not count.
+    Throttled,
+    /// The account is on another region: stop the run.
+    WrongRegion,
+    /// The token was refused; stops the run when it happens at the start.
+    Denied,
+}
+
+/// Retry settings, resolved once from the command line.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts per row, the first included.
+    pub max_attempts: u32,
+    /// API codes treated as transient.
+    pub retry_codes: Vec<i64>,
+    /// Delay before the first retry; doubles with each further one.
+    pub backoff_base: Duration,
+    /// Longest delay between two attempts.
+    pub backoff_cap: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            retry_codes: vec![10001],
+            backoff_base: Duration::from_secs(1),
+            backoff_cap: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Maps an answer to what happens next. Retry codes win over every other meaning, so a user
+    /// can make any code transient.
+    pub fn verdict(&self, answer: &Answer) -> Verdict {
+        match answer {
+            Answer::Envelope { code, .. } if self.retry_codes.contains(code) => Verdict::Retry,
+            Answer::Envelope { code: 0, .. } => Verdict::Finish(Outcome::Registered),
+            Answer::Envelope {
+                code: CODE_ALREADY, ..
+            } => Verdict::Finish(Outcome::AlreadyRegistered),
+            Answer::Envelope {
+                code: CODE_THROTTLED,
+                ..
+            } => Verdict::Throttled,
+            Answer::Envelope {
+                code: CODE_WRONG_REGION,
+                ..
+            } => Verdict::WrongRegion,
+            Answer::Envelope {
+                code: CODE_PERMISSION_DENIED,
+                ..
+            } => Verdict::Denied,
+            Answer::Envelope { .. } => Verdict::Finish(Outcome::Rejected),
+            Answer::NotEnvelope {
+                http_status: 401 | 403,
+                ..
+            } => Verdict::Denied,
+            Answer::NotEnvelope { .. } | Answer::Timeout | Answer::Connection(_) => Verdict::Retry,
+        }
+    }
+
+    /// The wait before attempt `next` (2 for the first retry): about `base`, doubling, capped,
+    /// with ±25 % jitter so rows failing together do not retry together.
+    pub fn backoff(&self, next: u32, rng: &mut impl Rng) -> Duration {
+        let doublings = next.saturating_sub(2).min(30);
+        let plain = self
+            .backoff_base
+            .saturating_mul(1u32 << doublings)
+            .min(self.backoff_cap);
+        let factor = rng.random_range(0.75..1.25);
+        plain.mul_f64(factor).min(self.backoff_cap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn env(code: i64) -> Answer {
+        Answer::Envelope {
+            http_status: 200,
+            code,
+            msg: String::new(),
+        }
+    }
+
+    #[test]
+    fn codes_map_to_verdicts() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.verdict(&env(0)), Verdict::Finish(Outcome::Registered));
+        assert_eq!(
+            p.verdict(&env(10003)),
+            Verdict::Finish(Outcome::AlreadyRegistered)
+        );
+        assert_eq!(p.verdict(&env(10001)), Verdict::Retry);
+        assert_eq!(p.verdict(&env(10012)), Verdict::Throttled);
+        assert_eq!(p.verdict(&env(-1)), Verdict::WrongRegion);
+        assert_eq!(p.verdict(&env(10011)), Verdict::Denied);
+        for code in [10002, 10004, 10005, 10006, 10007, 10010, 99999] {
+            assert_eq!(p.verdict(&env(code)), Verdict::Finish(Outcome::Rejected));
+        }
+    }
+
+    #[test]
+    fn transport_failures_retry() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.verdict(&Answer::Timeout), Verdict::Retry);
+        assert_eq!(
+            p.verdict(&Answer::Connection("reset".into())),
+            Verdict::Retry
+        );
+        let html = |s| Answer::NotEnvelope {
+            http_status: s,
+            why: "html".into(),
+        };
+        assert_eq!(p.verdict(&html(502)), Verdict::Retry);
+        assert_eq!(p.verdict(&html(429)), Verdict::Retry);
+        assert_eq!(p.verdict(&html(408)), Verdict::Retry);
+        assert_eq!(p.verdict(&html(200)), Verdict::Retry);
+        assert_eq!(p.verdict(&html(403)), Verdict::Denied);
+    }
+
+    #[test]
+    fn custom_retry_codes_win() {
+        let p = RetryPolicy {
+            retry_codes: vec![10010, 10001],
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.verdict(&env(10010)), Verdict::Retry);
+        let p = RetryPolicy {
+            retry_codes: vec![],
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.verdict(&env(10001)), Verdict::Finish(Outcome::Rejected));
+    }
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_caps() {
+        let p = RetryPolicy::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..100 {
+            let d2 = p.backoff(2, &mut rng).as_secs_f64();
+            assert!((0.75..=1.25).contains(&d2), "{d2}");
+            let d3 = p.backoff(3, &mut rng).as_secs_f64();
+            assert!((1.5..=2.5).contains(&d3), "{d3}");
+            let d20 = p.backoff(20, &mut rng).as_secs_f64();
+            assert!((45.0..=60.0).contains(&d20), "{d20}");
+            assert!(p.backoff(u32::MAX, &mut rng) <= Duration::from_secs(60));
+        }
+    }
+}

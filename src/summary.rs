@@ -1,0 +1,287 @@
+//! The end-of-run summary: counts per outcome and per error code, requests, pauses, time, rate;
+//! printed on stderr and written as JSON beside the results file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::exit::Exit;
+use crate::results::{Outcome, ResultLine};
+
+/// Running counts, updated as rows end.
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    /// Rows ended in this run, per outcome.
+    pub outcomes: BTreeMap<Outcome, u64>,
+    /// Rows ended in this run, per final error code.
+    pub codes: BTreeMap<i64, u64>,
+    /// Rows skipped because an earlier run finished them.
+    pub skipped_done: u64,
+    /// Requests sent (every attempt, throttled ones too).
+    pub requests: u64,
+    /// Requests that were retries of a row.
+    pub retries: u64,
+    /// Answers that were 10012.
+    pub throttled_answers: u64,
+}
+
+impl Tally {
+    /// Counts a row that ended.
+    pub fn record(&mut self, line: &ResultLine) {
+        *self.outcomes.entry(line.outcome).or_default() += 1;
+        if let Some(code) = line.error_code {
+            *self.codes.entry(code).or_default() += 1;
+        }
+    }
+
+    /// Rows ended with `outcome`.
+    pub fn count(&self, outcome: Outcome) -> u64 {
+        self.outcomes.get(&outcome).copied().unwrap_or(0)
+    }
+
+    /// Rows ended in this run.
+    pub fn ended(&self) -> u64 {
+        self.outcomes.values().sum()
+    }
+
+    /// The exit code the rows alone call for: 3 when any needs attention, else 0.
+    pub fn exit(&self) -> Exit {
+        if Outcome::ALL
+            .iter()
+            .any(|o| o.needs_attention() && self.count(*o) > 0)
+        {
+            Exit::NeedsAttention
+        } else {
+            Exit::Success
+        }
+    }
+}
+
+/// The summary as written to `<results stem>.summary.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The tool's version.
+    pub version: &'static str,
+    /// The input file.
+    pub input: PathBuf,
+    /// The results file.
+    pub results: PathBuf,
+    /// When the run started (RFC 3339 UTC).
+    pub started_at: String,
+    /// When it ended.
+    pub finished_at: String,
+    /// Wall time in seconds.
+    pub wall_seconds: f64,
+    /// Rows that ended in this run, per outcome (all six outcomes listed).
+    pub outcomes: BTreeMap<String, u64>,
+    /// Rows that ended in this run, per final API error code.
+    pub error_codes: BTreeMap<String, u64>,
+    /// Rows ended in this run.
+    pub rows_ended: u64,
+    /// Rows skipped as done by an earlier run.
+    pub skipped_done: u64,
+    /// Requests sent, retries and throttled ones included.
+    pub requests: u64,
+    /// Of those, retries.
+    pub retries: u64,
+    /// Answers that were 10012.
+    pub throttled_answers: u64,
+    /// Times the run paused for the API's rate limit.
+    pub throttle_pauses: u32,
+    /// The configured rate, requests per second.
+    pub configured_rate_per_second: f64,
+    /// Requests per second over the wall time.
+    pub achieved_rate_per_second: f64,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<String>,
+    /// The exit code.
+    pub exit_code: u8,
+}
+
+impl Summary {
+    /// Builds the summary from the tally and the run's facts.
+    #[allow(clippy::too_many_arguments)] // one plain constructor beats a builder for a record
+    pub fn new(
+        input: &Path,
+        results: &Path,
+        started: SystemTime,
+        wall: Duration,
+        tally: &Tally,
+        pauses: u32,
+        configured_rate: f64,
+        stopped: Option<String>,
+        exit: Exit,
+    ) -> Summary {
+        let outcomes = Outcome::ALL
+            .iter()
+            .map(|o| (o.as_str().to_string(), tally.count(*o)))
+            .collect();
+        let error_codes = tally
+            .codes
+            .iter()
+            .map(|(c, n)| (c.to_string(), *n))
+            .collect();
+        let secs = wall.as_secs_f64();
+        Summary {
+            version: env!("CARGO_PKG_VERSION"),
+            input: input.to_path_buf(),
+            results: results.to_path_buf(),
+            started_at: humantime::format_rfc3339_millis(started).to_string(),
+            finished_at: humantime::format_rfc3339_millis(started + wall).to_string(),
+            wall_seconds: (secs * 1000.0).round() / 1000.0,
+            outcomes,
+            error_codes,
+            rows_ended: tally.ended(),
+            skipped_done: tally.skipped_done,
+            requests: tally.requests,
+            retries: tally.retries,
+            throttled_answers: tally.throttled_answers,
+            throttle_pauses: pauses,
+            configured_rate_per_second: configured_rate,
+            achieved_rate_per_second: if secs > 0.0 {
+                ((tally.requests as f64 / secs) * 1000.0).round() / 1000.0
+            } else {
+                0.0
+            },
+            stopped,
+            exit_code: exit.code(),
+        }
+    }
+
+    /// Writes the JSON file (whole, via a temporary file and a rename).
+    pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))?;
+        serde_json::to_writer_pretty(&mut tmp, self)?;
+        std::io::Write::write_all(&mut tmp, b"\n")?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// The lines printed on stderr at the end of a run.
+    pub fn render(&self, quiet: bool) -> String {
+        let counts: Vec<String> = Outcome::ALL
+            .iter()
+            .filter_map(|o| {
+                let n = self.outcomes.get(o.as_str()).copied().unwrap_or(0);
+                (n > 0).then(|| format!("{n} {}", o.as_str().replace('_', " ")))
+            })
+            .collect();
+        let counts = if counts.is_empty() {
+            "no rows ended".to_string()
+        } else {
+            counts.join(", ")
+        };
+        let skipped = if self.skipped_done > 0 {
+            format!(" ({} done earlier, skipped)", self.skipped_done)
+        } else {
+            String::new()
+        };
+        let first = format!(
+            "growatt-onboard: {} rows in {}: {counts}{skipped}",
+            self.rows_ended,
+            format_wall(self.wall_seconds)
+        );
+        if quiet {
+            return first + "\n";
+        }
+        let mut out = first;
+        out.push('\n');
+        if !self.error_codes.is_empty() {
+            let codes: Vec<String> = self
+                .error_codes
+                .iter()
+                .map(|(c, n)| format!("{c} ×{n}"))
+                .collect();
+            out.push_str(&format!("  error codes: {}\n", codes.join(", ")));
+        }
+        out.push_str(&format!(
+            "  requests: {} ({} retries, {} throttled), throttle pauses: {}, achieved {:.2}/s of {:.2}/s allowed\n",
+            self.requests,
+            self.retries,
+            self.throttled_answers,
+            self.throttle_pauses,
+            self.achieved_rate_per_second,
+            self.configured_rate_per_second
+        ));
+        if let Some(why) = &self.stopped {
+            out.push_str(&format!("  stopped early: {why}\n"));
+        }
+        out.push_str(&format!("  results: {}\n", self.results.display()));
+        out
+    }
+}
+
+fn format_wall(secs: f64) -> String {
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        let s = secs.round() as u64;
+        if s < 3600 {
+            format!("{}m{:02}s", s / 60, s % 60)
+        } else {
+            format!("{}h{:02}m{:02}s", s / 3600, (s % 3600) / 60, s % 60)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_counts_and_text() {
+        let mut t = Tally::default();
+        let mut line = ResultLine {
+            row: 2,
+            plant_id: "1".into(),
+            sn: "A".into(),
+            c_user_id: "2".into(),
+            outcome: Outcome::Registered,
+            error_code: Some(0),
+            error_msg: String::new(),
+            attempts: 1,
+            http_status: Some(200),
+            latency_ms: Some(1),
+            finished_at: SystemTime::UNIX_EPOCH,
+        };
+        t.record(&line);
+        t.record(&line);
+        line.outcome = Outcome::Rejected;
+        line.error_code = Some(10004);
+        t.record(&line);
+        t.requests = 4;
+        assert_eq!(t.exit(), Exit::NeedsAttention);
+        let s = Summary::new(
+            Path::new("f.csv"),
+            Path::new("f.results.csv"),
+            SystemTime::UNIX_EPOCH,
+            Duration::from_secs(2),
+            &t,
+            0,
+            2.0,
+            None,
+            t.exit(),
+        );
+        assert_eq!(s.outcomes["registered"], 2);
+        assert_eq!(s.outcomes["failed"], 0);
+        assert_eq!(s.error_codes["10004"], 1);
+        assert_eq!(s.achieved_rate_per_second, 2.0);
+        let text = s.render(false);
+        assert!(
+            text.contains("3 rows in 2.0s: 2 registered, 1 rejected"),
+            "{text}"
+        );
+        assert!(text.contains("10004 ×1"), "{text}");
+        assert_eq!(s.render(true).lines().count(), 1);
+    }
+
+    #[test]
+    fn wall_time_format() {
+        assert_eq!(format_wall(3.25), "3.2s");
+        assert_eq!(format_wall(151.0), "2m31s");
+        assert_eq!(format_wall(3723.0), "1h02m03s");
+    }
+}
