@@ -1,0 +1,536 @@
+//! The binary against the simulator: outcomes, what was sent, pacing, retries, exit codes.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use common::*;
+
+/// What the sample fleet's rows should end as, worked out from the fixture independently of the
+/// tool's own code: (row → outcome, error_code).
+fn oracle(fleet: &str, fixture: &sim::Fixture) -> HashMap<u64, (&'static str, Option<i64>)> {
+    let mut out = HashMap::new();
+    let mut seen = HashSet::new();
+    let mut rdr = csv::Reader::from_reader(fleet.as_bytes());
+    let id = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse::<u64>().ok())
+            .flatten()
+            .filter(|n| *n > 0)
+    };
+    let mut associated: HashSet<String> = fixture
+        .associated
+        .iter()
+        .map(|s| s.to_uppercase())
+        .collect();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.unwrap();
+        let row = i as u64 + 2;
+        let sn = rec[1].trim().to_string();
+        let (Some(plant), Some(user)) = (id(&rec[0]), id(&rec[2])) else {
+            out.insert(row, ("invalid", None));
+            continue;
+        };
+        if sn.is_empty() || !sn.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            out.insert(row, ("invalid", None));
+            continue;
+        }
+        if !seen.insert(sn.to_uppercase()) {
+            out.insert(row, ("duplicate", None));
+            continue;
+        }
+        let code = match fixture.plants.iter().find(|p| p.plant_id == plant) {
+            None => 10004,
+            Some(p) => {
+                if !fixture
+                    .devices
+                    .iter()
+                    .any(|d| d.sn.eq_ignore_ascii_case(&sn))
+                {
+                    10002
+                } else if !p.c_user_ids.contains(&user) {
+                    10005
+                } else if !associated.insert(sn.to_uppercase()) {
+                    10003
+                } else {
+                    0
+                }
+            }
+        };
+        let outcome = match code {
+            0 => "registered",
+            10003 => "already_registered",
+            _ => "rejected",
+        };
+        out.insert(row, (outcome, Some(code)));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_fleet_ends_as_the_contract_says_and_sends_each_valid_row_once() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet_text = std::fs::read_to_string("samples/fleet.csv").unwrap();
+    let fleet = write(dir.path(), "fleet.csv", &fleet_text);
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        &sim.base_url(),
+        "--rate",
+        "200/s",
+        "--concurrency",
+        "8",
+    ])
+    .await;
+    assert_exit(&out, 3);
+    assert!(stdout(&out).is_empty(), "stdout stays clean");
+
+    let lines = read_results(&dir.path().join("fleet.results.csv"));
+    let expected = oracle(&fleet_text, &sim::Fixture::builtin());
+    assert_eq!(lines.len(), expected.len(), "one line per row");
+    let latest = latest_by_row(&lines);
+    for (row, (outcome, code)) in &expected {
+        let l = &latest[row];
+        assert_eq!(l["outcome"], *outcome, "row {row}: {l:?}");
+        assert_eq!(
+            l["error_code"],
+            code.map(|c| c.to_string()).unwrap_or_default(),
+            "row {row}"
+        );
+        match *outcome {
+            "invalid" | "duplicate" => {
+                assert_eq!(l["attempts"], "0");
+                assert!(!l["error_msg"].is_empty(), "row {row} says why");
+            }
+            _ => {
+                assert_eq!(l["attempts"], "1");
+                assert_eq!(l["http_status"], "200");
+                assert!(l["latency_ms"].parse::<u64>().is_ok());
+            }
+        }
+        assert!(
+            humantime::parse_rfc3339(&l["finished_at"]).is_ok(),
+            "{}",
+            l["finished_at"]
+        );
+    }
+
+    // What the server received: every sendable row once, nothing else, always with the token.
+    let stats = sim.stats();
+    let sent: usize = expected
+        .values()
+        .filter(|(o, _)| *o != "invalid" && *o != "duplicate")
+        .count();
+    assert_eq!(stats.requests as usize, sent);
+    assert!(stats.requests_per_sn.values().all(|n| *n == 1));
+    assert_eq!(stats.missing_token, 0);
+    assert_eq!(stats.wrong_token, 0);
+    for (row, (outcome, _)) in &expected {
+        if *outcome == "invalid" {
+            let sn = &latest[row]["sn"];
+            assert!(
+                !stats
+                    .requests_per_sn
+                    .contains_key(sn.trim_start_matches('\'')),
+                "invalid row {row} ({sn}) was sent"
+            );
+        }
+    }
+
+    // The summary agrees with the results file.
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("fleet.results.summary.json")).unwrap(),
+    )
+    .unwrap();
+    for outcome in [
+        "registered",
+        "already_registered",
+        "rejected",
+        "failed",
+        "invalid",
+        "duplicate",
+    ] {
+        let n = lines.iter().filter(|l| l["outcome"] == outcome).count() as u64;
+        assert_eq!(summary["outcomes"][outcome], n, "{outcome}");
+    }
+    assert_eq!(summary["requests"], stats.requests);
+    assert_eq!(summary["exit_code"], 3);
+    let err = stderr(&out);
+    assert!(err.contains("registered"), "{err}");
+    assert!(!err.contains(DEFAULT_TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_errors_are_retried_until_registered() {
+    let sim = start_sim(SimConfig {
+        fail_rate: 0.4,
+        seed: 11,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(30));
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        &sim.base_url(),
+        "--rate",
+        "500/s",
+        "--backoff",
+        "5ms",
+        "--max-attempts",
+        "20",
+    ])
+    .await;
+    assert_exit(&out, 0);
+    let lines = read_results(&dir.path().join("f.results.csv"));
+    assert_eq!(lines.len(), 30);
+    assert!(lines.iter().all(|l| l["outcome"] == "registered"));
+    let attempts: u64 = lines
+        .iter()
+        .map(|l| l["attempts"].parse::<u64>().unwrap())
+        .sum();
+    let stats = sim.stats();
+    assert!(stats.by_code["10001"] > 0, "the simulator did fail some");
+    assert_eq!(attempts, stats.requests, "attempts add up to the requests");
+    assert_eq!(stats.by_code["10001"] + 30, stats.requests);
+    assert!(lines.iter().any(|l| l["attempts"] != "1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_used_up_end_failed_and_exit_3() {
+    let sim = start_sim(SimConfig {
+        fail_rate: 1.0,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(4));
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        &sim.base_url(),
+        "--rate",
+        "500/s",
+        "--backoff",
+        "1ms",
+        "--max-attempts",
+        "3",
+    ])
+    .await;
+    assert_exit(&out, 3);
+    let lines = read_results(&dir.path().join("f.results.csv"));
+    assert_eq!(lines.len(), 4);
+    for l in &lines {
+        assert_eq!(l["outcome"], "failed");
+        assert_eq!(l["attempts"], "3");
+        assert_eq!(l["error_code"], "10001");
+    }
+    assert_eq!(sim.stats().requests, 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_retry_codes_make_a_code_transient() {
+    // 10004 (plant does not exist) is final by default; listed in --retry-codes it is retried.
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(
+        dir.path(),
+        "f.csv",
+        "plant_id,sn,c_user_id\n999999,ABC123,1\n",
+    );
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        &sim.base_url(),
+        "--rate",
+        "500/s",
+        "--backoff",
+        "1ms",
+        "--max-attempts",
+        "2",
+        "--retry-codes",
+        "10001,10004",
+    ])
+    .await;
+    assert_exit(&out, 3);
+    let l = &read_results(&dir.path().join("f.results.csv"))[0];
+    assert_eq!(l["outcome"], "failed");
+    assert_eq!(l["attempts"], "2");
+    assert_eq!(sim.stats().requests, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pace_never_exceeds_the_rate() {
+    let sim = start_sim(SimConfig {
+        latency: Duration::from_millis(5),
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(50));
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        &sim.base_url(),
+        "--rate",
+        "20/s",
+        "--concurrency",
+        "16",
+    ])
+    .await;
+    assert_exit(&out, 0);
+    let stats = sim.stats();
+    assert_eq!(stats.requests, 50);
+    // Burst 1: a one-second window holds at most rate + 1 starts (both ends included); one more
+    // allows for arrival jitter on a loaded machine.
+    assert!(
+        stats.max_in_one_second <= 22,
+        "max in one second: {}",
+        stats.max_in_one_second
+    );
+    assert!(
+        stats.per_second[0] <= 21,
+        "first second: {:?}",
+        stats.per_second
+    );
+    // And the run did not crawl either: 50 rows at 20/s take about 2.5 s.
+    let span = stats.last_request_unix_ms.unwrap() - stats.first_request_unix_ms.unwrap();
+    assert!(span >= 2300, "50 requests at 20/s spread over {span} ms");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fractional_rate_per_minute_spaces_requests() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(4));
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        &sim.base_url(),
+        "--rate",
+        "150/min",
+    ])
+    .await;
+    assert_exit(&out, 0);
+    let stats = sim.stats();
+    assert_eq!(stats.requests, 4);
+    // 2.5/s: 0.4 s apart, so 4 requests span at least 1.2 s and never 4 in one second.
+    let span = stats.last_request_unix_ms.unwrap() - stats.first_request_unix_ms.unwrap();
+    assert!(span >= 1100, "span {span} ms");
+    assert!(stats.max_in_one_second <= 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_caps_requests_in_flight() {
+    let sim = start_sim(SimConfig {
+        latency: Duration::from_millis(150),
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(24));
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        &sim.base_url(),
+        "--rate",
+        "1000/s",
+        "--concurrency",
+        "3",
+    ])
+    .await;
+    assert_exit(&out, 0);
+    let stats = sim.stats();
+    assert!(stats.max_in_flight <= 3, "{}", stats.max_in_flight);
+    assert!(stats.max_in_flight >= 2, "requests did overlap");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_token_is_fatal_and_nothing_is_sent() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(2));
+    let out = run_bin_env(
+        &[
+            "run",
+            fleet.to_str().unwrap(),
+            "--base-url",
+            &sim.base_url(),
+        ],
+        &[],
+    )
+    .await;
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("GROWATT_TOKEN is not set"));
+    assert_eq!(sim.stats().requests, 0);
+    assert!(!dir.path().join("f.results.csv").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_file_is_used_and_sent_as_the_header() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(2));
+    let token = write(dir.path(), "token.txt", format!("{DEFAULT_TOKEN}\n"));
+    let out = run_bin_env(
+        &[
+            "run",
+            fleet.to_str().unwrap(),
+            "--base-url",
+            &sim.base_url(),
+            "--token-file",
+            token.to_str().unwrap(),
+            "--rate",
+            "100/s",
+        ],
+        &[("GROWATT_TOKEN", Some("a-wrong-token-from-the-environment"))],
+    )
+    .await;
+    assert_exit(&out, 0);
+    let stats = sim.stats();
+    assert_eq!(stats.by_code["0"], 2);
+    assert_eq!(stats.wrong_token + stats.missing_token, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_columns_are_fatal_and_name_the_header() {
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", "plant,serial,c_user_id\n1,A,2\n");
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        &sim.base_url(),
+    ])
+    .await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("missing columns plant_id, sn"), "{err}");
+    assert!(err.contains("'plant'") && err.contains("'serial'"), "{err}");
+    assert_eq!(sim.stats().requests, 0);
+    assert!(!dir.path().join("f.results.csv").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_to_a_remote_host_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(1));
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        "http://openapi.growatt.com",
+    ])
+    .await;
+    assert_exit(&out, 1);
+    assert!(stderr(&out).contains("plain http://"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_flags_are_usage_errors() {
+    for args in [
+        &["run", "x.csv", "--rate", "fast"][..],
+        &["run", "x.csv", "--concurrency", "0"],
+        &["run", "x.csv", "--region", "mars"],
+        &["run", "x.csv", "--max-runtime", "soon"],
+        &["run"],
+        &["frobnicate"],
+    ] {
+        let out = run_bin(args).await;
+        assert_exit(&out, 2);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_validates_without_a_token_and_sends_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(
+        dir.path(),
+        "f.csv",
+        "plant_id;sn;c_user_id\n1;AAA1;2\nabc;BBB2;2\n1;aaa1;2\n1;1.23E+10;2\n",
+    );
+    let out = run_bin_env(&["check", fleet.to_str().unwrap()], &[]).await;
+    assert_exit(&out, 3);
+    let text = stdout(&out);
+    assert!(
+        text.contains("row 3: invalid: plant_id 'abc' is not a positive integer"),
+        "{text}"
+    );
+    assert!(
+        text.contains("row 4: duplicate: same sn as row 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("row 5: invalid: sn '1.23E+10' was converted to a number by a spreadsheet"),
+        "{text}"
+    );
+    assert!(
+        text.contains("4 rows: 1 to send, 2 invalid, 1 duplicate"),
+        "{text}"
+    );
+    assert!(
+        !dir.path().join("f.results.csv").exists(),
+        "check writes nothing"
+    );
+
+    // --dry-run is the same.
+    let out = run_bin_env(&["run", fleet.to_str().unwrap(), "--dry-run"], &[]).await;
+    assert_exit(&out, 3);
+    assert!(stdout(&out).contains("1 to send"));
+
+    let clean = write(dir.path(), "g.csv", "plant_id,sn,c_user_id\n1,A1,2\n");
+    assert_exit(
+        &run_bin_env(&["check", clean.to_str().unwrap()], &[]).await,
+        0,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_summary_matches_its_results_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_bin_env(
+        &[
+            "demo",
+            "--dir",
+            dir.path().to_str().unwrap(),
+            "--rate",
+            "200/s",
+        ],
+        &[],
+    )
+    .await;
+    assert_exit(&out, 0);
+    let lines = read_results(&dir.path().join("fleet.results.csv"));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("fleet.results.summary.json")).unwrap(),
+    )
+    .unwrap();
+    let mut total = 0;
+    for (outcome, n) in summary["outcomes"].as_object().unwrap() {
+        let count = lines.iter().filter(|l| &l["outcome"] == outcome).count() as u64;
+        assert_eq!(n.as_u64().unwrap(), count, "{outcome}");
+        total += count;
+    }
+    assert_eq!(total as usize, lines.len());
+    assert!(
+        lines
+            .iter()
+            .filter(|l| l["outcome"] == "registered")
+            .count()
+            > 200
+    );
+    assert!(stdout(&out).contains("results: "));
+    assert!(stderr(&out).contains("registered"));
+}
