@@ -182,6 +182,10 @@ pub struct SimArgs {
     /// Seed for the random draws, so runs repeat exactly.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// An offline device's association links (shows on its plant) this long after the add
+    /// [default: only when marked online with POST /__sim/online?sn=SN].
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub link_delay: Option<std::time::Duration>,
 }
 
 /// Options of `demo`.

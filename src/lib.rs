@@ -98,6 +98,7 @@ fn sim_config(args: &cli::SimArgs) -> anyhow::Result<sim::SimConfig> {
         hang: std::time::Duration::from_millis(args.hang_ms),
         throttle_per_sec: args.throttle.map(config::Rate::per_second),
         seed: args.seed,
+        link_delay: args.link_delay,
     })
 }
 

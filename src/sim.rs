@@ -125,6 +125,10 @@ pub struct SimConfig {
     pub throttle_per_sec: Option<f64>,
     /// Seed for every random draw, so a run against the simulator can be reproduced.
     pub seed: u64,
+    /// How long after its add an offline device comes online and becomes linked (listed on its
+    /// plant). `None`: offline devices link only when marked online via `POST /__sim/online`.
+    /// Online devices link at once, as the vendor documents.
+    pub link_delay: Option<Duration>,
 }
 
 impl Default for SimConfig {
@@ -140,6 +144,7 @@ impl Default for SimConfig {
             hang: Duration::from_secs(60),
             throttle_per_sec: None,
             seed: 1,
+            link_delay: None,
         }
     }
 }
@@ -448,8 +453,13 @@ struct World {
     devices: HashMap<String, Device>,
     /// Associated serials -> when (Unix ms). Fixture serials count as linked at start-up.
     links: HashMap<String, u64>,
-    /// Serials per plant in association order, so list pages are stable.
+    /// Serials per plant in association order, so list pages are stable. Only linked serials:
+    /// an association made while the device is offline waits in `pending`.
     by_plant: BTreeMap<u64, Vec<String>>,
+    /// Accepted associations of offline devices: serial -> (plant, when it links, if ever on its own).
+    pending: HashMap<String, (u64, Option<u64>)>,
+    /// See [`SimConfig::link_delay`].
+    link_delay_ms: Option<u64>,
 }
 
 #[derive(Serialize, Debug)]
@@ -494,6 +504,8 @@ impl World {
             devices,
             links,
             by_plant: BTreeMap::new(),
+            pending: HashMap::new(),
+            link_delay_ms: None,
         }
     }
 
@@ -530,12 +542,49 @@ impl World {
             return DEVICE_EXISTS;
         }
         self.links.insert(sn_key.clone(), now_unix_ms);
-        self.by_plant.entry(plant_id).or_default().push(sn_key);
+        let online = self.devices.get(&sn_key).is_some_and(|d| d.online);
+        if online {
+            self.by_plant.entry(plant_id).or_default().push(sn_key);
+        } else {
+            let due = self.link_delay_ms.map(|d| now_unix_ms.saturating_add(d));
+            self.pending.insert(sn_key, (plant_id, due));
+        }
         OK
     }
 
+    /// Links the pending associations whose device has come online by `now_unix_ms`.
+    fn promote(&mut self, now_unix_ms: u64) {
+        let due: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, (_, at))| at.is_some_and(|at| at <= now_unix_ms))
+            .map(|(sn, _)| sn.clone())
+            .collect();
+        for sn in due {
+            self.bring_online(&sn, now_unix_ms);
+        }
+    }
+
+    /// Marks a device online (as `POST /__sim/online` does); a pending association links now.
+    /// Returns whether the serial exists.
+    fn bring_online(&mut self, sn_key: &str, now_unix_ms: u64) -> bool {
+        let Some(device) = self.devices.get_mut(sn_key) else {
+            return false;
+        };
+        device.online = true;
+        if let Some((plant, _)) = self.pending.remove(sn_key) {
+            self.links.insert(sn_key.to_string(), now_unix_ms);
+            self.by_plant
+                .entry(plant)
+                .or_default()
+                .push(sn_key.to_string());
+        }
+        true
+    }
+
     /// Answer one admitted `device/list`: the `data` object, or the error answer.
-    fn list(&self, q: &ListQuery) -> Result<Value, Answer> {
+    fn list(&mut self, q: &ListQuery, now_unix_ms: u64) -> Result<Value, Answer> {
+        self.promote(now_unix_ms);
         let plant_raw = q.plant_id.as_deref().unwrap_or_default().trim();
         if plant_raw.is_empty() {
             return Err(PLANT_ID_EMPTY);
@@ -833,7 +882,10 @@ impl Shared {
             hang,
             throttle_per_sec,
             seed,
+            link_delay,
         } = cfg;
+        let mut world = World::new(&fixture, unix_ms());
+        world.link_delay_ms = link_delay.map(|d| d.as_millis() as u64);
         Shared {
             token,
             faults: Faults {
@@ -844,7 +896,7 @@ impl Shared {
                 hang,
             },
             state: Mutex::new(SimState {
-                world: World::new(&fixture, unix_ms()),
+                world,
                 gate: Gate::new(throttle_per_sec, seed),
                 meter: Meter::default(),
             }),
@@ -911,6 +963,7 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/device/sn/add", post(add_device))
         .route("/v1/device/list", get(list_devices))
         .route("/__sim/stats", get(stats))
+        .route("/__sim/online", post(mark_online))
         .fallback(not_found)
         .with_state(shared)
 }
@@ -963,7 +1016,7 @@ async fn list_devices(
         let (admission, in_flight) = app.arrive(&mut st, token);
         let (result, hang) = match admission {
             Admission::Refuse(a) => (Err(a), false),
-            Admission::Admit { hang } => (st.world.list(&q), hang),
+            Admission::Admit { hang } => (st.world.list(&q, unix_ms()), hang),
         };
         st.meter
             .answered(result.as_ref().map_or_else(|a| *a, |_| OK));
@@ -979,6 +1032,22 @@ async fn list_devices(
 
 async fn stats(State(app): State<Arc<Shared>>) -> Json<Stats> {
     Json(app.lock().meter.stats.clone())
+}
+
+/// `POST /__sim/online?sn=SN`: the device comes online now, so a pending association links.
+async fn mark_online(State(app): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let sn = url_pairs(query.as_deref().unwrap_or_default().as_bytes())
+        .into_iter()
+        .find(|(k, _)| k == "sn")
+        .map(|(_, v)| v.trim().to_ascii_uppercase())
+        .unwrap_or_default();
+    let known = app.lock().world.bring_online(&sn, unix_ms());
+    let status = if known {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    (status, Json(json!({ "sn": sn, "known": known }))).into_response()
 }
 
 async fn not_found(State(app): State<Arc<Shared>>, uri: Uri) -> StatusCode {
@@ -1262,6 +1331,55 @@ mod tests {
     }
 
     #[test]
+    fn offline_devices_link_after_the_delay_or_when_marked_online() {
+        let mut w = World::new(&fixture(), 0);
+        w.link_delay_ms = Some(1000);
+        let q = ListQuery {
+            plant_id: Some("1001".into()),
+            page: Some("1".into()),
+            perpage: Some("100".into()),
+        };
+        // AAA0A0004D is offline in the fixture.
+        assert_eq!(
+            add_code(&mut w, Some("1001"), Some("AAA0A0004D"), Some("501")),
+            0
+        );
+        assert_eq!(
+            add_code(&mut w, Some("1001"), Some("AAA0A0001A"), Some("501")),
+            0
+        );
+        assert_eq!(
+            w.list(&q, 500).unwrap()["count"],
+            1,
+            "online device linked at once"
+        );
+        // A second add of the pending serial is still 'already associated'.
+        assert_eq!(
+            add_code(&mut w, Some("1001"), Some("AAA0A0004D"), Some("501")),
+            10003
+        );
+        assert_eq!(
+            w.list(&q, 1500).unwrap()["count"],
+            2,
+            "linked once the delay passed"
+        );
+
+        let mut w = World::new(&fixture(), 0);
+        assert_eq!(
+            add_code(&mut w, Some("1001"), Some("AAA0A0004D"), Some("501")),
+            0
+        );
+        assert_eq!(
+            w.list(&q, u64::MAX / 2).unwrap()["count"],
+            0,
+            "no delay: waits"
+        );
+        assert!(w.bring_online("AAA0A0004D", 10));
+        assert_eq!(w.list(&q, 11).unwrap()["count"], 1);
+        assert!(!w.bring_online("NOSUCHSN", 10));
+    }
+
+    #[test]
     fn list_pages_through_the_plants_devices() {
         let mut w = World::new(&fixture(), 0);
         for sn in ["AAA0A0001A", "AAA0A0002B", "aaa0a0004d"] {
@@ -1272,7 +1390,11 @@ mod tests {
             page: Some(page.into()),
             perpage: Some(per.into()),
         };
-        let data = w.list(&q("1001", "2", "2")).unwrap();
+        // The offline device's association waits until it comes online.
+        assert_eq!(w.list(&q("1001", "1", "100"), 0).unwrap()["count"], 2);
+        assert!(w.bring_online("AAA0A0004D", 0));
+        w.devices.get_mut("AAA0A0004D").unwrap().online = false;
+        let data = w.list(&q("1001", "2", "2"), 0).unwrap();
         assert_eq!(data["count"], 3);
         assert_eq!(data["pages"], 2);
         assert_eq!(data["page"], 2);
@@ -1286,21 +1408,24 @@ mod tests {
         assert_eq!(devices[0]["type"], 1);
         assert_eq!(devices[0]["last_update_time"], "1970-01-01 00:00:00");
 
-        let first = w.list(&q("1001", "1", "100")).unwrap();
+        let first = w.list(&q("1001", "1", "100"), 0).unwrap();
         assert_eq!(first["devices"][0]["device_sn"], "AAA0A0001A");
         assert_eq!(first["devices"][0]["lost"], false);
-        let empty = w.list(&q("1002", "1", "10")).unwrap();
+        let empty = w.list(&q("1002", "1", "10"), 0).unwrap();
         assert_eq!(
             (empty["count"].as_u64(), empty["pages"].as_u64()),
             (Some(0), Some(0))
         );
 
-        assert_eq!(w.list(&q("1001", "1", "101")), Err(PAGE_SIZE_TOO_BIG));
-        assert_eq!(w.list(&q("1001", "251", "10")), Err(PAGE_TOO_HIGH));
-        assert_eq!(w.list(&q(" ", "1", "10")), Err(PLANT_ID_EMPTY));
-        assert_eq!(w.list(&ListQuery::default()), Err(PLANT_ID_EMPTY));
-        assert_eq!(w.list(&q("4242", "1", "10")), Err(LIST_PLANT_MISSING));
-        assert_eq!(w.list(&q("x", "1", "10")).map_err(|a| a.code), Err(10003));
+        assert_eq!(w.list(&q("1001", "1", "101"), 0), Err(PAGE_SIZE_TOO_BIG));
+        assert_eq!(w.list(&q("1001", "251", "10"), 0), Err(PAGE_TOO_HIGH));
+        assert_eq!(w.list(&q(" ", "1", "10"), 0), Err(PLANT_ID_EMPTY));
+        assert_eq!(w.list(&ListQuery::default(), 0), Err(PLANT_ID_EMPTY));
+        assert_eq!(w.list(&q("4242", "1", "10"), 0), Err(LIST_PLANT_MISSING));
+        assert_eq!(
+            w.list(&q("x", "1", "10"), 0).map_err(|a| a.code),
+            Err(10003)
+        );
     }
 
     #[test]
