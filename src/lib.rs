@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod engine;
 pub mod exit;
 pub mod input;
 pub mod pacer;

@@ -5,68 +5,24 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use std::sync::atomic::Ordering;
+
 use tokio::sync::{mpsc, Semaphore};
-use tokio_util::sync::CancellationToken;
 
 use crate::api::{Answer, Attempt, Client};
 use crate::config::RunConfig;
+use crate::engine::{Call, Engine, EngineConfig};
 use crate::exit::Exit;
 use crate::input::{sn_key, Device, FleetReader, InputError, InputRow};
-use crate::pacer::Pacer;
-use crate::policy::{Verdict, CODE_ALREADY};
+use crate::policy::CODE_ALREADY;
 use crate::progress::Progress;
 use crate::results::{self, Outcome, ResultLine, ResultsError, ResultsWriter, RunLock};
 use crate::summary::{Summary, Tally};
 
-/// How many answers at the start of a run decide that a refused token is the token's fault.
-const DENIAL_PROBE: u32 = 5;
 /// Longest API message kept in a results line.
 const MSG_LIMIT: usize = 500;
 
-/// What stops a run before it ends by itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
-    /// `--max-runtime` elapsed.
-    MaxRuntime,
-    /// A throttle pause would outlast `--max-runtime`.
-    Throttled,
-    /// Ctrl-C or SIGTERM.
-    Interrupted,
-    /// The account lives on another region (-1).
-    WrongRegion,
-    /// The token was refused from the start (10011, HTTP 401/403).
-    Denied,
-    /// The results file could not be written.
-    Unwritable(String),
-    /// The input could not be read part-way.
-    Unreadable(String),
-}
-
-impl Stop {
-    /// The exit code this stop calls for.
-    pub fn exit(&self) -> Exit {
-        match self {
-            Stop::MaxRuntime | Stop::Throttled => Exit::Incomplete,
-            Stop::Interrupted => Exit::Interrupted,
-            Stop::WrongRegion | Stop::Denied | Stop::Unwritable(_) | Stop::Unreadable(_) => {
-                Exit::Fatal
-            }
-        }
-    }
-
-    /// What to tell the person.
-    pub fn describe(&self) -> String {
-        match self {
-            Stop::MaxRuntime => "--max-runtime reached; run the same command again to continue".into(),
-            Stop::Throttled => "the API's rate limit pause would outlast --max-runtime; run again later to continue".into(),
-            Stop::Interrupted => "interrupted; every row that ended is in the results file, run again to continue".into(),
-            Stop::WrongRegion => "the API answered -1: this account lives on another regional server; pick it with --region (eu, us, cn, au) or --base-url".into(),
-            Stop::Denied => "the API refused the token (permission denied) on the first answers of the run; check GROWATT_TOKEN or --token-file, and --region".into(),
-            Stop::Unwritable(e) => format!("cannot write the results file: {e}"),
-            Stop::Unreadable(e) => format!("cannot read the input any further: {e}"),
-        }
-    }
-}
+pub use crate::engine::Stop;
 
 /// A problem that ends the run before any row is sent.
 #[derive(Debug, thiserror::Error)]
@@ -96,68 +52,38 @@ enum WriterMsg {
     Sync,
 }
 
-/// The state all row tasks share.
+/// The state all row tasks share: the request machinery plus this command's own bookkeeping.
 struct Shared {
-    client: Client,
-    cfg: RunConfig,
-    pacer: Pacer,
-    slots: Semaphore,
-    stop: CancellationToken,
-    stop_reason: Mutex<Option<Stop>>,
+    engine: Arc<Engine>,
+    verbose: u8,
     tally: Mutex<Tally>,
-    /// Answers seen so far and whether all were denials, for the token probe.
-    probe: Mutex<(u32, bool)>,
     writer: mpsc::Sender<WriterMsg>,
-    progress: Progress,
-    deadline: Option<Instant>,
 }
 
 impl Shared {
-    fn halt(&self, reason: Stop) {
-        let mut r = self.stop_reason.lock().unwrap_or_else(|e| e.into_inner());
-        let replace = match &*r {
-            None => true,
-            Some(old) => reason.exit().precedence() < old.exit().precedence(),
-        };
-        if replace {
-            *r = Some(reason);
-        }
-        self.stop.cancel();
-    }
-
     fn tally(&self) -> std::sync::MutexGuard<'_, Tally> {
         self.tally.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records an answer for the token probe; true when this denial proves the token wrong.
-    fn probe(&self, denied: bool) -> bool {
-        let mut p = self.probe.lock().unwrap_or_else(|e| e.into_inner());
-        if p.0 >= DENIAL_PROBE {
-            return false;
-        }
-        p.0 += 1;
-        p.1 &= denied;
-        p.1 && p.0 == DENIAL_PROBE
-    }
-
-    /// True when every answer so far was a denial (used when fewer than five came at all).
-    fn only_denials(&self) -> bool {
-        let p = self.probe.lock().unwrap_or_else(|e| e.into_inner());
-        p.0 > 0 && p.0 < DENIAL_PROBE && p.1
-    }
-
-    async fn finish(&self, line: ResultLine) {
-        let pace = self.pacer.status();
+    /// Counts a row that ended or was skipped, and moves the progress display.
+    fn advance(&self, line: Option<&ResultLine>) {
+        let pace = self.engine.pacer.status();
         let paused = pace
             .paused_until
             .map(|u| u.saturating_duration_since(Instant::now()));
-        {
-            let mut t = self.tally();
-            t.record(&line);
-            self.progress.advance(1, &t, pace.per_second, paused);
+        let mut t = self.tally();
+        match line {
+            Some(line) => t.record(line),
+            None => t.skipped_done += 1,
         }
-        if self.cfg.ui.verbose >= 1 {
-            self.progress.println(&format!(
+        t.requests = self.engine.counters.requests.load(Ordering::Relaxed);
+        self.engine.progress.advance(1, &t, pace.per_second, paused);
+    }
+
+    async fn finish(&self, line: ResultLine) {
+        self.advance(Some(&line));
+        if self.verbose >= 1 {
+            self.engine.progress.println(&format!(
                 "row {}: {} {}{}",
                 line.row,
                 line.sn,
@@ -171,7 +97,8 @@ impl Shared {
         }
         // The writer only goes away after a write error; nothing more may be sent then.
         if self.writer.send(WriterMsg::Line(line)).await.is_err() {
-            self.halt(Stop::Unwritable("the results writer stopped".into()));
+            self.engine
+                .halt(Stop::Unwritable("the results writer stopped".into()));
         }
     }
 }
@@ -340,57 +267,37 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     let (jtx, mut jrx) = mpsc::channel(256);
     let reader_thread = spawn_reader(reader, previous.done, jtx);
 
-    let concurrency = cfg.concurrency;
+    let engine = Engine::new(client, engine_config(&cfg), progress.clone());
+    let watchers = engine.watch();
     let shared = Arc::new(Shared {
-        client,
-        pacer: Pacer::new(cfg.rate),
-        slots: Semaphore::new(concurrency),
-        stop: CancellationToken::new(),
-        stop_reason: Mutex::new(None),
+        engine: engine.clone(),
+        verbose: cfg.ui.verbose,
         tally: Mutex::new(Tally::default()),
-        probe: Mutex::new((0, true)),
         writer: wtx,
-        progress: progress.clone(),
-        deadline: cfg.max_runtime.map(|d| started + d),
-        cfg,
     });
-
-    let signals = tokio::spawn(watch_signals(shared.clone()));
-    let ticker = tokio::spawn(sync_ticker(shared.clone()));
-    let timer = shared.deadline.map(|deadline| {
-        let sh = shared.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(deadline.into()).await;
-            sh.halt(Stop::MaxRuntime);
-        })
-    });
+    let ticker = tokio::spawn(sync_ticker(shared.writer.clone()));
 
     // Rows in progress (in flight or waiting out a backoff) are bounded, so memory stays flat.
-    let in_progress = Arc::new(Semaphore::new((concurrency * 16).max(256)));
+    let in_progress = Arc::new(Semaphore::new((cfg.concurrency * 16).max(256)));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         let job = tokio::select! {
             biased;
-            _ = shared.stop.cancelled() => break,
+            _ = engine.stop.cancelled() => break,
             job = jrx.recv() => job,
         };
         let Some(job) = job else { break };
         match job {
             Job::Fatal(e) => {
-                shared.halt(Stop::Unreadable(e.to_string()));
+                engine.halt(Stop::Unreadable(e.to_string()));
                 break;
             }
-            Job::Ended(None) => {
-                let pace = shared.pacer.status().per_second;
-                let mut t = shared.tally();
-                t.skipped_done += 1;
-                shared.progress.advance(1, &t, pace, None);
-            }
+            Job::Ended(None) => shared.advance(None),
             Job::Ended(Some(line)) => shared.finish(line).await,
             Job::Send(row, device) => {
                 let permit = tokio::select! {
                     biased;
-                    _ = shared.stop.cancelled() => break,
+                    _ = engine.stop.cancelled() => break,
                     p = in_progress.clone().acquire_owned() => p,
                 };
                 let Ok(permit) = permit else { break };
@@ -405,39 +312,30 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     }
     drop(jrx);
     while tasks.join_next().await.is_some() {}
-    // Aborted tasks let go of the shared state only once awaited.
-    for task in [Some(signals), Some(ticker), timer].into_iter().flatten() {
-        task.abort();
-        let _ = task.await;
-    }
+    watchers.end().await;
+    ticker.abort();
+    let _ = ticker.await;
     let _ = reader_thread.join();
 
-    // A run too short for the probe still counts as refused when every answer was a denial.
-    let short_denied = shared.only_denials();
     // Every task is done, so this is the last sender: closing it ends the writer.
     let Ok(shared) = Arc::try_unwrap(shared) else {
         unreachable!("all row tasks have ended")
     };
     let Shared {
-        writer: wtx,
-        stop_reason,
-        tally,
-        pacer,
-        cfg,
-        progress,
-        ..
+        writer: wtx, tally, ..
     } = shared;
     drop(wtx);
-    let mut stop = stop_reason.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut stop = engine.stop_reason();
     match writer.join() {
         Ok(Ok(())) => {}
         Ok(Err(e)) => stop = Some(Stop::Unwritable(e.to_string())),
         Err(_) => stop = Some(Stop::Unwritable("the writer thread failed".into())),
     }
-    let tally = tally.into_inner().unwrap_or_else(|e| e.into_inner());
-    if stop.is_none() && short_denied {
-        stop = Some(Stop::Denied);
-    }
+    let mut tally = tally.into_inner().unwrap_or_else(|e| e.into_inner());
+    let c = &engine.counters;
+    tally.requests = c.requests.load(Ordering::Relaxed);
+    tally.retries = c.retries.load(Ordering::Relaxed);
+    tally.throttled_answers = c.throttled_answers.load(Ordering::Relaxed);
     let exit = match &stop {
         Some(s) => s.exit().worst(tally.exit()),
         None => tally.exit(),
@@ -449,7 +347,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         started_at,
         started.elapsed(),
         &tally,
-        pacer.status().pauses,
+        engine.pacer.status().pauses,
         cfg.rate.per_second(),
         stop.as_ref().map(Stop::describe),
         exit,
@@ -464,36 +362,25 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     Ok(RunReport { summary, exit })
 }
 
-async fn watch_signals(shared: Arc<Shared>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut next = async || match term.as_mut() {
-        Some(t) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = t.recv() => {}
-            }
-        }
-        None => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    };
-    next().await;
-    shared.halt(Stop::Interrupted);
-    shared.progress.println(
-        "growatt-onboard: stopping: no new requests; waiting for those in flight (Ctrl-C again to quit at once)",
-    );
-    next().await;
-    // Every line written so far went out whole in one write; nothing half-written remains.
-    std::process::exit(i32::from(Exit::Interrupted.code()));
+/// The machinery's settings from a run's.
+pub fn engine_config(cfg: &RunConfig) -> EngineConfig {
+    EngineConfig {
+        concurrency: cfg.concurrency,
+        policy: cfg.policy.clone(),
+        rate: cfg.rate,
+        throttle_pause: cfg.throttle_pause,
+        max_runtime: cfg.max_runtime,
+        announce: !cfg.ui.quiet,
+        trace_requests: cfg.ui.verbose >= 2,
+    }
 }
 
-async fn sync_ticker(shared: Arc<Shared>) {
+async fn sync_ticker(writer: mpsc::Sender<WriterMsg>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        if shared.writer.send(WriterMsg::Sync).await.is_err() {
+        if writer.send(WriterMsg::Sync).await.is_err() {
             return;
         }
     }
@@ -501,110 +388,18 @@ async fn sync_ticker(shared: Arc<Shared>) {
 
 /// One row's life: attempts until it ends, or until the run stops (then it stays for the next run).
 async fn process_row(sh: &Shared, row: InputRow, device: Device) {
-    let mut attempts: u32 = 0;
-    let mut uncertain = false;
-    loop {
-        let permit = tokio::select! {
-            biased;
-            _ = sh.stop.cancelled() => return,
-            p = sh.slots.acquire() => p,
-        };
-        let Ok(permit) = permit else { return };
-        let epoch = tokio::select! {
-            biased;
-            _ = sh.stop.cancelled() => return,
-            e = sh.pacer.ready() => e,
-        };
-        {
-            let mut t = sh.tally();
-            t.requests += 1;
-            if attempts > 0 {
-                t.retries += 1;
-            }
-        }
-        let attempt = sh.client.add_device(&device).await;
-        drop(permit);
-        if sh.cfg.ui.verbose >= 2 {
-            sh.progress.println(&format!(
-                "row {} {}: attempt {} → {:?} in {} ms",
-                row.row,
-                device.sn,
-                attempts + 1,
-                attempt.answer,
-                attempt.latency.as_millis()
-            ));
-        }
-        let mut verdict = sh.cfg.policy.verdict(&attempt.answer);
-        match verdict {
-            Verdict::WrongRegion => {
-                sh.halt(Stop::WrongRegion);
-                return;
-            }
-            Verdict::Denied => {
-                if sh.probe(true) {
-                    sh.halt(Stop::Denied);
-                    return;
-                }
-                verdict = match attempt.answer {
-                    Answer::Envelope { .. } => Verdict::Finish(Outcome::Rejected),
-                    _ => Verdict::Retry,
-                };
-            }
-            Verdict::Throttled => {}
-            _ => {
-                sh.probe(false);
-            }
-        }
-        match verdict {
-            Verdict::Throttled => {
-                sh.tally().throttled_answers += 1;
-                if let Some(until) = sh.pacer.throttled(epoch, sh.cfg.throttle_pause) {
-                    let secs = sh.cfg.throttle_pause.as_secs();
-                    if !sh.cfg.ui.quiet {
-                        sh.progress.println(&format!(
-                            "growatt-onboard: paused by the API's rate limit (10012) for {}:{:02}; then slower (pace {:.2}/s)",
-                            secs / 60,
-                            secs % 60,
-                            sh.pacer.status().per_second
-                        ));
-                    }
-                    if sh.deadline.is_some_and(|d| until > d) {
-                        sh.halt(Stop::Throttled);
-                        return;
-                    }
-                }
-                continue;
-            }
-            Verdict::Finish(outcome) => {
-                sh.pacer.clean();
-                attempts += 1;
-                sh.finish(line_for(&row, outcome, &attempt, attempts, uncertain))
-                    .await;
-                return;
-            }
-            Verdict::Retry => {
-                sh.pacer.clean();
-                attempts += 1;
-                uncertain |= matches!(attempt.answer, Answer::Timeout | Answer::Connection(_));
-                if attempts >= sh.cfg.policy.max_attempts {
-                    sh.finish(line_for(
-                        &row,
-                        Outcome::Failed,
-                        &attempt,
-                        attempts,
-                        uncertain,
-                    ))
-                    .await;
-                    return;
-                }
-                let wait = sh.cfg.policy.backoff(attempts + 1, &mut rand::rng());
-                tokio::select! {
-                    biased;
-                    _ = sh.stop.cancelled() => return,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-            }
-            Verdict::WrongRegion | Verdict::Denied => unreachable!("handled above"),
+    let label = format!("row {} {}", row.row, device.sn);
+    let client = &sh.engine.client;
+    match sh.engine.call(&label, || client.add_device(&device)).await {
+        Call::Stopped => {}
+        Call::Ended {
+            outcome,
+            attempt,
+            attempts,
+            uncertain,
+        } => {
+            sh.finish(line_for(&row, outcome, &attempt, attempts, uncertain))
+                .await
         }
     }
 }
@@ -677,13 +472,5 @@ mod tests {
         assert_eq!(d.check("XYZ", 3), None);
         assert_eq!(d.check("abc1", 9), Some(2));
         assert_eq!(d.check("ABC1", 10), Some(2));
-    }
-
-    #[test]
-    fn stop_exit_codes() {
-        assert_eq!(Stop::MaxRuntime.exit(), Exit::Incomplete);
-        assert_eq!(Stop::WrongRegion.exit(), Exit::Fatal);
-        assert_eq!(Stop::Interrupted.exit(), Exit::Interrupted);
-        assert!(Stop::WrongRegion.describe().contains("--region"));
     }
 }
