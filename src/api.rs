@@ -48,6 +48,24 @@ impl Token {
             text.to_string()
         }
     }
+
+    /// Replaces every occurrence of the token in a raw body, before any of it is quoted: a quote
+    /// cut short could otherwise keep part of the token, which [`Token::redact`] no longer finds.
+    pub fn redact_bytes(&self, body: Vec<u8>) -> Vec<u8> {
+        let finder = memchr::memmem::Finder::new(self.0.as_bytes());
+        if finder.find(&body).is_none() {
+            return body;
+        }
+        let mut out = Vec::with_capacity(body.len());
+        let mut rest = &body[..];
+        while let Some(i) = finder.find(rest) {
+            out.extend_from_slice(&rest[..i]);
+            out.extend_from_slice(b"[token]");
+            rest = &rest[i + self.0.len()..];
+        }
+        out.extend_from_slice(rest);
+        out
+    }
 }
 
 impl fmt::Debug for Token {
@@ -98,6 +116,8 @@ impl Answer {
 pub struct Attempt {
     /// What came back.
     pub answer: Answer,
+    /// The envelope's `data`, when it was not null (listing calls).
+    pub data: Option<serde_json::Value>,
     /// From sending to the end of the answer (or the failure).
     pub latency: Duration,
 }
@@ -254,6 +274,7 @@ impl Client {
             Err(e) => {
                 return Attempt {
                     answer: Answer::Connection(format!("bad path {path}: {e}")),
+                    data: None,
                     latency: Duration::ZERO,
                 }
             }
@@ -263,20 +284,25 @@ impl Client {
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Attempt {
         let started = Instant::now();
-        let answer = match tokio::time::timeout(self.timeout, self.exchange(request)).await {
+        let (answer, data) = match tokio::time::timeout(self.timeout, self.exchange(request)).await
+        {
             Ok(answer) => answer,
-            Err(_) => Answer::Timeout,
+            Err(_) => (Answer::Timeout, None),
         };
         Attempt {
             answer,
+            data,
             latency: started.elapsed(),
         }
     }
 
-    async fn exchange(&self, request: reqwest::RequestBuilder) -> Answer {
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> (Answer, Option<serde_json::Value>) {
         let mut response = match request.send().await {
             Ok(r) => r,
-            Err(e) => return Answer::Connection(self.token.redact(&describe(&e))),
+            Err(e) => return (Answer::Connection(self.token.redact(&describe(&e))), None),
         };
         let http_status = response.status().as_u16();
         let mut body = Vec::new();
@@ -284,30 +310,35 @@ impl Client {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
                     if body.len() + chunk.len() > MAX_BODY {
-                        return Answer::NotEnvelope {
-                            http_status,
-                            why: format!(
-                                "HTTP {http_status} with a body over {} KiB, not the API's JSON envelope",
-                                MAX_BODY / 1024
-                            ),
-                        };
+                        let why = format!(
+                            "HTTP {http_status} with a body over {} KiB, not the API's JSON envelope",
+                            MAX_BODY / 1024
+                        );
+                        return (Answer::NotEnvelope { http_status, why }, None);
                     }
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => break,
-                Err(e) => return Answer::Connection(self.token.redact(&describe(&e))),
+                Err(e) => return (Answer::Connection(self.token.redact(&describe(&e))), None),
             }
         }
-        match decode_envelope(&body) {
-            Ok((code, msg)) => Answer::Envelope {
-                http_status,
-                code,
-                msg: self.token.redact(&msg),
-            },
-            Err(why) => Answer::NotEnvelope {
-                http_status,
-                why: self.token.redact(&format!("HTTP {http_status}: {why}")),
-            },
+        let body = self.token.redact_bytes(body);
+        match decode_envelope_data(&body) {
+            Ok((code, msg, data)) => (
+                Answer::Envelope {
+                    http_status,
+                    code,
+                    msg: self.token.redact(&msg),
+                },
+                data,
+            ),
+            Err(why) => (
+                Answer::NotEnvelope {
+                    http_status,
+                    why: self.token.redact(&format!("HTTP {http_status}: {why}")),
+                },
+                None,
+            ),
         }
     }
 }
@@ -341,7 +372,14 @@ fn describe(e: &reqwest::Error) -> String {
 /// Decodes `{"error_code": N, "error_msg": "..."}`; `error_code` may be an integer or a numeric
 /// string. Anything else is described in the error.
 pub fn decode_envelope(body: &[u8]) -> Result<(i64, String), String> {
-    let value: serde_json::Value = match serde_json::from_slice(body) {
+    decode_envelope_data(body).map(|(code, msg, _)| (code, msg))
+}
+
+/// [`decode_envelope`], also returning `data` when it is present and not null.
+pub fn decode_envelope_data(
+    body: &[u8],
+) -> Result<(i64, String, Option<serde_json::Value>), String> {
+    let mut value: serde_json::Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(_) => {
             return Err(format!(
@@ -350,7 +388,7 @@ pub fn decode_envelope(body: &[u8]) -> Result<(i64, String), String> {
             ))
         }
     };
-    let Some(obj) = value.as_object() else {
+    let Some(obj) = value.as_object_mut() else {
         return Err("JSON without the API's envelope (not an object)".into());
     };
     let code = match obj.get("error_code") {
@@ -376,7 +414,8 @@ pub fn decode_envelope(body: &[u8]) -> Result<(i64, String), String> {
         Some(serde_json::Value::Null) | None => String::new(),
         Some(other) => other.to_string(),
     };
-    Ok((code, msg))
+    let data = obj.remove("data").filter(|d| !d.is_null());
+    Ok((code, msg, data))
 }
 
 fn describe_body(body: &[u8]) -> String {
@@ -465,6 +504,10 @@ mod tests {
             t.redact("bad token abcdef0123456789abcdef0123456789!"),
             "bad token [token]!"
         );
+        let body =
+            b"<p>abcdef0123456789abcdef0123456789 x abcdef0123456789abcdef0123456789".to_vec();
+        assert_eq!(t.redact_bytes(body), b"<p>[token] x [token]".to_vec());
+        assert_eq!(t.redact_bytes(b"abc".to_vec()), b"abc".to_vec());
         assert!(Token::new("  ").is_err());
         assert!(Token::new("a b").is_err());
     }

@@ -30,6 +30,9 @@ pub enum Command {
     /// Serve the built-in Growatt API simulator on loopback (for rehearsals, tests and benchmarks).
     #[command(after_help = SIM_EXAMPLES)]
     Sim(SimArgs),
+    /// Confirm that registered devices are linked to their plants, via GET /v1/device/list.
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
     /// Start the simulator in-process and run the bundled sample fleet against it, end to end.
     Demo(DemoArgs),
 }
@@ -39,6 +42,10 @@ const RUN_EXAMPLES: &str = "Examples:
   growatt-onboard run fleet.csv       # results in fleet.results.csv; run again to continue
   growatt-onboard run fleet.csv --region us --rate 30/min -o /var/lib/onboard/results.csv
   growatt-onboard run fleet.csv --base-url http://127.0.0.1:8080 --token-file token.txt";
+
+const VERIFY_EXAMPLES: &str = "Examples:
+  growatt-onboard verify fleet.results.csv        # writes fleet.results.verify.csv
+  growatt-onboard verify fleet.results.csv --region us --rate 1/min   # again later: only rows not yet linked";
 
 const CHECK_EXAMPLES: &str = "Examples:
   growatt-onboard check fleet.csv     # problems per row, and what `run` would send
@@ -66,6 +73,26 @@ pub struct RunArgs {
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub input: InputArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub request: RequestArgs,
+    /// Set an existing results file aside (renamed, never deleted) and start over.
+    #[arg(long)]
+    pub restart: bool,
+    /// Validate and report like `check`; send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub server: ServerArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub output: OutputArgs,
+}
+
+/// Pacing, retries and limits, shared by every command that calls the API.
+#[derive(Debug, Args, Clone)]
+pub struct RequestArgs {
     /// Most requests started per unit of time, retries included: N/s, N/min, N/h or N (per second).
     #[arg(long, default_value = "2/s", value_name = "RATE")]
     pub rate: Rate,
@@ -96,18 +123,6 @@ pub struct RunArgs {
     /// Stop starting new rows after this long (90s, 10m, 2h); rows not reached stay for the next run.
     #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub max_runtime: Option<std::time::Duration>,
-    /// Set an existing results file aside (renamed, never deleted) and start over.
-    #[arg(long)]
-    pub restart: bool,
-    /// Validate and report like `check`; send nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub server: ServerArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub output: OutputArgs,
 }
 
 /// Where to send, and with which token.
@@ -136,6 +151,26 @@ pub struct OutputArgs {
     /// More detail: -v per row, -vv per request (the token is never shown).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// Options of `verify`.
+#[derive(Debug, Args, Clone)]
+pub struct VerifyArgs {
+    /// A results file written by `run`.
+    #[arg(value_name = "RESULTS")]
+    pub results: PathBuf,
+    /// The verify file [default: RESULTS with .verify.csv in place of its extension].
+    #[arg(short = 'o', long, value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub request: RequestArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub server: ServerArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub output: OutputArgs,
 }
 
 /// Options of `check`.

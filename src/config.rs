@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::api::{self, Token};
-use crate::cli::{OutputArgs, RunArgs, ServerArgs};
+use crate::cli::{OutputArgs, RequestArgs, RunArgs, ServerArgs};
 use crate::policy::RetryPolicy;
 use crate::results;
 
@@ -223,22 +223,34 @@ impl RunConfig {
             input: args.input.input.clone(),
             summary: results::summary_path(&results),
             results,
-            rate: args.rate,
-            concurrency: args.concurrency as usize,
-            policy: RetryPolicy {
-                max_attempts: args.max_attempts,
-                retry_codes: args.retry_codes.clone(),
-                backoff_base: args.backoff,
-                backoff_cap: Duration::from_secs(60).max(args.backoff),
-            },
-            timeout: Duration::from_secs_f64(args.timeout),
+            rate: args.request.rate,
+            concurrency: args.request.concurrency as usize,
+            policy: args.request.policy(),
+            timeout: args.request.timeout(),
             base,
             token,
-            throttle_pause: args.throttle_pause,
-            max_runtime: args.max_runtime,
+            throttle_pause: args.request.throttle_pause,
+            max_runtime: args.request.max_runtime,
             restart: args.restart,
             ui: Ui::from_args(&args.output),
         })
+    }
+}
+
+impl RequestArgs {
+    /// The retry policy these flags describe.
+    pub fn policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: self.max_attempts,
+            retry_codes: self.retry_codes.clone(),
+            backoff_base: self.backoff,
+            backoff_cap: Duration::from_secs(60).max(self.backoff),
+        }
+    }
+
+    /// The per-request time limit.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.timeout)
     }
 }
 

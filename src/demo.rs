@@ -10,7 +10,7 @@ use crate::cli::DemoArgs;
 use crate::config::{RunConfig, Ui};
 use crate::exit::Exit;
 use crate::policy::RetryPolicy;
-use crate::{pipeline, results, sim};
+use crate::{pipeline, results, sim, verify};
 
 /// The sample fleet, compiled in so the demo works from any folder.
 pub const SAMPLE_FLEET: &str = include_str!("../samples/fleet.csv");
@@ -72,15 +72,39 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         restart: true,
         ui,
     };
+    let verify_cfg = verify::VerifyConfig {
+        results: cfg.results.clone(),
+        out: verify::default_verify_path(&cfg.results),
+        base: cfg.base.clone(),
+        token: cfg.token.clone(),
+        rate: cfg.rate,
+        concurrency: cfg.concurrency,
+        policy: cfg.policy.clone(),
+        timeout: cfg.timeout,
+        throttle_pause: cfg.throttle_pause,
+        max_runtime: None,
+        ui,
+    };
+    // The demo starts over each time, like its simulator: earlier verify lines are set aside too.
+    results::set_aside(&verify_cfg.out)?;
     let report = pipeline::run(cfg).await?;
+    eprint!("{}", report.summary.render(ui.quiet));
+    // Then confirm the links: devices that are offline in the fixture stay pending.
+    let verified = verify::verify(verify_cfg.clone()).await?;
     let stats = server.stats();
     server.shutdown().await;
-    eprint!("{}", report.summary.render(ui.quiet));
+    eprint!("{}", verified.render());
     println!("demo folder: {}", dir.display());
     println!("results: {}", results_path.display());
     println!(
         "summary: {}",
         results::summary_path(&results_path).display()
+    );
+    println!("verify: {}", verify_cfg.out.display());
+    println!(
+        "linked: {} devices, still pending: {} (offline devices link when they next come online; run verify again later)",
+        verified.linked(),
+        verified.not_linked()
     );
     println!(
         "the simulator received {} requests, at most {} in any one second",

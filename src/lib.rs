@@ -19,6 +19,7 @@ pub mod progress;
 pub mod results;
 pub mod sim;
 pub mod summary;
+pub mod verify;
 
 use cli::{Cli, Command};
 use exit::Exit;
@@ -54,6 +55,28 @@ pub async fn execute(cli: Cli) -> Exit {
             }
         }
         Command::Check(args) => run_check(&args),
+        Command::Verify(args) => {
+            let cfg =
+                match verify::VerifyConfig::from_args(&args, std::env::var("GROWATT_TOKEN").ok()) {
+                    Ok(cfg) => cfg,
+                    Err(e) => return fatal(&e),
+                };
+            let out = cfg.out.clone();
+            match verify::verify(cfg).await {
+                Ok(report) => {
+                    eprint!("{}", report.render());
+                    eprintln!("  verify file: {}", out.display());
+                    let exit = report.exit.unwrap_or(Exit::Fatal);
+                    if exit == Exit::Fatal {
+                        if let Some(why) = &report.stopped {
+                            eprintln!("growatt-onboard: error: {why}");
+                        }
+                    }
+                    exit
+                }
+                Err(e) => fatal(&e),
+            }
+        }
         Command::Sim(args) => match sim_config(&args) {
             Ok(cfg) => match sim::serve_until_signal(args.listen, cfg).await {
                 Ok(()) => Exit::Success,

@@ -281,6 +281,49 @@ pub fn set_aside(results: &Path) -> Result<Option<PathBuf>, ResultsError> {
 /// Opens the results file for appending: repairs a torn last line, reads what is done, and
 /// writes the header when the file is new or empty.
 pub fn open_for_append(path: &Path) -> Result<(File, Previous), ResultsError> {
+    let mut done = HashSet::new();
+    let (file, opened) = open_log(path, &COLUMNS, |record| {
+        if let Some(sn) = done_serial(record) {
+            done.insert(sn_key(sn));
+        }
+    })?;
+    Ok((
+        file,
+        Previous {
+            done,
+            lines: opened.lines,
+            repaired_bytes: opened.repaired_bytes,
+        },
+    ))
+}
+
+/// The serial of a results record whose outcome is done.
+fn done_serial(record: &csv::ByteRecord) -> Option<&str> {
+    let outcome = Outcome::parse(std::str::from_utf8(record.get(4)?).ok()?)?;
+    if outcome.is_done() {
+        std::str::from_utf8(record.get(2)?).ok()
+    } else {
+        None
+    }
+}
+
+/// What opening an append-only log found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Opened {
+    /// Whole lines read (header excluded).
+    pub lines: u64,
+    /// Bytes cut off a torn last line.
+    pub repaired_bytes: u64,
+}
+
+/// Opens an append-only CSV log with the header `columns` (the results file, the verify file):
+/// cuts a torn last line, refuses a file with another header, hands every whole record to `each`
+/// in file order, and writes the header when the file is new or empty.
+pub fn open_log(
+    path: &Path,
+    columns: &[&str],
+    mut each: impl FnMut(&csv::ByteRecord),
+) -> Result<(File, Opened), ResultsError> {
     let err = io_err(path);
     let mut file = OpenOptions::new()
         .read(true)
@@ -288,25 +331,25 @@ pub fn open_for_append(path: &Path) -> Result<(File, Previous), ResultsError> {
         .create(true)
         .open(path)
         .map_err(&err)?;
-    let mut previous = Previous::default();
+    let mut opened = Opened::default();
     let len = file.metadata().map_err(&err)?.len();
     if len > 0 {
         let whole = whole_length(&mut file, len).map_err(&err)?;
         if whole < len {
             file.set_len(whole).map_err(&err)?;
-            previous.repaired_bytes = len - whole;
+            opened.repaired_bytes = len - whole;
         }
         file.seek(SeekFrom::Start(0)).map_err(&err)?;
-        read_previous(path, &mut file, &mut previous)?;
+        opened.lines = read_log(path, &mut file, columns, &mut each)?;
         file.seek(SeekFrom::End(0)).map_err(&err)?;
     }
     if file.metadata().map_err(&err)?.len() == 0 {
-        let mut header = COLUMNS.join(",");
+        let mut header = columns.join(",");
         header.push('\n');
         file.write_all(header.as_bytes()).map_err(&err)?;
         file.flush().map_err(&err)?;
     }
-    Ok((file, previous))
+    Ok((file, opened))
 }
 
 /// Length of the file up to and including its last newline.
@@ -329,30 +372,52 @@ fn whole_length(file: &mut File, len: u64) -> std::io::Result<u64> {
 /// Reads what an earlier run left without changing the file (for `check`): a torn last line is
 /// ignored, as `run` would cut it. A missing file reads as nothing done.
 pub fn read_done(path: &Path) -> Result<Previous, ResultsError> {
+    let mut done = HashSet::new();
+    let opened = scan_log(path, &COLUMNS, |record| {
+        if let Some(sn) = done_serial(record) {
+            done.insert(sn_key(sn));
+        }
+    })?;
+    Ok(Previous {
+        done,
+        lines: opened.lines,
+        repaired_bytes: opened.repaired_bytes,
+    })
+}
+
+/// Reads a log without changing it: checks the header, hands every whole record to `each`, and
+/// ignores a torn last line. A missing file reads as empty.
+pub fn scan_log(
+    path: &Path,
+    columns: &[&str],
+    mut each: impl FnMut(&csv::ByteRecord),
+) -> Result<Opened, ResultsError> {
     let err = io_err(path);
     let mut file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Previous::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Opened::default()),
         Err(e) => return Err(err(e)),
     };
     let len = file.metadata().map_err(&err)?.len();
     let whole = whole_length(&mut file, len).map_err(&err)?;
     file.seek(SeekFrom::Start(0)).map_err(&err)?;
-    let mut previous = Previous {
+    let mut opened = Opened {
+        lines: 0,
         repaired_bytes: len - whole,
-        ..Previous::default()
     };
     if whole > 0 {
-        read_previous(path, file.take(whole), &mut previous)?;
+        opened.lines = read_log(path, file.take(whole), columns, &mut each)?;
     }
-    Ok(previous)
+    Ok(opened)
 }
 
-fn read_previous(
+/// Reads a log's records after checking its header; returns how many there were.
+fn read_log(
     path: &Path,
     file: impl Read,
-    previous: &mut Previous,
-) -> Result<(), ResultsError> {
+    columns: &[&str],
+    each: &mut dyn FnMut(&csv::ByteRecord),
+) -> Result<u64, ResultsError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
@@ -365,31 +430,23 @@ fn read_previous(
         .iter()
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .collect();
-    if header.is_empty() || names.iter().map(String::as_str).ne(COLUMNS) {
+    if header.is_empty() || names.iter().map(String::as_str).ne(columns.iter().copied()) {
         return Err(ResultsError::Foreign {
             path: path.to_path_buf(),
             header: crate::input::quote(&names.join(",")),
         });
     }
     let mut record = csv::ByteRecord::new();
+    let mut lines = 0;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
-            Ok(false) => break,
+            Ok(false) => return Ok(lines),
             Err(e) => return Err(io_err(path)(std::io::Error::other(e.to_string()))),
         }
-        previous.lines += 1;
-        let (Some(sn), Some(outcome)) = (record.get(2), record.get(4)) else {
-            continue;
-        };
-        let outcome = std::str::from_utf8(outcome).ok().and_then(Outcome::parse);
-        if let (Ok(sn), Some(outcome)) = (std::str::from_utf8(sn), outcome) {
-            if outcome.is_done() {
-                previous.done.insert(sn_key(sn));
-            }
-        }
+        lines += 1;
+        each(&record);
     }
-    Ok(())
 }
 
 /// Writes result lines one at a time, each flushed to the OS as it is written.
@@ -412,10 +469,20 @@ impl ResultsWriter {
         }
     }
 
-    /// Appends one whole line and hands it to the OS, so a killed process loses nothing written.
+    /// Appends one whole results line and hands it to the OS, so a killed process loses nothing
+    /// written.
     pub fn write(&mut self, line: &ResultLine) -> Result<(), ResultsError> {
+        self.write_record(line.cells())
+    }
+
+    /// Appends one whole record (cells already made safe) and hands it to the OS.
+    pub fn write_record<I, T>(&mut self, cells: I) -> Result<(), ResultsError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
         self.writer
-            .write_record(line.cells())
+            .write_record(cells)
             .map_err(|e| io_err(&self.path)(std::io::Error::other(e.to_string())))?;
         self.writer.flush().map_err(io_err(&self.path))?;
         if self.last_sync.elapsed() >= std::time::Duration::from_secs(1) {

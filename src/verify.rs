@@ -1,0 +1,478 @@
+//! `verify`: confirm that registered devices became linked to their plants.
+//!
+//! An answer 0 to `device/sn/add` means "accepted": the vendor links the device at once only while
+//! it is online, otherwise when it next comes online. `verify` lists each plant's devices
+//! (`GET /v1/device/list`, 100 a page, one request per page per plant, never per row) and marks
+//! every registered row `linked` or `pending`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::api::{Answer, Client, Token};
+use crate::cli::VerifyArgs;
+use crate::config::{self, ConfigError, Rate, Ui};
+use crate::engine::{Call, Engine, EngineConfig, Stop};
+use crate::exit::Exit;
+use crate::input::sn_key;
+use crate::policy::RetryPolicy;
+use crate::progress::Progress;
+use crate::results::{self, safe_cell, Outcome, ResultsError, ResultsWriter, RunLock};
+
+/// The verify file's header.
+pub const COLUMNS: [&str; 7] = [
+    "row",
+    "plant_id",
+    "sn",
+    "link_status",
+    "device_status",
+    "last_update_time",
+    "checked_at",
+];
+
+/// Devices asked for per page: the API's maximum.
+pub const PER_PAGE: u64 = 100;
+/// The API refuses pages past this (10014).
+pub const MAX_PAGES: u64 = 250;
+
+/// Everything `verify` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct VerifyConfig {
+    /// The results file to read.
+    pub results: PathBuf,
+    /// The verify file to append to.
+    pub out: PathBuf,
+    /// The server's base URL.
+    pub base: reqwest::Url,
+    /// The API key.
+    pub token: Token,
+    /// Pace, retries and limits.
+    pub rate: Rate,
+    /// Most requests in flight.
+    pub concurrency: usize,
+    /// What each answer means.
+    pub policy: RetryPolicy,
+    /// Per-request limit.
+    pub timeout: Duration,
+    /// Pause after a 10012 answer.
+    pub throttle_pause: Duration,
+    /// Stop starting requests after this long.
+    pub max_runtime: Option<Duration>,
+    /// Output control.
+    pub ui: Ui,
+}
+
+impl VerifyConfig {
+    /// Resolves `verify`'s arguments.
+    pub fn from_args(args: &VerifyArgs, token_env: Option<String>) -> Result<Self, ConfigError> {
+        let out = args
+            .out
+            .clone()
+            .unwrap_or_else(|| default_verify_path(&args.results));
+        Ok(VerifyConfig {
+            results: args.results.clone(),
+            out,
+            base: config::resolve_server(&args.server)?,
+            token: config::resolve_token(&args.server, token_env)?,
+            rate: args.request.rate,
+            concurrency: args.request.concurrency as usize,
+            policy: args.request.policy(),
+            timeout: args.request.timeout(),
+            throttle_pause: args.request.throttle_pause,
+            max_runtime: args.request.max_runtime,
+            ui: Ui::from_args(&args.output),
+        })
+    }
+}
+
+/// `<results stem>.verify.csv` beside the results file.
+pub fn default_verify_path(results: &Path) -> PathBuf {
+    let stem = results
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "results".into());
+    results.with_file_name(format!("{stem}.verify.csv"))
+}
+
+/// How a row stands after a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LinkStatus {
+    /// The serial is listed on its plant.
+    Linked,
+    /// Not listed yet: the device has not come online since it was added.
+    Pending,
+    /// The plant itself does not exist (the list call answered 10003).
+    PlantMissing,
+}
+
+impl LinkStatus {
+    /// The word used in the verify file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkStatus::Linked => "linked",
+            LinkStatus::Pending => "pending",
+            LinkStatus::PlantMissing => "plant_missing",
+        }
+    }
+}
+
+/// What a verify run found.
+#[derive(Debug, Default, Clone)]
+pub struct VerifyReport {
+    /// Rows whose latest results outcome is registered or already_registered.
+    pub registered_rows: u64,
+    /// Of those, rows found linked by an earlier verify (not checked again).
+    pub linked_before: u64,
+    /// Rows checked now, per status.
+    pub checked: BTreeMap<&'static str, u64>,
+    /// Rows that could not be checked (their plant's listing failed or the run stopped).
+    pub unchecked: u64,
+    /// Plants listed.
+    pub plants: u64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<String>,
+    /// The exit code.
+    pub exit: Option<Exit>,
+}
+
+impl VerifyReport {
+    /// Rows linked now or before.
+    pub fn linked(&self) -> u64 {
+        self.linked_before + self.checked.get("linked").copied().unwrap_or(0)
+    }
+
+    /// Rows still not linked (pending, plant missing, or unchecked).
+    pub fn not_linked(&self) -> u64 {
+        self.registered_rows - self.linked()
+    }
+
+    /// The closing lines for stderr.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "growatt-onboard verify: {} of {} registered devices linked, {} still pending",
+            self.linked(),
+            self.registered_rows,
+            self.checked.get("pending").copied().unwrap_or(0),
+        );
+        let missing = self.checked.get("plant_missing").copied().unwrap_or(0);
+        if missing > 0 {
+            out.push_str(&format!(", {missing} on plants that no longer exist"));
+        }
+        if self.unchecked > 0 {
+            out.push_str(&format!(", {} not checked (run again)", self.unchecked));
+        }
+        out.push_str(&format!(
+            "\n  {} plants listed with {} requests ({} linked in earlier checks)\n",
+            self.plants, self.requests, self.linked_before
+        ));
+        if let Some(why) = &self.stopped {
+            out.push_str(&format!("  stopped early: {why}\n"));
+        }
+        out
+    }
+}
+
+/// A registered row to check.
+#[derive(Debug, Clone)]
+struct Target {
+    row: u64,
+    plant_cell: String,
+    sn: String,
+}
+
+/// A problem that ends verify before any request.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The results or verify file cannot be used.
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    /// The HTTP client cannot be built.
+    #[error(transparent)]
+    Client(#[from] crate::api::ClientError),
+    /// The results file does not exist.
+    #[error("{0} does not exist; pass the results file a `run` wrote")]
+    NoResults(PathBuf),
+}
+
+/// Runs `verify`.
+pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
+    if !cfg.results.is_file() {
+        return Err(VerifyError::NoResults(cfg.results.clone()));
+    }
+    let client = Client::new(
+        cfg.base.clone(),
+        cfg.token.clone(),
+        cfg.timeout,
+        cfg.concurrency,
+    )?;
+    // The same lock as `run`: a verify never reads a results file a run is still writing.
+    let lock = RunLock::acquire(&cfg.results)?;
+
+    // The latest line per row of the results, keeping the registered ones.
+    let mut latest: HashMap<u64, Option<Target>> = HashMap::new();
+    results::scan_log(&cfg.results, &results::COLUMNS, |r| {
+        let text = |i| {
+            r.get(i)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        let Ok(row) = text(0).parse::<u64>() else {
+            return;
+        };
+        let done = Outcome::parse(&text(4)).is_some_and(Outcome::is_done);
+        let target = done.then(|| Target {
+            row,
+            plant_cell: text(1),
+            sn: text(2),
+        });
+        latest.insert(row, target);
+    })?;
+
+    // Rows an earlier verify found linked are not checked again.
+    let mut linked_before: HashSet<(u64, u64)> = HashSet::new();
+    let (file, _) = results::open_log(&cfg.out, &COLUMNS, |r| {
+        let row = r.get(0).and_then(|b| std::str::from_utf8(b).ok());
+        let sn = r.get(2).and_then(|b| std::str::from_utf8(b).ok());
+        let status = r.get(3);
+        if let (Some(row), Some(sn), Some(status)) = (row, sn, status) {
+            if let Ok(row) = row.parse::<u64>() {
+                let key = (row, sn_key(sn));
+                if status == b"linked" {
+                    linked_before.insert(key);
+                } else {
+                    linked_before.remove(&key);
+                }
+            }
+        }
+    })?;
+
+    let mut report = VerifyReport::default();
+    let mut by_plant: BTreeMap<u64, Vec<Target>> = BTreeMap::new();
+    for target in latest.into_values().flatten() {
+        report.registered_rows += 1;
+        if linked_before.contains(&(target.row, sn_key(&target.sn))) {
+            report.linked_before += 1;
+            continue;
+        }
+        match target.plant_cell.trim().parse::<u64>() {
+            Ok(plant) => by_plant.entry(plant).or_default().push(target),
+            Err(_) => report.unchecked += 1,
+        }
+    }
+
+    let engine = Engine::new(
+        client,
+        EngineConfig {
+            concurrency: cfg.concurrency,
+            policy: cfg.policy.clone(),
+            rate: cfg.rate,
+            throttle_pause: cfg.throttle_pause,
+            max_runtime: cfg.max_runtime,
+            announce: !cfg.ui.quiet,
+            trace_requests: cfg.ui.verbose >= 2,
+        },
+        Progress::hidden(),
+    );
+    let watchers = engine.watch();
+    let mut writer = ResultsWriter::new(&cfg.out, file);
+
+    // Plants are listed concurrently; the engine keeps the pace and the slots.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (plant, targets) in by_plant {
+        let engine = engine.clone();
+        tasks.spawn(async move {
+            let listing = list_plant(&engine, plant).await;
+            (targets, listing)
+        });
+    }
+    let mut write_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((mut targets, listing)) = joined else {
+            continue;
+        };
+        targets.sort_by_key(|t| t.row);
+        let listing = match listing {
+            Listing::Devices(d) => Some(Ok(d)),
+            Listing::Missing => Some(Err(())),
+            Listing::Failed(why) => {
+                if !cfg.ui.quiet {
+                    engine.progress.println(&format!(
+                        "growatt-onboard verify: plant {}: {why}; its {} rows stay unchecked",
+                        targets.first().map_or("", |t| t.plant_cell.as_str()),
+                        targets.len()
+                    ));
+                }
+                None
+            }
+            Listing::Stopped => None,
+        };
+        let Some(listing) = listing else {
+            report.unchecked += targets.len() as u64;
+            continue;
+        };
+        report.plants += 1;
+        let checked_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        for t in targets {
+            let (status, device_status, updated) = match &listing {
+                Err(()) => (LinkStatus::PlantMissing, String::new(), String::new()),
+                Ok(devices) => match devices.get(&sn_key(&t.sn)) {
+                    Some(d) => (LinkStatus::Linked, d.status.clone(), d.updated.clone()),
+                    None => (LinkStatus::Pending, String::new(), String::new()),
+                },
+            };
+            *report.checked.entry(status.as_str()).or_default() += 1;
+            let cells = [
+                t.row.to_string(),
+                safe_cell(&t.plant_cell),
+                safe_cell(&t.sn),
+                status.as_str().to_string(),
+                safe_cell(&device_status),
+                safe_cell(&updated),
+                checked_at.clone(),
+            ];
+            if let Err(e) = writer.write_record(&cells) {
+                write_error = Some(e);
+                engine.halt(Stop::Unwritable(String::new()));
+                break;
+            }
+        }
+    }
+    watchers.end().await;
+    let sync = writer.sync();
+    report.requests = engine.counters.requests.load(Ordering::Relaxed);
+    let mut stop = engine.stop_reason();
+    if let Some(e) = write_error.map(Err).unwrap_or(sync).err() {
+        stop = Some(Stop::Unwritable(e.to_string()));
+    }
+    report.stopped = stop.as_ref().map(Stop::describe);
+    let rows_exit = if report.not_linked() > 0 {
+        Exit::NeedsAttention
+    } else {
+        Exit::Success
+    };
+    report.exit = Some(match &stop {
+        Some(s) => s.exit().worst(rows_exit),
+        None => rows_exit,
+    });
+    drop(lock);
+    Ok(report)
+}
+
+/// A listed device's facts.
+#[derive(Debug, Clone)]
+struct Listed {
+    status: String,
+    updated: String,
+}
+
+enum Listing {
+    Devices(HashMap<u64, Listed>),
+    Missing,
+    Failed(String),
+    Stopped,
+}
+
+/// Pages through one plant's devices.
+async fn list_plant(engine: &Arc<Engine>, plant: u64) -> Listing {
+    let mut devices = HashMap::new();
+    let mut page = 1;
+    loop {
+        let label = format!("plant {plant} page {page}");
+        let query = [
+            ("plant_id", plant.to_string()),
+            ("page", page.to_string()),
+            ("perpage", PER_PAGE.to_string()),
+        ];
+        let call = engine
+            .call(&label, || engine.client.get("v1/device/list", &query))
+            .await;
+        let (outcome, attempt) = match call {
+            Call::Stopped => return Listing::Stopped,
+            Call::Ended {
+                outcome, attempt, ..
+            } => (outcome, attempt),
+        };
+        match (&attempt.answer, outcome) {
+            (Answer::Envelope { code: 0, .. }, _) => {}
+            // On this endpoint 10003 means the plant does not exist.
+            (Answer::Envelope { code: 10003, .. }, _) => return Listing::Missing,
+            (Answer::Envelope { code, msg, .. }, _) => {
+                return Listing::Failed(format!("the listing answered {code} {msg}"))
+            }
+            (other, Outcome::Failed) => {
+                return Listing::Failed(format!("the listing failed: {other:?}"))
+            }
+            (other, _) => return Listing::Failed(format!("unexpected answer {other:?}")),
+        }
+        let data = attempt.data.unwrap_or_default();
+        let listed = data
+            .get("devices")
+            .and_then(|d| d.as_array())
+            .cloned()
+            .unwrap_or_default();
+        for d in &listed {
+            let text = |k: &str| match d.get(k) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(serde_json::Value::Null) | None => String::new(),
+                Some(v) => v.to_string(),
+            };
+            let sn = text("device_sn");
+            if sn.is_empty() {
+                continue;
+            }
+            devices.insert(
+                sn_key(sn.trim()),
+                Listed {
+                    status: text("status"),
+                    updated: text("last_update_time"),
+                },
+            );
+        }
+        let pages = data
+            .get("pages")
+            .and_then(|p| p.as_u64())
+            .or_else(|| {
+                data.get("count")
+                    .and_then(|c| c.as_u64())
+                    .map(|c| c.div_ceil(PER_PAGE))
+            })
+            .unwrap_or(page);
+        if listed.is_empty() || page >= pages || page >= MAX_PAGES {
+            return Listing::Devices(devices);
+        }
+        page += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_path_and_report_text() {
+        assert_eq!(
+            default_verify_path(Path::new("/x/fleet.results.csv")),
+            PathBuf::from("/x/fleet.results.verify.csv")
+        );
+        let mut r = VerifyReport {
+            registered_rows: 10,
+            linked_before: 3,
+            ..VerifyReport::default()
+        };
+        r.checked.insert("linked", 4);
+        r.checked.insert("pending", 2);
+        r.unchecked = 1;
+        assert_eq!(r.linked(), 7);
+        assert_eq!(r.not_linked(), 3);
+        let text = r.render();
+        assert!(
+            text.contains("7 of 10 registered devices linked, 2 still pending"),
+            "{text}"
+        );
+        assert!(text.contains("1 not checked"), "{text}");
+    }
+}
