@@ -35,6 +35,19 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Start the simulator in-process and run the bundled sample fleet against it, end to end.
     Demo(DemoArgs),
+    /// Summarise a results file: counts, codes, rows needing attention, run history.
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell) on stdout.
+    #[command(
+        after_help = "Examples:\n  growatt-onboard completions bash > /etc/bash_completion.d/growatt-onboard\n  growatt-onboard completions zsh > \"${fpath[1]}/_growatt-onboard\"\n  growatt-onboard completions fish > ~/.config/fish/completions/growatt-onboard.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Write the man pages (growatt-onboard.1 and one per command) into a folder.
+    #[command(
+        after_help = "Example:\n  growatt-onboard manpage /usr/local/share/man/man1 && man growatt-onboard"
+    )]
+    Manpage(ManpageArgs),
 }
 
 const RUN_EXAMPLES: &str = "Examples:
@@ -171,6 +184,37 @@ pub struct VerifyArgs {
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub output: OutputArgs,
+}
+
+const REPORT_EXAMPLES: &str = "Examples:
+  growatt-onboard report fleet.results.csv                  # a text summary on stdout
+  growatt-onboard report fleet.results.csv --html report.html   # a page to open or e-mail";
+
+/// Options of `report`.
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// A results file written by `run`.
+    #[arg(value_name = "RESULTS")]
+    pub results: PathBuf,
+    /// Write a self-contained HTML page here instead of the text summary.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+}
+
+/// Options of `completions`.
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Options of `manpage`.
+#[derive(Debug, Args, Clone)]
+pub struct ManpageArgs {
+    /// The folder to write into.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 /// Options of `check`.

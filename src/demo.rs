@@ -88,6 +88,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     // The demo starts over each time, like its simulator: earlier verify lines are set aside too.
     results::set_aside(&verify_cfg.out)?;
     let report = pipeline::run(cfg).await?;
+    report.summary.append_history()?;
     eprint!("{}", report.summary.render(ui.quiet));
     // Then confirm the links: devices that are offline in the fixture stay pending.
     let verified = verify::verify(verify_cfg.clone()).await?;

@@ -16,6 +16,7 @@ pub mod pacer;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;
+pub mod report;
 pub mod results;
 pub mod sim;
 pub mod summary;
@@ -43,6 +44,9 @@ pub async fn execute(cli: Cli) -> Exit {
             let quiet = cfg.ui.quiet;
             match pipeline::run(cfg).await {
                 Ok(report) => {
+                    if let Err(e) = report.summary.append_history() {
+                        eprintln!("growatt-onboard: cannot append to the run history: {e}");
+                    }
                     eprint!("{}", report.summary.render(quiet));
                     if report.exit == Exit::Fatal {
                         if let Some(why) = &report.summary.stopped {
@@ -87,11 +91,89 @@ pub async fn execute(cli: Cli) -> Exit {
                 Exit::Usage
             }
         },
+        Command::Report(args) => match report::load(&args.results) {
+            Ok(data) => match &args.html {
+                Some(path) => match report::write_html(&data, path) {
+                    Ok(()) => {
+                        println!("{}", path.display());
+                        data_exit(&data)
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "growatt-onboard: error: cannot write {}: {e}",
+                            path.display()
+                        );
+                        Exit::Fatal
+                    }
+                },
+                None => {
+                    emit(report::render_text(&data).as_bytes());
+                    data_exit(&data)
+                }
+            },
+            Err(e) => fatal(&e),
+        },
+        Command::Completions(args) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut buf = Vec::new();
+            clap_complete::generate(args.shell, &mut cmd, "growatt-onboard", &mut buf);
+            emit(&buf);
+            Exit::Success
+        }
+        Command::Manpage(args) => match write_manpages(&args.dir) {
+            Ok(n) => {
+                println!("wrote {n} man pages to {}", args.dir.display());
+                Exit::Success
+            }
+            Err(e) => {
+                eprintln!(
+                    "growatt-onboard: error: cannot write man pages to {}: {e}",
+                    args.dir.display()
+                );
+                Exit::Fatal
+            }
+        },
         Command::Demo(args) => match demo::demo(args).await {
             Ok(exit) => exit,
             Err(e) => fatal(&*e),
         },
     }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error worth a panic.
+fn emit(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+}
+
+/// A report's exit code: 3 when rows need attention, else 0 (as `run` would have ended).
+fn data_exit(data: &report::ReportData) -> Exit {
+    if data.attention_total > 0 {
+        Exit::NeedsAttention
+    } else {
+        Exit::Success
+    }
+}
+
+/// growatt-onboard.1 and growatt-onboard-COMMAND.1 for every command.
+fn write_manpages(dir: &std::path::Path) -> std::io::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut n = 0;
+    let mut render = |name: String, cmd: clap::Command| -> std::io::Result<()> {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut buf)?;
+        std::fs::write(dir.join(format!("{name}.1")), buf)?;
+        n += 1;
+        Ok(())
+    };
+    for sub in cmd.get_subcommands() {
+        let name = format!("growatt-onboard-{}", sub.get_name());
+        render(name.clone(), sub.clone().name(name))?;
+    }
+    render("growatt-onboard".into(), cmd)?;
+    Ok(n)
 }
 
 fn run_check(args: &cli::CheckArgs) -> Exit {

@@ -152,13 +152,18 @@ impl ResultLine {
 /// tail can be found by the last newline), and a cell a spreadsheet would run as a formula gets
 /// a leading apostrophe.
 pub fn safe_cell(text: &str) -> String {
-    let starts_formula = text.starts_with(['=', '+', '-', '@', '\t', '\r']);
-    let mut out = String::with_capacity(text.len() + 1);
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    // Leading spaces do not stop every spreadsheet (some trim on import), so look past them.
+    let starts_formula =
+        text.starts_with(['\t', '\r']) || clean.trim_start().starts_with(['=', '+', '-', '@']);
     if starts_formula {
-        out.push('\'');
+        format!("'{clean}")
+    } else {
+        clean
     }
-    out.extend(text.chars().map(|c| if c.is_control() { ' ' } else { c }));
-    out
 }
 
 /// A problem with the results file; fatal for the run.
@@ -550,6 +555,8 @@ mod tests {
         assert_eq!(safe_cell("\tx"), "' x");
         assert_eq!(safe_cell("two\nlines\r"), "two lines ");
         assert_eq!(safe_cell("plain"), "plain");
+        assert_eq!(safe_cell("\n=1+1"), "' =1+1");
+        assert_eq!(safe_cell("  @x"), "'  @x");
         let mut l = line(2, "A1", Outcome::Rejected);
         l.error_code = Some(-1);
         l.error_msg = "=cmd".into();

@@ -160,6 +160,19 @@ impl Summary {
         Ok(())
     }
 
+    /// Appends this summary as one JSON line to the run history beside the results
+    /// (`<results stem>.history.jsonl`), which `report` shows.
+    pub fn append_history(&self) -> std::io::Result<()> {
+        let path = crate::report::history_path(&self.results);
+        let mut line = serde_json::to_string(self)?;
+        line.push('\n');
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        std::io::Write::write_all(&mut f, line.as_bytes())
+    }
+
     /// The lines printed on stderr at the end of a run.
     pub fn render(&self, quiet: bool) -> String {
         let counts: Vec<String> = Outcome::ALL
