@@ -138,6 +138,15 @@ pub struct RequestArgs {
     pub max_runtime: Option<std::time::Duration>,
 }
 
+/// Format of stderr lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Lines for people.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// Where to send, and with which token.
 #[derive(Debug, Args, Clone)]
 pub struct ServerArgs {
@@ -153,11 +162,17 @@ pub struct ServerArgs {
 }
 
 /// Output control.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 pub struct OutputArgs {
-    /// No progress bar.
+    /// No progress bar (and, without a terminal, no progress lines).
     #[arg(long)]
     pub no_progress: bool,
+    /// Without a terminal (cron), print a progress line this often.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    pub progress_interval: std::time::Duration,
+    /// Format of what goes to stderr: text, or one JSON object per line for log collectors.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// Only errors and the final summary line.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -265,6 +280,10 @@ pub struct SimArgs {
     /// [default: only when marked online with POST /__sim/online?sn=SN].
     #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub link_delay: Option<std::time::Duration>,
+    /// Open world, for fleets of any size without a fixture: every numeric plant exists, every
+    /// numeric user belongs to it, every serial of letters and digits exists (online).
+    #[arg(long)]
+    pub open_world: bool,
 }
 
 /// Options of `demo`.

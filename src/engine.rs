@@ -344,17 +344,23 @@ impl Watchers {
 }
 
 async fn watch_signals(engine: Arc<Engine>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut next = async || match term.as_mut() {
-        Some(t) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = t.recv() => {}
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    // Both streams live for the whole run: a fresh `ctrl_c()` per wait would miss a second
+    // Ctrl-C that arrives before it is first polled.
+    async fn recv(s: &mut Option<Signal>) {
+        match s {
+            Some(s) => {
+                s.recv().await;
             }
+            None => std::future::pending().await,
         }
-        None => {
-            let _ = tokio::signal::ctrl_c().await;
+    }
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut next = async || {
+        tokio::select! {
+            _ = recv(&mut int) => {}
+            _ = recv(&mut term) => {}
         }
     };
     next().await;

@@ -41,13 +41,21 @@ pub async fn execute(cli: Cli) -> Exit {
                 Ok(cfg) => cfg,
                 Err(e) => return fatal(&e),
             };
-            let quiet = cfg.ui.quiet;
+            let ui = cfg.ui;
             match pipeline::run(cfg).await {
                 Ok(report) => {
                     if let Err(e) = report.summary.append_history() {
                         eprintln!("growatt-onboard: cannot append to the run history: {e}");
                     }
-                    eprint!("{}", report.summary.render(quiet));
+                    if ui.log_json {
+                        let mut v = serde_json::to_value(&report.summary).unwrap_or_default();
+                        if let Some(obj) = v.as_object_mut() {
+                            obj.insert("event".into(), "summary".into());
+                        }
+                        eprintln!("{v}");
+                    } else {
+                        eprint!("{}", report.summary.render(ui.quiet));
+                    }
                     if report.exit == Exit::Fatal {
                         if let Some(why) = &report.summary.stopped {
                             eprintln!("growatt-onboard: error: {why}");
@@ -205,6 +213,7 @@ fn sim_config(args: &cli::SimArgs) -> anyhow::Result<sim::SimConfig> {
         throttle_per_sec: args.throttle.map(config::Rate::per_second),
         seed: args.seed,
         link_delay: args.link_delay,
+        open_world: args.open_world,
     })
 }
 

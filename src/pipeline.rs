@@ -15,7 +15,7 @@ use crate::engine::{Call, Engine, EngineConfig};
 use crate::exit::Exit;
 use crate::input::{sn_key, Device, FleetReader, InputError, InputRow};
 use crate::policy::CODE_ALREADY;
-use crate::progress::Progress;
+use crate::progress::{self, Progress};
 use crate::results::{self, Outcome, ResultLine, ResultsError, ResultsWriter, RunLock};
 use crate::summary::{Summary, Tally};
 
@@ -83,7 +83,7 @@ impl Shared {
     async fn finish(&self, line: ResultLine) {
         self.advance(Some(&line));
         if self.verbose >= 1 {
-            self.engine.progress.println(&format!(
+            let text = format!(
                 "row {}: {} {}{}",
                 line.row,
                 line.sn,
@@ -93,7 +93,19 @@ impl Shared {
                 } else {
                     format!(" ({})", line.error_msg)
                 }
-            ));
+            );
+            self.engine.progress.event(
+                serde_json::json!({
+                    "event": "row",
+                    "row": line.row,
+                    "sn": line.sn,
+                    "outcome": line.outcome.as_str(),
+                    "error_code": line.error_code,
+                    "error_msg": line.error_msg,
+                    "attempts": line.attempts,
+                }),
+                &text,
+            );
         }
         // The writer only goes away after a write error; nothing more may be sent then.
         if self.writer.send(WriterMsg::Line(line)).await.is_err() {
@@ -247,15 +259,18 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
             cfg.results.display()
         ));
     }
-    let progress = if cfg.ui.progress {
-        let path = cfg.input.clone();
-        match tokio::task::spawn_blocking(move || FleetReader::count_rows(&path)).await {
-            Ok(Ok(total)) => Progress::bar(total),
-            _ => Progress::hidden(),
-        }
+    let mode = cfg.ui.progress_mode();
+    let total = if mode == progress::Mode::Hidden {
+        None
     } else {
-        Progress::hidden()
+        // A fast pre-scan gives the bar its total and the plain lines their percentage.
+        let path = cfg.input.clone();
+        tokio::task::spawn_blocking(move || FleetReader::count_rows(&path))
+            .await
+            .ok()
+            .and_then(Result::ok)
     };
+    let progress = Progress::new(mode, total, cfg.ui.log_json);
     if !cfg.ui.quiet {
         for n in &notes {
             progress.println(&format!("growatt-onboard: {n}"));
@@ -280,13 +295,18 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     // Rows in progress (in flight or waiting out a backoff) are bounded, so memory stays flat.
     let in_progress = Arc::new(Semaphore::new((cfg.concurrency * 16).max(256)));
     let mut tasks = tokio::task::JoinSet::new();
+    // Whether every row was handed out, and whether a row task stopped before its row ended.
+    let (mut all_read, mut unended) = (false, false);
     loop {
         let job = tokio::select! {
             biased;
             _ = engine.stop.cancelled() => break,
             job = jrx.recv() => job,
         };
-        let Some(job) = job else { break };
+        let Some(job) = job else {
+            all_read = true;
+            break;
+        };
         match job {
             Job::Fatal(e) => {
                 engine.halt(Stop::Unreadable(e.to_string()));
@@ -303,15 +323,20 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
                 let Ok(permit) = permit else { break };
                 let sh = shared.clone();
                 tasks.spawn(async move {
-                    process_row(&sh, *row, device).await;
+                    let ended = process_row(&sh, *row, device).await;
                     drop(permit);
+                    ended
                 });
-                while tasks.try_join_next().is_some() {}
+                while let Some(r) = tasks.try_join_next() {
+                    unended |= !matches!(r, Ok(true));
+                }
             }
         }
     }
     drop(jrx);
-    while tasks.join_next().await.is_some() {}
+    while let Some(r) = tasks.join_next().await {
+        unended |= !matches!(r, Ok(true));
+    }
     watchers.end().await;
     ticker.abort();
     let _ = ticker.await;
@@ -326,6 +351,10 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     } = shared;
     drop(wtx);
     let mut stop = engine.stop_reason();
+    // --max-runtime struck once every row was on its way, and all of them ended: nothing is left.
+    if stop == Some(Stop::MaxRuntime) && all_read && !unended {
+        stop = None;
+    }
     match writer.join() {
         Ok(Ok(())) => {}
         Ok(Err(e)) => stop = Some(Stop::Unwritable(e.to_string())),
@@ -387,11 +416,12 @@ async fn sync_ticker(writer: mpsc::Sender<WriterMsg>) {
 }
 
 /// One row's life: attempts until it ends, or until the run stops (then it stays for the next run).
-async fn process_row(sh: &Shared, row: InputRow, device: Device) {
+/// True when the row ended.
+async fn process_row(sh: &Shared, row: InputRow, device: Device) -> bool {
     let label = format!("row {} {}", row.row, device.sn);
     let client = &sh.engine.client;
     match sh.engine.call(&label, || client.add_device(&device)).await {
-        Call::Stopped => {}
+        Call::Stopped => false,
         Call::Ended {
             outcome,
             attempt,
@@ -399,7 +429,8 @@ async fn process_row(sh: &Shared, row: InputRow, device: Device) {
             uncertain,
         } => {
             sh.finish(line_for(&row, outcome, &attempt, attempts, uncertain))
-                .await
+                .await;
+            true
         }
     }
 }

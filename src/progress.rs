@@ -1,70 +1,213 @@
-//! Live progress on stderr: an indicatif bar on a terminal, nothing otherwise.
+//! What a run tells the person or the log while it works, on stderr.
+//!
+//! On a terminal: an indicatif bar with rows done of the total, counts per outcome, pace, ETA and
+//! any throttle pause; notices print above it. Not on a terminal (cron): no bar and no control
+//! characters, but a plain progress line at a steady interval with the same figures. With
+//! `--log-format json` every line is one JSON object, for log collectors.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
 
 use crate::results::Outcome;
 use crate::summary::Tally;
 
-/// The progress display of a run; a no-op when hidden.
+/// How progress is shown; decided once from the flags and the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Nothing but notices (quiet, --no-progress).
+    Hidden,
+    /// An indicatif bar (stderr is a terminal).
+    Bar,
+    /// A plain line every so often (stderr is not a terminal).
+    Lines(Duration),
+}
+
+/// The figures progress shows.
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    done: u64,
+    tally: Tally,
+    pace: f64,
+    paused_for: Option<Duration>,
+}
+
+struct Inner {
+    mode: Mode,
+    json: bool,
+    bar: Option<ProgressBar>,
+    total: Option<u64>,
+    started: Instant,
+    snapshot: Mutex<Snapshot>,
+}
+
+/// The progress display and notice printer of a run. Cheap to clone.
 #[derive(Clone)]
 pub struct Progress {
-    bar: Option<ProgressBar>,
+    inner: Arc<Inner>,
 }
 
 impl Progress {
-    /// A hidden display.
+    /// No progress, text notices.
     pub fn hidden() -> Progress {
-        Progress { bar: None }
+        Progress::new(Mode::Hidden, None, false)
     }
 
     /// A bar over `total` rows on stderr.
     pub fn bar(total: u64) -> Progress {
-        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(8));
-        let style = ProgressStyle::with_template(
-            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows  ETA {eta}\n  {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> ");
-        bar.set_style(style);
-        bar.enable_steady_tick(Duration::from_millis(250));
-        Progress { bar: Some(bar) }
+        Progress::new(Mode::Bar, Some(total), false)
     }
 
-    /// Moves the bar by rows that ended or were skipped, and refreshes the counts line.
+    /// A display in `mode` over `total` rows (when known); `json` for one object per line.
+    /// In [`Mode::Lines`] it starts a task that prints a line every interval (call within a
+    /// Tokio runtime); the task ends when the last clone is dropped or [`Progress::finish`].
+    pub fn new(mode: Mode, total: Option<u64>, json: bool) -> Progress {
+        let bar = match mode {
+            Mode::Bar => {
+                let bar =
+                    ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(8));
+                let style = ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows  ETA {eta}\n  {msg}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
+                bar.set_style(style);
+                bar.enable_steady_tick(Duration::from_millis(250));
+                Some(bar)
+            }
+            _ => None,
+        };
+        let progress = Progress {
+            inner: Arc::new(Inner {
+                mode,
+                json,
+                bar,
+                total,
+                started: Instant::now(),
+                snapshot: Mutex::new(Snapshot::default()),
+            }),
+        };
+        if let Mode::Lines(every) = mode {
+            let every = every.max(Duration::from_millis(100));
+            let weak = Arc::downgrade(&progress.inner);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                loop {
+                    tick.tick().await;
+                    let Some(inner) = weak.upgrade() else { return };
+                    Progress { inner }.print_line();
+                }
+            });
+        }
+        progress
+    }
+
+    fn snapshot(&self) -> std::sync::MutexGuard<'_, Snapshot> {
+        self.inner
+            .snapshot
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Moves progress by rows that ended or were skipped, with the counts so far.
     pub fn advance(&self, rows: u64, tally: &Tally, pace: f64, paused_for: Option<Duration>) {
-        let Some(bar) = &self.bar else { return };
-        bar.inc(rows);
-        let counts: Vec<String> = Outcome::ALL
-            .iter()
-            .filter_map(|o| {
-                let n = tally.count(*o);
-                (n > 0).then(|| format!("{} {n}", o.as_str()))
-            })
-            .collect();
-        let mut msg = counts.join(" · ");
-        if tally.skipped_done > 0 {
-            msg.push_str(&format!(" · done earlier {}", tally.skipped_done));
+        if self.inner.mode == Mode::Hidden {
+            return;
         }
-        msg.push_str(&format!(
-            "  ({} requests, pace {pace:.2}/s)",
-            tally.requests
-        ));
-        if let Some(p) = paused_for {
-            let s = p.as_secs();
-            msg.push_str(&format!(
-                "  paused by the API's rate limit, resuming in {}:{:02}",
-                s / 60,
-                s % 60
-            ));
+        let text = {
+            let mut s = self.snapshot();
+            s.done += rows;
+            s.tally = tally.clone();
+            s.pace = pace;
+            s.paused_for = paused_for;
+            counts_text(&s)
+        };
+        if let Some(bar) = &self.inner.bar {
+            bar.inc(rows);
+            bar.set_message(text);
         }
-        bar.set_message(msg);
     }
 
-    /// Prints a line above the bar (or plainly on stderr without one).
+    /// The plain progress line (non-terminal mode), printed now.
+    fn print_line(&self) {
+        let s = self.snapshot().clone();
+        let elapsed = self.inner.started.elapsed();
+        let eta = match self.inner.total {
+            Some(total) if s.done > 0 && total > s.done => {
+                let per_row = elapsed.as_secs_f64() / s.done as f64;
+                Some(Duration::from_secs_f64(per_row * (total - s.done) as f64))
+            }
+            _ => None,
+        };
+        if self.inner.json {
+            let counts: serde_json::Map<String, serde_json::Value> = Outcome::ALL
+                .iter()
+                .map(|o| (o.as_str().to_string(), json!(s.tally.count(*o))))
+                .collect();
+            self.emit_json(json!({
+                "event": "progress",
+                "rows_done": s.done,
+                "rows_total": self.inner.total,
+                "outcomes": counts,
+                "skipped_done": s.tally.skipped_done,
+                "requests": s.tally.requests,
+                "pace_per_second": (s.pace * 100.0).round() / 100.0,
+                "eta_seconds": eta.map(|e| e.as_secs()),
+                "paused_seconds": s.paused_for.map(|p| p.as_secs()),
+            }));
+        } else {
+            let of = match self.inner.total {
+                Some(t) if t > 0 => format!("{}/{t} rows ({}%)", s.done, s.done * 100 / t),
+                _ => format!("{} rows", s.done),
+            };
+            let eta = eta
+                .map(|e| format!(", ETA {}", clock(e)))
+                .unwrap_or_default();
+            eprintln!(
+                "growatt-onboard: progress after {}: {of}{eta}; {}",
+                clock(elapsed),
+                counts_text(&s)
+            );
+        }
+    }
+
+    /// Prints a notice above the bar (or plainly, or as a JSON object).
     pub fn println(&self, line: &str) {
-        match &self.bar {
+        if self.inner.json {
+            self.emit_json(json!({ "event": "notice", "message": line }));
+            return;
+        }
+        match &self.inner.bar {
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    /// Prints a structured event: as JSON in JSON mode, else as `text`.
+    pub fn event(&self, value: serde_json::Value, text: &str) {
+        if self.inner.json {
+            self.emit_json(value);
+        } else {
+            self.println(text);
+        }
+    }
+
+    /// Whether lines are JSON objects.
+    pub fn is_json(&self) -> bool {
+        self.inner.json
+    }
+
+    fn emit_json(&self, mut value: serde_json::Value) {
+        if let Some(obj) = value.as_object_mut() {
+            obj.insert(
+                "ts".into(),
+                json!(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
+            );
+        }
+        let line = value.to_string();
+        match &self.inner.bar {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),
         }
@@ -72,8 +215,71 @@ impl Progress {
 
     /// Removes the bar before the summary is printed.
     pub fn finish(&self) {
-        if let Some(bar) = &self.bar {
+        if let Some(bar) = &self.inner.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+fn counts_text(s: &Snapshot) -> String {
+    let counts: Vec<String> = Outcome::ALL
+        .iter()
+        .filter_map(|o| {
+            let n = s.tally.count(*o);
+            (n > 0).then(|| format!("{} {n}", o.as_str()))
+        })
+        .collect();
+    let mut msg = if counts.is_empty() {
+        "no rows ended yet".to_string()
+    } else {
+        counts.join(" · ")
+    };
+    if s.tally.skipped_done > 0 {
+        msg.push_str(&format!(" · done earlier {}", s.tally.skipped_done));
+    }
+    msg.push_str(&format!(
+        "  ({} requests, pace {:.2}/s)",
+        s.tally.requests, s.pace
+    ));
+    if let Some(p) = s.paused_for {
+        msg.push_str(&format!(
+            "  paused by the API's rate limit, resuming in {}",
+            clock(p)
+        ));
+    }
+    msg
+}
+
+/// `m:ss`, or `h:mm:ss` from an hour.
+pub fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s % 3600 / 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_format() {
+        assert_eq!(clock(Duration::from_secs(272)), "4:32");
+        assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
+    }
+
+    #[test]
+    fn counts_line_names_outcomes_pace_and_pause() {
+        let mut s = Snapshot::default();
+        s.tally.outcomes.insert(Outcome::Registered, 3);
+        s.tally.requests = 4;
+        s.pace = 2.0;
+        s.paused_for = Some(Duration::from_secs(272));
+        let text = counts_text(&s);
+        assert!(text.contains("registered 3"), "{text}");
+        assert!(text.contains("pace 2.00/s"), "{text}");
+        assert!(text.contains("resuming in 4:32"), "{text}");
     }
 }
