@@ -1,0 +1,152 @@
+//! What the binary prints: plain progress lines without a terminal, JSON logs, quiet mode,
+//! help with examples, completions and man pages.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+async fn slow_sim() -> SimServer {
+    start_sim(SimConfig {
+        latency: Duration::from_millis(20),
+        ..SimConfig::default()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_terminal_progress_is_plain_lines_without_control_characters() {
+    let sim = slow_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(40));
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        &sim.base_url(),
+        "--rate",
+        "20/s",
+        "--progress-interval",
+        "300ms",
+    ])
+    .await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    let lines: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("growatt-onboard: progress after"))
+        .collect();
+    assert!(lines.len() >= 3, "a line every 300 ms over ~2 s: {err}");
+    assert!(lines[0].contains("/40 rows ("), "{}", lines[0]);
+    assert!(lines[0].contains("pace 20.00/s"), "{}", lines[0]);
+    assert!(
+        !err.chars().any(|c| c.is_control() && c != '\n'),
+        "no control characters: {err:?}"
+    );
+    assert!(stdout(&out).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line_and_never_hold_the_token() {
+    let sim = slow_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(
+        dir.path(),
+        "f.csv",
+        format!("{}999999,NOSUCH1,1\nx,BAD,1\n", good_fleet(10)),
+    );
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        &sim.base_url(),
+        "--rate",
+        "50/s",
+        "--progress-interval",
+        "100ms",
+        "--log-format",
+        "json",
+        "-vv",
+    ])
+    .await;
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(!err.contains(DEFAULT_TOKEN));
+    let mut events = std::collections::HashMap::<String, usize>::new();
+    for line in err.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        let event = v["event"].as_str().unwrap_or("").to_string();
+        *events.entry(event).or_default() += 1;
+    }
+    assert_eq!(events.get("row"), Some(&12), "{events:?}");
+    assert_eq!(events.get("summary"), Some(&1), "{events:?}");
+    let summary: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["outcomes"]["registered"], 10);
+    assert_eq!(summary["exit_code"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_prints_only_the_summary_line() {
+    let sim = slow_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(5));
+    let out = run_bin(&[
+        "run",
+        fleet.to_str().unwrap(),
+        "--base-url",
+        &sim.base_url(),
+        "--rate",
+        "50/s",
+        "-q",
+    ])
+    .await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("5 registered"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_ends_with_examples() {
+    for cmd in ["run", "check", "verify", "sim", "report"] {
+        let out = run_bin_env(&[cmd, "--help"], &[]).await;
+        assert_exit(&out, 0);
+        let text = stdout(&out);
+        let tail = &text[text
+            .rfind("Examples:")
+            .unwrap_or_else(|| panic!("{cmd}: {text}"))..];
+        assert!(
+            tail.lines()
+                .filter(|l| l.contains("growatt-onboard"))
+                .count()
+                >= 2,
+            "{cmd}: {tail}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_and_man_pages() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run_bin_env(&["completions", shell], &[]).await;
+        assert_exit(&out, 0);
+        let text = stdout(&out);
+        assert!(
+            text.contains("verify") && text.contains("max-runtime"),
+            "{shell}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_bin_env(&["manpage", dir.path().to_str().unwrap()], &[]).await;
+    assert_exit(&out, 0);
+    let main = std::fs::read_to_string(dir.path().join("growatt-onboard.1")).unwrap();
+    assert!(
+        main.starts_with(".ie") || main.contains(".TH"),
+        "roff: {}",
+        &main[..80]
+    );
+    let run = std::fs::read_to_string(dir.path().join("growatt-onboard-run.1")).unwrap();
+    assert!(run.contains("max\\-runtime"), "run page lists its options");
+}
