@@ -111,6 +111,11 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         "the simulator received {} requests, at most {} in any one second",
         stats.requests, stats.max_in_one_second
     );
+    let html = dir.join("report.html");
+    let data = crate::report::load(&results_path)?;
+    crate::report::write_html(&data, &html)
+        .with_context(|| format!("cannot write {}", html.display()))?;
+    println!("report: {} (open it in a browser)", html.display());
     Ok(match report.exit {
         Exit::Success | Exit::NeedsAttention => Exit::Success,
         other => other,

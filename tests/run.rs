@@ -532,5 +532,10 @@ async fn demo_summary_matches_its_results_file() {
             > 200
     );
     assert!(stdout(&out).contains("results: "));
+    let last = stdout(&out).lines().last().unwrap_or_default().to_string();
+    assert!(last.starts_with("report: "), "the demo ends by naming its report: {last}");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("id=\"count-registered\""));
+    assert!(stdout(&out).contains("linked: "), "the demo verifies the links");
     assert!(stderr(&out).contains("registered"));
 }
