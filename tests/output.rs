@@ -150,3 +150,49 @@ async fn completions_and_man_pages() {
     let run = std::fs::read_to_string(dir.path().join("growatt-onboard-run.1")).unwrap();
     assert!(run.contains("max\\-runtime"), "run page lists its options");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_terminal_the_bar_shows_rows_and_counts() {
+    // `script` runs the binary on a pseudo-terminal, as a person at a terminal would.
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI has util-linux's script"
+        );
+        eprintln!("no /usr/bin/script here; skipped");
+        return;
+    }
+    let sim = slow_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(30));
+    let cmd = format!(
+        "{BIN} run {} --base-url {} --rate 20/s",
+        fleet.display(),
+        sim.base_url()
+    );
+    let out = tokio::process::Command::new("/usr/bin/script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("GROWATT_TOKEN", DEFAULT_TOKEN)
+        .env("COLUMNS", "120")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_exit(&out, 0);
+    // On a terminal stdout and stderr are one stream.
+    let screen = stdout(&out);
+    assert!(
+        screen.contains("/30 rows"),
+        "the bar counts rows: {screen:?}"
+    );
+    assert!(screen.contains("registered"), "{screen:?}");
+    assert!(screen.contains("pace 20.00/s"), "{screen:?}");
+    assert!(
+        screen.contains("30 rows in"),
+        "the summary follows: {screen:?}"
+    );
+    assert!(
+        !screen.contains("progress after"),
+        "no plain lines on a terminal"
+    );
+}
