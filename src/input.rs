@@ -111,13 +111,37 @@ struct LineCounter<R> {
     offset: u64,
     pending: VecDeque<u64>,
     consumed: u64,
+    /// The last read ended in a CR: a line end unless the next read starts with LF.
+    cr_at_end: bool,
+    /// The file's last byte so far, and whether the end-of-file closing quote was added.
+    last: u8,
+    closed: bool,
 }
 
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        for i in memchr::memchr_iter(b'\n', &buf[..n]) {
-            self.pending.push_back(self.offset + i as u64);
+        let mut n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last = buf[n - 1];
+        } else if !self.closed && matches!(self.last, b'\n' | b'\r') && buf.len() >= 2 {
+            // A quote left open to the end swallows the file's last newline, so its record would
+            // seem to end a line early. `"` + LF ends such a record on a line of its own; after a
+            // whole record it only adds a blank one, which is skipped.
+            self.closed = true;
+            buf[..2].copy_from_slice(b"\"\n");
+            n = 2;
+        }
+        let bytes = &buf[..n];
+        // A line ends at LF, CRLF or a lone CR (old Mac exports), as the CSV parser has it.
+        if std::mem::take(&mut self.cr_at_end) && bytes.first() != Some(&b'\n') {
+            self.pending.push_back(self.offset - 1);
+        }
+        for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            if bytes[i] == b'\n' || bytes.get(i + 1).is_some_and(|&b| b != b'\n') {
+                self.pending.push_back(self.offset + i as u64);
+            } else if i + 1 == n {
+                self.cr_at_end = true;
+            }
         }
         self.offset += n as u64;
         Ok(n)
@@ -173,6 +197,9 @@ impl FleetReader {
             offset: 0,
             pending: VecDeque::new(),
             consumed: 0,
+            cr_at_end: false,
+            last: 0,
+            closed: false,
         };
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
@@ -289,7 +316,12 @@ fn csv_error(path: &Path, e: &csv::Error) -> InputError {
 fn count_newlines(record: &csv::ByteRecord) -> u64 {
     record
         .iter()
-        .map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64)
+        .map(|f| {
+            let lone_cr = |i: usize| f.get(i + 1) != Some(&b'\n');
+            (0..f.len())
+                .filter(|&i| f[i] == b'\n' || (f[i] == b'\r' && lone_cr(i)))
+                .count() as u64
+        })
         .sum()
 }
 
@@ -309,7 +341,7 @@ pub fn sniff_delimiter(head: &[u8]) -> u8 {
     for &b in head {
         match b {
             b'"' => quoted = !quoted,
-            b'\n' if !quoted && seen_text => break,
+            b'\n' | b'\r' if !quoted && seen_text => break,
             b',' if !quoted => counts[0] += 1,
             b';' if !quoted => counts[1] += 1,
             b'\t' if !quoted => counts[2] += 1,
@@ -389,7 +421,8 @@ fn closest<'a>(want: &str, headers: &'a [String]) -> Option<&'a String> {
     headers
         .iter()
         .map(|h| (edit_distance(&w, &norm(h)), h))
-        .filter(|(d, h)| *d <= 2.max(w.len() / 3) && !h.is_empty())
+        // Fewer edits than `want` has letters: 'sn' is not a misspelling of '1' or 'id'.
+        .filter(|(d, h)| *d <= 2.max(w.len() / 3) && *d < w.len() && !h.is_empty())
         .min_by_key(|(d, _)| *d)
         .map(|(_, h)| h)
 }
@@ -498,7 +531,8 @@ pub fn check_sn(text: &str) -> Result<&str, String> {
     if text.is_empty() {
         return Err("sn is empty".into());
     }
-    if looks_spreadsheet_number(text) {
+    // Letters and digits alone ("123E45") are a serial as written, not a spreadsheet's number.
+    if looks_spreadsheet_number(text) && !text.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(format!(
             "sn '{}' was converted to a number by a spreadsheet; format the column as text and export again",
             quote(text)
@@ -508,6 +542,8 @@ pub fn check_sn(text: &str) -> Result<&str, String> {
         let what = match bad {
             ' ' => "a space".to_string(),
             c if c.is_control() => format!("the control character U+{:04X}", c as u32),
+            // Look-alikes and invisible characters (Cyrillic 'А', a zero-width space) need the code.
+            c if !c.is_ascii() => format!("'{c}' (U+{:04X})", c as u32),
             c => format!("'{c}'"),
         };
         return Err(format!(
