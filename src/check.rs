@@ -43,7 +43,8 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<CheckReport, RunE
         .out
         .clone()
         .unwrap_or_else(|| results::default_results_path(path));
-    let reader = FleetReader::open(path)?;
+    let options = args.input.read_options().map_err(RunError::Usage)?;
+    let reader = FleetReader::open_with(path, &options)?;
     let previous = results::read_done(&results_path)?;
     let mut report = CheckReport::default();
     let mut dedup = Dedup::default();

@@ -78,6 +78,24 @@ pub struct InputArgs {
     /// The results file [default: INPUT with .results.csv in place of its extension].
     #[arg(short = 'o', long, value_name = "PATH")]
     pub out: Option<PathBuf>,
+    /// Map a required column to the header your sheet uses, e.g. --column plant_id="Plant ID" (repeatable).
+    #[arg(long = "column", value_name = "KEY=HEADER")]
+    pub columns: Vec<String>,
+    /// The sheet to read from a spreadsheet file (.xlsx, .xls, .ods) [default: the first].
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+}
+
+impl InputArgs {
+    /// The read options these flags describe.
+    pub fn read_options(&self) -> Result<crate::input::ReadOptions, String> {
+        let mut options = crate::input::ReadOptions {
+            sheet: self.sheet.clone(),
+            ..Default::default()
+        };
+        options.map_columns(&self.columns)?;
+        Ok(options)
+    }
 }
 
 /// Options of `run`.

@@ -153,6 +153,9 @@ pub enum ConfigError {
     /// The server settings are wrong.
     #[error(transparent)]
     Server(#[from] api::ClientError),
+    /// A flag's value cannot be used.
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// How the run talks to the person or the log.
@@ -223,6 +226,8 @@ pub struct RunConfig {
     pub max_runtime: Option<Duration>,
     /// Set the old results aside first.
     pub restart: bool,
+    /// Column names and sheet.
+    pub read: crate::input::ReadOptions,
     /// Output control.
     pub ui: Ui,
 }
@@ -251,6 +256,7 @@ impl RunConfig {
             throttle_pause: args.request.throttle_pause,
             max_runtime: args.request.max_runtime,
             restart: args.restart,
+            read: args.input.read_options().map_err(ConfigError::Usage)?,
             ui: Ui::from_args(&args.output),
         })
     }

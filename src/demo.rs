@@ -70,6 +70,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         throttle_pause: Duration::from_secs(5),
         max_runtime: None,
         restart: true,
+        read: crate::input::ReadOptions::default(),
         ui,
     };
     let verify_cfg = verify::VerifyConfig {

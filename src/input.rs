@@ -40,7 +40,7 @@ pub enum InputError {
     },
     /// One or more required columns are not in the header.
     #[error(
-        "{path}: missing column{plural} {missing}; the header has: {found}{hint}",
+        "{path}: missing column{plural} {missing}; the header has: {found}{hint}; rename the column, or map it with --column plant_id=\"Plant ID\"",
         plural = if missing.contains(',') { "s" } else { "" }
     )]
     MissingColumns {
@@ -64,6 +64,20 @@ pub enum InputError {
         first: usize,
         /// 1-based position of the second occurrence.
         second: usize,
+    },
+    /// The file is text in UTF-16, which spreadsheets call "Unicode Text".
+    #[error("{path} is saved as UTF-16 (\"Unicode Text\"); save it again as \"CSV UTF-8\" (or CSV) and run again")]
+    Utf16 {
+        /// The input file.
+        path: PathBuf,
+    },
+    /// A spreadsheet file that cannot be read.
+    #[error("cannot read the spreadsheet {path}: {message}")]
+    Sheet {
+        /// The input file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
     },
     /// The CSV reader failed part-way (an I/O error; the parser itself accepts any bytes).
     #[error("cannot read {path} near line {line}: {message}")]
@@ -159,26 +173,107 @@ impl<R> LineCounter<R> {
     }
 }
 
-/// Streams validated rows out of a CSV fleet file.
+/// How to read the input beyond the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// The header names of plant_id, sn and c_user_id (matched case-insensitively, trimmed).
+    pub columns: [String; 3],
+    /// The sheet of a spreadsheet file; the first when `None`.
+    pub sheet: Option<String>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            columns: REQUIRED.map(String::from),
+            sheet: None,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// Applies `--column KEY=HEADER` mappings, e.g. `plant_id=Plant ID`.
+    pub fn map_columns(&mut self, mappings: &[String]) -> Result<(), String> {
+        for m in mappings {
+            let Some((key, header)) = m.split_once('=') else {
+                return Err(format!(
+                    "--column '{m}' must look like plant_id=\"Plant ID\""
+                ));
+            };
+            let key = key.trim().to_ascii_lowercase();
+            let Some(i) = REQUIRED.iter().position(|r| *r == key) else {
+                return Err(format!(
+                    "--column '{m}': '{key}' is not one of plant_id, sn, c_user_id"
+                ));
+            };
+            let header = header.trim().trim_matches(['"', '\'']).trim();
+            if header.is_empty() {
+                return Err(format!("--column '{m}': the header name is empty"));
+            }
+            self.columns[i] = header.to_string();
+        }
+        Ok(())
+    }
+}
+
+/// Spreadsheet formats read directly (first sheet, or the one asked for).
+pub fn is_spreadsheet(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["xlsx", "xlsm", "xlsb", "xls", "ods"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    })
+}
+
+/// Where records come from.
+enum Source {
+    /// A CSV file, streamed.
+    Csv {
+        reader: csv::Reader<LineCounter<File>>,
+        /// Newlines that sat inside quoted fields so far: each makes the physical line number
+        /// run ahead of the row number a spreadsheet shows.
+        embedded_newlines: u64,
+        /// The header's physical line, so blank lines before it do not shift row numbers.
+        header_line: u64,
+    },
+    /// A sheet of a spreadsheet file (the format keeps it whole in memory anyway).
+    Sheet {
+        range: calamine::Range<calamine::Data>,
+        /// Index in `range` of the next row to read.
+        next: usize,
+        /// The spreadsheet row number of `range`'s first row.
+        first_row: u64,
+    },
+}
+
+/// Streams validated rows out of a fleet file: CSV, or a spreadsheet's sheet.
 pub struct FleetReader {
     path: PathBuf,
-    reader: csv::Reader<LineCounter<File>>,
+    source: Source,
     record: csv::ByteRecord,
     columns: [usize; 3],
-    /// Newlines that sat inside quoted fields so far: each makes the physical line number run
-    /// ahead of the row number a spreadsheet shows.
-    embedded_newlines: u64,
-    /// The header's physical line, so blank lines before it do not shift row numbers.
-    header_line: u64,
-    /// The delimiter chosen from the header.
+    /// The delimiter chosen from the header (CSV).
     pub delimiter: u8,
     /// The header names as found (trimmed), for messages.
     pub headers: Vec<String>,
 }
 
 impl FleetReader {
-    /// Opens `path`, sniffs its delimiter and matches the required columns.
+    /// Opens `path` with the default column names, sniffs its delimiter and matches the
+    /// required columns.
     pub fn open(path: &Path) -> Result<FleetReader, InputError> {
+        FleetReader::open_with(path, &ReadOptions::default())
+    }
+
+    /// Opens `path` (CSV, or a spreadsheet by its extension) with `options`.
+    pub fn open_with(path: &Path, options: &ReadOptions) -> Result<FleetReader, InputError> {
+        if is_spreadsheet(path) {
+            return FleetReader::open_sheet(path, options);
+        }
+        FleetReader::open_csv(path, options)
+    }
+
+    fn open_csv(path: &Path, options: &ReadOptions) -> Result<FleetReader, InputError> {
         let io_err = |source| InputError::Io {
             path: path.to_path_buf(),
             source,
@@ -189,7 +284,13 @@ impl FleetReader {
             .take(64 * 1024)
             .read_to_end(&mut head)
             .map_err(io_err)?;
-        let delimiter = sniff_delimiter(&head);
+        if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+            return Err(InputError::Utf16 {
+                path: path.to_path_buf(),
+            });
+        }
+        let excel_sep = excel_sep_line(&head);
+        let delimiter = excel_sep.unwrap_or_else(|| sniff_delimiter(&head));
         file.seek(SeekFrom::Start(0)).map_err(io_err)?;
 
         let counter = LineCounter {
@@ -219,7 +320,14 @@ impl FleetReader {
                     path: path.to_path_buf(),
                 });
             }
-            if !is_blank(&header) {
+            // Excel's `sep=;` line names the delimiter; Excel does not show it as a row.
+            let sep_line = excel_sep.is_some()
+                && header.len() <= 2
+                && header.get(0).is_some_and(|f| {
+                    let f = f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f);
+                    f.len() <= 5 && f.to_ascii_lowercase().starts_with(b"sep=")
+                });
+            if !is_blank(&header) && !sep_line {
                 // The header is row 1 however many lines it takes.
                 header_line = last_line(&mut reader);
                 embedded_newlines = 0;
@@ -239,15 +347,90 @@ impl FleetReader {
                 text.trim().to_string()
             })
             .collect();
-        let columns = match_columns(path, &headers)?;
+        let columns = match_columns(path, &headers, &options.columns)?;
         Ok(FleetReader {
             path: path.to_path_buf(),
-            reader,
+            source: Source::Csv {
+                reader,
+                embedded_newlines,
+                header_line,
+            },
             record: csv::ByteRecord::new(),
             columns,
-            embedded_newlines,
-            header_line,
             delimiter,
+            headers,
+        })
+    }
+
+    fn open_sheet(path: &Path, options: &ReadOptions) -> Result<FleetReader, InputError> {
+        use calamine::Reader as _;
+        let sheet_err = |message: String| InputError::Sheet {
+            path: path.to_path_buf(),
+            message,
+        };
+        if let Err(source) = File::open(path) {
+            return Err(InputError::Io {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+        let mut book = calamine::open_workbook_auto(path).map_err(|e| sheet_err(e.to_string()))?;
+        let names = book.sheet_names();
+        let name = match &options.sheet {
+            Some(want) => names
+                .iter()
+                .find(|n| n.as_str() == want)
+                .or_else(|| names.iter().find(|n| n.eq_ignore_ascii_case(want)))
+                .cloned()
+                .ok_or_else(|| {
+                    sheet_err(format!(
+                        "there is no sheet '{}'; the sheets are: {}",
+                        quote(want),
+                        names
+                            .iter()
+                            .map(|n| format!("'{}'", quote(n)))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?,
+            None => names
+                .first()
+                .cloned()
+                .ok_or_else(|| sheet_err("the file has no sheets".into()))?,
+        };
+        let range = book
+            .worksheet_range(&name)
+            .map_err(|e| sheet_err(format!("sheet '{}': {e}", quote(&name))))?;
+        let first_row = range.start().map_or(1, |(r, _)| u64::from(r) + 1);
+        let mut record = csv::ByteRecord::new();
+        let mut next = 0;
+        loop {
+            if next >= range.height() {
+                return Err(InputError::Empty {
+                    path: path.to_path_buf(),
+                });
+            }
+            sheet_record(&range, next, &mut record);
+            next += 1;
+            if !is_blank(&record) {
+                break;
+            }
+        }
+        let headers: Vec<String> = record
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).trim().to_string())
+            .collect();
+        let columns = match_columns(path, &headers, &options.columns)?;
+        Ok(FleetReader {
+            path: path.to_path_buf(),
+            source: Source::Sheet {
+                range,
+                next,
+                first_row,
+            },
+            record,
+            columns,
+            delimiter: b',',
             headers,
         })
     }
@@ -255,37 +438,71 @@ impl FleetReader {
     /// The next non-blank record, validated; `None` at the end of the file.
     pub fn next_row(&mut self) -> Option<Result<InputRow, InputError>> {
         loop {
-            match self.reader.read_byte_record(&mut self.record) {
-                Ok(true) => {}
-                Ok(false) => return None,
-                Err(e) => return Some(Err(csv_error(&self.path, &e))),
+            let row = match self.next_record()? {
+                Ok(row) => row,
+                Err(e) => return Some(Err(e)),
+            };
+            if let Some(row) = row {
+                return Some(Ok(validate_record(row, &self.record, self.columns)));
             }
-            if is_blank(&self.record) {
-                continue;
+        }
+    }
+
+    /// Reads the next record into `self.record`: `Some(Ok(Some(row)))` for a data record,
+    /// `Some(Ok(None))` for a blank one, `None` at the end.
+    fn next_record(&mut self) -> Option<Result<Option<u64>, InputError>> {
+        match &mut self.source {
+            Source::Csv {
+                reader,
+                embedded_newlines,
+                header_line,
+            } => {
+                match reader.read_byte_record(&mut self.record) {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => return Some(Err(csv_error(&self.path, &e))),
+                }
+                if is_blank(&self.record) {
+                    return Some(Ok(None));
+                }
+                *embedded_newlines += count_newlines(&self.record);
+                // Rows a spreadsheet shows: physical lines, less the extra lines quoted newlines take.
+                let line = last_line(reader);
+                Some(Ok(Some(
+                    (line + 1).saturating_sub(*header_line + *embedded_newlines),
+                )))
             }
-            self.embedded_newlines += count_newlines(&self.record);
-            // Rows a spreadsheet shows: physical lines, less the extra lines quoted newlines take.
-            let line = last_line(&mut self.reader);
-            let row = (line + 1).saturating_sub(self.header_line + self.embedded_newlines);
-            return Some(Ok(validate_record(row, &self.record, self.columns)));
+            Source::Sheet {
+                range,
+                next,
+                first_row,
+            } => {
+                if *next >= range.height() {
+                    return None;
+                }
+                sheet_record(range, *next, &mut self.record);
+                let row = *first_row + *next as u64;
+                *next += 1;
+                Some(Ok((!is_blank(&self.record)).then_some(row)))
+            }
         }
     }
 
     /// Counts the non-blank data records without validating them, for the progress bar's total.
     pub fn count_rows(path: &Path) -> Result<u64, InputError> {
-        let mut reader = FleetReader::open(path)?;
+        FleetReader::count_rows_with(path, &ReadOptions::default())
+    }
+
+    /// [`FleetReader::count_rows`] with read options.
+    pub fn count_rows_with(path: &Path, options: &ReadOptions) -> Result<u64, InputError> {
+        let mut reader = FleetReader::open_with(path, options)?;
         let mut n = 0;
-        loop {
-            match reader.reader.read_byte_record(&mut reader.record) {
-                Ok(true) => {
-                    if !is_blank(&reader.record) {
-                        n += 1;
-                    }
-                }
-                Ok(false) => return Ok(n),
-                Err(e) => return Err(csv_error(path, &e)),
+        while let Some(r) = reader.next_record() {
+            if r?.is_some() {
+                n += 1;
             }
         }
+        Ok(n)
     }
 }
 
@@ -361,11 +578,57 @@ pub fn sniff_delimiter(head: &[u8]) -> u8 {
     delimiters[best]
 }
 
-fn match_columns(path: &Path, headers: &[String]) -> Result<[usize; 3], InputError> {
+/// Fills `record` with row `index` of a sheet, each cell as the text a person sees.
+fn sheet_record(
+    range: &calamine::Range<calamine::Data>,
+    index: usize,
+    record: &mut csv::ByteRecord,
+) {
+    record.clear();
+    if let Some(cells) = range.rows().nth(index) {
+        for cell in cells {
+            record.push_field(cell_text(cell).as_bytes());
+        }
+    }
+}
+
+/// A cell as the text a person sees: whole numbers without a decimal point or exponent, so an id
+/// or serial stored as a number is not damaged.
+pub fn cell_text(cell: &calamine::Data) -> String {
+    use calamine::Data;
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
+        Data::DateTime(d) => d.to_string(),
+        Data::Error(e) => e.to_string(),
+    }
+}
+
+/// The delimiter named by Excel's first line `sep=;`, if the file starts with one.
+fn excel_sep_line(head: &[u8]) -> Option<u8> {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let rest = head
+        .strip_prefix(b"sep=")
+        .or_else(|| head.strip_prefix(b"SEP="))?;
+    let (&d, after) = rest.split_first()?;
+    let after = after.strip_prefix(b"\r").unwrap_or(after);
+    (matches!(d, b',' | b';' | b'\t' | b'|') && (after.is_empty() || after[0] == b'\n'))
+        .then_some(d)
+}
+
+fn match_columns(
+    path: &Path,
+    headers: &[String],
+    names: &[String; 3],
+) -> Result<[usize; 3], InputError> {
     let mut found: [Option<usize>; 3] = [None; 3];
     for (i, h) in headers.iter().enumerate() {
         for (c, name) in REQUIRED.iter().enumerate() {
-            if h.eq_ignore_ascii_case(name) {
+            if h.eq_ignore_ascii_case(names[c].trim()) {
                 if let Some(first) = found[c] {
                     return Err(InputError::DuplicateColumn {
                         path: path.to_path_buf(),
@@ -381,16 +644,32 @@ fn match_columns(path: &Path, headers: &[String]) -> Result<[usize; 3], InputErr
     if let [Some(a), Some(b), Some(c)] = found {
         return Ok([a, b, c]);
     }
-    let missing: Vec<&str> = REQUIRED
+    let missing: Vec<String> = REQUIRED
         .iter()
         .zip(found.iter())
-        .filter(|(_, f)| f.is_none())
-        .map(|(n, _)| *n)
+        .zip(names.iter())
+        .filter(|((_, f), _)| f.is_none())
+        .map(|((n, _), name)| {
+            if name.eq_ignore_ascii_case(n) {
+                n.to_string()
+            } else {
+                format!("{n} (looked for '{}')", quote(name))
+            }
+        })
         .collect();
     let shown: Vec<String> = headers.iter().map(|h| format!("'{}'", quote(h))).collect();
     let hints: Vec<String> = missing
         .iter()
-        .filter_map(|m| closest(m, headers).map(|h| format!("{m} (did you mean '{}'?)", quote(h))))
+        .zip(
+            REQUIRED
+                .iter()
+                .zip(names.iter())
+                .zip(found.iter())
+                .filter(|(_, f)| f.is_none()),
+        )
+        .filter_map(|(m, ((_, name), _))| {
+            closest(name, headers).map(|h| format!("{m} (did you mean '{}'?)", quote(h)))
+        })
         .collect();
     let hint = if hints.is_empty() {
         String::new()
@@ -762,6 +1041,36 @@ mod tests {
         assert_eq!(sniff_delimiter(b"a\tb\tc"), b'\t');
         assert_eq!(sniff_delimiter(b"\"x;y\",b,c\n"), b',');
         assert_eq!(sniff_delimiter(b""), b',');
+    }
+
+    #[test]
+    fn spreadsheet_cells_read_as_a_person_sees_them() {
+        use calamine::Data;
+        assert_eq!(cell_text(&Data::Float(1234567890.0)), "1234567890");
+        assert_eq!(cell_text(&Data::Float(123456789012.0)), "123456789012");
+        assert_eq!(cell_text(&Data::Float(12.5)), "12.5");
+        assert_eq!(cell_text(&Data::Int(42)), "42");
+        assert_eq!(cell_text(&Data::String(" AB12 ".into())), " AB12 ");
+        assert_eq!(cell_text(&Data::Empty), "");
+        assert_eq!(cell_text(&Data::Bool(true)), "TRUE");
+    }
+
+    #[test]
+    fn column_mapping_and_excel_sep_line() {
+        let mut o = ReadOptions::default();
+        o.map_columns(&["plant_id=\"Plant ID\"".into(), "SN = Serial".into()])
+            .unwrap();
+        assert_eq!(
+            o.columns,
+            ["Plant ID".to_string(), "Serial".into(), "c_user_id".into()]
+        );
+        assert!(o.map_columns(&["plant=Plant".into()]).is_err());
+        assert!(o.map_columns(&["sn".into()]).is_err());
+        assert!(o.map_columns(&["sn=".into()]).is_err());
+        assert_eq!(excel_sep_line(b"sep=;\r\nx"), Some(b';'));
+        assert_eq!(excel_sep_line(b"\xEF\xBB\xBFsep=\t\n"), Some(b'\t'));
+        assert_eq!(excel_sep_line(b"sep=;x\n"), None);
+        assert_eq!(excel_sep_line(b"plant_id,sn"), None);
     }
 
     #[test]

@@ -39,6 +39,7 @@ pub async fn execute(cli: Cli) -> Exit {
             let cfg = match config::RunConfig::from_args(&args, std::env::var("GROWATT_TOKEN").ok())
             {
                 Ok(cfg) => cfg,
+                Err(config::ConfigError::Usage(e)) => return usage(&e),
                 Err(e) => return fatal(&e),
             };
             let ui = cfg.ui;
@@ -187,6 +188,7 @@ fn write_manpages(dir: &std::path::Path) -> std::io::Result<usize> {
 fn run_check(args: &cli::CheckArgs) -> Exit {
     match check::check(args, &mut std::io::stdout().lock()) {
         Ok(report) => report.exit(),
+        Err(pipeline::RunError::Usage(e)) => usage(&e),
         Err(e) => fatal(&e),
     }
 }
@@ -215,6 +217,11 @@ fn sim_config(args: &cli::SimArgs) -> anyhow::Result<sim::SimConfig> {
         link_delay: args.link_delay,
         open_world: args.open_world,
     })
+}
+
+fn usage(message: &str) -> Exit {
+    eprintln!("growatt-onboard: error: {message}");
+    Exit::Usage
 }
 
 fn fatal(e: &dyn std::error::Error) -> Exit {

@@ -36,6 +36,9 @@ pub enum RunError {
     /// The HTTP client cannot be built.
     #[error(transparent)]
     Client(#[from] crate::api::ClientError),
+    /// A flag's value cannot be used.
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// What a finished run reports.
@@ -235,7 +238,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     }
     let lock = RunLock::acquire(&cfg.results)?;
     // Check the input before touching the results, so a bad file changes nothing.
-    let reader = FleetReader::open(&cfg.input)?;
+    let reader = FleetReader::open_with(&cfg.input, &cfg.read)?;
     let mut notes = Vec::new();
     if cfg.restart {
         if let Some(aside) = results::set_aside(&cfg.results)? {
@@ -264,8 +267,8 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         None
     } else {
         // A fast pre-scan gives the bar its total and the plain lines their percentage.
-        let path = cfg.input.clone();
-        tokio::task::spawn_blocking(move || FleetReader::count_rows(&path))
+        let (path, read) = (cfg.input.clone(), cfg.read.clone());
+        tokio::task::spawn_blocking(move || FleetReader::count_rows_with(&path, &read))
             .await
             .ok()
             .and_then(Result::ok)
