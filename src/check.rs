@@ -5,8 +5,9 @@ use std::io::Write;
 use crate::cli::CheckArgs;
 use crate::exit::Exit;
 use crate::input::{sn_key, FleetReader};
-use crate::pipeline::{duplicate_msg, Dedup, RunError};
+use crate::pipeline::{duplicate_msg, RunError};
 use crate::results;
+use crate::seen::Sight;
 
 /// What `check` found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -45,9 +46,8 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<CheckReport, RunE
         .unwrap_or_else(|| results::default_results_path(path));
     let options = args.input.read_options().map_err(RunError::Usage)?;
     let reader = FleetReader::open_with(path, &options)?;
-    let previous = results::read_done(&results_path)?;
+    let mut seen = results::read_done(&results_path)?.done;
     let mut report = CheckReport::default();
-    let mut dedup = Dedup::default();
     let mut problems = String::new();
     for item in reader {
         let row = item?;
@@ -59,8 +59,8 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<CheckReport, RunE
                     problems.push_str(&format!("row {}: invalid: {msg}\n", row.row));
                 }
             }
-            Ok(device) => match dedup.check(&device.sn, row.row) {
-                Some(first) => {
+            Ok(device) => match seen.sight(sn_key(&device.sn), row.row) {
+                Sight::Duplicate { first_row: first } => {
                     report.duplicate += 1;
                     if !args.quiet {
                         problems.push_str(&format!(
@@ -70,8 +70,8 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<CheckReport, RunE
                         ));
                     }
                 }
-                None if previous.done.contains(&sn_key(&device.sn)) => report.done += 1,
-                None => report.to_send += 1,
+                Sight::First { done: true } => report.done += 1,
+                Sight::First { done: false } => report.to_send += 1,
             },
         }
         if problems.len() > 64 * 1024 {

@@ -18,6 +18,7 @@ pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod results;
+pub mod seen;
 pub mod sim;
 pub mod summary;
 pub mod verify;

@@ -1,7 +1,6 @@
 //! The run, as the data flows: rows in → validate → skip done and duplicates → wait for a slot and
 //! the pace → send → classify → retry or finish → write.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,6 +16,7 @@ use crate::input::{sn_key, Device, FleetReader, InputError, InputRow};
 use crate::policy::CODE_ALREADY;
 use crate::progress::{self, Progress};
 use crate::results::{self, Outcome, ResultLine, ResultsError, ResultsWriter, RunLock};
+use crate::seen::{Seen, Sight};
 use crate::summary::{Summary, Tally};
 
 /// Longest API message kept in a results line.
@@ -142,38 +142,21 @@ enum Job {
     Fatal(InputError),
 }
 
-/// Tracks serials seen so far in the input: the first row wins.
-#[derive(Default)]
-pub struct Dedup {
-    seen: HashMap<u64, u64>,
-}
-
-impl Dedup {
-    /// Returns the earlier row with the same serial, or remembers this one.
-    pub fn check(&mut self, sn: &str, row: u64) -> Option<u64> {
-        match self.seen.entry(sn_key(sn)) {
-            std::collections::hash_map::Entry::Occupied(e) => Some(*e.get()),
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(row);
-                None
-            }
-        }
-    }
-}
-
 /// The message of a duplicate row.
-pub fn duplicate_msg(first: u64) -> String {
-    format!("same sn as row {first}; sent once, from that row")
+pub fn duplicate_msg(first: Option<u64>) -> String {
+    match first {
+        Some(first) => format!("same sn as row {first}; sent once, from that row"),
+        None => "same sn as an earlier row; sent once, from that row".into(),
+    }
 }
 
 /// Reads, validates and sorts rows on a blocking thread, sending jobs in input order.
 fn spawn_reader(
     mut reader: FleetReader,
-    done: std::collections::HashSet<u64>,
+    mut seen: Seen,
     jobs: mpsc::Sender<Job>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut dedup = Dedup::default();
         for item in &mut reader {
             let row = match item {
                 Ok(row) => row,
@@ -184,14 +167,14 @@ fn spawn_reader(
             };
             let job = match &row.check {
                 Err(msg) => Job::Ended(Some(plain_line(&row, Outcome::Invalid, msg.clone()))),
-                Ok(device) => match dedup.check(&device.sn, row.row) {
-                    Some(first) => Job::Ended(Some(plain_line(
+                Ok(device) => match seen.sight(sn_key(&device.sn), row.row) {
+                    Sight::Duplicate { first_row } => Job::Ended(Some(plain_line(
                         &row,
                         Outcome::Duplicate,
-                        duplicate_msg(first),
+                        duplicate_msg(first_row),
                     ))),
-                    None if done.contains(&sn_key(&device.sn)) => Job::Ended(None),
-                    None => {
+                    Sight::First { done: true } => Job::Ended(None),
+                    Sight::First { done: false } => {
                         let device = device.clone();
                         Job::Send(Box::new(row), device)
                     }
@@ -255,10 +238,10 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
             previous.repaired_bytes
         ));
     }
-    if !previous.done.is_empty() {
+    if previous.done.done_count() > 0 {
         notes.push(format!(
             "continuing: {} serials are already done in {}",
-            previous.done.len(),
+            previous.done.done_count(),
             cfg.results.display()
         ));
     }
@@ -500,11 +483,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dedup_keeps_the_first_row_case_insensitively() {
-        let mut d = Dedup::default();
-        assert_eq!(d.check("ABC1", 2), None);
-        assert_eq!(d.check("XYZ", 3), None);
-        assert_eq!(d.check("abc1", 9), Some(2));
-        assert_eq!(d.check("ABC1", 10), Some(2));
+    fn duplicate_messages_name_the_first_row() {
+        assert_eq!(
+            duplicate_msg(Some(3)),
+            "same sn as row 3; sent once, from that row"
+        );
+        assert!(duplicate_msg(None).contains("an earlier row"));
     }
 }

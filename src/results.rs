@@ -1,7 +1,6 @@
 //! The results file: one line per row that reached an end, appended and flushed as it ends; read
 //! back on the next run to skip what is done; guarded by an OS file lock.
 
-use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -10,6 +9,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::input::sn_key;
+use crate::seen::Seen;
 
 /// The results file's header, in the contract's order.
 pub const COLUMNS: [&str; 11] = [
@@ -242,8 +242,8 @@ pub fn lock_path(results: &Path) -> PathBuf {
 /// What an earlier run left: the serials already done, and how many lines were read.
 #[derive(Debug, Default)]
 pub struct Previous {
-    /// Keys ([`sn_key`]) of serials whose latest outcome is registered or already_registered.
-    pub done: HashSet<u64>,
+    /// Serials ([`sn_key`]) with a registered or already_registered line, marked done.
+    pub done: Seen,
     /// Whole lines read.
     pub lines: u64,
     /// Bytes cut off a torn last line.
@@ -286,10 +286,10 @@ pub fn set_aside(results: &Path) -> Result<Option<PathBuf>, ResultsError> {
 /// Opens the results file for appending: repairs a torn last line, reads what is done, and
 /// writes the header when the file is new or empty.
 pub fn open_for_append(path: &Path) -> Result<(File, Previous), ResultsError> {
-    let mut done = HashSet::new();
+    let mut done = Seen::default();
     let (file, opened) = open_log(path, &COLUMNS, |record| {
         if let Some(sn) = done_serial(record) {
-            done.insert(sn_key(sn));
+            done.mark_done(sn_key(sn));
         }
     })?;
     Ok((
@@ -377,10 +377,10 @@ fn whole_length(file: &mut File, len: u64) -> std::io::Result<u64> {
 /// Reads what an earlier run left without changing the file (for `check`): a torn last line is
 /// ignored, as `run` would cut it. A missing file reads as nothing done.
 pub fn read_done(path: &Path) -> Result<Previous, ResultsError> {
-    let mut done = HashSet::new();
+    let mut done = Seen::default();
     let opened = scan_log(path, &COLUMNS, |record| {
         if let Some(sn) = done_serial(record) {
-            done.insert(sn_key(sn));
+            done.mark_done(sn_key(sn));
         }
     })?;
     Ok(Previous {
@@ -586,10 +586,10 @@ mod tests {
         let (_file, prev) = open_for_append(&path).unwrap();
         assert_eq!(prev.lines, 3);
         assert_eq!(prev.repaired_bytes, 36);
-        assert!(prev.done.contains(&sn_key("AA1")));
-        assert!(prev.done.contains(&sn_key("c3")));
-        assert!(!prev.done.contains(&sn_key("B2")));
-        assert!(!prev.done.contains(&sn_key("D4")));
+        assert!(prev.done.is_done(sn_key("AA1")));
+        assert!(prev.done.is_done(sn_key("c3")));
+        assert!(!prev.done.is_done(sn_key("B2")));
+        assert!(!prev.done.is_done(sn_key("D4")));
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with('\n'));
         assert_eq!(text.lines().count(), 4);

@@ -129,6 +129,10 @@ pub struct SimConfig {
     /// plant). `None`: offline devices link only when marked online via `POST /__sim/online`.
     /// Online devices link at once, as the vendor documents.
     pub link_delay: Option<Duration>,
+    /// An open world, for fleets too large for a fixture: besides the fixture's, every numeric
+    /// plant id exists, every numeric user id belongs to every plant, and every serial of letters
+    /// and digits exists and is online. Second adds (`10003`), faults and stats are unchanged.
+    pub open_world: bool,
 }
 
 impl Default for SimConfig {
@@ -145,6 +149,7 @@ impl Default for SimConfig {
             throttle_per_sec: None,
             seed: 1,
             link_delay: None,
+            open_world: false,
         }
     }
 }
@@ -174,6 +179,9 @@ pub struct Stats {
     pub first_request_unix_ms: Option<u64>,
     /// Arrival of the latest request, Unix time in milliseconds.
     pub last_request_unix_ms: Option<u64>,
+    /// Requests held back for the hang delay (see [`SimConfig::hang_rate`]).
+    #[serde(default)]
+    pub hung: u64,
 }
 
 /// A running simulator. Dropping it stops the server too; [`SimServer::shutdown`] also waits.
@@ -460,6 +468,8 @@ struct World {
     pending: HashMap<String, (u64, Option<u64>)>,
     /// See [`SimConfig::link_delay`].
     link_delay_ms: Option<u64>,
+    /// See [`SimConfig::open_world`].
+    open_world: bool,
 }
 
 #[derive(Serialize, Debug)]
@@ -506,7 +516,21 @@ impl World {
             by_plant: BTreeMap::new(),
             pending: HashMap::new(),
             link_delay_ms: None,
+            open_world: false,
         }
+    }
+
+    /// Whether a plant id exists (every numeric one in an open world).
+    fn plant_exists(&self, id: u64) -> bool {
+        self.open_world || self.plants.contains_key(&id)
+    }
+
+    /// Whether a serial (upper-cased key) exists (every alphanumeric one in an open world).
+    fn device_exists(&self, sn_key: &str) -> bool {
+        self.devices.contains_key(sn_key)
+            || (self.open_world
+                && !sn_key.is_empty()
+                && sn_key.bytes().all(|b| b.is_ascii_alphanumeric()))
     }
 
     /// Apply one admitted `sn/add`, in the server's order of checks.
@@ -525,24 +549,31 @@ impl World {
         if user_raw.is_empty() {
             return USER_ID_EMPTY;
         }
-        let Some((plant_id, users)) = plant_raw
+        let Some(plant_id) = plant_raw
             .parse::<u64>()
             .ok()
-            .and_then(|id| self.plants.get(&id).map(|users| (id, users)))
+            .filter(|id| self.plant_exists(*id))
         else {
             return PLANT_MISSING;
         };
-        if sn_key.is_empty() || !self.devices.contains_key(&sn_key) {
+        if sn_key.is_empty() || !self.device_exists(&sn_key) {
             return SN_WRONG;
         }
-        if !user_raw.parse::<u64>().is_ok_and(|u| users.contains(&u)) {
+        let user_ok = user_raw.parse::<u64>().is_ok_and(|u| {
+            self.open_world || self.plants.get(&plant_id).is_some_and(|us| us.contains(&u))
+        });
+        if !user_ok {
             return USER_MISSING;
         }
         if self.links.contains_key(&sn_key) {
             return DEVICE_EXISTS;
         }
         self.links.insert(sn_key.clone(), now_unix_ms);
-        let online = self.devices.get(&sn_key).is_some_and(|d| d.online);
+        // Open-world serials outside the fixture are online.
+        let online = self
+            .devices
+            .get(&sn_key)
+            .map_or(self.open_world, |d| d.online);
         if online {
             self.by_plant.entry(plant_id).or_default().push(sn_key);
         } else {
@@ -592,7 +623,7 @@ impl World {
         let plant_id = plant_raw
             .parse::<u64>()
             .ok()
-            .filter(|id| self.plants.contains_key(id))
+            .filter(|id| self.plant_exists(*id))
             .ok_or(LIST_PLANT_MISSING)?;
         // Unusable paging values fall back to the defaults rather than failing the call.
         let number = |raw: &Option<String>| {
@@ -883,9 +914,11 @@ impl Shared {
             throttle_per_sec,
             seed,
             link_delay,
+            open_world,
         } = cfg;
         let mut world = World::new(&fixture, unix_ms());
         world.link_delay_ms = link_delay.map(|d| d.as_millis() as u64);
+        world.open_world = open_world;
         Shared {
             token,
             faults: Faults {
@@ -924,6 +957,7 @@ impl Shared {
     fn delay(&self, st: &mut SimState, hang: bool) -> Duration {
         let base = st.gate.delay(&self.faults);
         if hang {
+            st.meter.stats.hung += 1;
             base.saturating_add(self.faults.hang)
         } else {
             base
@@ -1030,8 +1064,37 @@ async fn list_devices(
     }
 }
 
-async fn stats(State(app): State<Arc<Shared>>) -> Json<Stats> {
-    Json(app.lock().meter.stats.clone())
+/// `GET /__sim/stats`: every counter. With `?summary=1` the per-serial maps (large for a big
+/// fleet) are left out and replaced by counts: `serials_requested`, `serials_added`,
+/// `serials_requested_more_than_once` and `duplicate_adds` (serials answered `0` more than once).
+async fn stats(State(app): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
+    let summary = url_pairs(query.as_deref().unwrap_or_default().as_bytes())
+        .iter()
+        .any(|(k, v)| k == "summary" && v != "0");
+    let mut st = app.lock();
+    if !summary {
+        return Json(st.meter.stats.clone()).into_response();
+    }
+    let s = &mut st.meter.stats;
+    let counts = json!({
+        "serials_requested": s.requests_per_sn.len(),
+        "serials_added": s.adds_per_sn.len(),
+        "serials_requested_more_than_once": s.requests_per_sn.values().filter(|n| **n > 1).count(),
+        "duplicate_adds": s.adds_per_sn.values().filter(|n| **n > 1).count(),
+    });
+    // Serialise the rest without copying the maps.
+    let requests_per_sn = std::mem::take(&mut s.requests_per_sn);
+    let adds_per_sn = std::mem::take(&mut s.adds_per_sn);
+    let mut out = serde_json::to_value(&*s).unwrap_or(Value::Null);
+    s.requests_per_sn = requests_per_sn;
+    s.adds_per_sn = adds_per_sn;
+    drop(st);
+    if let (Value::Object(out), Value::Object(counts)) = (&mut out, counts) {
+        out.remove("requests_per_sn");
+        out.remove("adds_per_sn");
+        out.extend(counts);
+    }
+    Json(out).into_response()
 }
 
 /// `POST /__sim/online?sn=SN`: the device comes online now, so a pending association links.
@@ -1429,6 +1492,58 @@ mod tests {
     }
 
     #[test]
+    fn open_world_knows_every_numeric_plant_and_user_and_alphanumeric_serial() {
+        let mut w = World::new(&fixture(), 0);
+        w.open_world = true;
+        // Anything numeric / alphanumeric exists, online, and links at once.
+        assert_eq!(
+            add_code(&mut w, Some("987654"), Some("ZX12345678"), Some("42")),
+            0
+        );
+        assert_eq!(
+            add_code(&mut w, Some("1"), Some("zx12345678"), Some("7")),
+            10003,
+            "a second add is still 'already associated'"
+        );
+        let q = ListQuery {
+            plant_id: Some("987654".into()),
+            page: Some("1".into()),
+            perpage: Some("10".into()),
+        };
+        let listed = w.list(&q, 0).unwrap();
+        assert_eq!(listed["count"], 1);
+        assert_eq!(listed["devices"][0]["lost"], false);
+        // The fixture still applies, and the other checks are unchanged.
+        assert_eq!(
+            add_code(&mut w, Some("1001"), Some("AAA0A0003C"), Some("1")),
+            10003
+        );
+        assert_eq!(
+            add_code(&mut w, Some("5"), Some("NOT-A-SN"), Some("1")),
+            10002
+        );
+        assert_eq!(add_code(&mut w, Some("5"), Some(""), Some("1")), 10002);
+        assert_eq!(add_code(&mut w, Some("abc"), Some("ZX1"), Some("1")), 10004);
+        assert_eq!(add_code(&mut w, Some("5"), Some("ZX1"), Some("x1")), 10005);
+        assert_eq!(add_code(&mut w, Some(""), Some("ZX1"), Some("1")), 10002);
+        assert_eq!(add_code(&mut w, Some("5"), Some("ZX1"), None), 10006);
+        // A closed world (the default) knows only the fixture.
+        let mut closed = World::new(&fixture(), 0);
+        assert_eq!(
+            add_code(&mut closed, Some("987654"), Some("AAA0A0001A"), Some("42")),
+            10004
+        );
+        assert_eq!(
+            add_code(&mut closed, Some("1001"), Some("ZX12345678"), Some("501")),
+            10002
+        );
+        assert_eq!(
+            add_code(&mut closed, Some("1001"), Some("AAA0A0001A"), Some("42")),
+            10005
+        );
+    }
+
+    #[test]
     fn dates_format_like_the_api() {
         assert_eq!(format_datetime(0), "1970-01-01 00:00:00");
         assert_eq!(format_datetime(1_767_225_600_000), "2026-01-01 00:00:00");
@@ -1556,6 +1671,50 @@ mod tests {
             tokio::net::TcpStream::connect(addr).await.is_err(),
             "port closed"
         );
+    }
+
+    #[tokio::test]
+    async fn stats_summary_counts_serials_instead_of_listing_them() {
+        let server = start(
+            local(),
+            SimConfig {
+                open_world: true,
+                hang_rate: 1.0,
+                hang: Duration::ZERO,
+                ..cfg()
+            },
+        )
+        .await
+        .unwrap();
+        let c = client();
+        let base = server.base_url();
+        for sn in ["SN1", "SN1", "SN2"] {
+            let f = [("plant_id", "77"), ("sn", sn), ("c_user_id", "88")];
+            post_add(&c, &base, Some(DEFAULT_TOKEN), &f).await;
+        }
+        let get = |q: &'static str| {
+            let c = c.clone();
+            let url = format!("{base}/__sim/stats{q}");
+            async move {
+                let text = c.get(url).send().await.unwrap().text().await.unwrap();
+                serde_json::from_str::<Value>(&text).unwrap()
+            }
+        };
+        let s = get("?summary=1").await;
+        assert_eq!(s["requests"], 3);
+        assert_eq!(s["by_code"], json!({"0": 2, "10003": 1}));
+        assert_eq!(s["hung"], 3);
+        assert_eq!(s["serials_requested"], 2);
+        assert_eq!(s["serials_added"], 2);
+        assert_eq!(s["serials_requested_more_than_once"], 1);
+        assert_eq!(s["duplicate_adds"], 0);
+        assert!(s.get("requests_per_sn").is_none() && s.get("adds_per_sn").is_none());
+        // The full form still has the maps, which the summary left in place.
+        let full = get("").await;
+        assert_eq!(full["requests_per_sn"], json!({"SN1": 2, "SN2": 1}));
+        assert_eq!(full["adds_per_sn"], json!({"SN1": 1, "SN2": 1}));
+        assert_eq!(get("?summary=0").await, full);
+        server.shutdown().await;
     }
 
     /// Send raw bytes as one HTTP/1.1 request and return (status line, body).

@@ -1,0 +1,969 @@
+#!/usr/bin/env python3
+"""The growatt-onboard benchmark: every contender, the same workloads, figures from the simulator.
+
+Run through `bash benches/run.sh [--quick]`, which builds the binary and installs the peers'
+needs first. Python 3.11 standard library only: it runs before the peers' virtual environment
+exists, and starts the peers with that environment's interpreter (--venv-python).
+
+For every run it starts a fresh simulator (`growatt-onboard sim --open-world`, pinned to core 0),
+runs one contender (pinned to core 1) on a generated fleet, waits for it with os.wait4 (CPU
+seconds and peak RSS of the contender and every process it waited for), then reads the
+simulator's own record (`GET /__sim/stats`): arrivals per second, the busiest one-second window,
+requests per serial, answers per code. Each contender's results file is checked for
+completeness against the fleet and against what the simulator registered.
+
+Per workload and contender: one warm-up run (a tenth of the rows, cut off after a few seconds),
+then --reps measured runs; the report gives medians (and the worst run for the "never above"
+figures). Peers that cannot finish the full fleet within the workload's time box run a prefix of
+it sized from their warm-up (the report says how many rows); growatt-onboard always runs the
+full fleet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import re
+import select
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ROOT / "benches" / "peers"
+TOKEN = "0123456789abcdef0123456789abcdef"
+UNPACED_RATE = 100_000  # growatt-onboard's "unpaced": a --rate far above anything reachable
+FULL_STATS_LIMIT = 50_000  # above this many rows, fetch /__sim/stats?summary=1
+BACKOFF_S = 0.05  # first retry pause, the same for every contender
+WARM_CAP, WARM_CAP_QUICK = 4.0, 2.0  # seconds after which a warm-up run is cut off
+
+GO = "growatt-onboard"
+AIOHTTP = "aiohttp"
+PARALLEL = "parallel+curl"
+REQUESTS = "requests serial"
+CONTENDERS = [GO, AIOHTTP, PARALLEL, REQUESTS]
+PYTHON_PEERS = [AIOHTTP, REQUESTS]
+COLORS = {GO: "#1f77b4", AIOHTTP: "#d62728", PARALLEL: "#2ca02c", REQUESTS: "#ff7f0e"}
+
+
+@dataclass
+class Workload:
+    key: str
+    title: str
+    rows: int
+    rate: float | None  # requests per second; None: unpaced
+    concurrency: int
+    latency_ms: int = 20
+    jitter_ms: int = 0
+    fail_rate: float = 0.0
+    hang_rate: float = 0.0
+    hang_ms: int = 3000
+    timeout: float = 10.0
+    max_attempts: int = 5
+    peer_box: float = 8.0  # seconds a peer's measured run should take at most (rows cut to fit)
+    contenders: list[str] = field(default_factory=lambda: list(CONTENDERS))
+
+    def sim_args(self) -> list[str]:
+        args = ["--latency-ms", str(self.latency_ms), "--jitter-ms", str(self.jitter_ms)]
+        if self.fail_rate:
+            args += ["--fail-rate", str(self.fail_rate)]
+        if self.hang_rate:
+            args += ["--hang-rate", str(self.hang_rate), "--hang-ms", str(self.hang_ms)]
+        return args
+
+
+def workloads(quick: bool) -> dict[str, Workload]:
+    q = quick
+    return {
+        "W1": Workload("W1", "paced", 200 if q else 3000, 50.0, 8, peer_box=2 if q else 10),
+        "W2": Workload("W2", "unpaced", 400 if q else 10_000, None, 32, peer_box=2 if q else 6),
+        "W3": Workload(
+            "W3", "CPU-bound", 600 if q else 20_000, None, 64, latency_ms=0, jitter_ms=1,
+            peer_box=2 if q else 6,
+        ),
+        # 8 attempts: at 11% transient failures per attempt, 5 would leave a row failed in
+        # about one run in seven, which would say nothing about the contender.
+        "W4": Workload(
+            "W4", "failures", 400 if q else 10_000, None, 32, fail_rate=0.10, hang_rate=0.01,
+            hang_ms=3000, timeout=1.0, max_attempts=8, peer_box=3 if q else 8,
+        ),
+    }
+
+
+def w5_sizes(quick: bool) -> list[int]:
+    return [6_000, 60_000] if quick else [100_000, 1_000_000]
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def say(msg: str) -> None:
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def run_text(cmd: list[str], **kw) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=30, **kw).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def first_line(text: str) -> str:
+    return text.splitlines()[0] if text else ""
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def serial(i: int) -> str:
+    return f"BM{i:08d}"
+
+
+def fleet(work: Path, n: int) -> Path:
+    """A fleet of n rows (the first n rows of every larger one): numeric plant and user ids,
+    unique alphanumeric serials, all of which exist in the simulator's open world."""
+    path = work / "data" / f"fleet-{n}.csv"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write("plant_id,sn,c_user_id\n")
+            f.writelines(
+                f"{1000 + i % 997},{serial(i)},{50_000 + i % 4999}\n" for i in range(n)
+            )
+        tmp.replace(path)
+    return path
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    env["GROWATT_TOKEN"] = TOKEN
+    env.pop("RUST_LOG", None)
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+@dataclass
+class ProcResult:
+    wall_s: float
+    cpu_s: float | None
+    maxrss_kib: int | None
+    exit_code: int | None
+    killed: bool
+
+
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+
+
+def measure(pin: list[str], cmd: list[str], cwd: Path, env: dict, deadline_s: float,
+            log: Path) -> ProcResult:
+    """Run cmd to its end (or kill its process group after deadline_s) and take its rusage: its
+    own CPU plus that of every descendant it waited for, and the peak RSS of the largest.
+
+    The rusage comes from GNU time where it exists: a process forked from this (much larger)
+    Python process and exec'd keeps this process's RSS as its high-water mark, so wait4 here
+    would report at least the orchestrator's RSS. time forks the command from a small process.
+    Without GNU time, wait4 here is used (peak RSS then has that floor; the report says so)."""
+    timefile = log.with_suffix(".time")
+    if GNU_TIME:
+        cmd = [GNU_TIME, "-f", "%e %U %S %M", "-o", str(timefile)] + cmd
+    cmd = pin + cmd
+    with open(log, "wb") as logf:
+        start = time.perf_counter()
+        p = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+            start_new_session=True,
+        )
+        got: list = []
+        waiter = threading.Thread(target=lambda: got.append(os.wait4(p.pid, 0)), daemon=True)
+        waiter.start()
+        try:
+            waiter.join(deadline_s)
+        except KeyboardInterrupt:
+            # The contender has its own session, so Ctrl-C did not reach it.
+            os.killpg(p.pid, signal.SIGKILL)
+            raise
+        killed = False
+        if waiter.is_alive():
+            killed = True
+            for sig, grace in ((signal.SIGTERM, 5), (signal.SIGKILL, 30)):
+                try:
+                    os.killpg(p.pid, sig)
+                except ProcessLookupError:
+                    pass
+                waiter.join(grace)
+                if not waiter.is_alive():
+                    break
+        wall = time.perf_counter() - start
+    if not got:
+        return ProcResult(wall, None, None, None, True)
+    _, status, ru = got[0]
+    p.returncode = os.waitstatus_to_exitcode(status)
+    cpu, rss = ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+    if GNU_TIME:
+        try:
+            fields = timefile.read_text().split("\n")[-2].split()
+            cpu, rss = float(fields[1]) + float(fields[2]), int(fields[3])
+        except (OSError, IndexError, ValueError):
+            rss = None  # the floor above would mislead
+    return ProcResult(wall, cpu, rss, p.returncode, killed)
+
+
+class Sim:
+    """One simulator process for one run."""
+
+    def __init__(self, binary: Path, args: list[str], pin: list[str], log: Path):
+        self.cmd = pin + [str(binary), "sim", "--listen", "127.0.0.1:0", "--open-world",
+                          "--seed", "7"] + args
+        self.logf = open(log, "wb")
+        self.p = subprocess.Popen(
+            self.cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self.logf,
+            env=clean_env(), start_new_session=True,
+        )
+        line = b""
+        end = time.monotonic() + 20
+        while not line.endswith(b"\n") and time.monotonic() < end:
+            ready, _, _ = select.select([self.p.stdout], [], [], 0.5)
+            if ready:
+                chunk = os.read(self.p.stdout.fileno(), 256)
+                if not chunk:
+                    break
+                line += chunk
+        m = re.match(rb"listening on (http://\S+)", line)
+        if not m:
+            self.stop()
+            raise RuntimeError(f"simulator did not start: {line!r} (see {log})")
+        self.url = m.group(1).decode()
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+    def stats(self, summary: bool) -> dict:
+        url = self.url + "/__sim/stats" + ("?summary=1" if summary else "")
+        with self.opener.open(url, timeout=120) as r:
+            return json.load(r)
+
+    def stop(self) -> None:
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.logf.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Contenders
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.quick = args.quick
+        self.work = (ROOT / args.work).resolve()
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.binary = ROOT / "target" / "release" / "growatt-onboard"
+        # abspath, not resolve: the venv's python is a symlink that must stay the venv's
+        self.venv_py = os.path.abspath(args.venv_python) if args.venv_python else ""
+        self.pin = bool(shutil.which("taskset")) and (os.cpu_count() or 1) >= 2 and not args.no_pin
+        self.notes: list[str] = []
+        if not GNU_TIME:
+            self.notes.append(
+                "GNU time (/usr/bin/time) is missing: CPU and peak RSS come from wait4 in the "
+                "orchestrator, so peak RSS is at least the orchestrator's own (about 15-30 MiB)."
+            )
+        self.available = self.check_contenders()
+        self.runs: list[dict] = []  # every run, warm-ups included
+        self.commands: dict[str, list[str]] = {}
+        if self.pin:
+            os.sched_setaffinity(0, {0})
+
+    def check_contenders(self) -> dict[str, bool]:
+        ok = {GO: self.binary.exists()}
+        if not ok[GO]:
+            sys.exit(f"bench: {self.binary} is missing: build it with cargo build --release")
+        py_ok = bool(self.venv_py) and subprocess.run(
+            [self.venv_py, "-c", "import requests, aiohttp, aiolimiter"], capture_output=True
+        ).returncode == 0
+        if not py_ok:
+            self.notes.append(
+                "Python peers skipped: no virtual environment with requests, aiohttp and "
+                "aiolimiter (--venv-python)."
+            )
+        ok[AIOHTTP] = ok[REQUESTS] = py_ok
+        gnu = "GNU parallel" in run_text(["parallel", "--version"])
+        ok[PARALLEL] = gnu and bool(shutil.which("curl"))
+        if not ok[PARALLEL]:
+            why = self.args.setup_note or "GNU parallel or curl is not installed"
+            self.notes.append(f"parallel+curl skipped: {why}.")
+        wanted = set(self.args.contenders.split(",")) if self.args.contenders else set(CONTENDERS)
+        return {c: ok[c] and c in wanted for c in CONTENDERS}
+
+    def record(self, key: str, sim_cmd: list[str] | None, cmd: list[str]) -> None:
+        """Keep the exact command lines of a measured run for the report (paths relative to
+        the repository)."""
+        wrap = self.pinned(1) + ([GNU_TIME, "-f", "'%e %U %S %M'", "-o", "TIMEFILE"] if GNU_TIME else [])
+        lines = ([" ".join(sim_cmd)] if sim_cmd else []) + [" ".join(wrap + cmd)]
+        self.commands.setdefault(key, [ln.replace(str(ROOT) + "/", "") for ln in lines])
+
+    def pinned(self, core: int) -> list[str]:
+        return ["taskset", "-c", str(core)] if self.pin else []
+
+    def command(self, c: str, wl: Workload, inp: Path, out: Path, url: str) -> list[str]:
+        if c == GO:
+            rate = wl.rate if wl.rate else UNPACED_RATE
+            return [
+                str(self.binary), "run", str(inp), "-o", str(out), "--base-url", url,
+                "--rate", f"{rate:g}/s", "--concurrency", str(wl.concurrency),
+                "--timeout", f"{wl.timeout:g}", "--max-attempts", str(wl.max_attempts),
+                "--backoff", f"{int(BACKOFF_S * 1000)}ms", "--no-progress", "-q",
+            ]
+        common = [
+            "--input", str(inp), "--base-url", url, "--out", str(out),
+            "--concurrency", str(wl.concurrency), "--timeout", f"{wl.timeout:g}",
+            "--max-attempts", str(wl.max_attempts),
+        ] + (["--rate", f"{wl.rate:g}"] if wl.rate else [])
+        if c == AIOHTTP:
+            return [self.venv_py, str(PEERS / "aiohttp_paced.py")] + common
+        if c == REQUESTS:
+            return [self.venv_py, str(PEERS / "requests_serial.py")] + common
+        if c == PARALLEL:
+            return ["bash", str(PEERS / "parallel_curl.sh")] + common
+        raise ValueError(c)
+
+    # -- one run ----------------------------------------------------------------------------
+
+    def run_once(self, wl: Workload, c: str, n: int, label: str, deadline: float) -> dict:
+        rundir = self.work / "runs" / f"{wl.key}-{c.replace(' ', '_').replace('+', '_')}-{label}"
+        shutil.rmtree(rundir, ignore_errors=True)
+        rundir.mkdir(parents=True)
+        inp = fleet(self.work, n)
+        out = rundir / "results.csv"
+        sim = Sim(self.binary, wl.sim_args(), self.pinned(0), rundir / "sim.log")
+        try:
+            cmd = self.command(c, wl, inp, out, sim.url)
+            if label == "rep1":
+                self.record(f"{wl.key} {c}", sim.cmd, cmd)
+            proc = measure(self.pinned(1), cmd, rundir, clean_env(), deadline,
+                           rundir / "contender.log")
+            stats = sim.stats(summary=n > FULL_STATS_LIMIT)
+        finally:
+            sim.stop()
+        rec = analyse(c, n, stats, proc, out)
+        rec.update(workload=wl.key, contender=c, label=label)
+        if proc.exit_code not in (0, 3) or proc.killed:
+            tail = (rundir / "contender.log").read_text(errors="replace")[-400:]
+            rec["log_tail"] = tail
+        self.runs.append(rec)
+        if not self.args.keep_runs:
+            shutil.rmtree(rundir, ignore_errors=True)
+        say(
+            f"{wl.key} {c:16} {label:6} rows={n:<7} wall={proc.wall_s:6.2f}s "
+            f"req={rec['requests']:<7} rate={fmt(rec['rate'], 1):>8}/s "
+            f"cpu={fmt(proc.cpu_s, 2)}s rss={fmt_mib(proc.maxrss_kib)} "
+            f"correct={rec['correct']}/{n}" + (" KILLED" if proc.killed else "")
+        )
+        return rec
+
+    def workload(self, wl: Workload) -> None:
+        warm_cap = WARM_CAP_QUICK if self.quick else WARM_CAP
+        for c in wl.contenders:
+            if not self.available.get(c):
+                continue
+            warm_rows = max(20, wl.rows // 10)
+            warm = self.run_once(wl, c, warm_rows, "warmup", warm_cap)
+            done = warm["results_rows"] or warm["requests"]
+            est = done / warm["wall_s"] if warm["wall_s"] > 0 and done else 1.0
+            if c == GO:
+                n = wl.rows
+            else:
+                n = min(wl.rows, max(min(wl.rows, 50), int(est * wl.peer_box)))
+            deadline = 30 + 4 * n / max(est, 0.1)
+            for rep in range(1, self.args.reps + 1):
+                self.run_once(wl, c, n, f"rep{rep}", deadline)
+
+    # -- W5 ---------------------------------------------------------------------------------
+
+    def w5(self) -> None:
+        sizes = w5_sizes(self.quick)
+        wl = Workload("W5", "size", sizes[-1], None, 64, latency_ms=0, timeout=30, contenders=[GO])
+        for mode in ("check", "run"):
+            for size, label in [(sizes[0] // 10, "warmup")] + [
+                (s, f"rep{r}") for s in sizes for r in range(1, self.args.reps + 1)
+            ]:
+                self.w5_once(wl, mode, size, label)
+
+    def w5_once(self, wl: Workload, mode: str, n: int, label: str) -> dict:
+        rundir = self.work / "runs" / f"W5-{mode}-{n}-{label}"
+        shutil.rmtree(rundir, ignore_errors=True)
+        rundir.mkdir(parents=True)
+        inp = fleet(self.work, n)
+        out = rundir / "results.csv"
+        deadline = 60 + n / 2000
+        if mode == "check":
+            cmd = [str(self.binary), "check", str(inp), "-q", "-o", str(out)]
+            if label == "rep1":
+                self.record(f"W5 check {n:,}", None, cmd)
+            proc = measure(self.pinned(1), cmd, rundir, clean_env(), deadline,
+                           rundir / "contender.log")
+            rec = {
+                "rows": n, "wall_s": proc.wall_s, "cpu_s": proc.cpu_s,
+                "maxrss_kib": proc.maxrss_kib, "exit_code": proc.exit_code, "killed": proc.killed,
+            }
+        else:
+            sim = Sim(self.binary, wl.sim_args(), self.pinned(0), rundir / "sim.log")
+            try:
+                cmd = self.command(GO, wl, inp, out, sim.url)
+                if label == "rep1":
+                    self.record(f"W5 run {n:,}", sim.cmd, cmd)
+                proc = measure(self.pinned(1), cmd, rundir, clean_env(), deadline,
+                               rundir / "contender.log")
+                stats = sim.stats(summary=n > FULL_STATS_LIMIT)
+            finally:
+                sim.stop()
+            rec = analyse(GO, n, stats, proc, out)
+        rec.update(workload="W5", contender=GO, mode=mode, label=label,
+                   rows_per_s=n / proc.wall_s if proc.wall_s else None)
+        if proc.exit_code != 0 or proc.killed:
+            rec["log_tail"] = (rundir / "contender.log").read_text(errors="replace")[-400:]
+        self.runs.append(rec)
+        if not self.args.keep_runs:
+            shutil.rmtree(rundir, ignore_errors=True)
+        say(
+            f"W5 {mode:5} {label:6} rows={n:<8} wall={proc.wall_s:6.2f}s "
+            f"rows/s={fmt(rec['rows_per_s'], 0):>9} rss={fmt_mib(proc.maxrss_kib)}"
+            + (f" correct={rec['correct']}/{n}" if mode == "run" else "")
+            + (" KILLED" if proc.killed else "")
+        )
+        return rec
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+
+
+def read_results(c: str, path: Path) -> dict[str, bool]:
+    """Serial -> whether its (latest) results line says it is registered. Missing file: {}."""
+    done: dict[str, bool] = {}
+    if not path.exists():
+        return done
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        for row in csv.DictReader(f):
+            sn = row.get("sn") or ""
+            if c == GO:
+                done[sn] = row.get("outcome") in ("registered", "already_registered")
+            else:
+                done[sn] = (row.get("error_code") or "").strip() in ("0", "10003")
+    return done
+
+
+def analyse(c: str, n: int, stats: dict, proc: ProcResult, results: Path) -> dict:
+    req = stats.get("requests", 0)
+    first, last = stats.get("first_request_unix_ms"), stats.get("last_request_unix_ms")
+    span = (last - first) / 1000 if first is not None and last is not None else 0.0
+    by_code = stats.get("by_code", {})
+    failures = by_code.get("10001", 0) + stats.get("hung", 0)
+    if "requests_per_sn" in stats:
+        distinct = len(stats["requests_per_sn"])
+        adds = stats["adds_per_sn"]
+        dup_adds = sum(1 for v in adds.values() if v > 1)
+    else:
+        distinct = stats.get("serials_requested", 0)
+        adds = None
+        dup_adds = stats.get("duplicate_adds", 0)
+    done = read_results(c, results)
+    missing = correct = 0
+    for i in range(n):
+        sn = serial(i)
+        ok = done.get(sn)
+        if ok is None:
+            missing += 1
+        elif ok and (adds is None or adds.get(sn, 0) == 1):
+            correct += 1
+    if adds is None and stats.get("serials_added", n) < correct:
+        correct = stats["serials_added"]  # the simulator's record bounds what a contender claims
+    per_second = stats.get("per_second", [])
+    return {
+        "rows": n,
+        "wall_s": proc.wall_s,
+        "cpu_s": proc.cpu_s,
+        "maxrss_kib": proc.maxrss_kib,
+        "exit_code": proc.exit_code,
+        "killed": proc.killed,
+        "requests": req,
+        "span_s": span,
+        "rate": (req - 1) / span if req > 1 and span > 0 else None,
+        "max_in_one_second": stats.get("max_in_one_second"),
+        "first_second": per_second[0] if per_second else 0,
+        "per_second": per_second,
+        "max_in_flight": stats.get("max_in_flight"),
+        "by_code": by_code,
+        "hung": stats.get("hung", 0),
+        "serials_requested": distinct,
+        "repeats": req - distinct,
+        "unneeded": req - distinct - failures,
+        "duplicate_adds": dup_adds,
+        "results_rows": len(done),
+        "missing": missing,
+        "correct": correct,
+        "cpu_per_1000": proc.cpu_s / req * 1000 if proc.cpu_s is not None and req else None,
+    }
+
+
+def fmt(v, digits=2) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return f"{v:,.{digits}f}"
+
+
+def fmt_mib(kib) -> str:
+    return "–" if kib is None else f"{kib / 1024:.1f} MiB"
+
+
+def summarise(bench: Bench, wls: dict[str, Workload]) -> dict:
+    """Medians per workload and contender over the measured runs."""
+    out: dict = {}
+    for key, wl in wls.items():
+        for c in wl.contenders:
+            reps = [r for r in bench.runs if r["workload"] == key and r["contender"] == c
+                    and r["label"].startswith("rep")]
+            if not reps:
+                continue
+            m = {f: median([r[f] for r in reps]) for f in (
+                "rows", "wall_s", "cpu_s", "maxrss_kib", "requests", "rate", "max_in_one_second",
+                "first_second", "max_in_flight", "repeats", "unneeded", "duplicate_adds",
+                "correct", "missing", "cpu_per_1000", "hung")}
+            m["n10001"] = median([r["by_code"].get("10001", 0) for r in reps])
+            m["reps"] = len(reps)
+            m["worst_max_in_one_second"] = max(r["max_in_one_second"] or 0 for r in reps)
+            m["worst_first_second"] = max(r["first_second"] for r in reps)
+            m["all_correct"] = all(r["correct"] == r["rows"] for r in reps)
+            m["killed"] = any(r["killed"] for r in reps)
+            m["exit_codes"] = sorted({r["exit_code"] for r in reps}, key=str)
+            if wl.rate:
+                m["rate_ratio"] = m["rate"] / wl.rate if m["rate"] else None
+                m["wall_over_ideal"] = m["wall_s"] / (m["rows"] / wl.rate)
+            if key == "W2":
+                ideal = wl.concurrency / (wl.latency_ms / 1000)
+                m["ideal_rate"] = ideal
+                m["rate_ratio"] = m["rate"] / ideal if m["rate"] else None
+            # the run whose rate is the median, for the chart
+            ordered = sorted(reps, key=lambda r: r["rate"] or 0)
+            m["per_second"] = ordered[len(ordered) // 2]["per_second"]
+            out.setdefault(key, {})[c] = m
+    reps = [r for r in bench.runs if r["workload"] == "W5" and r["label"].startswith("rep")]
+    for mode in ("check", "run"):
+        for size in sorted({r["rows"] for r in reps}):
+            rs = [r for r in reps if r["mode"] == mode and r["rows"] == size]
+            if not rs:
+                continue
+            m = {f: median([r.get(f) for r in rs]) for f in (
+                "rows", "wall_s", "cpu_s", "maxrss_kib", "rows_per_s", "requests", "rate",
+                "unneeded", "correct", "missing")}
+            m["reps"] = len(rs)
+            m["peak_rss_kib"] = max(r["maxrss_kib"] or 0 for r in rs)
+            m["all_correct"] = mode == "check" or all(r["correct"] == r["rows"] for r in rs)
+            m["killed"] = any(r["killed"] for r in rs)
+            out.setdefault("W5", {}).setdefault(mode, {})[str(size)] = m
+    return out
+
+
+def targets(s: dict, wls: dict[str, Workload], quick: bool) -> list[dict]:
+    """Each target with the measured value and whether it was met."""
+    res = []
+
+    def add(wk, text, measured, met):
+        res.append({"workload": wk, "target": text, "measured": measured,
+                    "verdict": "not measured" if met is None else ("met" if met else "not met")})
+
+    go = lambda k: s.get(k, {}).get(GO)  # noqa: E731
+    if "W1" in wls:
+        rate = wls["W1"].rate
+        g = go("W1")
+        r = g and g.get("rate_ratio")
+        add("W1", "achieved rate within 1% of the configured rate",
+            f"{fmt(g['rate'])}/s of {rate:g}/s = {fmt(r, 4)}" if r else "–",
+            abs(r - 1) <= 0.01 if r else None)
+        add("W1", f"never above the rate in any one-second window (≤ {rate + 1:g})",
+            f"worst {g['worst_max_in_one_second']}" if g else "–",
+            g["worst_max_in_one_second"] <= rate + 1 if g else None)
+        add("W1", f"first second not above the rate (≤ {rate:g})",
+            f"worst {g['worst_first_second']}" if g else "–",
+            g["worst_first_second"] <= rate if g else None)
+    if "W2" in wls:
+        g = go("W2")
+        r = g and g.get("rate_ratio")
+        add("W2", "≥ 0.95 of the ideal concurrency/latency rate",
+            f"{fmt(g['rate'], 0)}/s of {fmt(g['ideal_rate'], 0)}/s = {fmt(r, 3)}" if r else "–",
+            r >= 0.95 if r else None)
+        py = [s["W2"][c]["cpu_per_1000"] for c in PYTHON_PEERS
+              if c in s.get("W2", {}) and s["W2"][c]["cpu_per_1000"]]
+        best = min(py) if py else None
+        mine = g and g.get("cpu_per_1000")
+        add("W2", "CPU per 1,000 requests ≤ ¼ of the best Python contender's",
+            f"{fmt(mine, 3)} s vs {fmt(best, 3)} s (ratio {fmt(mine / best, 3)})"
+            if mine and best else "–",
+            mine <= best / 4 if mine and best else None)
+    if "W3" in wls:
+        g = go("W3")
+        others = {c: m["rate"] for c, m in s.get("W3", {}).items() if c != GO and m["rate"]}
+        best_c = max(others, key=others.get) if others else None
+        mine = g and g.get("rate")
+        add("W3", "≥ 3× the best other contender's requests per second",
+            f"{fmt(mine, 0)}/s vs {best_c} {fmt(others[best_c], 0)}/s (×{fmt(mine / others[best_c], 1)})"
+            if mine and best_c else "–",
+            mine >= 3 * others[best_c] if mine and best_c else None)
+    if "W4" in wls:
+        g = go("W4")
+        add("W4", "every row correct",
+            f"{fmt(g['correct'])} of {fmt(g['rows'])} (worst run: "
+            f"{'all' if g['all_correct'] else 'not all'})" if g else "–",
+            g["all_correct"] if g else None)
+        add("W4", "no request beyond what the retries need",
+            f"{fmt(g['unneeded'])} unneeded of {fmt(g['requests'])}" if g else "–",
+            g["unneeded"] <= 0 if g else None)
+    w5 = s.get("W5", {})
+    if w5:
+        big = max(w5.get("check", {}), key=int, default=None)
+        chk = w5.get("check", {}).get(big) if big else None
+        add("W5", "check ≥ 1,000,000 rows per second",
+            f"{fmt(chk['rows_per_s'], 0)} rows/s at {int(big):,} rows" if chk else "–",
+            chk["rows_per_s"] >= 1e6 if chk else None)
+        big = max(w5.get("run", {}), key=int, default=None)
+        run = w5.get("run", {}).get(big) if big else None
+        add("W5", "run peak RSS ≤ 64 MiB at 1M rows",
+            f"{fmt_mib(run['peak_rss_kib'])} at {int(big):,} rows" if run else "–",
+            run["peak_rss_kib"] <= 64 * 1024 if run else None)
+    if quick:
+        for t in res:
+            t["verdict"] += " (quick sizes)"
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def machine(bench: Bench, started: float) -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        kib = int(Path("/proc/meminfo").read_text().split()[1])
+        mem = f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    venv = ""
+    if bench.available.get(AIOHTTP) or bench.available.get(REQUESTS):
+        venv = run_text([bench.venv_py, "-c",
+                         "import sys, requests, aiohttp, aiolimiter; print(sys.version.split()[0],"
+                         " 'requests', requests.__version__, 'aiohttp', aiohttp.__version__,"
+                         " 'aiolimiter', aiolimiter.__version__ if hasattr(aiolimiter,"
+                         " '__version__') else '')"])
+    commit = run_text(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT)
+    dirty = run_text(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT)
+    return {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "kernel": f"{platform.system()} {platform.release()}",
+        "memory": mem,
+        "load_average_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "pinning": "simulator on core 0, contender on core 1 (taskset)" if bench.pin
+        else "none (taskset missing, one core, or --no-pin)",
+        "git": commit + (" with uncommitted changes" if dirty else ""),
+        "growatt_onboard": run_text([str(bench.binary), "--version"]),
+        "rustc": run_text(["rustc", "--version"]),
+        "python_orchestrator": platform.python_version(),
+        "python_peers": venv,
+        "gnu_parallel": first_line(run_text(["parallel", "--version"])) if bench.available.get(PARALLEL) else "",
+        "curl": first_line(run_text(["curl", "--version"])) if bench.available.get(PARALLEL) else "",
+    }
+
+
+def svg_w1(s: dict, rate: float, title: str) -> str:
+    """Requests per second over time, one polyline per contender, from the simulator's per_second."""
+    series = {c: m["per_second"] for c, m in s.items() if m.get("per_second")}
+    W, H, L, R, T, B = 760, 380, 60, 170, 40, 50
+    pw, ph = W - L - R, H - T - B
+    xmax = max([len(v) for v in series.values()] + [1])
+    ymax = max([max(v) for v in series.values() if v] + [rate]) * 1.15
+    ystep = nice_step(ymax / 5)
+    ymax = ystep * (int(ymax / ystep) + 1)
+    xstep = nice_step(xmax / 8) if xmax >= 8 else 1
+    x = lambda t: L + pw * t / max(xmax, 1)  # noqa: E731
+    y = lambda v: T + ph * (1 - v / ymax)  # noqa: E731
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
+         f'viewBox="0 0 {W} {H}" font-family="sans-serif" font-size="12">',
+         f'<rect width="{W}" height="{H}" fill="white"/>',
+         f'<text x="{L}" y="22" font-size="14" font-weight="bold">{esc(title)}</text>']
+    v = 0.0
+    while v <= ymax + 1e-9:
+        o.append(f'<line x1="{L}" y1="{y(v):.1f}" x2="{L + pw}" y2="{y(v):.1f}" stroke="#e5e5e5"/>')
+        o.append(f'<text x="{L - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
+        v += ystep
+    t = 0
+    while t <= xmax:
+        o.append(f'<line x1="{x(t):.1f}" y1="{T + ph}" x2="{x(t):.1f}" y2="{T + ph + 5}" stroke="black"/>')
+        o.append(f'<text x="{x(t):.1f}" y="{T + ph + 18}" text-anchor="middle">{t}</text>')
+        t += xstep
+    o.append(f'<line x1="{L}" y1="{T}" x2="{L}" y2="{T + ph}" stroke="black"/>')
+    o.append(f'<line x1="{L}" y1="{T + ph}" x2="{L + pw}" y2="{T + ph}" stroke="black"/>')
+    o.append(f'<text x="{L + pw / 2}" y="{H - 10}" text-anchor="middle">seconds since the first '
+             f'request (each point: the requests in that second; a run\'s last second is partial)</text>')
+    o.append(f'<text x="16" y="{T + ph / 2}" text-anchor="middle" '
+             f'transform="rotate(-90 16 {T + ph / 2})">requests per second (simulator)</text>')
+    o.append(f'<line x1="{L}" y1="{y(rate):.1f}" x2="{L + pw}" y2="{y(rate):.1f}" '
+             f'stroke="black" stroke-dasharray="6 4"/>')
+    for c, vals in series.items():
+        pts = " ".join(f"{x(t + 0.5):.1f},{y(v):.1f}" for t, v in enumerate(vals))
+        color = COLORS.get(c, "#555")
+        o.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>')
+        o += [f'<circle cx="{x(t + 0.5):.1f}" cy="{y(v):.1f}" r="2.5" fill="{color}"/>'
+              for t, v in enumerate(vals)]
+    ly = T + 10
+    o.append(f'<line x1="{L + pw + 15}" y1="{ly}" x2="{L + pw + 40}" y2="{ly}" stroke="black" stroke-dasharray="6 4"/>')
+    o.append(f'<text x="{L + pw + 46}" y="{ly + 4}">configured {rate:g}/s</text>')
+    for i, c in enumerate(series):
+        yy = ly + 20 * (i + 1)
+        o.append(f'<line x1="{L + pw + 15}" y1="{yy}" x2="{L + pw + 40}" y2="{yy}" '
+                 f'stroke="{COLORS.get(c, "#555")}" stroke-width="3"/>')
+        o.append(f'<text x="{L + pw + 46}" y="{yy + 4}">{esc(c)}</text>')
+    o.append("</svg>")
+    return "\n".join(o) + "\n"
+
+
+def nice_step(raw: float) -> float:
+    raw = max(raw, 1e-9)
+    mag = 10 ** int(f"{raw:e}".split("e")[1])
+    for m in (1, 2, 5, 10):
+        if raw <= m * mag:
+            return m * mag
+    return 10 * mag
+
+
+def esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def report_md(bench: Bench, wls: dict[str, Workload], s: dict, tg: list[dict], mach: dict,
+              total_s: float) -> str:
+    q = bench.quick
+    o = ["# growatt-onboard benchmark" + (" (quick smoke run)" if q else ""), ""]
+    if q:
+        o += ["> **Quick mode**: tiny sizes and one repetition, to check the harness end to end. "
+              "These figures say nothing about performance; run `bash benches/run.sh` for the "
+              "benchmark.", ""]
+    o += [f"{mach['date_utc']}, {mach['nproc']} cores ({mach['cpu_model']}), {mach['memory']}, "
+          f"{mach['kernel']}; load average at start {mach['load_average_at_start']}. "
+          f"Took {total_s / 60:.1f} min (release build {bench.args.build_seconds} s of it).", ""]
+    o += ["## Targets", "", table(["", "target", "measured", "verdict"],
+                                  [[t["workload"], t["target"], t["measured"], f"**{t['verdict']}**"]
+                                   for t in tg]), ""]
+    o += ["## How it was measured", "",
+          "- Every run has a fresh simulator (`growatt-onboard sim --open-world`), "
+          f"{mach['pinning']}. Rates, the busiest one-second window, the first second, "
+          "requests and repeats per serial come from the simulator's `GET /__sim/stats`; "
+          "wall time, CPU (user + system, the contender and every process it waited for) and "
+          "peak RSS (the largest single process) from the contender's rusage, taken by GNU "
+          "`time` around it (its wait4 on the command, so neither the orchestrator nor `time` itself is counted).",
+          f"- One warm-up run (a tenth of the rows, cut off after {WARM_CAP_QUICK if q else WARM_CAP:g} s), then the "
+          f"median of {bench.args.reps} measured run(s). *Worst* is the highest over the runs.",
+          "- *Rate* is (requests − 1) ÷ (last arrival − first arrival). *Correct* rows: the "
+          "results file says registered (0 or 10003), and the simulator registered that serial "
+          "exactly once. *Unneeded* requests: requests − serials requested − 10001 answers − "
+          "hung requests (a negative value means rows gave up).",
+          "- growatt-onboard always runs the whole fleet. A peer runs the first N rows, N sized "
+          "from its warm-up so that a run takes about the workload's time box; the *rows* "
+          "column says N. Per-request figures (rate, CPU per 1,000) compare fairly; totals do not.",
+          "- Pacing: growatt-onboard `--rate` (GCRA, burst 1); aiohttp `AsyncLimiter(rate, 1)` "
+          "(a bucket of `rate` tokens, so the first second may burst); parallel `--delay 1/rate` "
+          "between job starts (retries inside a job are not paced); requests: request starts "
+          "spaced 1/rate apart. Unpaced: growatt-onboard `--rate "
+          f"{UNPACED_RATE}/s`, the peers without `--rate`.",
+          f"- Retries: first pause {int(BACKOFF_S * 1000)} ms, doubling; growatt-onboard, "
+          "aiohttp and parallel+curl retry 10001 and timeouts; the serial requests script "
+          "retries 10001 only (a timeout ends its row, as in the scripts installers have).", ""]
+    for note in bench.notes:
+        o.append(f"- **Note**: {note}")
+    if bench.notes:
+        o.append("")
+
+    def rows_for(key, cols):
+        body = []
+        for c in CONTENDERS:
+            m = s.get(key, {}).get(c)
+            if m:
+                body.append([c] + [f(m) for _, f in cols])
+            elif c in wls[key].contenders:
+                body.append([c] + ["not run"] + [""] * (len(cols) - 1))
+        return table(["contender"] + [h for h, _ in cols], body)
+
+    rows_col = ("rows", lambda m: fmt(int(m["rows"])))
+    correct_col = ("correct rows", lambda m: fmt(int(m["correct"])) + ("" if m["all_correct"] else " ⚠"))
+    dup_col = ("unneeded requests", lambda m: fmt(int(m["unneeded"])))
+    for key, wl in wls.items():
+        if key not in s:
+            continue
+        desc = (f"{wl.rows:,} rows, " + (f"{wl.rate:g}/s, " if wl.rate else "unpaced, ")
+                + f"concurrency {wl.concurrency}, simulator latency {wl.latency_ms} ms"
+                + (f" ± {wl.jitter_ms} ms" if wl.jitter_ms else "")
+                + (f", {wl.fail_rate:.0%} answered 10001, {wl.hang_rate:.0%} held {wl.hang_ms} ms "
+                   f"(client timeout {wl.timeout:g} s, {wl.max_attempts} attempts)"
+                   if wl.fail_rate else "")
+                + f"; peers' time box {wl.peer_box:g} s")
+        o += [f"## {key} {wl.title}", "", desc, ""]
+        if key == "W1":
+            cols = [rows_col, ("achieved rate", lambda m: fmt(m["rate"]) + "/s"),
+                    ("÷ configured", lambda m: fmt(m.get("rate_ratio"), 4)),
+                    ("max in 1 s (worst)", lambda m: fmt(m["worst_max_in_one_second"])),
+                    ("first second (worst)", lambda m: fmt(m["worst_first_second"])),
+                    ("wall ÷ ideal", lambda m: fmt(m.get("wall_over_ideal"), 3)),
+                    correct_col, dup_col]
+            o += [rows_for(key, cols), "", "![requests per second, W1](w1_rate.svg)", ""]
+        elif key == "W2":
+            cols = [rows_col, ("requests/s", lambda m: fmt(m["rate"], 0)),
+                    ("÷ ideal", lambda m: fmt(m.get("rate_ratio"), 3)),
+                    ("CPU s per 1,000", lambda m: fmt(m["cpu_per_1000"], 3)),
+                    ("peak RSS", lambda m: fmt_mib(m["maxrss_kib"])),
+                    ("max in flight", lambda m: fmt(m["max_in_flight"])),
+                    ("wall", lambda m: fmt(m["wall_s"]) + " s"), correct_col, dup_col]
+            o += [rows_for(key, cols), ""]
+        elif key == "W3":
+            cols = [rows_col, ("requests/s", lambda m: fmt(m["rate"], 0)),
+                    ("CPU s per 1,000", lambda m: fmt(m["cpu_per_1000"], 3)),
+                    ("peak RSS", lambda m: fmt_mib(m["maxrss_kib"])),
+                    ("wall", lambda m: fmt(m["wall_s"]) + " s"), correct_col, dup_col]
+            o += [rows_for(key, cols), ""]
+        elif key == "W4":
+            cols = [rows_col, correct_col,
+                    ("requests", lambda m: fmt(m["requests"])),
+                    ("extra requests", lambda m: fmt(m["requests"] - m["rows"])),
+                    ("10001 + hung", lambda m: f"{fmt(m['n10001'])} + {fmt(m['hung'])}"),
+                    dup_col, ("wall", lambda m: fmt(m["wall_s"]) + " s")]
+            o += [rows_for(key, cols), ""]
+    w5 = s.get("W5")
+    if w5:
+        o += ["## W5 size", "",
+              "growatt-onboard only. `check` reads and validates the file; `run` registers "
+              f"every row against the simulator (latency 0, concurrency 64, --rate {UNPACED_RATE}/s).", ""]
+        body = []
+        for mode in ("check", "run"):
+            for size, m in sorted(w5.get(mode, {}).items(), key=lambda kv: int(kv[0])):
+                body.append([mode, fmt(int(size)), fmt(m["rows_per_s"], 0), fmt(m["wall_s"]) + " s",
+                             fmt_mib(m["peak_rss_kib"]),
+                             fmt(int(m["correct"])) if mode == "run" else "–"])
+        o += [table(["command", "rows", "rows/s", "wall", "peak RSS", "correct rows"], body), ""]
+        runs = w5.get("run", {})
+        if len(runs) >= 2:
+            (a, ma), (b, mb) = sorted(runs.items(), key=lambda kv: int(kv[0]))[:2]
+            growth = (mb["peak_rss_kib"] - ma["peak_rss_kib"]) * 1024 / (int(b) - int(a))
+            o += [f"`run` peak RSS grows by {growth:.1f} bytes per row from {int(a):,} to {int(b):,} rows.", ""]
+    o += ["## Commands", "",
+          "The one command: `bash benches/run.sh" + (" --quick" if q else "") + "`. "
+          "Below, the first measured run of each case as bench.py started it (each run gets "
+          "its own simulator and port; `TIMEFILE` is where GNU time writes the rusage):", "", "```"]
+    for key, cmds in bench.commands.items():
+        o.append(f"# {key}")
+        o += cmds
+    o += ["```", "", "## Machine", ""]
+    o += [f"- {k.replace('_', ' ')}: {v}" for k, v in mach.items() if v]
+    failed = [r for r in bench.runs if r.get("log_tail")]
+    if failed:
+        o += ["", "## Runs that ended badly", ""]
+        for r in failed:
+            o.append(f"- {r['workload']} {r['contender']} {r['label']}: exit {r['exit_code']}"
+                     f"{', killed at its deadline' if r['killed'] else ''}: "
+                     f"`{r['log_tail'].strip().splitlines()[-1][:200] if r['log_tail'].strip() else ''}`")
+    return "\n".join(o) + "\n"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description="growatt-onboard benchmark (use benches/run.sh)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, one repetition (~1 min)")
+    p.add_argument("--reps", type=int, default=None, help="measured runs per case [3; quick: 1]")
+    p.add_argument("--only", default="", help="workloads to run, e.g. W1,W3 [all]")
+    p.add_argument("--contenders", default="", help=f"comma-separated subset of: {', '.join(CONTENDERS)}")
+    p.add_argument("--out", default=None, help="report folder [reports; quick: target/bench/quick-report]")
+    p.add_argument("--work", default="target/bench", help="scratch folder for fleets and runs")
+    p.add_argument("--venv-python", default="", help="the peers' Python (with requests, aiohttp, aiolimiter)")
+    p.add_argument("--build-seconds", default="?", help="(from run.sh) how long the build took")
+    p.add_argument("--setup-note", default="", help="(from run.sh) why a peer could not be installed")
+    p.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
+    p.add_argument("--keep-runs", action="store_true", help="keep each run's folder under --work")
+    args = p.parse_args()
+    if args.reps is None:
+        args.reps = 1 if args.quick else 3
+    out_dir = ROOT / (args.out or ("target/bench/quick-report" if args.quick else "reports"))
+    started = time.time()
+    bench = Bench(args)
+    wls = workloads(args.quick)
+    only = {w.strip().upper() for w in args.only.split(",") if w.strip()}
+    if only:
+        wls = {k: v for k, v in wls.items() if k in only}
+    say(f"contenders: {', '.join(c for c, ok in bench.available.items() if ok)}; "
+        f"workloads: {', '.join(list(wls) + (['W5'] if not only or 'W5' in only else []))}")
+    try:
+        for wl in wls.values():
+            bench.workload(wl)
+        if not only or "W5" in only:
+            bench.w5()
+    except KeyboardInterrupt:
+        say("interrupted: writing what was measured")
+    total = time.time() - started
+    s = summarise(bench, wls)
+    tg = targets(s, wls, args.quick)
+    mach = machine(bench, started)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = report_md(bench, wls, s, tg, mach, total)
+    (out_dir / "benchmark.md").write_text(md, encoding="utf-8")
+    raw = {"quick": args.quick, "machine": mach, "total_seconds": total,
+           "build_seconds": args.build_seconds, "notes": bench.notes,
+           "workloads": {k: asdict(v) for k, v in wls.items()}, "w5_sizes": w5_sizes(args.quick),
+           "commands": bench.commands, "summary": s, "targets": tg, "runs": bench.runs}
+    (out_dir / "benchmark.json").write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
+    if "W1" in s:
+        (out_dir / "w1_rate.svg").write_text(
+            svg_w1(s["W1"], wls["W1"].rate, "W1 paced: requests per second at the simulator"),
+            encoding="utf-8")
+    print(md)
+    say(f"wrote {out_dir.relative_to(ROOT)}/benchmark.md, benchmark.json"
+        + (", w1_rate.svg" if "W1" in s else "") + f" in {total / 60:.1f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
