@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use std::sync::atomic::Ordering;
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::api::{Answer, Attempt, Client};
 use crate::config::RunConfig;
@@ -50,17 +50,13 @@ pub struct RunReport {
     pub exit: Exit,
 }
 
-enum WriterMsg {
-    Line(ResultLine),
-    Sync,
-}
-
 /// The state all row tasks share: the request machinery plus this command's own bookkeeping.
 struct Shared {
     engine: Arc<Engine>,
     verbose: u8,
     tally: Mutex<Tally>,
-    writer: mpsc::Sender<WriterMsg>,
+    /// The results file; `None` after a write failed (the run is stopping then).
+    writer: Mutex<Option<ResultsWriter>>,
 }
 
 impl Shared {
@@ -83,7 +79,8 @@ impl Shared {
         self.engine.progress.advance(1, &t, pace.per_second, paused);
     }
 
-    async fn finish(&self, line: ResultLine) {
+    /// Writes a row's line (one whole line, handed to the OS at once) and counts it.
+    fn finish(&self, line: ResultLine) {
         self.advance(Some(&line));
         if self.verbose >= 1 {
             let text = format!(
@@ -110,10 +107,11 @@ impl Shared {
                 &text,
             );
         }
-        // The writer only goes away after a write error; nothing more may be sent then.
-        if self.writer.send(WriterMsg::Line(line)).await.is_err() {
-            self.engine
-                .halt(Stop::Unwritable("the results writer stopped".into()));
+        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(w) = writer.as_mut() else { return };
+        if let Err(e) = w.write(&line) {
+            *writer = None;
+            self.engine.halt(Stop::Unwritable(e.to_string()));
         }
     }
 }
@@ -134,14 +132,6 @@ fn plain_line(row: &InputRow, outcome: Outcome, msg: String) -> ResultLine {
     }
 }
 
-/// What the reader hands the pipeline.
-enum Job {
-    Send(Box<InputRow>, Device),
-    /// Rows that ended without a request (invalid, duplicate) or were skipped as done.
-    Ended(Option<ResultLine>),
-    Fatal(InputError),
-}
-
 /// The message of a duplicate row.
 pub fn duplicate_msg(first: Option<u64>) -> String {
     match first {
@@ -150,56 +140,36 @@ pub fn duplicate_msg(first: Option<u64>) -> String {
     }
 }
 
-/// Reads, validates and sorts rows on a blocking thread, sending jobs in input order.
-fn spawn_reader(
-    mut reader: FleetReader,
-    mut seen: Seen,
-    jobs: mpsc::Sender<Job>,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        for item in &mut reader {
-            let row = match item {
-                Ok(row) => row,
-                Err(e) => {
-                    let _ = jobs.blocking_send(Job::Fatal(e));
-                    return;
-                }
-            };
-            let job = match &row.check {
-                Err(msg) => Job::Ended(Some(plain_line(&row, Outcome::Invalid, msg.clone()))),
-                Ok(device) => match seen.sight(sn_key(&device.sn), row.row) {
-                    Sight::Duplicate { first_row } => Job::Ended(Some(plain_line(
-                        &row,
-                        Outcome::Duplicate,
-                        duplicate_msg(first_row),
-                    ))),
-                    Sight::First { done: true } => Job::Ended(None),
-                    Sight::First { done: false } => {
-                        let device = device.clone();
-                        Job::Send(Box::new(row), device)
-                    }
-                },
-            };
-            if jobs.blocking_send(job).is_err() {
-                return;
-            }
-        }
-    })
+/// What to do with a row read from the input.
+enum Next {
+    /// Send it.
+    Send(Box<InputRow>, Device),
+    /// It ended without a request (invalid, duplicate).
+    Ended(ResultLine),
+    /// An earlier run finished its serial.
+    Done,
 }
 
-fn spawn_writer(
-    mut writer: ResultsWriter,
-    mut rx: mpsc::Receiver<WriterMsg>,
-) -> std::thread::JoinHandle<Result<(), ResultsError>> {
-    std::thread::spawn(move || {
-        while let Some(msg) = rx.blocking_recv() {
-            match msg {
-                WriterMsg::Line(line) => writer.write(&line)?,
-                WriterMsg::Sync => writer.sync()?,
-            }
+/// Validation, duplicates and resume, in input order: the first row with a serial wins.
+fn sort_row(seen: &mut Seen, row: InputRow) -> Next {
+    match &row.check {
+        Err(msg) => {
+            let msg = msg.clone();
+            Next::Ended(plain_line(&row, Outcome::Invalid, msg))
         }
-        writer.sync()
-    })
+        Ok(device) => match seen.sight(sn_key(&device.sn), row.row) {
+            Sight::Duplicate { first_row } => Next::Ended(plain_line(
+                &row,
+                Outcome::Duplicate,
+                duplicate_msg(first_row),
+            )),
+            Sight::First { done: true } => Next::Done,
+            Sight::First { done: false } => {
+                let device = device.clone();
+                Next::Send(Box::new(row), device)
+            }
+        },
+    }
 }
 
 /// Runs the whole job. Errors are fatal problems found before anything was sent; everything
@@ -263,10 +233,13 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         }
     }
 
-    let (wtx, wrx) = mpsc::channel(1024);
-    let writer = spawn_writer(ResultsWriter::new(&cfg.results, file), wrx);
-    let (jtx, mut jrx) = mpsc::channel(256);
-    let reader_thread = spawn_reader(reader, previous.done, jtx);
+    // A second handle on the same file, for the once-a-second sync off the async threads.
+    let sync_handle = file.try_clone().map_err(|source| ResultsError::Io {
+        path: cfg.results.clone(),
+        source,
+    })?;
+    let mut seen = previous.done;
+    let mut reader = reader;
 
     let engine = Engine::new(client, engine_config(&cfg), progress.clone());
     let watchers = engine.watch();
@@ -274,33 +247,42 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         engine: engine.clone(),
         verbose: cfg.ui.verbose,
         tally: Mutex::new(Tally::default()),
-        writer: wtx,
+        writer: Mutex::new(Some(ResultsWriter::new(&cfg.results, file))),
     });
-    let ticker = tokio::spawn(sync_ticker(shared.writer.clone()));
+    let ticker = tokio::spawn(sync_ticker(sync_handle, engine.clone()));
 
     // Rows in progress (in flight or waiting out a backoff) are bounded, so memory stays flat.
     let in_progress = Arc::new(Semaphore::new((cfg.concurrency * 16).max(256)));
     let mut tasks = tokio::task::JoinSet::new();
     // Whether every row was handed out, and whether a row task stopped before its row ended.
     let (mut all_read, mut unended) = (false, false);
+    // Reading inline: a CSV record takes about a microsecond, and a read of the file is a rare,
+    // short call, so no thread or channel is needed between the reader and the senders.
+    let mut read = 0u32;
     loop {
-        let job = tokio::select! {
-            biased;
-            _ = engine.stop.cancelled() => break,
-            job = jrx.recv() => job,
-        };
-        let Some(job) = job else {
+        if engine.stop.is_cancelled() {
+            break;
+        }
+        let Some(item) = reader.next_row() else {
             all_read = true;
             break;
         };
-        match job {
-            Job::Fatal(e) => {
+        read = read.wrapping_add(1);
+        if read.is_multiple_of(256) {
+            // Long runs of rows that need no request must not keep the other tasks waiting.
+            tokio::task::yield_now().await;
+        }
+        let row = match item {
+            Ok(row) => row,
+            Err(e) => {
                 engine.halt(Stop::Unreadable(e.to_string()));
                 break;
             }
-            Job::Ended(None) => shared.advance(None),
-            Job::Ended(Some(line)) => shared.finish(line).await,
-            Job::Send(row, device) => {
+        };
+        match sort_row(&mut seen, row) {
+            Next::Done => shared.advance(None),
+            Next::Ended(line) => shared.finish(line),
+            Next::Send(row, device) => {
                 let permit = tokio::select! {
                     biased;
                     _ = engine.stop.cancelled() => break,
@@ -319,32 +301,44 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
             }
         }
     }
-    drop(jrx);
+    drop(reader);
+    drop(seen);
     while let Some(r) = tasks.join_next().await {
         unended |= !matches!(r, Ok(true));
     }
     watchers.end().await;
     ticker.abort();
     let _ = ticker.await;
-    let _ = reader_thread.join();
 
-    // Every task is done, so this is the last sender: closing it ends the writer.
     let Ok(shared) = Arc::try_unwrap(shared) else {
         unreachable!("all row tasks have ended")
     };
-    let Shared {
-        writer: wtx, tally, ..
-    } = shared;
-    drop(wtx);
+    let Shared { writer, tally, .. } = shared;
     let mut stop = engine.stop_reason();
     // --max-runtime struck once every row was on its way, and all of them ended: nothing is left.
     if stop == Some(Stop::MaxRuntime) && all_read && !unended {
         stop = None;
     }
-    match writer.join() {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => stop = Some(Stop::Unwritable(e.to_string())),
-        Err(_) => stop = Some(Stop::Unwritable("the writer thread failed".into())),
+    let writer = writer.into_inner().unwrap_or_else(|e| e.into_inner());
+    match writer {
+        Some(mut w) => {
+            if let Err(e) = tokio::task::spawn_blocking(move || w.sync())
+                .await
+                .unwrap_or_else(|e| {
+                    Err(results::ResultsError::Io {
+                        path: cfg.results.clone(),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                })
+            {
+                stop = Some(Stop::Unwritable(e.to_string()));
+            }
+        }
+        None => {
+            if !matches!(stop, Some(Stop::Unwritable(_))) {
+                stop = Some(Stop::Unwritable("a write failed".into()));
+            }
+        }
     }
     let mut tally = tally.into_inner().unwrap_or_else(|e| e.into_inner());
     let c = &engine.counters;
@@ -390,13 +384,23 @@ pub fn engine_config(cfg: &RunConfig) -> EngineConfig {
     }
 }
 
-async fn sync_ticker(writer: mpsc::Sender<WriterMsg>) {
+/// Forces the results to the disk once a second (power loss, not just a crash), on a blocking
+/// thread so the senders never wait for the disk.
+async fn sync_ticker(file: std::fs::File, engine: Arc<Engine>) {
+    let file = Arc::new(file);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
     loop {
         tick.tick().await;
-        if writer.send(WriterMsg::Sync).await.is_err() {
-            return;
+        let f = file.clone();
+        match tokio::task::spawn_blocking(move || f.sync_data()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                engine.halt(Stop::Unwritable(e.to_string()));
+                return;
+            }
+            Err(_) => return,
         }
     }
 }
@@ -404,7 +408,11 @@ async fn sync_ticker(writer: mpsc::Sender<WriterMsg>) {
 /// One row's life: attempts until it ends, or until the run stops (then it stays for the next run).
 /// True when the row ended.
 async fn process_row(sh: &Shared, row: InputRow, device: Device) -> bool {
-    let label = format!("row {} {}", row.row, device.sn);
+    let label = if sh.verbose >= 2 {
+        format!("row {} {}", row.row, device.sn)
+    } else {
+        String::new()
+    };
     let client = &sh.engine.client;
     match sh.engine.call(&label, || client.add_device(&device)).await {
         Call::Stopped => false,
@@ -414,8 +422,7 @@ async fn process_row(sh: &Shared, row: InputRow, device: Device) -> bool {
             attempts,
             uncertain,
         } => {
-            sh.finish(line_for(&row, outcome, &attempt, attempts, uncertain))
-                .await;
+            sh.finish(line_for(&row, outcome, &attempt, attempts, uncertain));
             true
         }
     }

@@ -458,7 +458,6 @@ fn read_log(
 pub struct ResultsWriter {
     path: PathBuf,
     writer: csv::Writer<File>,
-    last_sync: std::time::Instant,
 }
 
 impl ResultsWriter {
@@ -468,9 +467,9 @@ impl ResultsWriter {
             path: path.to_path_buf(),
             writer: csv::WriterBuilder::new()
                 .has_headers(false)
-                .buffer_capacity(4096)
+                // Larger than any line can be (cells are capped), so each line goes out in one write.
+                .buffer_capacity(16 * 1024)
                 .from_writer(file),
-            last_sync: std::time::Instant::now(),
         }
     }
 
@@ -490,20 +489,17 @@ impl ResultsWriter {
             .write_record(cells)
             .map_err(|e| io_err(&self.path)(std::io::Error::other(e.to_string())))?;
         self.writer.flush().map_err(io_err(&self.path))?;
-        if self.last_sync.elapsed() >= std::time::Duration::from_secs(1) {
-            self.sync()?;
-        }
         Ok(())
     }
 
-    /// Forces written lines to the disk (power loss, not just a crash).
+    /// Forces written lines to the disk (power loss, not just a crash). A run also syncs a second
+    /// handle on the file every second, off the async threads.
     pub fn sync(&mut self) -> Result<(), ResultsError> {
         self.writer.flush().map_err(io_err(&self.path))?;
         self.writer
             .get_ref()
             .sync_data()
             .map_err(io_err(&self.path))?;
-        self.last_sync = std::time::Instant::now();
         Ok(())
     }
 }
