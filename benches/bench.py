@@ -809,7 +809,7 @@ def report_md(bench: Bench, wls: dict[str, Workload], s: dict, tg: list[dict], m
           "- growatt-onboard always runs the whole fleet. A peer runs the first N rows, N sized "
           "from its warm-up so that a run takes about the workload's time box; the *rows* "
           "column says N. Per-request figures (rate, CPU per 1,000) compare fairly; totals do not.",
-          "- Pacing: growatt-onboard `--rate` (GCRA, burst 1); aiohttp `AsyncLimiter(rate, 1)` "
+          "- Pacing: growatt-onboard `--rate` (a reserved slot grid, burst 1); aiohttp `AsyncLimiter(rate, 1)` "
           "(a bucket of `rate` tokens, so the first second may burst); parallel `--delay 1/rate` "
           "between job starts (retries inside a job are not paced); requests: request starts "
           "spaced 1/rate apart. Unpaced: growatt-onboard `--rate "

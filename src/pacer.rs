@@ -47,6 +47,26 @@ fn period(per_second: f64) -> Duration {
         .max(Duration::from_nanos(1))
 }
 
+/// Tokio's timer fires on millisecond ticks.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
+/// Waits until `slot`. The timer would round a wait shorter than its tick up to a whole
+/// millisecond, which at high rates (a slot every few microseconds) adds that much latency to
+/// every request after a burst of answers; such short waits yield to other tasks instead.
+async fn wait_until(slot: Instant) {
+    let now = Instant::now();
+    if slot <= now {
+        return;
+    }
+    if slot - now >= TIMER_TICK {
+        tokio::time::sleep_until(slot.into()).await;
+        return;
+    }
+    while Instant::now() < slot {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// Where the pace stands, for progress and summaries.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PaceStatus {
@@ -100,9 +120,7 @@ impl Pacer {
             match slot {
                 Err(pause_end) => tokio::time::sleep_until(pause_end.into()).await,
                 Ok(slot) => {
-                    if slot > Instant::now() {
-                        tokio::time::sleep_until(slot.into()).await;
-                    }
+                    wait_until(slot).await;
                     // A pause that began while this request waited takes precedence.
                     if self.lock().epoch == epoch {
                         return epoch;
