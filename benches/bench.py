@@ -892,6 +892,9 @@ def report_md(bench: Bench, wls: dict[str, Workload], s: dict, tg: list[dict], m
             (a, ma), (b, mb) = sorted(runs.items(), key=lambda kv: int(kv[0]))[:2]
             growth = (mb["peak_rss_kib"] - ma["peak_rss_kib"]) * 1024 / (int(b) - int(a))
             o += [f"`run` peak RSS grows by {growth:.1f} bytes per row from {int(a):,} to {int(b):,} rows.", ""]
+    changes = Path(__file__).with_name("changes.md")
+    if changes.exists():
+        o += [changes.read_text().strip(), ""]
     o += ["## Commands", "",
           "The one command: `bash benches/run.sh" + (" --quick" if q else "") + "`. "
           "Below, the first measured run of each case as bench.py started it (each run gets "
