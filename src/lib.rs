@@ -91,16 +91,21 @@ pub async fn execute(cli: Cli) -> Exit {
                 Err(e) => fatal(&e),
             }
         }
-        Command::Sim(args) => match sim_config(&args) {
-            Ok(cfg) => match sim::serve_until_signal(args.listen, cfg).await {
-                Ok(()) => Exit::Success,
-                Err(e) => fatal(&*e),
-            },
-            Err(e) => {
-                eprintln!("growatt-onboard: {e}");
-                Exit::Usage
+        Command::Sim(args) => {
+            // The simulator reports through `tracing`: warnings by default, more with
+            // GROWATT_ONBOARD_LOG=debug.
+            init_sim_logging();
+            match sim_config(&args) {
+                Ok(cfg) => match sim::serve_until_signal(args.listen, cfg).await {
+                    Ok(()) => Exit::Success,
+                    Err(e) => fatal(&*e),
+                },
+                Err(e) => {
+                    eprintln!("growatt-onboard: {e}");
+                    Exit::Usage
+                }
             }
-        },
+        }
         Command::Report(args) => match report::load(&args.results) {
             Ok(data) => match &args.html {
                 Some(path) => match report::write_html(&data, path) {
@@ -192,6 +197,16 @@ fn run_check(args: &cli::CheckArgs) -> Exit {
         Err(pipeline::RunError::Usage(e)) => usage(&e),
         Err(e) => fatal(&e),
     }
+}
+
+/// Logging for the `sim` command, on stderr.
+fn init_sim_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GROWATT_ONBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn sim_config(args: &cli::SimArgs) -> anyhow::Result<sim::SimConfig> {
