@@ -20,16 +20,11 @@ async fn without_a_terminal_progress_is_plain_lines_without_control_characters()
     let sim = slow_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let fleet = write(dir.path(), "f.csv", good_fleet(40));
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "20/s",
-        "--progress-interval",
-        "300ms",
-    ])
+    let out = run_against(
+        &sim,
+        &fleet,
+        &["--rate", "20/s", "--progress-interval", "300ms"],
+    )
     .await;
     assert_exit(&out, 0);
     let err = stderr(&out);
@@ -56,19 +51,19 @@ async fn json_logs_are_one_object_per_line_and_never_hold_the_token() {
         "f.csv",
         format!("{}999999,NOSUCH1,1\nx,BAD,1\n", good_fleet(10)),
     );
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "50/s",
-        "--progress-interval",
-        "100ms",
-        "--log-format",
-        "json",
-        "-vv",
-    ])
+    let out = run_against(
+        &sim,
+        &fleet,
+        &[
+            "--rate",
+            "50/s",
+            "--progress-interval",
+            "100ms",
+            "--log-format",
+            "json",
+            "-vv",
+        ],
+    )
     .await;
     assert_exit(&out, 3);
     let err = stderr(&out);
@@ -92,16 +87,7 @@ async fn quiet_prints_only_the_summary_line() {
     let sim = slow_sim().await;
     let dir = tempfile::tempdir().unwrap();
     let fleet = write(dir.path(), "f.csv", good_fleet(5));
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "50/s",
-        "-q",
-    ])
-    .await;
+    let out = run_against(&sim, &fleet, &["--rate", "50/s", "-q"]).await;
     assert_exit(&out, 0);
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");

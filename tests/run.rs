@@ -75,17 +75,7 @@ async fn sample_fleet_ends_as_the_contract_says_and_sends_each_valid_row_once() 
     let dir = tempfile::tempdir().unwrap();
     let fleet_text = std::fs::read_to_string("samples/fleet.csv").unwrap();
     let fleet = write(dir.path(), "fleet.csv", &fleet_text);
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "200/s",
-        "--concurrency",
-        "8",
-    ])
-    .await;
+    let out = run_against(&sim, &fleet, &["--rate", "200/s", "--concurrency", "8"]).await;
     assert_exit(&out, 3);
     assert!(stdout(&out).is_empty(), "stdout stays clean");
 
@@ -174,18 +164,18 @@ async fn transient_errors_are_retried_until_registered() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let fleet = write(dir.path(), "f.csv", good_fleet(30));
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "500/s",
-        "--backoff",
-        "5ms",
-        "--max-attempts",
-        "20",
-    ])
+    let out = run_against(
+        &sim,
+        &fleet,
+        &[
+            "--rate",
+            "500/s",
+            "--backoff",
+            "5ms",
+            "--max-attempts",
+            "20",
+        ],
+    )
     .await;
     assert_exit(&out, 0);
     let lines = read_results(&dir.path().join("f.results.csv"));
@@ -211,18 +201,11 @@ async fn retries_used_up_end_failed_and_exit_3() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let fleet = write(dir.path(), "f.csv", good_fleet(4));
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "500/s",
-        "--backoff",
-        "1ms",
-        "--max-attempts",
-        "3",
-    ])
+    let out = run_against(
+        &sim,
+        &fleet,
+        &["--rate", "500/s", "--backoff", "1ms", "--max-attempts", "3"],
+    )
     .await;
     assert_exit(&out, 3);
     let lines = read_results(&dir.path().join("f.results.csv"));
@@ -245,20 +228,20 @@ async fn custom_retry_codes_make_a_code_transient() {
         "f.csv",
         "plant_id,sn,c_user_id\n999999,ABC123,1\n",
     );
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "500/s",
-        "--backoff",
-        "1ms",
-        "--max-attempts",
-        "2",
-        "--retry-codes",
-        "10001,10004",
-    ])
+    let out = run_against(
+        &sim,
+        &fleet,
+        &[
+            "--rate",
+            "500/s",
+            "--backoff",
+            "1ms",
+            "--max-attempts",
+            "2",
+            "--retry-codes",
+            "10001,10004",
+        ],
+    )
     .await;
     assert_exit(&out, 3);
     let l = &read_results(&dir.path().join("f.results.csv"))[0];
@@ -276,17 +259,7 @@ async fn pace_never_exceeds_the_rate() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let fleet = write(dir.path(), "f.csv", good_fleet(50));
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "20/s",
-        "--concurrency",
-        "16",
-    ])
-    .await;
+    let out = run_against(&sim, &fleet, &["--rate", "20/s", "--concurrency", "16"]).await;
     assert_exit(&out, 0);
     let stats = sim.stats();
     assert_eq!(stats.requests, 50);
@@ -312,15 +285,7 @@ async fn fractional_rate_per_minute_spaces_requests() {
     let sim = start_sim(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let fleet = write(dir.path(), "f.csv", good_fleet(4));
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "150/min",
-    ])
-    .await;
+    let out = run_against(&sim, &fleet, &["--rate", "150/min"]).await;
     assert_exit(&out, 0);
     let stats = sim.stats();
     assert_eq!(stats.requests, 4);
@@ -339,17 +304,7 @@ async fn concurrency_caps_requests_in_flight() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let fleet = write(dir.path(), "f.csv", good_fleet(24));
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "1000/s",
-        "--concurrency",
-        "3",
-    ])
-    .await;
+    let out = run_against(&sim, &fleet, &["--rate", "1000/s", "--concurrency", "3"]).await;
     assert_exit(&out, 0);
     let stats = sim.stats();
     assert!(stats.max_in_flight <= 3, "{}", stats.max_in_flight);
@@ -408,13 +363,7 @@ async fn missing_columns_are_fatal_and_name_the_header() {
     let sim = start_sim(SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let fleet = write(dir.path(), "f.csv", "plant,serial,c_user_id\n1,A,2\n");
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-    ])
-    .await;
+    let out = run_against(&sim, &fleet, &[]).await;
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(err.contains("missing columns plant_id, sn"), "{err}");
@@ -533,9 +482,15 @@ async fn demo_summary_matches_its_results_file() {
     );
     assert!(stdout(&out).contains("results: "));
     let last = stdout(&out).lines().last().unwrap_or_default().to_string();
-    assert!(last.starts_with("report: "), "the demo ends by naming its report: {last}");
+    assert!(
+        last.starts_with("report: "),
+        "the demo ends by naming its report: {last}"
+    );
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.contains("id=\"count-registered\""));
-    assert!(stdout(&out).contains("linked: "), "the demo verifies the links");
+    assert!(
+        stdout(&out).contains("linked: "),
+        "the demo verifies the links"
+    );
     assert!(stderr(&out).contains("registered"));
 }

@@ -42,15 +42,7 @@ async fn xlsx_run_matches_the_csv_run_and_numbers_keep_their_digits() {
         let dir = tempfile::tempdir().unwrap();
         let input = dir.path().join(sample);
         std::fs::copy(format!("samples/{sample}"), &input).unwrap();
-        let out = run_bin(&[
-            "run",
-            input.to_str().unwrap(),
-            "--base-url",
-            &sim.base_url(),
-            "--rate",
-            "1000/s",
-        ])
-        .await;
+        let out = run_against(&sim, &input, &["--rate", "1000/s"]).await;
         assert_exit(&out, 3);
         let lines = read_results(&dir.path().join("fleet.results.csv"));
         for l in &lines {

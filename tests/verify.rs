@@ -43,15 +43,7 @@ fn list_requests(stats: &sim::Stats, adds: u64) -> u64 {
 
 async fn register(sim: &SimServer, dir: &std::path::Path, fleet: &str) -> std::path::PathBuf {
     let input = write(dir, "fleet.csv", fleet);
-    let out = run_bin(&[
-        "run",
-        input.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "1000/s",
-    ])
-    .await;
+    let out = run_against(sim, &input, &["--rate", "1000/s"]).await;
     assert_exit(&out, 0);
     dir.join("fleet.results.csv")
 }

@@ -137,3 +137,12 @@ pub fn big_world(n: usize) -> (sim::Fixture, String) {
     };
     (fixture, fleet)
 }
+
+/// Runs `growatt-onboard run INPUT --base-url <the simulator>` with `extra` flags and the
+/// simulator's token.
+pub async fn run_against(sim: &SimServer, input: &Path, extra: &[&str]) -> Output {
+    let base = sim.base_url();
+    let mut args = vec!["run", input.to_str().unwrap(), "--base-url", &base];
+    args.extend_from_slice(extra);
+    run_bin(&args).await
+}
