@@ -84,6 +84,28 @@ pub struct EngineConfig {
     pub trace_requests: bool,
 }
 
+impl EngineConfig {
+    /// The settings of a command's requests; `ui` decides what is announced.
+    pub fn new(
+        concurrency: usize,
+        policy: &RetryPolicy,
+        rate: crate::config::Rate,
+        throttle_pause: Duration,
+        max_runtime: Option<Duration>,
+        ui: &crate::config::Ui,
+    ) -> EngineConfig {
+        EngineConfig {
+            concurrency,
+            policy: policy.clone(),
+            rate,
+            throttle_pause,
+            max_runtime,
+            announce: !ui.quiet,
+            trace_requests: ui.verbose >= 2,
+        }
+    }
+}
+
 /// How one call ended.
 #[derive(Debug)]
 pub enum Call {

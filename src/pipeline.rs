@@ -373,15 +373,14 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
 
 /// The machinery's settings from a run's.
 pub fn engine_config(cfg: &RunConfig) -> EngineConfig {
-    EngineConfig {
-        concurrency: cfg.concurrency,
-        policy: cfg.policy.clone(),
-        rate: cfg.rate,
-        throttle_pause: cfg.throttle_pause,
-        max_runtime: cfg.max_runtime,
-        announce: !cfg.ui.quiet,
-        trace_requests: cfg.ui.verbose >= 2,
-    }
+    EngineConfig::new(
+        cfg.concurrency,
+        &cfg.policy,
+        cfg.rate,
+        cfg.throttle_pause,
+        cfg.max_runtime,
+        &cfg.ui,
+    )
 }
 
 /// Forces the results to the disk once a second (power loss, not just a crash), on a blocking

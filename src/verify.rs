@@ -266,15 +266,14 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
 
     let engine = Engine::new(
         client,
-        EngineConfig {
-            concurrency: cfg.concurrency,
-            policy: cfg.policy.clone(),
-            rate: cfg.rate,
-            throttle_pause: cfg.throttle_pause,
-            max_runtime: cfg.max_runtime,
-            announce: !cfg.ui.quiet,
-            trace_requests: cfg.ui.verbose >= 2,
-        },
+        EngineConfig::new(
+            cfg.concurrency,
+            &cfg.policy,
+            cfg.rate,
+            cfg.throttle_pause,
+            cfg.max_runtime,
+            &cfg.ui,
+        ),
         Progress::hidden(),
     );
     let watchers = engine.watch();
