@@ -42,28 +42,31 @@ impl Token {
 
     /// Replaces every occurrence of the token in `text`, for text that came from a server.
     pub fn redact(&self, text: &str) -> String {
-        if text.contains(&self.0) {
-            text.replace(&self.0, "[token]")
-        } else {
-            text.to_string()
-        }
+        let redacted = self.redact_bytes(text.as_bytes().to_vec());
+        // Only ASCII (the token) was replaced by ASCII, so the text is still UTF-8.
+        String::from_utf8(redacted)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// Replaces every occurrence of the token in a raw body, before any of it is quoted: a quote
     /// cut short could otherwise keep part of the token, which [`Token::redact`] no longer finds.
     pub fn redact_bytes(&self, body: Vec<u8>) -> Vec<u8> {
-        let finder = memchr::memmem::Finder::new(self.0.as_bytes());
-        if finder.find(&body).is_none() {
+        // Matched without regard to ASCII case, so an echo in upper case is caught too; ASCII
+        // lower-casing keeps every byte where it was.
+        let needle = self.0.to_ascii_lowercase();
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        let folded = body.to_ascii_lowercase();
+        if finder.find(&folded).is_none() {
             return body;
         }
         let mut out = Vec::with_capacity(body.len());
-        let mut rest = &body[..];
-        while let Some(i) = finder.find(rest) {
-            out.extend_from_slice(&rest[..i]);
+        let mut at = 0;
+        while let Some(i) = finder.find(&folded[at..]) {
+            out.extend_from_slice(&body[at..at + i]);
             out.extend_from_slice(b"[token]");
-            rest = &rest[i + self.0.len()..];
+            at += i + needle.len();
         }
-        out.extend_from_slice(rest);
+        out.extend_from_slice(&body[at..]);
         out
     }
 }
@@ -503,6 +506,10 @@ mod tests {
         assert_eq!(
             t.redact("bad token abcdef0123456789abcdef0123456789!"),
             "bad token [token]!"
+        );
+        assert_eq!(
+            t.redact("ÄÖ ABCDEF0123456789ABCDEF0123456789 é"),
+            "ÄÖ [token] é"
         );
         let body =
             b"<p>abcdef0123456789abcdef0123456789 x abcdef0123456789abcdef0123456789".to_vec();

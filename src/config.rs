@@ -85,8 +85,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if let Ok(secs) = s.parse::<f64>() {
         return secs_to_duration(secs).map_err(|e| format!("'{s}': {e}"));
     }
-    humantime::parse_duration(s)
-        .map_err(|e| format!("'{s}' is not a duration ({e}); for example 90s, 10m, 2h"))
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("'{s}' is not a duration ({e}); for example 90s, 10m, 2h"))?;
+    secs_to_duration(d.as_secs_f64()).map_err(|e| format!("'{s}': {e}"))
 }
 
 /// Parses a number of seconds, fractional allowed, above zero.
@@ -364,6 +365,8 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("500000000000y").is_err());
+        assert!(parse_duration("1e12").is_err());
         assert!(parse_duration("-3").is_err());
         assert!(parse_secs("0").is_err());
         assert_eq!(parse_secs("2.5"), Ok(2.5));

@@ -37,6 +37,8 @@ pub enum Stop {
     Unwritable(String),
     /// The input could not be read part-way.
     Unreadable(String),
+    /// A part of the tool failed (a bug); what ended is written, the rest stays for next run.
+    Internal(String),
 }
 
 impl Stop {
@@ -45,9 +47,11 @@ impl Stop {
         match self {
             Stop::MaxRuntime | Stop::Throttled => Exit::Incomplete,
             Stop::Interrupted => Exit::Interrupted,
-            Stop::WrongRegion | Stop::Denied | Stop::Unwritable(_) | Stop::Unreadable(_) => {
-                Exit::Fatal
-            }
+            Stop::WrongRegion
+            | Stop::Denied
+            | Stop::Unwritable(_)
+            | Stop::Unreadable(_)
+            | Stop::Internal(_) => Exit::Fatal,
         }
     }
 
@@ -61,6 +65,7 @@ impl Stop {
             Stop::Denied => "the API refused the token (permission denied) on the first answers of the run; check GROWATT_TOKEN or --token-file, and --region".into(),
             Stop::Unwritable(e) => format!("cannot write the results file: {e}"),
             Stop::Unreadable(e) => format!("cannot read the input any further: {e}"),
+            Stop::Internal(e) => e.clone(),
         }
     }
 }
@@ -310,7 +315,20 @@ impl Engine {
                 Verdict::Retry => {
                     self.pacer.clean();
                     attempts += 1;
-                    uncertain |= matches!(attempt.answer, Answer::Timeout | Answer::Connection(_));
+                    // Any of these may have been carried out before the answer went wrong.
+                    uncertain |= matches!(
+                        attempt.answer,
+                        Answer::Timeout
+                            | Answer::Connection(_)
+                            | Answer::Envelope {
+                                http_status: 500..=599,
+                                ..
+                            }
+                            | Answer::NotEnvelope {
+                                http_status: 500..=599,
+                                ..
+                            }
+                    );
                     if attempts >= self.cfg.policy.max_attempts {
                         return Call::Ended {
                             outcome: Outcome::Failed,

@@ -585,9 +585,11 @@ fn sheet_record(
     record: &mut csv::ByteRecord,
 ) {
     record.clear();
-    if let Some(cells) = range.rows().nth(index) {
-        for cell in cells {
-            record.push_field(cell_text(cell).as_bytes());
+    // Direct indexing: walking `rows()` to the index each time would make a sheet quadratic.
+    if index < range.height() {
+        for col in 0..range.width() {
+            let text = range.get((index, col)).map(cell_text).unwrap_or_default();
+            record.push_field(text.as_bytes());
         }
     }
 }

@@ -37,11 +37,11 @@ pub async fn execute(cli: Cli) -> Exit {
             run_check(&check)
         }
         Command::Run(args) => {
+            let json = args.output.log_format == cli::LogFormat::Json;
             let cfg = match config::RunConfig::from_args(&args, std::env::var("GROWATT_TOKEN").ok())
             {
                 Ok(cfg) => cfg,
-                Err(config::ConfigError::Usage(e)) => return usage(&e),
-                Err(e) => return fatal(&e),
+                Err(e) => return config_error(json, &e),
             };
             let ui = cfg.ui;
             match pipeline::run(cfg).await {
@@ -60,12 +60,15 @@ pub async fn execute(cli: Cli) -> Exit {
                     }
                     if report.exit == Exit::Fatal {
                         if let Some(why) = &report.summary.stopped {
-                            eprintln!("growatt-onboard: error: {why}");
+                            error_line(json, why);
                         }
                     }
                     report.exit
                 }
-                Err(e) => fatal(&e),
+                Err(e) => {
+                    error_line(json, &e.to_string());
+                    Exit::Fatal
+                }
             }
         }
         Command::Check(args) => run_check(&args),
@@ -73,7 +76,7 @@ pub async fn execute(cli: Cli) -> Exit {
             let cfg =
                 match verify::VerifyConfig::from_args(&args, std::env::var("GROWATT_TOKEN").ok()) {
                     Ok(cfg) => cfg,
-                    Err(e) => return fatal(&e),
+                    Err(e) => return config_error(false, &e),
                 };
             let out = cfg.out.clone();
             match verify::verify(cfg).await {
@@ -233,6 +236,31 @@ fn sim_config(args: &cli::SimArgs) -> anyhow::Result<sim::SimConfig> {
         link_delay: args.link_delay,
         open_world: args.open_world,
     })
+}
+
+/// A setting that makes the command impossible: a bad flag value is a usage error (2), anything
+/// else (no token, an unreadable token file) is fatal (1).
+fn config_error(json: bool, e: &config::ConfigError) -> Exit {
+    use config::ConfigError;
+    error_line(json, &e.to_string());
+    match e {
+        ConfigError::Usage(_) | ConfigError::Server(api::ClientError::BaseUrl(_)) => Exit::Usage,
+        _ => Exit::Fatal,
+    }
+}
+
+/// An error line on stderr: text, or one JSON object with `--log-format json`.
+fn error_line(json: bool, message: &str) {
+    if json {
+        let line = serde_json::json!({
+            "event": "error",
+            "message": message,
+            "ts": humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string(),
+        });
+        eprintln!("{line}");
+    } else {
+        eprintln!("growatt-onboard: error: {message}");
+    }
 }
 
 fn usage(message: &str) -> Exit {

@@ -255,7 +255,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     let in_progress = Arc::new(Semaphore::new((cfg.concurrency * 16).max(256)));
     let mut tasks = tokio::task::JoinSet::new();
     // Whether every row was handed out, and whether a row task stopped before its row ended.
-    let (mut all_read, mut unended) = (false, false);
+    let (mut all_read, mut unended, mut crashed) = (false, false, false);
     // Reading inline: a CSV record takes about a microsecond, and a read of the file is a rare,
     // short call, so no thread or channel is needed between the reader and the senders.
     let mut read = 0u32;
@@ -297,6 +297,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
                 });
                 while let Some(r) = tasks.try_join_next() {
                     unended |= !matches!(r, Ok(true));
+                    crashed |= r.is_err();
                 }
             }
         }
@@ -305,6 +306,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     drop(seen);
     while let Some(r) = tasks.join_next().await {
         unended |= !matches!(r, Ok(true));
+        crashed |= r.is_err();
     }
     watchers.end().await;
     ticker.abort();
@@ -318,6 +320,13 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     // --max-runtime struck once every row was on its way, and all of them ended: nothing is left.
     if stop == Some(Stop::MaxRuntime) && all_read && !unended {
         stop = None;
+    }
+    // A row task that failed left its row without a line: the run must not look complete.
+    if crashed && stop.is_none() {
+        stop = Some(Stop::Internal(
+            "a row's task failed unexpectedly; its row has no line and is sent again next run"
+                .into(),
+        ));
     }
     let writer = writer.into_inner().unwrap_or_else(|e| e.into_inner());
     match writer {

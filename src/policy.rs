@@ -60,6 +60,14 @@ impl RetryPolicy {
     /// can make any code transient.
     pub fn verdict(&self, answer: &Answer) -> Verdict {
         match answer {
+            // A proxy or overloaded server can wrap any body in a 5xx (or 408/429): the answer
+            // is not the API's word, so it is transient whatever code it carries, except the
+            // frequency limit, which pauses the run.
+            Answer::Envelope {
+                http_status: 408 | 429 | 500..=599,
+                code,
+                ..
+            } if *code != CODE_THROTTLED => Verdict::Retry,
             Answer::Envelope { code, .. } if self.retry_codes.contains(code) => Verdict::Retry,
             Answer::Envelope { code: 0, .. } => Verdict::Finish(Outcome::Registered),
             Answer::Envelope {
@@ -127,6 +135,25 @@ mod tests {
         for code in [10002, 10004, 10005, 10006, 10007, 10010, 99999] {
             assert_eq!(p.verdict(&env(code)), Verdict::Finish(Outcome::Rejected));
         }
+    }
+
+    #[test]
+    fn server_errors_are_transient_even_with_an_envelope() {
+        let p = RetryPolicy::default();
+        let at = |http_status, code| Answer::Envelope {
+            http_status,
+            code,
+            msg: String::new(),
+        };
+        assert_eq!(p.verdict(&at(502, 0)), Verdict::Retry);
+        assert_eq!(p.verdict(&at(503, 10002)), Verdict::Retry);
+        assert_eq!(p.verdict(&at(408, 10003)), Verdict::Retry);
+        assert_eq!(p.verdict(&at(429, 10012)), Verdict::Throttled);
+        assert_eq!(
+            p.verdict(&at(200, 10002)),
+            Verdict::Finish(Outcome::Rejected)
+        );
+        assert_eq!(p.verdict(&at(404, 0)), Verdict::Finish(Outcome::Registered));
     }
 
     #[test]

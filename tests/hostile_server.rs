@@ -1061,6 +1061,34 @@ async fn http_429_and_408_are_retried() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_carrying_an_envelope_are_retried_not_believed() {
+    // A proxy's 5xx can carry any JSON: neither its 0 nor its 10002 is the API's word.
+    let srv = Hostile::start(|r| match (r.sn(), r.seen_sn) {
+        ("P502", 0) => json(502, r#"{"error_code":0,"error_msg":""}"#),
+        ("P503", 0) => json(
+            503,
+            r#"{"error_code":10002,"error_msg":"Service Unavailable"}"#,
+        ),
+        ("P503", 1) => json(503, r#"{"error_code":10003,"error_msg":"busy"}"#),
+        _ => envelope(0, ""),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = fleet(dir.path(), &["P502", "P503"]);
+    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &[]), false).await;
+    assert_exit(&ran.out, 0);
+    let by_sn = results_by_sn(&results_path(dir.path()));
+    assert_eq!(by_sn["P502"]["outcome"], "registered");
+    assert_eq!(by_sn["P502"]["attempts"], "2");
+    assert_eq!(by_sn["P502"]["http_status"], "200");
+    assert_eq!(by_sn["P503"]["outcome"], "registered");
+    assert_eq!(by_sn["P503"]["attempts"], "3");
+    assert_eq!(srv.per_sn()["P502"], 2);
+    assert_eq!(srv.per_sn()["P503"], 3);
+    srv.assert_requests_proper();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_not_followed() {
     let second = Hostile::start(|_| envelope(0, "")).await;
     let target = format!("{}/v1/device/sn/add", second.base_url());

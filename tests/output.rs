@@ -182,3 +182,34 @@ async fn on_a_terminal_the_bar_shows_rows_and_counts() {
         "no plain lines on a terminal"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_cover_fatal_errors_and_bad_flag_values_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "f.csv", "plant,serial\n1,A\n");
+    let out = run_bin(&[
+        "run",
+        bad.to_str().unwrap(),
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--log-format",
+        "json",
+    ])
+    .await;
+    assert_exit(&out, 1);
+    let line = stderr(&out);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON object");
+    assert_eq!(v["event"], "error");
+    assert!(v["message"].as_str().unwrap().contains("missing column"));
+
+    let good = write(dir.path(), "g.csv", good_fleet(1));
+    for (flag, value) in [
+        ("--base-url", "nonsense"),
+        ("--max-runtime", "500000000000y"),
+        ("--throttle-pause", "500000000000y"),
+    ] {
+        let out = run_bin(&["run", good.to_str().unwrap(), flag, value]).await;
+        assert_exit(&out, 2);
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}

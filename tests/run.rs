@@ -383,7 +383,7 @@ async fn plain_http_to_a_remote_host_is_refused() {
         "http://openapi.growatt.com",
     ])
     .await;
-    assert_exit(&out, 1);
+    assert_exit(&out, 2);
     assert!(stderr(&out).contains("plain http://"), "{}", stderr(&out));
 }
 
