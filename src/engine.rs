@@ -125,6 +125,9 @@ pub enum Call {
         attempts: u32,
         /// An earlier attempt timed out or broke off, so it may have reached the server.
         uncertain: bool,
+        /// The last code the API answered with over all attempts, for a last attempt that got
+        /// none (a timeout after 10001s is still a row the API answered).
+        last_code: Option<i64>,
     },
     /// The run stopped first; the item stays for the next run.
     Stopped,
@@ -244,6 +247,7 @@ impl Engine {
     {
         let mut attempts: u32 = 0;
         let mut uncertain = false;
+        let mut last_code = None;
         loop {
             let permit = tokio::select! {
                 biased;
@@ -271,6 +275,9 @@ impl Engine {
                     attempt.answer,
                     attempt.latency.as_millis()
                 ));
+            }
+            if let Answer::Envelope { code, .. } = &attempt.answer {
+                last_code = Some(*code);
             }
             let mut verdict = self.cfg.policy.verdict(&attempt.answer);
             match verdict {
@@ -310,6 +317,7 @@ impl Engine {
                         attempt,
                         attempts: attempts + 1,
                         uncertain,
+                        last_code,
                     };
                 }
                 Verdict::Retry => {
@@ -335,6 +343,7 @@ impl Engine {
                             attempt,
                             attempts,
                             uncertain,
+                            last_code,
                         };
                     }
                     let wait = self.cfg.policy.backoff(attempts + 1, &mut rand::rng());

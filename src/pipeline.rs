@@ -429,8 +429,11 @@ async fn process_row(sh: &Shared, row: InputRow, device: Device) -> bool {
             attempt,
             attempts,
             uncertain,
+            last_code,
         } => {
-            sh.finish(line_for(&row, outcome, &attempt, attempts, uncertain));
+            let mut line = line_for(&row, outcome, &attempt, attempts, uncertain);
+            line.error_code = line.error_code.or(last_code);
+            sh.finish(line);
             true
         }
     }

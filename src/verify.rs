@@ -439,7 +439,12 @@ async fn list_plant(engine: &Arc<Engine>, plant: u64) -> Listing {
                     .and_then(|c| c.as_u64())
                     .map(|c| c.div_ceil(PER_PAGE))
             })
-            .unwrap_or(page);
+            // Without paging totals, a full page means there may be another.
+            .unwrap_or(if listed.len() as u64 >= PER_PAGE {
+                page + 1
+            } else {
+                page
+            });
         if listed.is_empty() || page >= pages || page >= MAX_PAGES {
             return Listing::Devices(devices);
         }

@@ -1089,6 +1089,25 @@ async fn server_errors_carrying_an_envelope_are_retried_not_believed() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_row_keeps_the_last_code_the_api_answered() {
+    // 10001, 10001, then silence: the row failed, and the API did answer 10001.
+    let srv = Hostile::start(|r| match r.seen_sn {
+        0 | 1 => envelope(10001, "system error"),
+        _ => Act::Silent(Duration::from_secs(5)),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = fleet(dir.path(), &["LAST1"]);
+    let ran = run_tool(&run_args(&f, &srv.base_url(), "0.5", &[]), false).await;
+    assert_exit(&ran.out, 3);
+    let l = &results_by_sn(&results_path(dir.path()))["LAST1"];
+    assert_eq!(l["outcome"], "failed");
+    assert_eq!(l["attempts"], "3");
+    assert_eq!(l["error_code"], "10001", "{l:?}");
+    assert!(l["error_msg"].contains("no answer within the time limit"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_not_followed() {
     let second = Hostile::start(|_| envelope(0, "")).await;
     let target = format!("{}/v1/device/sn/add", second.base_url());
