@@ -29,9 +29,21 @@ pub enum Mode {
 #[derive(Debug, Clone, Default)]
 struct Snapshot {
     done: u64,
-    tally: Tally,
+    /// Rows per outcome, in [`Outcome::ALL`] order.
+    outcomes: [u64; 6],
+    skipped_done: u64,
+    requests: u64,
     pace: f64,
     paused_for: Option<Duration>,
+}
+
+impl Snapshot {
+    fn count(&self, o: Outcome) -> u64 {
+        Outcome::ALL
+            .iter()
+            .position(|x| *x == o)
+            .map_or(0, |i| self.outcomes[i])
+    }
 }
 
 struct Inner {
@@ -116,15 +128,18 @@ impl Progress {
         if self.inner.mode == Mode::Hidden {
             return;
         }
+        // Called for every row: copy plain numbers, and build text only for a bar to show.
         let text = {
             let mut s = self.snapshot();
             s.done += rows;
-            s.tally = tally.clone();
+            s.outcomes = Outcome::ALL.map(|o| tally.count(o));
+            s.skipped_done = tally.skipped_done;
+            s.requests = tally.requests;
             s.pace = pace;
             s.paused_for = paused_for;
-            counts_text(&s)
+            self.inner.bar.is_some().then(|| counts_text(&s))
         };
-        if let Some(bar) = &self.inner.bar {
+        if let (Some(bar), Some(text)) = (&self.inner.bar, text) {
             bar.inc(rows);
             bar.set_message(text);
         }
@@ -144,15 +159,15 @@ impl Progress {
         if self.inner.json {
             let counts: serde_json::Map<String, serde_json::Value> = Outcome::ALL
                 .iter()
-                .map(|o| (o.as_str().to_string(), json!(s.tally.count(*o))))
+                .map(|o| (o.as_str().to_string(), json!(s.count(*o))))
                 .collect();
             self.emit_json(json!({
                 "event": "progress",
                 "rows_done": s.done,
                 "rows_total": self.inner.total,
                 "outcomes": counts,
-                "skipped_done": s.tally.skipped_done,
-                "requests": s.tally.requests,
+                "skipped_done": s.skipped_done,
+                "requests": s.requests,
                 "pace_per_second": (s.pace * 100.0).round() / 100.0,
                 "eta_seconds": eta.map(|e| e.as_secs()),
                 "paused_seconds": s.paused_for.map(|p| p.as_secs()),
@@ -225,7 +240,7 @@ fn counts_text(s: &Snapshot) -> String {
     let counts: Vec<String> = Outcome::ALL
         .iter()
         .filter_map(|o| {
-            let n = s.tally.count(*o);
+            let n = s.count(*o);
             (n > 0).then(|| format!("{} {n}", o.as_str()))
         })
         .collect();
@@ -234,12 +249,12 @@ fn counts_text(s: &Snapshot) -> String {
     } else {
         counts.join(" · ")
     };
-    if s.tally.skipped_done > 0 {
-        msg.push_str(&format!(" · done earlier {}", s.tally.skipped_done));
+    if s.skipped_done > 0 {
+        msg.push_str(&format!(" · done earlier {}", s.skipped_done));
     }
     msg.push_str(&format!(
         "  ({} requests, pace {:.2}/s)",
-        s.tally.requests, s.pace
+        s.requests, s.pace
     ));
     if let Some(p) = s.paused_for {
         msg.push_str(&format!(
@@ -273,8 +288,8 @@ mod tests {
     #[test]
     fn counts_line_names_outcomes_pace_and_pause() {
         let mut s = Snapshot::default();
-        s.tally.outcomes.insert(Outcome::Registered, 3);
-        s.tally.requests = 4;
+        s.outcomes[0] = 3;
+        s.requests = 4;
         s.pace = 2.0;
         s.paused_for = Some(Duration::from_secs(272));
         let text = counts_text(&s);

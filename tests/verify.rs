@@ -37,6 +37,18 @@ fn world(plants: u64, per_plant: usize, offline: &[usize]) -> (sim::Fixture, Str
     )
 }
 
+/// Runs `growatt-onboard verify RESULTS --base-url <the simulator>` with `extra` flags.
+async fn verify_against(
+    sim: &SimServer,
+    results: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let base = sim.base_url();
+    let mut args = vec!["verify", results.to_str().unwrap(), "--base-url", &base];
+    args.extend_from_slice(extra);
+    run_bin(&args).await
+}
+
 fn list_requests(stats: &sim::Stats, adds: u64) -> u64 {
     stats.requests - adds
 }
@@ -61,15 +73,7 @@ async fn linked_and_pending_then_only_pending_rows_are_checked_again() {
     let adds = sim.stats().requests;
     assert_eq!(adds, 12);
 
-    let out = run_bin(&[
-        "verify",
-        results.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "100/s",
-    ])
-    .await;
+    let out = verify_against(&sim, &results, &["--rate", "100/s"]).await;
     assert_exit(&out, 3);
     assert!(
         stderr(&out).contains("10 of 12 registered devices linked, 2 still pending"),
@@ -111,15 +115,7 @@ async fn linked_and_pending_then_only_pending_rows_are_checked_again() {
         assert!(r.status().is_success());
     }
     let before = sim.stats().requests;
-    let out = run_bin(&[
-        "verify",
-        results.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "100/s",
-    ])
-    .await;
+    let out = verify_against(&sim, &results, &["--rate", "100/s"]).await;
     assert_exit(&out, 0);
     assert_eq!(sim.stats().requests - before, 2, "plants 1 and 3 only");
     let mut rdr = csv::Reader::from_path(&verify_path).unwrap();
@@ -129,13 +125,7 @@ async fn linked_and_pending_then_only_pending_rows_are_checked_again() {
 
     // Nothing left to check: no request at all.
     let before = sim.stats().requests;
-    let out = run_bin(&[
-        "verify",
-        results.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-    ])
-    .await;
+    let out = verify_against(&sim, &results, &[]).await;
     assert_exit(&out, 0);
     assert_eq!(sim.stats().requests, before);
 }
@@ -151,15 +141,7 @@ async fn pages_through_more_than_a_hundred_devices_on_one_plant() {
     let dir = tempfile::tempdir().unwrap();
     let results = register(&sim, dir.path(), &fleet).await;
     let adds = sim.stats().requests;
-    let out = run_bin(&[
-        "verify",
-        results.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "100/s",
-    ])
-    .await;
+    let out = verify_against(&sim, &results, &["--rate", "100/s"]).await;
     assert_exit(&out, 0);
     assert!(stderr(&out).contains("230 of 230 registered devices linked"));
     assert_eq!(
@@ -180,13 +162,7 @@ async fn a_plant_that_no_longer_exists_is_reported() {
          2,424242,ABC123,1,registered,0,,1,200,5,2026-11-25T00:00:00.000Z\n\
          3,424242,ABC124,1,rejected,10005,user does not exist,1,200,5,2026-11-25T00:00:00.000Z\n",
     );
-    let out = run_bin(&[
-        "verify",
-        results.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-    ])
-    .await;
+    let out = verify_against(&sim, &results, &[]).await;
     assert_exit(&out, 3);
     assert!(
         stderr(&out).contains("1 on plants that no longer exist"),
@@ -233,16 +209,11 @@ async fn throttling_mid_verify_pauses_and_finishes() {
     ])
     .await;
     assert_exit(&out, 0);
-    let out = run_bin(&[
-        "verify",
-        results.to_str().unwrap(),
-        "--base-url",
-        &strict.base_url(),
-        "--rate",
-        "50/s",
-        "--throttle-pause",
-        "300ms",
-    ])
+    let out = verify_against(
+        &strict,
+        &results,
+        &["--rate", "50/s", "--throttle-pause", "300ms"],
+    )
     .await;
     assert_exit(&out, 0);
     assert!(strict.stats().by_code.get("10012").copied().unwrap_or(0) >= 1);
