@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::Region;
-use crate::config::Rate;
+use crate::units::{parse_duration, parse_probability, parse_secs, Rate};
 
 /// Register a fleet of Growatt devices with their plants and end-user accounts, from a CSV, through
 /// the ShineServer OpenAPI: paced, concurrent, retrying and resumable.
@@ -86,18 +86,6 @@ pub struct InputArgs {
     pub sheet: Option<String>,
 }
 
-impl InputArgs {
-    /// The read options these flags describe.
-    pub fn read_options(&self) -> Result<crate::input::ReadOptions, String> {
-        let mut options = crate::input::ReadOptions {
-            sheet: self.sheet.clone(),
-            ..Default::default()
-        };
-        options.map_columns(&self.columns)?;
-        Ok(options)
-    }
-}
-
 /// Options of `run`.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
@@ -143,16 +131,16 @@ pub struct RequestArgs {
     )]
     pub retry_codes: Vec<i64>,
     /// Per-request time limit, in seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = crate::config::parse_secs)]
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = parse_secs)]
     pub timeout: f64,
     /// Delay before the first retry; it doubles with each further retry, up to 60s (with jitter).
-    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
     pub backoff: std::time::Duration,
     /// How long the whole run pauses after a 10012 (frequency limit) answer before it slows down and tries again.
-    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
     pub throttle_pause: std::time::Duration,
     /// Stop starting new rows after this long (90s, 10m, 2h); rows not reached stay for the next run.
-    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_runtime: Option<std::time::Duration>,
 }
 
@@ -169,8 +157,8 @@ pub enum LogFormat {
 #[derive(Debug, Args, Clone)]
 pub struct ServerArgs {
     /// The regional server.
-    #[arg(long, value_enum, default_value_t = Region::Eu)]
-    pub region: Region,
+    #[arg(long, value_enum, default_value_t = RegionArg::Eu)]
+    pub region: RegionArg,
     /// Override the server's base URL (https://, or http:// to a loopback host only).
     #[arg(long, value_name = "URL")]
     pub base_url: Option<String>,
@@ -186,7 +174,7 @@ pub struct OutputArgs {
     #[arg(long)]
     pub no_progress: bool,
     /// Without a terminal (cron), print a progress line this often.
-    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub progress_interval: std::time::Duration,
     /// Format of what goes to stderr: text, or one JSON object per line for log collectors.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -197,6 +185,33 @@ pub struct OutputArgs {
     /// More detail: -v per row, -vv per request (the token is never shown).
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
+
+/// The regional servers, as the flag names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegionArg {
+    /// Europe and the rest of the world (the default server).
+    Eu,
+    /// North America.
+    Us,
+    /// China.
+    Cn,
+    /// Australia.
+    Au,
+    /// The vendor's test server.
+    Test,
+}
+
+impl From<RegionArg> for Region {
+    fn from(r: RegionArg) -> Region {
+        match r {
+            RegionArg::Eu => Region::Eu,
+            RegionArg::Us => Region::Us,
+            RegionArg::Cn => Region::Cn,
+            RegionArg::Au => Region::Au,
+            RegionArg::Test => Region::Test,
+        }
+    }
 }
 
 /// Options of `verify`.
@@ -280,10 +295,10 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub jitter_ms: u64,
     /// Share of requests answered 10001 (system error), 0 to 1.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = crate::config::parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
     pub fail_rate: f64,
     /// Share of requests left unanswered for --hang-ms (to provoke client timeouts), 0 to 1.
-    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = crate::config::parse_probability)]
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
     pub hang_rate: f64,
     /// How long a hanging request waits before it answers, in milliseconds.
     #[arg(long, default_value_t = 60_000, value_name = "MS")]
@@ -296,7 +311,7 @@ pub struct SimArgs {
     pub seed: u64,
     /// An offline device's association links (shows on its plant) this long after the add
     /// [default: only when marked online with POST /__sim/online?sn=SN].
-    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub link_delay: Option<std::time::Duration>,
     /// Open world, for fleets of any size without a fixture: every numeric plant exists, every
     /// numeric user belongs to it, every serial of letters and digits exists (online).

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use growatt_onboard::api::decode_envelope;
 use growatt_onboard::input::{check_sn, parse_id, Device, FleetReader, InputRow};
-use growatt_onboard::results::safe_cell;
+use growatt_onboard::journal::safe_cell;
 use proptest::prelude::*;
 
 const HEADER: &[u8] = b"plant_id,sn,c_user_id\n";

@@ -105,7 +105,7 @@ fn assert_whole_lines(path: &Path) -> Vec<HashMap<String, String>> {
 
 /// The summary JSON beside `results`.
 fn summary(results: &Path) -> serde_json::Value {
-    let path = growatt_onboard::results::summary_path(results);
+    let path = growatt_onboard::paths::Paths::of_results(results).summary;
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -71,7 +71,7 @@ pub fn read_results(path: &Path) -> Vec<HashMap<String, String>> {
     let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
         headers,
-        growatt_onboard::results::COLUMNS.map(String::from).to_vec()
+        growatt_onboard::journal::COLUMNS.map(String::from).to_vec()
     );
     r.records()
         .map(|rec| {

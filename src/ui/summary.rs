@@ -8,7 +8,9 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::exit::Exit;
-use crate::results::{Outcome, ResultLine};
+use crate::journal::ResultLine;
+use crate::outcome::Outcome;
+use crate::paths::Paths;
 
 /// Running counts, updated as rows end.
 #[derive(Debug, Default, Clone)]
@@ -163,7 +165,7 @@ impl Summary {
     /// Appends this summary as one JSON line to the run history beside the results
     /// (`<results stem>.history.jsonl`), which `report` shows.
     pub fn append_history(&self) -> std::io::Result<()> {
-        let path = crate::report::history_path(&self.results);
+        let path = Paths::of_results(&self.results).history;
         let mut line = serde_json::to_string(self)?;
         line.push('\n');
         let mut f = std::fs::OpenOptions::new()

@@ -3,11 +3,23 @@
 use std::io::Write;
 
 use crate::cli::CheckArgs;
+use crate::config::{input_paths, read_options, RunError};
 use crate::exit::Exit;
-use crate::input::{sn_key, FleetReader};
-use crate::pipeline::{duplicate_msg, RunError};
-use crate::results;
-use crate::seen::Sight;
+use crate::input::FleetReader;
+use crate::journal::{self, triage, Next};
+use crate::outcome::Outcome;
+use crate::ui::Log;
+
+/// `check` (and `run --dry-run`): the problems on stdout, a fatal one on stderr.
+pub fn execute(args: &CheckArgs) -> Exit {
+    match check(args, &mut std::io::stdout().lock()) {
+        Ok(report) => report.exit(),
+        Err(e) => {
+            Log::new(false).error(&e.to_string());
+            e.exit()
+        }
+    }
+}
 
 /// What `check` found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -39,40 +51,30 @@ impl CheckReport {
 /// `out`.
 pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<CheckReport, RunError> {
     let path = &args.input.input;
-    let results_path = args
-        .input
-        .out
-        .clone()
-        .unwrap_or_else(|| results::default_results_path(path));
-    let options = args.input.read_options().map_err(RunError::Usage)?;
+    let results_path = input_paths(&args.input).results;
+    let options = read_options(&args.input)?;
     let reader = FleetReader::open_with(path, &options)?;
-    let mut seen = results::read_done(&results_path)?.done;
+    let mut seen = journal::read_done(&results_path)?.done;
     let mut report = CheckReport::default();
     let mut problems = String::new();
     for item in reader {
         let row = item?;
         report.rows += 1;
-        match &row.check {
-            Err(msg) => {
-                report.invalid += 1;
+        match triage(&mut seen, row) {
+            Next::Ended(line) => {
+                match line.outcome {
+                    Outcome::Invalid => report.invalid += 1,
+                    _ => report.duplicate += 1,
+                }
                 if !args.quiet {
-                    problems.push_str(&format!("row {}: invalid: {msg}\n", row.row));
+                    problems.push_str(&format!(
+                        "row {}: {}: {}\n",
+                        line.row, line.outcome, line.error_msg
+                    ));
                 }
             }
-            Ok(device) => match seen.sight(sn_key(&device.sn), row.row) {
-                Sight::Duplicate { first_row: first } => {
-                    report.duplicate += 1;
-                    if !args.quiet {
-                        problems.push_str(&format!(
-                            "row {}: duplicate: {}\n",
-                            row.row,
-                            duplicate_msg(first)
-                        ));
-                    }
-                }
-                Sight::First { done: true } => report.done += 1,
-                Sight::First { done: false } => report.to_send += 1,
-            },
+            Next::Done => report.done += 1,
+            Next::Send(..) => report.to_send += 1,
         }
         if problems.len() > 64 * 1024 {
             let _ = out.write_all(problems.as_bytes());

@@ -6,95 +6,52 @@
 //! every registered row `linked` or `pending`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use crate::api::{Answer, Client, Token};
+use serde_json::json;
+
+use crate::api::{Answer, ClientError};
 use crate::cli::VerifyArgs;
-use crate::config::{self, ConfigError, Rate, Ui};
-use crate::engine::{Call, Engine, EngineConfig, Stop};
+use crate::config::VerifyConfig;
+use crate::engine::{Call, Engine, ListingVerdict, Stop};
 use crate::exit::Exit;
 use crate::input::sn_key;
-use crate::policy::RetryPolicy;
-use crate::progress::Progress;
-use crate::results::{self, safe_cell, Outcome, ResultsError, ResultsWriter, RunLock};
+use crate::journal::{
+    self, safe_cell, ResultsError, ResultsWriter, RunLock, COLUMNS, VERIFY_COLUMNS,
+};
+use crate::outcome::Outcome;
+use crate::ui::Log;
 
-/// The verify file's header.
-pub const COLUMNS: [&str; 7] = [
-    "row",
-    "plant_id",
-    "sn",
-    "link_status",
-    "device_status",
-    "last_update_time",
-    "checked_at",
-];
+/// `verify`: resolves the flags, checks the links, prints what it found.
+pub async fn execute(args: VerifyArgs, token_env: Option<&str>) -> Exit {
+    let log = Log::new(args.output.log_format == crate::cli::LogFormat::Json);
+    let cfg = match VerifyConfig::from_args(&args, token_env) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            log.error(&e.to_string());
+            return e.exit();
+        }
+    };
+    let out = cfg.out.clone();
+    match verify(cfg).await {
+        Ok(report) => {
+            report.print(&log, &out);
+            report.exit.unwrap_or(Exit::Fatal)
+        }
+        Err(e) => {
+            log.error(&e.to_string());
+            e.exit()
+        }
+    }
+}
 
 /// Devices asked for per page: the API's maximum.
 pub const PER_PAGE: u64 = 100;
 /// The API refuses pages past this (10014).
 pub const MAX_PAGES: u64 = 250;
-
-/// Everything `verify` needs, resolved.
-#[derive(Debug, Clone)]
-pub struct VerifyConfig {
-    /// The results file to read.
-    pub results: PathBuf,
-    /// The verify file to append to.
-    pub out: PathBuf,
-    /// The server's base URL.
-    pub base: reqwest::Url,
-    /// The API key.
-    pub token: Token,
-    /// Pace, retries and limits.
-    pub rate: Rate,
-    /// Most requests in flight.
-    pub concurrency: usize,
-    /// What each answer means.
-    pub policy: RetryPolicy,
-    /// Per-request limit.
-    pub timeout: Duration,
-    /// Pause after a 10012 answer.
-    pub throttle_pause: Duration,
-    /// Stop starting requests after this long.
-    pub max_runtime: Option<Duration>,
-    /// Output control.
-    pub ui: Ui,
-}
-
-impl VerifyConfig {
-    /// Resolves `verify`'s arguments.
-    pub fn from_args(args: &VerifyArgs, token_env: Option<String>) -> Result<Self, ConfigError> {
-        let out = args
-            .out
-            .clone()
-            .unwrap_or_else(|| default_verify_path(&args.results));
-        Ok(VerifyConfig {
-            results: args.results.clone(),
-            out,
-            base: config::resolve_server(&args.server)?,
-            token: config::resolve_token(&args.server, token_env)?,
-            rate: args.request.rate,
-            concurrency: args.request.concurrency as usize,
-            policy: args.request.policy(),
-            timeout: args.request.timeout(),
-            throttle_pause: args.request.throttle_pause,
-            max_runtime: args.request.max_runtime,
-            ui: Ui::from_args(&args.output),
-        })
-    }
-}
-
-/// `<results stem>.verify.csv` beside the results file.
-pub fn default_verify_path(results: &Path) -> PathBuf {
-    let stem = results
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "results".into());
-    results.with_file_name(format!("{stem}.verify.csv"))
-}
 
 /// How a row stands after a check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -150,6 +107,34 @@ impl VerifyReport {
         self.registered_rows - self.linked()
     }
 
+    /// Prints the closing lines (or one JSON object), the verify file's path, and why the run
+    /// stopped when that is fatal.
+    pub fn print(&self, log: &Log, out: &std::path::Path) {
+        if log.is_json() {
+            log.json(json!({
+                "event": "verify",
+                "registered_rows": self.registered_rows,
+                "linked": self.linked(),
+                "linked_before": self.linked_before,
+                "checked": self.checked,
+                "unchecked": self.unchecked,
+                "plants": self.plants,
+                "requests": self.requests,
+                "stopped": self.stopped,
+                "verify_file": out,
+                "exit_code": self.exit.unwrap_or(Exit::Fatal).code(),
+            }));
+        } else {
+            log.block(&self.render());
+            log.notice(&format!("  verify file: {}", out.display()));
+        }
+        if self.exit.unwrap_or(Exit::Fatal) == Exit::Fatal {
+            if let Some(why) = &self.stopped {
+                log.error(why);
+            }
+        }
+    }
+
     /// The closing lines for stderr.
     pub fn render(&self) -> String {
         let mut out = format!(
@@ -192,10 +177,17 @@ pub enum VerifyError {
     Results(#[from] ResultsError),
     /// The HTTP client cannot be built.
     #[error(transparent)]
-    Client(#[from] crate::api::ClientError),
+    Client(#[from] ClientError),
     /// The results file does not exist.
     #[error("{0} does not exist; pass the results file a `run` wrote")]
     NoResults(PathBuf),
+}
+
+impl VerifyError {
+    /// Each is fatal.
+    pub fn exit(&self) -> Exit {
+        Exit::Fatal
+    }
 }
 
 /// Runs `verify`.
@@ -203,18 +195,13 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
     if !cfg.results.is_file() {
         return Err(VerifyError::NoResults(cfg.results.clone()));
     }
-    let client = Client::new(
-        cfg.base.clone(),
-        cfg.token.clone(),
-        cfg.timeout,
-        cfg.concurrency,
-    )?;
+    let client = cfg.request.client()?;
     // The same lock as `run`: a verify never reads a results file a run is still writing.
     let lock = RunLock::acquire(&cfg.results)?;
 
     // The latest line per row of the results, keeping the registered ones.
     let mut latest: HashMap<u64, Option<Target>> = HashMap::new();
-    results::scan_log(&cfg.results, &results::COLUMNS, |r| {
+    journal::scan_log(&cfg.results, &COLUMNS, |r| {
         let text = |i| {
             r.get(i)
                 .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -234,7 +221,7 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
 
     // Rows an earlier verify found linked are not checked again.
     let mut linked_before: HashSet<(u64, u64)> = HashSet::new();
-    let (file, _) = results::open_log(&cfg.out, &COLUMNS, |r| {
+    let (file, _) = journal::open_log(&cfg.out, &VERIFY_COLUMNS, |r| {
         let row = r.get(0).and_then(|b| std::str::from_utf8(b).ok());
         let sn = r.get(2).and_then(|b| std::str::from_utf8(b).ok());
         let status = r.get(3);
@@ -264,18 +251,7 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
         }
     }
 
-    let engine = Engine::new(
-        client,
-        EngineConfig::new(
-            cfg.concurrency,
-            &cfg.policy,
-            cfg.rate,
-            cfg.throttle_pause,
-            cfg.max_runtime,
-            &cfg.ui,
-        ),
-        Progress::hidden(),
-    );
+    let engine = Engine::new(client, cfg.request.engine(&cfg.ui), cfg.ui.log());
     let watchers = engine.watch();
     let mut writer = ResultsWriter::new(&cfg.out, file);
 
@@ -299,7 +275,7 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
             Listing::Missing => Some(Err(())),
             Listing::Failed(why) => {
                 if !cfg.ui.quiet {
-                    engine.progress.println(&format!(
+                    engine.log.notice(&format!(
                         "growatt-onboard verify: plant {}: {why}; its {} rows stay unchecked",
                         targets.first().map_or("", |t| t.plant_cell.as_str()),
                         targets.len()
@@ -395,17 +371,19 @@ async fn list_plant(engine: &Arc<Engine>, plant: u64) -> Listing {
                 outcome, attempt, ..
             } => (outcome, attempt),
         };
-        match (&attempt.answer, outcome) {
-            (Answer::Envelope { code: 0, .. }, _) => {}
-            // On this endpoint 10003 means the plant does not exist.
-            (Answer::Envelope { code: 10003, .. }, _) => return Listing::Missing,
-            (Answer::Envelope { code, msg, .. }, _) => {
-                return Listing::Failed(format!("the listing answered {code} {msg}"))
+        match engine.policy().listing(&attempt.answer, outcome) {
+            ListingVerdict::Page => {}
+            ListingVerdict::PlantMissing => return Listing::Missing,
+            ListingVerdict::Refused { code } => {
+                let msg = match &attempt.answer {
+                    Answer::Envelope { msg, .. } => msg.as_str(),
+                    _ => "",
+                };
+                return Listing::Failed(format!("the listing answered {code} {msg}"));
             }
-            (other, Outcome::Failed) => {
-                return Listing::Failed(format!("the listing failed: {other:?}"))
+            ListingVerdict::Failed => {
+                return Listing::Failed(format!("the listing failed: {:?}", attempt.answer))
             }
-            (other, _) => return Listing::Failed(format!("unexpected answer {other:?}")),
         }
         let data = attempt.data.unwrap_or_default();
         let listed = data
@@ -458,10 +436,6 @@ mod tests {
 
     #[test]
     fn verify_path_and_report_text() {
-        assert_eq!(
-            default_verify_path(Path::new("/x/fleet.results.csv")),
-            PathBuf::from("/x/fleet.results.verify.csv")
-        );
         let mut r = VerifyReport {
             registered_rows: 10,
             linked_before: 3,

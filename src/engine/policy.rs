@@ -1,20 +1,14 @@
-//! The retry policy: the one place that decides what an answer means for a row.
+//! The answer policy: the one place that decides what an answer means (finish, retry, pause,
+//! stop), for a row's add and for a plant's listing alike.
 
 use std::time::Duration;
 
 use rand::Rng;
 
 use crate::api::Answer;
-use crate::results::Outcome;
-
-/// Growatt's "frequency limit" code.
-pub const CODE_THROTTLED: i64 = 10012;
-/// Growatt's "wrong domain" code: the account lives on another regional server.
-pub const CODE_WRONG_REGION: i64 = -1;
-/// Growatt's "permission denied" code.
-pub const CODE_PERMISSION_DENIED: i64 = 10011;
-/// The device is already associated.
-pub const CODE_ALREADY: i64 = 10003;
+use crate::outcome::{
+    Outcome, CODE_ALREADY, CODE_PERMISSION_DENIED, CODE_THROTTLED, CODE_WRONG_REGION,
+};
 
 /// What to do after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +21,40 @@ pub enum Verdict {
     Throttled,
     /// The account is on another region: stop the run.
     WrongRegion,
-    /// The token was refused; stops the run when it happens at the start.
-    Denied,
+    /// The token was refused. At the start of a run this stops it; later it is about this
+    /// item alone: retried when `retry` (an HTTP 401/403 page), else [`Outcome::Rejected`] (the
+    /// API's own 10011).
+    Denied {
+        /// Retry the item when the run goes on.
+        retry: bool,
+    },
+}
+
+impl Verdict {
+    /// What a denial means for the item once the token is known to work.
+    pub fn past_the_start(self) -> Verdict {
+        match self {
+            Verdict::Denied { retry: true } => Verdict::Retry,
+            Verdict::Denied { retry: false } => Verdict::Finish(Outcome::Rejected),
+            other => other,
+        }
+    }
+}
+
+/// What a final answer to a plant's device listing says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListingVerdict {
+    /// A page of devices.
+    Page,
+    /// The plant does not exist (the listing's 10003).
+    PlantMissing,
+    /// Any other code, or a code that outlasted the retries: the listing cannot be used.
+    Refused {
+        /// The code.
+        code: i64,
+    },
+    /// Retryable failures without an API answer (timeouts, broken pages) used up the attempts.
+    Failed,
 }
 
 /// Retry settings, resolved once from the command line.
@@ -84,13 +110,30 @@ impl RetryPolicy {
             Answer::Envelope {
                 code: CODE_PERMISSION_DENIED,
                 ..
-            } => Verdict::Denied,
+            } => Verdict::Denied { retry: false },
             Answer::Envelope { .. } => Verdict::Finish(Outcome::Rejected),
             Answer::NotEnvelope {
                 http_status: 401 | 403,
                 ..
-            } => Verdict::Denied,
+            } => Verdict::Denied { retry: true },
             Answer::NotEnvelope { .. } | Answer::Timeout | Answer::Connection(_) => Verdict::Retry,
+        }
+    }
+
+    /// What the final answer to a listing call means: on `device/list`, 10003 says the plant
+    /// does not exist.
+    pub fn listing(&self, answer: &Answer, outcome: Outcome) -> ListingVerdict {
+        match answer {
+            // Retries used up on an answer the API gave: that answer is the word.
+            Answer::Envelope { code, .. } if outcome == Outcome::Failed => {
+                ListingVerdict::Refused { code: *code }
+            }
+            Answer::Envelope { code: 0, .. } => ListingVerdict::Page,
+            Answer::Envelope {
+                code: CODE_ALREADY, ..
+            } => ListingVerdict::PlantMissing,
+            Answer::Envelope { code, .. } => ListingVerdict::Refused { code: *code },
+            _ => ListingVerdict::Failed,
         }
     }
 
@@ -105,6 +148,24 @@ impl RetryPolicy {
         let factor = rng.random_range(0.75..1.25);
         plain.mul_f64(factor).min(self.backoff_cap)
     }
+}
+
+/// Whether an attempt that got `answer` may have been carried out all the same: a timeout, a
+/// broken connection or a server error can hide an add the server made.
+pub fn may_have_reached(answer: &Answer) -> bool {
+    matches!(
+        answer,
+        Answer::Timeout
+            | Answer::Connection(_)
+            | Answer::Envelope {
+                http_status: 500..=599,
+                ..
+            }
+            | Answer::NotEnvelope {
+                http_status: 500..=599,
+                ..
+            }
+    )
 }
 
 #[cfg(test)]
@@ -131,7 +192,11 @@ mod tests {
         assert_eq!(p.verdict(&env(10001)), Verdict::Retry);
         assert_eq!(p.verdict(&env(10012)), Verdict::Throttled);
         assert_eq!(p.verdict(&env(-1)), Verdict::WrongRegion);
-        assert_eq!(p.verdict(&env(10011)), Verdict::Denied);
+        assert_eq!(p.verdict(&env(10011)), Verdict::Denied { retry: false });
+        assert_eq!(
+            p.verdict(&env(10011)).past_the_start(),
+            Verdict::Finish(Outcome::Rejected)
+        );
         for code in [10002, 10004, 10005, 10006, 10007, 10010, 99999] {
             assert_eq!(p.verdict(&env(code)), Verdict::Finish(Outcome::Rejected));
         }
@@ -172,7 +237,11 @@ mod tests {
         assert_eq!(p.verdict(&html(429)), Verdict::Retry);
         assert_eq!(p.verdict(&html(408)), Verdict::Retry);
         assert_eq!(p.verdict(&html(200)), Verdict::Retry);
-        assert_eq!(p.verdict(&html(403)), Verdict::Denied);
+        assert_eq!(p.verdict(&html(403)), Verdict::Denied { retry: true });
+        assert_eq!(p.verdict(&html(403)).past_the_start(), Verdict::Retry);
+        assert!(may_have_reached(&Answer::Timeout));
+        assert!(may_have_reached(&html(502)));
+        assert!(!may_have_reached(&html(200)));
     }
 
     #[test]
@@ -187,6 +256,31 @@ mod tests {
             ..RetryPolicy::default()
         };
         assert_eq!(p.verdict(&env(10001)), Verdict::Finish(Outcome::Rejected));
+    }
+
+    #[test]
+    fn listing_answers() {
+        let p = RetryPolicy::default();
+        assert_eq!(
+            p.listing(&env(0), Outcome::Registered),
+            ListingVerdict::Page
+        );
+        assert_eq!(
+            p.listing(&env(10003), Outcome::AlreadyRegistered),
+            ListingVerdict::PlantMissing
+        );
+        assert_eq!(
+            p.listing(&env(10002), Outcome::Rejected),
+            ListingVerdict::Refused { code: 10002 }
+        );
+        assert_eq!(
+            p.listing(&env(10001), Outcome::Failed),
+            ListingVerdict::Refused { code: 10001 }
+        );
+        assert_eq!(
+            p.listing(&Answer::Timeout, Outcome::Failed),
+            ListingVerdict::Failed
+        );
     }
 
     #[test]

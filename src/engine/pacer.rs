@@ -12,7 +12,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::Rate;
+use crate::units::Rate;
 
 /// Clean answers needed before the pace climbs one step back towards the target.
 const CLEAN_PER_STEP: u32 = 10;

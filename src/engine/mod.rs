@@ -11,64 +11,21 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Answer, Attempt, Client};
-use crate::exit::Exit;
-use crate::pacer::Pacer;
-use crate::policy::{RetryPolicy, Verdict};
-use crate::progress::Progress;
-use crate::results::Outcome;
+use crate::outcome::Outcome;
+use crate::ui::Log;
+use crate::units::Rate;
+
+pub mod pacer;
+pub mod policy;
+mod signals;
+mod stop;
+
+pub use pacer::{PaceStatus, Pacer};
+pub use policy::{ListingVerdict, RetryPolicy, Verdict};
+pub use stop::Stop;
 
 /// How many answers at the start of a run decide that a refused token is the token's fault.
 const DENIAL_PROBE: u32 = 5;
-
-/// What stops a run before it ends by itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
-    /// `--max-runtime` elapsed.
-    MaxRuntime,
-    /// A throttle pause would outlast `--max-runtime`.
-    Throttled,
-    /// Ctrl-C or SIGTERM.
-    Interrupted,
-    /// The account lives on another region (-1).
-    WrongRegion,
-    /// The token was refused from the start (10011, HTTP 401/403).
-    Denied,
-    /// The results file could not be written.
-    Unwritable(String),
-    /// The input could not be read part-way.
-    Unreadable(String),
-    /// A part of the tool failed (a bug); what ended is written, the rest stays for next run.
-    Internal(String),
-}
-
-impl Stop {
-    /// The exit code this stop calls for.
-    pub fn exit(&self) -> Exit {
-        match self {
-            Stop::MaxRuntime | Stop::Throttled => Exit::Incomplete,
-            Stop::Interrupted => Exit::Interrupted,
-            Stop::WrongRegion
-            | Stop::Denied
-            | Stop::Unwritable(_)
-            | Stop::Unreadable(_)
-            | Stop::Internal(_) => Exit::Fatal,
-        }
-    }
-
-    /// What to tell the person.
-    pub fn describe(&self) -> String {
-        match self {
-            Stop::MaxRuntime => "--max-runtime reached; run the same command again to continue".into(),
-            Stop::Throttled => "the API's rate limit pause would outlast --max-runtime; run again later to continue".into(),
-            Stop::Interrupted => "interrupted; every row that ended is in the results file, run again to continue".into(),
-            Stop::WrongRegion => "the API answered -1: this account lives on another regional server; pick it with --region (eu, us, cn, au) or --base-url".into(),
-            Stop::Denied => "the API refused the token (permission denied) on the first answers of the run; check GROWATT_TOKEN or --token-file, and --region".into(),
-            Stop::Unwritable(e) => format!("cannot write the results file: {e}"),
-            Stop::Unreadable(e) => format!("cannot read the input any further: {e}"),
-            Stop::Internal(e) => e.clone(),
-        }
-    }
-}
 
 /// The settings of the machinery.
 #[derive(Debug, Clone)]
@@ -78,7 +35,7 @@ pub struct EngineConfig {
     /// What each answer means, and the backoff.
     pub policy: RetryPolicy,
     /// The allowed pace.
-    pub rate: crate::config::Rate,
+    pub rate: Rate,
     /// Pause after a 10012 answer.
     pub throttle_pause: Duration,
     /// Stop starting requests after this long.
@@ -87,28 +44,6 @@ pub struct EngineConfig {
     pub announce: bool,
     /// Print a line per request (`-vv`).
     pub trace_requests: bool,
-}
-
-impl EngineConfig {
-    /// The settings of a command's requests; `ui` decides what is announced.
-    pub fn new(
-        concurrency: usize,
-        policy: &RetryPolicy,
-        rate: crate::config::Rate,
-        throttle_pause: Duration,
-        max_runtime: Option<Duration>,
-        ui: &crate::config::Ui,
-    ) -> EngineConfig {
-        EngineConfig {
-            concurrency,
-            policy: policy.clone(),
-            rate,
-            throttle_pause,
-            max_runtime,
-            announce: !ui.quiet,
-            trace_requests: ui.verbose >= 2,
-        }
-    }
 }
 
 /// How one call ended.
@@ -160,13 +95,13 @@ pub struct Engine {
     /// Request counters.
     pub counters: Counters,
     /// Where notices go.
-    pub progress: Progress,
+    pub log: Log,
     deadline: Option<Instant>,
 }
 
 impl Engine {
     /// Sets up the machinery; the `--max-runtime` clock starts now.
-    pub fn new(client: Client, cfg: EngineConfig, progress: Progress) -> Arc<Engine> {
+    pub fn new(client: Client, cfg: EngineConfig, log: Log) -> Arc<Engine> {
         Arc::new(Engine {
             client,
             pacer: Pacer::new(cfg.rate),
@@ -175,7 +110,7 @@ impl Engine {
             stop_reason: Mutex::new(None),
             probe: Mutex::new((0, true)),
             counters: Counters::default(),
-            progress,
+            log,
             deadline: cfg.max_runtime.map(|d| Instant::now() + d),
             cfg,
         })
@@ -184,7 +119,7 @@ impl Engine {
     /// Starts the tasks that watch the signals and the `--max-runtime` clock; they end with the
     /// returned guard.
     pub fn watch(self: &Arc<Engine>) -> Watchers {
-        let mut tasks = vec![tokio::spawn(watch_signals(self.clone()))];
+        let mut tasks = vec![tokio::spawn(signals::watch(self.clone()))];
         if let Some(deadline) = self.deadline {
             let engine = self.clone();
             tasks.push(tokio::spawn(async move {
@@ -269,7 +204,7 @@ impl Engine {
             let attempt = send().await;
             drop(permit);
             if self.cfg.trace_requests {
-                self.progress.println(&format!(
+                self.log.notice(&format!(
                     "{label}: attempt {} → {:?} in {} ms",
                     attempts + 1,
                     attempt.answer,
@@ -285,17 +220,12 @@ impl Engine {
                     self.halt(Stop::WrongRegion);
                     return Call::Stopped;
                 }
-                Verdict::Denied => {
+                Verdict::Denied { .. } => {
                     if self.probe(true) {
                         self.halt(Stop::Denied);
                         return Call::Stopped;
                     }
-                    // Past the start, a denial is about this item: an API answer is final, an
-                    // HTTP 401/403 page is treated like any answer that is not the envelope.
-                    verdict = match attempt.answer {
-                        Answer::Envelope { .. } => Verdict::Finish(Outcome::Rejected),
-                        _ => Verdict::Retry,
-                    };
+                    verdict = verdict.past_the_start();
                 }
                 Verdict::Throttled => {}
                 Verdict::Finish(_) | Verdict::Retry => {
@@ -323,20 +253,7 @@ impl Engine {
                 Verdict::Retry => {
                     self.pacer.clean();
                     attempts += 1;
-                    // Any of these may have been carried out before the answer went wrong.
-                    uncertain |= matches!(
-                        attempt.answer,
-                        Answer::Timeout
-                            | Answer::Connection(_)
-                            | Answer::Envelope {
-                                http_status: 500..=599,
-                                ..
-                            }
-                            | Answer::NotEnvelope {
-                                http_status: 500..=599,
-                                ..
-                            }
-                    );
+                    uncertain |= policy::may_have_reached(&attempt.answer);
                     if attempts >= self.cfg.policy.max_attempts {
                         return Call::Ended {
                             outcome: Outcome::Failed,
@@ -353,7 +270,9 @@ impl Engine {
                         _ = tokio::time::sleep(wait) => {}
                     }
                 }
-                Verdict::WrongRegion | Verdict::Denied => unreachable!("handled above"),
+                Verdict::WrongRegion | Verdict::Denied { .. } => {
+                    unreachable!("the policy's stops are handled above")
+                }
             }
         }
     }
@@ -364,7 +283,7 @@ impl Engine {
         };
         if self.cfg.announce {
             let secs = self.cfg.throttle_pause.as_secs();
-            self.progress.println(&format!(
+            self.log.notice(&format!(
                 "growatt-onboard: paused by the API's rate limit (10012) for {}:{:02}; then slower (pace {:.2}/s)",
                 secs / 60,
                 secs % 60,
@@ -389,48 +308,5 @@ impl Watchers {
             task.abort();
             let _ = task.await;
         }
-    }
-}
-
-async fn watch_signals(engine: Arc<Engine>) {
-    use tokio::signal::unix::{signal, Signal, SignalKind};
-    // Both streams live for the whole run: a fresh `ctrl_c()` per wait would miss a second
-    // Ctrl-C that arrives before it is first polled.
-    async fn recv(s: &mut Option<Signal>) {
-        match s {
-            Some(s) => {
-                s.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    }
-    let mut int = signal(SignalKind::interrupt()).ok();
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut next = async || {
-        tokio::select! {
-            _ = recv(&mut int) => {}
-            _ = recv(&mut term) => {}
-        }
-    };
-    next().await;
-    engine.halt(Stop::Interrupted);
-    engine.progress.println(
-        "growatt-onboard: stopping: no new requests; waiting for those in flight (Ctrl-C again to quit at once)",
-    );
-    next().await;
-    // Every line written so far went out whole in one write; nothing half-written remains.
-    std::process::exit(i32::from(Exit::Interrupted.code()));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stop_exit_codes() {
-        assert_eq!(Stop::MaxRuntime.exit(), Exit::Incomplete);
-        assert_eq!(Stop::WrongRegion.exit(), Exit::Fatal);
-        assert_eq!(Stop::Interrupted.exit(), Exit::Interrupted);
-        assert!(Stop::WrongRegion.describe().contains("--region"));
     }
 }

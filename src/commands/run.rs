@@ -1,44 +1,47 @@
-//! The run, as the data flows: rows in → validate → skip done and duplicates → wait for a slot and
+//! `run`, as the data flows: rows in → validate → skip done and duplicates → wait for a slot and
 //! the pace → send → classify → retry or finish → write.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use std::sync::atomic::Ordering;
-
 use tokio::sync::Semaphore;
 
-use crate::api::{Answer, Attempt, Client};
-use crate::config::RunConfig;
-use crate::engine::{Call, Engine, EngineConfig};
+use crate::api::{Answer, Attempt};
+use crate::cli::RunArgs;
+use crate::config::{RunConfig, RunError};
+use crate::engine::{Call, Engine, Stop};
 use crate::exit::Exit;
-use crate::input::{sn_key, Device, FleetReader, InputError, InputRow};
-use crate::policy::CODE_ALREADY;
-use crate::progress::{self, Progress};
-use crate::results::{self, Outcome, ResultLine, ResultsError, ResultsWriter, RunLock};
-use crate::seen::{Seen, Sight};
-use crate::summary::{Summary, Tally};
+use crate::input::{Device, FleetReader, InputRow};
+use crate::journal::{self, triage, Next, ResultLine, ResultsError, ResultsWriter, RunLock};
+use crate::outcome::{Outcome, CODE_ALREADY};
+use crate::text::shorten;
+use crate::ui::{Log, Mode, Progress, Summary, Tally};
 
 /// Longest API message kept in a results line.
 const MSG_LIMIT: usize = 500;
 
-pub use crate::engine::Stop;
-
-/// A problem that ends the run before any row is sent.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// The input cannot be used.
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// The results file cannot be used.
-    #[error(transparent)]
-    Results(#[from] ResultsError),
-    /// The HTTP client cannot be built.
-    #[error(transparent)]
-    Client(#[from] crate::api::ClientError),
-    /// A flag's value cannot be used.
-    #[error("{0}")]
-    Usage(String),
+/// `run`: resolves the flags, runs, prints the summary.
+pub async fn execute(args: RunArgs, token_env: Option<&str>) -> Exit {
+    let log = Log::new(args.output.log_format == crate::cli::LogFormat::Json);
+    let cfg = match RunConfig::from_args(&args, token_env) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            log.error(&e.to_string());
+            return e.exit();
+        }
+    };
+    let quiet = cfg.ui.quiet;
+    match run(cfg).await {
+        Ok(report) => {
+            report.print(&log, quiet);
+            report.exit
+        }
+        Err(e) => {
+            log.error(&e.to_string());
+            e.exit()
+        }
+    }
 }
 
 /// What a finished run reports.
@@ -50,9 +53,36 @@ pub struct RunReport {
     pub exit: Exit,
 }
 
+impl RunReport {
+    /// Appends the run to the history and prints the summary (and why the run stopped, when
+    /// that is fatal).
+    pub fn print(&self, log: &Log, quiet: bool) {
+        if let Err(e) = self.summary.append_history() {
+            log.notice(&format!(
+                "growatt-onboard: cannot append to the run history: {e}"
+            ));
+        }
+        if log.is_json() {
+            let mut v = serde_json::to_value(&self.summary).unwrap_or_default();
+            if let Some(obj) = v.as_object_mut() {
+                obj.insert("event".into(), "summary".into());
+            }
+            log.json(v);
+        } else {
+            log.block(&self.summary.render(quiet));
+        }
+        if self.exit == Exit::Fatal {
+            if let Some(why) = &self.summary.stopped {
+                log.error(why);
+            }
+        }
+    }
+}
+
 /// The state all row tasks share: the request machinery plus this command's own bookkeeping.
 struct Shared {
     engine: Arc<Engine>,
+    progress: Progress,
     verbose: u8,
     tally: Mutex<Tally>,
     /// The results file; `None` after a write failed (the run is stopping then).
@@ -76,7 +106,7 @@ impl Shared {
             None => t.skipped_done += 1,
         }
         t.requests = self.engine.counters.requests.load(Ordering::Relaxed);
-        self.engine.progress.advance(1, &t, pace.per_second, paused);
+        self.progress.advance(1, &t, pace.per_second, paused);
     }
 
     /// Writes a row's line (one whole line, handed to the OS at once) and counts it.
@@ -94,7 +124,7 @@ impl Shared {
                     format!(" ({})", line.error_msg)
                 }
             );
-            self.engine.progress.event(
+            self.engine.log.event(
                 serde_json::json!({
                     "event": "row",
                     "row": line.row,
@@ -116,92 +146,32 @@ impl Shared {
     }
 }
 
-fn plain_line(row: &InputRow, outcome: Outcome, msg: String) -> ResultLine {
-    ResultLine {
-        row: row.row,
-        plant_id: row.plant_id.clone(),
-        sn: row.sn.clone(),
-        c_user_id: row.c_user_id.clone(),
-        outcome,
-        error_code: None,
-        error_msg: msg,
-        attempts: 0,
-        http_status: None,
-        latency_ms: None,
-        finished_at: SystemTime::now(),
-    }
-}
-
-/// The message of a duplicate row.
-pub fn duplicate_msg(first: Option<u64>) -> String {
-    match first {
-        Some(first) => format!("same sn as row {first}; sent once, from that row"),
-        None => "same sn as an earlier row; sent once, from that row".into(),
-    }
-}
-
-/// What to do with a row read from the input.
-enum Next {
-    /// Send it.
-    Send(Box<InputRow>, Device),
-    /// It ended without a request (invalid, duplicate).
-    Ended(ResultLine),
-    /// An earlier run finished its serial.
-    Done,
-}
-
-/// Validation, duplicates and resume, in input order: the first row with a serial wins.
-fn sort_row(seen: &mut Seen, row: InputRow) -> Next {
-    match &row.check {
-        Err(msg) => {
-            let msg = msg.clone();
-            Next::Ended(plain_line(&row, Outcome::Invalid, msg))
-        }
-        Ok(device) => match seen.sight(sn_key(&device.sn), row.row) {
-            Sight::Duplicate { first_row } => Next::Ended(plain_line(
-                &row,
-                Outcome::Duplicate,
-                duplicate_msg(first_row),
-            )),
-            Sight::First { done: true } => Next::Done,
-            Sight::First { done: false } => {
-                let device = device.clone();
-                Next::Send(Box::new(row), device)
-            }
-        },
-    }
-}
-
 /// Runs the whole job. Errors are fatal problems found before anything was sent; everything
 /// after that is reported in the [`RunReport`].
 pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     let started_at = SystemTime::now();
     let started = Instant::now();
-    let client = Client::new(
-        cfg.base.clone(),
-        cfg.token.clone(),
-        cfg.timeout,
-        cfg.concurrency,
-    )?;
-    if let Some(parent) = cfg.results.parent().filter(|p| !p.as_os_str().is_empty()) {
+    let client = cfg.request.client()?;
+    let results_path = &cfg.paths.results;
+    if let Some(parent) = results_path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| ResultsError::Io {
-            path: cfg.results.clone(),
+            path: results_path.clone(),
             source,
         })?;
     }
-    let lock = RunLock::acquire(&cfg.results)?;
+    let lock = RunLock::acquire(results_path)?;
     // Check the input before touching the results, so a bad file changes nothing.
     let reader = FleetReader::open_with(&cfg.input, &cfg.read)?;
     let mut notes = Vec::new();
     if cfg.restart {
-        if let Some(aside) = results::set_aside(&cfg.results)? {
+        if let Some(aside) = journal::set_aside(results_path)? {
             notes.push(format!(
                 "--restart: the earlier results were renamed to {}",
                 aside.display()
             ));
         }
     }
-    let (file, previous) = results::open_for_append(&cfg.results)?;
+    let (file, previous) = journal::open_for_append(results_path)?;
     if previous.repaired_bytes > 0 {
         notes.push(format!(
             "the results file ended in a cut-off line ({} bytes, from an interrupted run); it was removed and that row will be processed again",
@@ -212,11 +182,11 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         notes.push(format!(
             "continuing: {} serials are already done in {}",
             previous.done.done_count(),
-            cfg.results.display()
+            results_path.display()
         ));
     }
     let mode = cfg.ui.progress_mode();
-    let total = if mode == progress::Mode::Hidden {
+    let total = if mode == Mode::Hidden {
         None
     } else {
         // A fast pre-scan gives the bar its total and the plain lines their percentage.
@@ -226,33 +196,35 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
             .ok()
             .and_then(Result::ok)
     };
-    let progress = Progress::new(mode, total, cfg.ui.log_json);
+    let log = cfg.ui.log();
+    let progress = Progress::new(mode, total, &log);
     if !cfg.ui.quiet {
         for n in &notes {
-            progress.println(&format!("growatt-onboard: {n}"));
+            log.notice(&format!("growatt-onboard: {n}"));
         }
     }
 
     // A second handle on the same file, for the once-a-second sync off the async threads.
     let sync_handle = file.try_clone().map_err(|source| ResultsError::Io {
-        path: cfg.results.clone(),
+        path: results_path.clone(),
         source,
     })?;
     let mut seen = previous.done;
     let mut reader = reader;
 
-    let engine = Engine::new(client, engine_config(&cfg), progress.clone());
+    let engine = Engine::new(client, cfg.request.engine(&cfg.ui), log.clone());
     let watchers = engine.watch();
     let shared = Arc::new(Shared {
         engine: engine.clone(),
+        progress: progress.clone(),
         verbose: cfg.ui.verbose,
         tally: Mutex::new(Tally::default()),
-        writer: Mutex::new(Some(ResultsWriter::new(&cfg.results, file))),
+        writer: Mutex::new(Some(ResultsWriter::new(results_path, file))),
     });
     let ticker = tokio::spawn(sync_ticker(sync_handle, engine.clone()));
 
     // Rows in progress (in flight or waiting out a backoff) are bounded, so memory stays flat.
-    let in_progress = Arc::new(Semaphore::new((cfg.concurrency * 16).max(256)));
+    let in_progress = Arc::new(Semaphore::new((cfg.request.concurrency * 16).max(256)));
     let mut tasks = tokio::task::JoinSet::new();
     // Whether every row was handed out, and whether a row task stopped before its row ended.
     let (mut all_read, mut unended, mut crashed) = (false, false, false);
@@ -279,7 +251,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
                 break;
             }
         };
-        match sort_row(&mut seen, row) {
+        match triage(&mut seen, row) {
             Next::Done => shared.advance(None),
             Next::Ended(line) => shared.finish(line),
             Next::Send(row, device) => {
@@ -334,8 +306,8 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
             if let Err(e) = tokio::task::spawn_blocking(move || w.sync())
                 .await
                 .unwrap_or_else(|e| {
-                    Err(results::ResultsError::Io {
-                        path: cfg.results.clone(),
+                    Err(ResultsError::Io {
+                        path: results_path.clone(),
                         source: std::io::Error::other(e.to_string()),
                     })
                 })
@@ -361,35 +333,23 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     progress.finish();
     let summary = Summary::new(
         &cfg.input,
-        &cfg.results,
+        results_path,
         started_at,
         started.elapsed(),
         &tally,
         engine.pacer.status().pauses,
-        cfg.rate.per_second(),
+        cfg.request.rate.per_second(),
         stop.as_ref().map(Stop::describe),
         exit,
     );
-    if let Err(e) = summary.write_json(&cfg.summary) {
-        eprintln!(
+    if let Err(e) = summary.write_json(&cfg.paths.summary) {
+        log.notice(&format!(
             "growatt-onboard: cannot write the summary {}: {e}",
-            cfg.summary.display()
-        );
+            cfg.paths.summary.display()
+        ));
     }
     drop(lock);
     Ok(RunReport { summary, exit })
-}
-
-/// The machinery's settings from a run's.
-pub fn engine_config(cfg: &RunConfig) -> EngineConfig {
-    EngineConfig::new(
-        cfg.concurrency,
-        &cfg.policy,
-        cfg.rate,
-        cfg.throttle_pause,
-        cfg.max_runtime,
-        &cfg.ui,
-    )
 }
 
 /// Forces the results to the disk once a second (power loss, not just a crash), on a blocking
@@ -448,7 +408,7 @@ fn line_for(
 ) -> ResultLine {
     let (code, msg) = match &attempt.answer {
         Answer::Envelope { code, msg, .. } => {
-            let mut msg = shorten(msg);
+            let mut msg = shorten(msg, MSG_LIMIT);
             if *code == CODE_ALREADY && uncertain {
                 msg =
                     format!(
@@ -463,7 +423,10 @@ fn line_for(
         }
         Answer::NotEnvelope { why, .. } => (
             None,
-            format!("gave up after {attempts} attempts; last: {}", shorten(why)),
+            format!(
+                "gave up after {attempts} attempts; last: {}",
+                shorten(why, MSG_LIMIT)
+            ),
         ),
         Answer::Timeout => (
             None,
@@ -471,7 +434,10 @@ fn line_for(
         ),
         Answer::Connection(e) => (
             None,
-            format!("gave up after {attempts} attempts; last: {}", shorten(e)),
+            format!(
+                "gave up after {attempts} attempts; last: {}",
+                shorten(e, MSG_LIMIT)
+            ),
         ),
     };
     ResultLine {
@@ -486,26 +452,5 @@ fn line_for(
         http_status: attempt.answer.http_status(),
         latency_ms: Some(attempt.latency.as_millis() as u64),
         finished_at: SystemTime::now(),
-    }
-}
-
-fn shorten(text: &str) -> String {
-    match text.char_indices().nth(MSG_LIMIT) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn duplicate_messages_name_the_first_row() {
-        assert_eq!(
-            duplicate_msg(Some(3)),
-            "same sn as row 3; sent once, from that row"
-        );
-        assert!(duplicate_msg(None).contains("an earlier row"));
     }
 }

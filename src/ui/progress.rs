@@ -6,13 +6,14 @@
 //! `--log-format json` every line is one JSON object, for log collectors.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use crate::results::Outcome;
-use crate::summary::Tally;
+use super::log::Log;
+use super::summary::Tally;
+use crate::outcome::Outcome;
 
 /// How progress is shown; decided once from the flags and the terminal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,7 +49,7 @@ impl Snapshot {
 
 struct Inner {
     mode: Mode,
-    json: bool,
+    log: Log,
     bar: Option<ProgressBar>,
     total: Option<u64>,
     started: Instant,
@@ -62,20 +63,11 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// No progress, text notices.
-    pub fn hidden() -> Progress {
-        Progress::new(Mode::Hidden, None, false)
-    }
-
-    /// A bar over `total` rows on stderr.
-    pub fn bar(total: u64) -> Progress {
-        Progress::new(Mode::Bar, Some(total), false)
-    }
-
-    /// A display in `mode` over `total` rows (when known); `json` for one object per line.
-    /// In [`Mode::Lines`] it starts a task that prints a line every interval (call within a
-    /// Tokio runtime); the task ends when the last clone is dropped or [`Progress::finish`].
-    pub fn new(mode: Mode, total: Option<u64>, json: bool) -> Progress {
+    /// A display in `mode` over `total` rows (when known), printing through `log` (a bar is
+    /// attached to it, so notices print above the bar). In [`Mode::Lines`] it starts a task
+    /// that prints a line every interval (call within a Tokio runtime); the task ends when the
+    /// last clone is dropped or [`Progress::finish`].
+    pub fn new(mode: Mode, total: Option<u64>, log: &Log) -> Progress {
         let bar = match mode {
             Mode::Bar => {
                 let bar =
@@ -87,6 +79,7 @@ impl Progress {
                 .progress_chars("=> ");
                 bar.set_style(style);
                 bar.enable_steady_tick(Duration::from_millis(250));
+                log.attach_bar(bar.clone());
                 Some(bar)
             }
             _ => None,
@@ -94,7 +87,7 @@ impl Progress {
         let progress = Progress {
             inner: Arc::new(Inner {
                 mode,
-                json,
+                log: log.clone(),
                 bar,
                 total,
                 started: Instant::now(),
@@ -156,12 +149,12 @@ impl Progress {
             }
             _ => None,
         };
-        if self.inner.json {
+        if self.inner.log.is_json() {
             let counts: serde_json::Map<String, serde_json::Value> = Outcome::ALL
                 .iter()
                 .map(|o| (o.as_str().to_string(), json!(s.count(*o))))
                 .collect();
-            self.emit_json(json!({
+            self.inner.log.json(json!({
                 "event": "progress",
                 "rows_done": s.done,
                 "rows_total": self.inner.total,
@@ -180,51 +173,11 @@ impl Progress {
             let eta = eta
                 .map(|e| format!(", ETA {}", clock(e)))
                 .unwrap_or_default();
-            eprintln!(
+            self.inner.log.notice(&format!(
                 "growatt-onboard: progress after {}: {of}{eta}; {}",
                 clock(elapsed),
                 counts_text(&s)
-            );
-        }
-    }
-
-    /// Prints a notice above the bar (or plainly, or as a JSON object).
-    pub fn println(&self, line: &str) {
-        if self.inner.json {
-            self.emit_json(json!({ "event": "notice", "message": line }));
-            return;
-        }
-        match &self.inner.bar {
-            Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
-        }
-    }
-
-    /// Prints a structured event: as JSON in JSON mode, else as `text`.
-    pub fn event(&self, value: serde_json::Value, text: &str) {
-        if self.inner.json {
-            self.emit_json(value);
-        } else {
-            self.println(text);
-        }
-    }
-
-    /// Whether lines are JSON objects.
-    pub fn is_json(&self) -> bool {
-        self.inner.json
-    }
-
-    fn emit_json(&self, mut value: serde_json::Value) {
-        if let Some(obj) = value.as_object_mut() {
-            obj.insert(
-                "ts".into(),
-                json!(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
-            );
-        }
-        let line = value.to_string();
-        match &self.inner.bar {
-            Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
+            ));
         }
     }
 

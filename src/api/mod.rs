@@ -3,7 +3,6 @@
 //! Deciding what an answer means for the row (finish, retry, pause, stop) is the policy module's
 //! job; this module only turns an HTTP exchange into an [`Answer`].
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -11,71 +10,17 @@ use reqwest::Url;
 
 use crate::input::Device;
 
+mod envelope;
+mod region;
+mod token;
+
+pub use envelope::{decode_envelope, decode_envelope_data};
+pub use region::Region;
+pub use token::Token;
+
 /// Most of an answer's body that is read; a bigger body is not an envelope and is cut off here so
 /// a broken or hostile server cannot make the tool hold megabytes.
 pub const MAX_BODY: usize = 64 * 1024;
-
-/// The API key. Its `Debug` and `Display` never show the value.
-#[derive(Clone)]
-pub struct Token(String);
-
-impl Token {
-    /// Wraps a token read from the environment or a file; `None` when it is empty or could not be
-    /// sent as an HTTP header.
-    pub fn new(raw: &str) -> Result<Token, &'static str> {
-        let t = raw.trim();
-        if t.is_empty() {
-            return Err("the token is empty");
-        }
-        if !t.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(
-                "the token has characters an HTTP header cannot carry (spaces or non-ASCII)",
-            );
-        }
-        Ok(Token(t.to_string()))
-    }
-
-    /// The secret itself, for the header and for redaction only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Replaces every occurrence of the token in `text`, for text that came from a server.
-    pub fn redact(&self, text: &str) -> String {
-        let redacted = self.redact_bytes(text.as_bytes().to_vec());
-        // Only ASCII (the token) was replaced by ASCII, so the text is still UTF-8.
-        String::from_utf8(redacted)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-    }
-
-    /// Replaces every occurrence of the token in a raw body, before any of it is quoted: a quote
-    /// cut short could otherwise keep part of the token, which [`Token::redact`] no longer finds.
-    pub fn redact_bytes(&self, body: Vec<u8>) -> Vec<u8> {
-        // Matched without regard to ASCII case, so an echo in upper case is caught too; ASCII
-        // lower-casing keeps every byte where it was.
-        let needle = self.0.to_ascii_lowercase();
-        let finder = memchr::memmem::Finder::new(needle.as_bytes());
-        let folded = body.to_ascii_lowercase();
-        if finder.find(&folded).is_none() {
-            return body;
-        }
-        let mut out = Vec::with_capacity(body.len());
-        let mut at = 0;
-        while let Some(i) = finder.find(&folded[at..]) {
-            out.extend_from_slice(&body[at..at + i]);
-            out.extend_from_slice(b"[token]");
-            at += i + needle.len();
-        }
-        out.extend_from_slice(&body[at..]);
-        out
-    }
-}
-
-impl fmt::Debug for Token {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Token([hidden])")
-    }
-}
 
 /// What one attempt came back with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,35 +79,6 @@ pub enum ClientError {
     /// The HTTP stack could not be set up.
     #[error("cannot set up HTTP: {0}")]
     Http(String),
-}
-
-/// The regional servers, from the vendor's documentation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Region {
-    /// Europe and the rest of the world (the default server).
-    Eu,
-    /// North America.
-    Us,
-    /// China.
-    Cn,
-    /// Australia.
-    Au,
-    /// The vendor's test server.
-    Test,
-}
-
-impl Region {
-    /// The region's base URL.
-    pub fn base_url(self) -> &'static str {
-        match self {
-            Region::Eu => "https://openapi.growatt.com",
-            Region::Us => "https://openapi-us.growatt.com",
-            Region::Cn => "https://openapi-cn.growatt.com",
-            Region::Au => "https://openapi-au.growatt.com",
-            Region::Test => "https://test.growatt.com",
-        }
-    }
 }
 
 /// Checks a base URL and returns it ready for joining `v1/...` paths.
@@ -372,108 +288,9 @@ fn describe(e: &reqwest::Error) -> String {
     text
 }
 
-/// Decodes `{"error_code": N, "error_msg": "..."}`; `error_code` may be an integer or a numeric
-/// string. Anything else is described in the error.
-pub fn decode_envelope(body: &[u8]) -> Result<(i64, String), String> {
-    decode_envelope_data(body).map(|(code, msg, _)| (code, msg))
-}
-
-/// [`decode_envelope`], also returning `data` when it is present and not null.
-pub fn decode_envelope_data(
-    body: &[u8],
-) -> Result<(i64, String, Option<serde_json::Value>), String> {
-    let mut value: serde_json::Value = match serde_json::from_slice(body) {
-        Ok(v) => v,
-        Err(_) => {
-            return Err(format!(
-                "not the API's JSON envelope: {}",
-                describe_body(body)
-            ))
-        }
-    };
-    let Some(obj) = value.as_object_mut() else {
-        return Err("JSON without the API's envelope (not an object)".into());
-    };
-    let code = match obj.get("error_code") {
-        Some(serde_json::Value::Number(n)) => n.as_i64().or_else(|| {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
-                .map(|f| f as i64)
-        }),
-        Some(serde_json::Value::String(s)) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    };
-    let Some(code) = code else {
-        return Err(match obj.get("error_code") {
-            None => "JSON without an error_code".into(),
-            Some(v) => format!(
-                "error_code {} is not a number",
-                crate::input::quote(&v.to_string())
-            ),
-        });
-    };
-    let msg = match obj.get("error_msg") {
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(serde_json::Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    };
-    let data = obj.remove("data").filter(|d| !d.is_null());
-    Ok((code, msg, data))
-}
-
-fn describe_body(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
-    let text = text.trim();
-    if text.is_empty() {
-        "an empty body".into()
-    } else if text.starts_with('<') {
-        format!("an HTML page ('{}')", crate::input::quote(text))
-    } else {
-        format!("'{}'", crate::input::quote(text))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn envelope_with_integer_or_string_code() {
-        assert_eq!(
-            decode_envelope(br#"{"error_code":0,"error_msg":""}"#),
-            Ok((0, String::new()))
-        );
-        assert_eq!(
-            decode_envelope(br#"{"data":null,"error_code":"10003","error_msg":"exists"}"#),
-            Ok((10003, "exists".into()))
-        );
-        assert_eq!(
-            decode_envelope(br#"{"error_code":-1,"error_msg":null}"#),
-            Ok((-1, String::new()))
-        );
-        assert_eq!(
-            decode_envelope(br#"{"error_code":" 10012 "}"#).map(|x| x.0),
-            Ok(10012)
-        );
-    }
-
-    #[test]
-    fn not_envelopes_are_described() {
-        assert!(
-            decode_envelope(b"<html><body>502 Bad Gateway</body></html>")
-                .unwrap_err()
-                .contains("HTML page")
-        );
-        assert!(decode_envelope(br#"{"error_code":0"#).is_err());
-        assert!(decode_envelope(b"").unwrap_err().contains("empty body"));
-        assert!(decode_envelope(br#"{"error_msg":"x"}"#)
-            .unwrap_err()
-            .contains("without an error_code"));
-        assert!(decode_envelope(br#"{"error_code":"abc"}"#)
-            .unwrap_err()
-            .contains("not a number"));
-        assert!(decode_envelope(b"[1,2]").is_err());
-    }
 
     #[test]
     fn base_urls() {
@@ -496,26 +313,5 @@ mod tests {
         assert!(resolve_base("http://10.0.0.1").is_err());
         assert!(resolve_base("ftp://x").is_err());
         assert!(resolve_base("nonsense").is_err());
-    }
-
-    #[test]
-    fn token_is_hidden() {
-        let t = Token::new("  abcdef0123456789abcdef0123456789\n").unwrap();
-        assert_eq!(t.expose(), "abcdef0123456789abcdef0123456789");
-        assert!(!format!("{t:?}").contains("abcdef"));
-        assert_eq!(
-            t.redact("bad token abcdef0123456789abcdef0123456789!"),
-            "bad token [token]!"
-        );
-        assert_eq!(
-            t.redact("ÄÖ ABCDEF0123456789ABCDEF0123456789 é"),
-            "ÄÖ [token] é"
-        );
-        let body =
-            b"<p>abcdef0123456789abcdef0123456789 x abcdef0123456789abcdef0123456789".to_vec();
-        assert_eq!(t.redact_bytes(body), b"<p>[token] x [token]".to_vec());
-        assert_eq!(t.redact_bytes(b"abc".to_vec()), b"abc".to_vec());
-        assert!(Token::new("  ").is_err());
-        assert!(Token::new("a b").is_err());
     }
 }

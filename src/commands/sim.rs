@@ -1,0 +1,64 @@
+//! `sim`: the simulator served on loopback until Ctrl-C.
+
+use crate::cli::SimArgs;
+use crate::exit::Exit;
+use crate::sim;
+use crate::ui::Log;
+
+/// `sim`: serves until a signal; a non-loopback address is a usage error.
+pub async fn execute(args: &SimArgs) -> Exit {
+    // The simulator reports through `tracing`: warnings by default, more with
+    // GROWATT_ONBOARD_LOG=debug.
+    init_logging();
+    let log = Log::new(false);
+    let cfg = match config(args) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            log.error(&e.to_string());
+            return Exit::Usage;
+        }
+    };
+    match sim::serve_until_signal(args.listen, cfg).await {
+        Ok(()) => Exit::Success,
+        Err(e) => {
+            log.error(&e.to_string());
+            Exit::Fatal
+        }
+    }
+}
+
+/// Logging for the simulator, on stderr.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GROWATT_ONBOARD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn config(args: &SimArgs) -> anyhow::Result<sim::SimConfig> {
+    if !args.listen.ip().is_loopback() {
+        anyhow::bail!(
+            "the simulator listens on loopback only; {} is not a loopback address",
+            args.listen
+        );
+    }
+    let fixture = match &args.fixture {
+        Some(p) => sim::Fixture::from_path(p)?,
+        None => sim::Fixture::builtin(),
+    };
+    Ok(sim::SimConfig {
+        token: args.token.clone(),
+        fixture,
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        jitter: std::time::Duration::from_millis(args.jitter_ms),
+        fail_rate: args.fail_rate,
+        hang_rate: args.hang_rate,
+        hang: std::time::Duration::from_millis(args.hang_ms),
+        throttle_per_sec: args.throttle.map(|r| r.per_second()),
+        seed: args.seed,
+        link_delay: args.link_delay,
+        open_world: args.open_world,
+    })
+}

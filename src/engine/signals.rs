@@ -1,0 +1,96 @@
+//! Stopping on the operating system's word: the first Ctrl-C (SIGINT), SIGTERM or SIGHUP on Unix
+//! (Ctrl-C, Ctrl-Break, closing the console or shutting down on Windows) lets the requests in
+//! flight end and their lines be written; a second one quits at once.
+
+use std::sync::Arc;
+
+use super::{Engine, Stop};
+use crate::exit::Exit;
+
+/// Waits for the signals for the whole run; ends with the engine's watchers.
+pub(super) async fn watch(engine: Arc<Engine>) {
+    let mut signals = Signals::new();
+    signals.next().await;
+    engine.halt(Stop::Interrupted);
+    engine.log.notice(
+        "growatt-onboard: stopping: no new requests; waiting for those in flight (Ctrl-C again to quit at once)",
+    );
+    signals.next().await;
+    // Every line written so far went out whole in one write; nothing half-written remains.
+    // This is the one exit outside `main`: a second Ctrl-C must not wait for anything.
+    std::process::exit(i32::from(Exit::Interrupted.code()));
+}
+
+/// The signal streams, created once: a fresh stream per wait would miss a second Ctrl-C that
+/// arrives before it is first polled.
+#[cfg(unix)]
+struct Signals {
+    streams: Vec<tokio::signal::unix::Signal>,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let kinds = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ];
+        Signals {
+            streams: kinds.into_iter().filter_map(|k| signal(k).ok()).collect(),
+        }
+    }
+
+    async fn next(&mut self) {
+        if self.streams.is_empty() {
+            return std::future::pending().await;
+        }
+        let waits = self.streams.iter_mut().map(|s| Box::pin(s.recv()));
+        futures::future::select_all(waits).await;
+    }
+}
+
+#[cfg(windows)]
+struct Signals {
+    ctrl_c: Option<tokio::signal::windows::CtrlC>,
+    ctrl_break: Option<tokio::signal::windows::CtrlBreak>,
+    close: Option<tokio::signal::windows::CtrlClose>,
+    shutdown: Option<tokio::signal::windows::CtrlShutdown>,
+    logoff: Option<tokio::signal::windows::CtrlLogoff>,
+}
+
+#[cfg(windows)]
+impl Signals {
+    fn new() -> Signals {
+        use tokio::signal::windows as w;
+        Signals {
+            ctrl_c: w::ctrl_c().ok(),
+            ctrl_break: w::ctrl_break().ok(),
+            close: w::ctrl_close().ok(),
+            shutdown: w::ctrl_shutdown().ok(),
+            logoff: w::ctrl_logoff().ok(),
+        }
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = when(self.ctrl_c.as_mut().map(|s| s.recv())) => {}
+            _ = when(self.ctrl_break.as_mut().map(|s| s.recv())) => {}
+            _ = when(self.close.as_mut().map(|s| s.recv())) => {}
+            _ = when(self.shutdown.as_mut().map(|s| s.recv())) => {}
+            _ = when(self.logoff.as_mut().map(|s| s.recv())) => {}
+        }
+    }
+}
+
+/// One signal stream's next event; never, when the stream could not be made.
+#[cfg(windows)]
+async fn when(next: Option<impl std::future::Future<Output = Option<()>>>) {
+    match next {
+        Some(next) => {
+            next.await;
+        }
+        None => std::future::pending().await,
+    }
+}

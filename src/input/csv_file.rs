@@ -1,0 +1,272 @@
+//! Delimited text (CSV, semicolons, tabs): the delimiter sniffed, Excel's `sep=` line honoured,
+//! rows streamed from one reused record and numbered as a spreadsheet shows them.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use super::columns::match_columns;
+use super::{is_blank, InputError, ReadOptions};
+
+/// Passes bytes through to the CSV parser and notes where the newlines are, so a record's
+/// physical line can be found from its end offset. The CSV parser's own line numbers point at the
+/// end of the previous record and count CRLF unevenly, so they cannot give spreadsheet rows.
+struct LineCounter<R> {
+    inner: R,
+    offset: u64,
+    pending: VecDeque<u64>,
+    consumed: u64,
+    /// The last read ended in a CR: a line end unless the next read starts with LF.
+    cr_at_end: bool,
+    /// The file's last byte so far, and whether the end-of-file closing quote was added.
+    last: u8,
+    closed: bool,
+}
+
+impl<R: Read> Read for LineCounter<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last = buf[n - 1];
+        } else if !self.closed && matches!(self.last, b'\n' | b'\r') && buf.len() >= 2 {
+            // A quote left open to the end swallows the file's last newline, so its record would
+            // seem to end a line early. `"` + LF ends such a record on a line of its own; after a
+            // whole record it only adds a blank one, which is skipped.
+            self.closed = true;
+            buf[..2].copy_from_slice(b"\"\n");
+            n = 2;
+        }
+        let bytes = &buf[..n];
+        // A line ends at LF, CRLF or a lone CR (old Mac exports), as the CSV parser has it.
+        if std::mem::take(&mut self.cr_at_end) && bytes.first() != Some(&b'\n') {
+            self.pending.push_back(self.offset - 1);
+        }
+        for i in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+            if bytes[i] == b'\n' || bytes.get(i + 1).is_some_and(|&b| b != b'\n') {
+                self.pending.push_back(self.offset + i as u64);
+            } else if i + 1 == n {
+                self.cr_at_end = true;
+            }
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> LineCounter<R> {
+    /// Newlines before byte `pos`; `pos` must never go backwards.
+    fn newlines_before(&mut self, pos: u64) -> u64 {
+        while self.pending.front().is_some_and(|&p| p < pos) {
+            self.pending.pop_front();
+            self.consumed += 1;
+        }
+        self.consumed
+    }
+}
+
+/// A CSV file, streamed.
+pub(super) struct CsvSource {
+    reader: csv::Reader<LineCounter<File>>,
+    /// Newlines that sat inside quoted fields so far: each makes the physical line number
+    /// run ahead of the row number a spreadsheet shows.
+    embedded_newlines: u64,
+    /// The header's physical line, so blank lines before it do not shift row numbers.
+    header_line: u64,
+}
+
+/// An opened delimited file.
+pub(super) struct Opened {
+    /// The rows after the header.
+    pub source: CsvSource,
+    /// The header names as found (trimmed).
+    pub headers: Vec<String>,
+    /// The delimiter chosen.
+    pub delimiter: u8,
+    /// Where plant_id, sn and c_user_id are.
+    pub columns: [usize; 3],
+}
+
+/// Opens a delimited text file: sniffs the delimiter, skips blank lines and Excel's `sep=` line
+/// before the header, and matches the required columns.
+pub(super) fn open(path: &Path, options: &ReadOptions) -> Result<Opened, InputError> {
+    let io_err = |source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io_err)?;
+    let mut head = Vec::with_capacity(64 * 1024);
+    (&mut file)
+        .take(64 * 1024)
+        .read_to_end(&mut head)
+        .map_err(io_err)?;
+    if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
+        return Err(InputError::Utf16 {
+            path: path.to_path_buf(),
+        });
+    }
+    let excel_sep = excel_sep_line(&head);
+    let delimiter = excel_sep.unwrap_or_else(|| sniff_delimiter(&head));
+    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
+
+    let counter = LineCounter {
+        inner: file,
+        offset: 0,
+        pending: VecDeque::new(),
+        consumed: 0,
+        cr_at_end: false,
+        last: 0,
+        closed: false,
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .buffer_capacity(256 * 1024)
+        .from_reader(counter);
+    let mut header = csv::ByteRecord::new();
+    let header_line;
+    let embedded_newlines;
+    loop {
+        let more = reader
+            .read_byte_record(&mut header)
+            .map_err(|e| csv_error(path, &e))?;
+        if !more {
+            return Err(InputError::Empty {
+                path: path.to_path_buf(),
+            });
+        }
+        // Excel's `sep=;` line names the delimiter; Excel does not show it as a row.
+        let sep_line = excel_sep.is_some()
+            && header.len() <= 2
+            && header.get(0).is_some_and(|f| {
+                let f = f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f);
+                f.len() <= 5 && f.to_ascii_lowercase().starts_with(b"sep=")
+            });
+        if !is_blank(&header) && !sep_line {
+            // The header is row 1 however many lines it takes.
+            header_line = last_line(&mut reader);
+            embedded_newlines = 0;
+            break;
+        }
+    }
+    let headers: Vec<String> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let text = String::from_utf8_lossy(h);
+            let text = if i == 0 {
+                text.trim_start_matches('\u{feff}').to_string()
+            } else {
+                text.into_owned()
+            };
+            text.trim().to_string()
+        })
+        .collect();
+    let columns = match_columns(path, &headers, &options.columns)?;
+    Ok(Opened {
+        source: CsvSource {
+            reader,
+            embedded_newlines,
+            header_line,
+        },
+        headers,
+        delimiter,
+        columns,
+    })
+}
+
+impl CsvSource {
+    /// Reads the next record into `record`: `Some(Ok(Some(row)))` for a data record,
+    /// `Some(Ok(None))` for a blank one, `None` at the end.
+    pub(super) fn next_record(
+        &mut self,
+        path: &Path,
+        record: &mut csv::ByteRecord,
+    ) -> Option<Result<Option<u64>, InputError>> {
+        match self.reader.read_byte_record(record) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => return Some(Err(csv_error(path, &e))),
+        }
+        if is_blank(record) {
+            return Some(Ok(None));
+        }
+        self.embedded_newlines += count_newlines(record);
+        // Rows a spreadsheet shows: physical lines, less the extra lines quoted newlines take.
+        let line = last_line(&mut self.reader);
+        Some(Ok(Some(
+            (line + 1).saturating_sub(self.header_line + self.embedded_newlines),
+        )))
+    }
+}
+
+/// The physical line (1-based) of the last byte of the record just read.
+fn last_line(reader: &mut csv::Reader<LineCounter<File>>) -> u64 {
+    let end = reader.position().byte();
+    // The byte before `end` is the record's terminator or its last byte; either way the lines
+    // before it are the ones the record starts after or spans.
+    1 + reader.get_mut().newlines_before(end.saturating_sub(1))
+}
+
+fn csv_error(path: &Path, e: &csv::Error) -> InputError {
+    let line = e.position().map_or(0, |p| p.line());
+    InputError::Csv {
+        path: path.to_path_buf(),
+        line,
+        message: e.to_string(),
+    }
+}
+
+fn count_newlines(record: &csv::ByteRecord) -> u64 {
+    record
+        .iter()
+        .map(|f| {
+            let lone_cr = |i: usize| f.get(i + 1) != Some(&b'\n');
+            (0..f.len())
+                .filter(|&i| f[i] == b'\n' || (f[i] == b'\r' && lone_cr(i)))
+                .count() as u64
+        })
+        .sum()
+}
+
+/// Picks comma, semicolon or tab: whichever the header line (outside quotes) uses most.
+pub fn sniff_delimiter(head: &[u8]) -> u8 {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    let mut seen_text = false;
+    for &b in head {
+        match b {
+            b'"' => quoted = !quoted,
+            b'\n' | b'\r' if !quoted && seen_text => break,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+        if !b.is_ascii_whitespace() {
+            seen_text = true;
+        }
+    }
+    let delimiters = [b',', b';', b'\t'];
+    let mut best = 0;
+    for i in 1..3 {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    delimiters[best]
+}
+
+/// The delimiter named by Excel's first line `sep=;`, if the file starts with one.
+pub(super) fn excel_sep_line(head: &[u8]) -> Option<u8> {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let rest = head
+        .strip_prefix(b"sep=")
+        .or_else(|| head.strip_prefix(b"SEP="))?;
+    let (&d, after) = rest.split_first()?;
+    let after = after.strip_prefix(b"\r").unwrap_or(after);
+    (matches!(d, b',' | b';' | b'\t' | b'|') && (after.is_empty() || after[0] == b'\n'))
+        .then_some(d)
+}

@@ -1,0 +1,279 @@
+//! Reading the fleet file: delimiter sniffing, header matching, streaming rows and validating them.
+//!
+//! The reader never holds the whole file: it yields one [`InputRow`] at a time from a reused
+//! `csv::ByteRecord`, so memory stays flat whatever the fleet's size. Columns the tool does not use
+//! are never decoded, so stray non-UTF-8 bytes there do not matter.
+
+use std::path::{Path, PathBuf};
+
+mod columns;
+mod csv_file;
+mod sheet;
+mod validate;
+
+pub use csv_file::sniff_delimiter;
+pub use sheet::cell_text;
+pub use validate::{check_sn, parse_id, sn_key, MAX_SN_LEN};
+
+/// The three columns every fleet file must have, in the order the results file repeats them.
+pub const REQUIRED: [&str; 3] = ["plant_id", "sn", "c_user_id"];
+
+/// A problem that makes the whole input unusable; nothing is sent when one occurs.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The input file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The file has no header row at all.
+    #[error("{path} is empty: expected a header row with the columns plant_id, sn, c_user_id")]
+    Empty {
+        /// The input file.
+        path: PathBuf,
+    },
+    /// One or more required columns are not in the header.
+    #[error(
+        "{path}: missing column{plural} {missing}; the header has: {found}{hint}; rename the column, or map it with --column plant_id=\"Plant ID\"",
+        plural = if missing.contains(',') { "s" } else { "" }
+    )]
+    MissingColumns {
+        /// The input file.
+        path: PathBuf,
+        /// The required columns not found, comma-separated.
+        missing: String,
+        /// The header names that were found.
+        found: String,
+        /// A "did you mean" suggestion, empty when nothing is close.
+        hint: String,
+    },
+    /// A required column appears twice, so the tool cannot know which one is meant.
+    #[error("{path}: the column {name} appears twice in the header (columns {first} and {second}); keep one")]
+    DuplicateColumn {
+        /// The input file.
+        path: PathBuf,
+        /// The required column name.
+        name: &'static str,
+        /// 1-based position of the first occurrence.
+        first: usize,
+        /// 1-based position of the second occurrence.
+        second: usize,
+    },
+    /// The file is text in UTF-16, which spreadsheets call "Unicode Text".
+    #[error("{path} is saved as UTF-16 (\"Unicode Text\"); save it again as \"CSV UTF-8\" (or CSV) and run again")]
+    Utf16 {
+        /// The input file.
+        path: PathBuf,
+    },
+    /// A spreadsheet file that cannot be read.
+    #[error("cannot read the spreadsheet {path}: {message}")]
+    Sheet {
+        /// The input file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// The CSV reader failed part-way (an I/O error; the parser itself accepts any bytes).
+    #[error("cannot read {path} near line {line}: {message}")]
+    Csv {
+        /// The input file.
+        path: PathBuf,
+        /// The physical line where reading stopped.
+        line: u64,
+        /// The reader's explanation.
+        message: String,
+    },
+}
+
+/// A device registration as it will be sent: validated and normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// The plant the device joins.
+    pub plant_id: u64,
+    /// The device's own serial number, letters and digits only, as written in the input.
+    pub sn: String,
+    /// The end-user account the device belongs to.
+    pub c_user_id: u64,
+}
+
+/// One record of the input, with its spreadsheet row number and the validation verdict.
+#[derive(Debug, Clone)]
+pub struct InputRow {
+    /// The row number a spreadsheet shows for this record; the header is row 1.
+    pub row: u64,
+    /// The `plant_id` cell, trimmed (shortened if huge), for the results file.
+    pub plant_id: String,
+    /// The `sn` cell, trimmed (shortened if huge).
+    pub sn: String,
+    /// The `c_user_id` cell, trimmed (shortened if huge).
+    pub c_user_id: String,
+    /// The device to send, or why the row cannot be sent.
+    pub check: Result<Device, String>,
+}
+
+/// How to read the input beyond the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// The header names of plant_id, sn and c_user_id (matched case-insensitively, trimmed).
+    pub columns: [String; 3],
+    /// The sheet of a spreadsheet file; the first when `None`.
+    pub sheet: Option<String>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            columns: REQUIRED.map(String::from),
+            sheet: None,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// Applies `--column KEY=HEADER` mappings, e.g. `plant_id=Plant ID`.
+    pub fn map_columns(&mut self, mappings: &[String]) -> Result<(), String> {
+        for m in mappings {
+            let Some((key, header)) = m.split_once('=') else {
+                return Err(format!(
+                    "--column '{m}' must look like plant_id=\"Plant ID\""
+                ));
+            };
+            let key = key.trim().to_ascii_lowercase();
+            let Some(i) = REQUIRED.iter().position(|r| *r == key) else {
+                return Err(format!(
+                    "--column '{m}': '{key}' is not one of plant_id, sn, c_user_id"
+                ));
+            };
+            let header = header.trim().trim_matches(['"', '\'']).trim();
+            if header.is_empty() {
+                return Err(format!("--column '{m}': the header name is empty"));
+            }
+            self.columns[i] = header.to_string();
+        }
+        Ok(())
+    }
+}
+
+/// Spreadsheet formats read directly (first sheet, or the one asked for).
+pub fn is_spreadsheet(path: &Path) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+        ["xlsx", "xlsm", "xlsb", "xls", "ods"]
+            .iter()
+            .any(|x| e.eq_ignore_ascii_case(x))
+    })
+}
+
+/// Where records come from.
+enum Source {
+    /// A CSV file, streamed.
+    Csv(csv_file::CsvSource),
+    /// A sheet of a spreadsheet file.
+    Sheet(sheet::SheetSource),
+}
+
+/// Streams validated rows out of a fleet file: CSV, or a spreadsheet's sheet.
+pub struct FleetReader {
+    path: PathBuf,
+    source: Source,
+    record: csv::ByteRecord,
+    columns: [usize; 3],
+    /// The delimiter chosen from the header (CSV).
+    pub delimiter: u8,
+    /// The header names as found (trimmed), for messages.
+    pub headers: Vec<String>,
+}
+
+impl FleetReader {
+    /// Opens `path` with the default column names, sniffs its delimiter and matches the
+    /// required columns.
+    pub fn open(path: &Path) -> Result<FleetReader, InputError> {
+        FleetReader::open_with(path, &ReadOptions::default())
+    }
+
+    /// Opens `path` (CSV, or a spreadsheet by its extension) with `options`.
+    pub fn open_with(path: &Path, options: &ReadOptions) -> Result<FleetReader, InputError> {
+        if is_spreadsheet(path) {
+            let (source, headers, columns) = sheet::open(path, options)?;
+            return Ok(FleetReader {
+                path: path.to_path_buf(),
+                source: Source::Sheet(source),
+                record: csv::ByteRecord::new(),
+                columns,
+                delimiter: b',',
+                headers,
+            });
+        }
+        let opened = csv_file::open(path, options)?;
+        Ok(FleetReader {
+            path: path.to_path_buf(),
+            source: Source::Csv(opened.source),
+            record: csv::ByteRecord::new(),
+            columns: opened.columns,
+            delimiter: opened.delimiter,
+            headers: opened.headers,
+        })
+    }
+
+    /// The next non-blank record, validated; `None` at the end of the file.
+    pub fn next_row(&mut self) -> Option<Result<InputRow, InputError>> {
+        loop {
+            let row = match self.next_record()? {
+                Ok(row) => row,
+                Err(e) => return Some(Err(e)),
+            };
+            if let Some(row) = row {
+                return Some(Ok(validate::validate_record(
+                    row,
+                    &self.record,
+                    self.columns,
+                )));
+            }
+        }
+    }
+
+    /// Reads the next record into `self.record`: `Some(Ok(Some(row)))` for a data record,
+    /// `Some(Ok(None))` for a blank one, `None` at the end.
+    fn next_record(&mut self) -> Option<Result<Option<u64>, InputError>> {
+        match &mut self.source {
+            Source::Csv(csv) => csv.next_record(&self.path, &mut self.record),
+            Source::Sheet(sheet) => sheet.next_record(&mut self.record).map(Ok),
+        }
+    }
+
+    /// Counts the non-blank data records without validating them, for the progress bar's total.
+    pub fn count_rows(path: &Path) -> Result<u64, InputError> {
+        FleetReader::count_rows_with(path, &ReadOptions::default())
+    }
+
+    /// [`FleetReader::count_rows`] with read options.
+    pub fn count_rows_with(path: &Path, options: &ReadOptions) -> Result<u64, InputError> {
+        let mut reader = FleetReader::open_with(path, options)?;
+        let mut n = 0;
+        while let Some(r) = reader.next_record() {
+            if r?.is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+impl Iterator for FleetReader {
+    type Item = Result<InputRow, InputError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_row()
+    }
+}
+
+/// A record whose every cell is empty or spaces: the blank rows spreadsheets leave at the end.
+pub(crate) fn is_blank(record: &csv::ByteRecord) -> bool {
+    record
+        .iter()
+        .all(|f| f.iter().all(|b| b.is_ascii_whitespace()))
+}
+
+#[cfg(test)]
+mod tests;

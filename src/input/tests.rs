@@ -1,0 +1,175 @@
+//! Tests of the fleet reader.
+
+use super::csv_file::excel_sep_line;
+use super::*;
+use std::io::Write;
+
+fn read_all(content: &[u8]) -> Result<Vec<InputRow>, InputError> {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(content).unwrap();
+    FleetReader::open(f.path())?.collect()
+}
+
+#[test]
+fn reads_comma_file_with_extra_columns_in_any_order() {
+    let rows = read_all(b"site,SN,C_User_Id,Plant_ID\nroof,ABC123,7,42\n").unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].row, 2);
+    assert_eq!(
+        rows[0].check,
+        Ok(Device {
+            plant_id: 42,
+            sn: "ABC123".into(),
+            c_user_id: 7
+        })
+    );
+}
+
+#[test]
+fn bom_semicolons_crlf_and_spaces() {
+    let rows = read_all(b"\xEF\xBB\xBF plant_id ; sn ;c_user_id\r\n 1 ; X1 ; 2 \r\n").unwrap();
+    assert_eq!(rows[0].check.as_ref().unwrap().sn, "X1");
+    let rows = read_all(b"plant_id\tsn\tc_user_id\n1\tX1\t2\n").unwrap();
+    assert_eq!(rows[0].check.as_ref().unwrap().plant_id, 1);
+}
+
+#[test]
+fn row_numbers_follow_the_spreadsheet_with_quoted_newlines_and_blank_lines() {
+    let rows =
+        read_all(b"plant_id,sn,c_user_id,note\n1,A1,2,\"two\nlines\"\n\n1,A2,2,x\n,,,\n1,A3,2,x")
+            .unwrap();
+    let numbers: Vec<u64> = rows.iter().map(|r| r.row).collect();
+    assert_eq!(numbers, vec![2, 4, 6]);
+    let rows =
+        read_all(b"\r\nplant_id,sn,c_user_id,note\r\n\r\n\r\n1,A2,2,\"x\r\ny\"\r\n1,A3,2,x\r\n")
+            .unwrap();
+    let numbers: Vec<u64> = rows.iter().map(|r| r.row).collect();
+    assert_eq!(numbers, vec![4, 5]);
+    let rows = read_all(b"plant_id,sn,c_user_id\n1,A1,2\n1,A2,2\n").unwrap();
+    let numbers: Vec<u64> = rows.iter().map(|r| r.row).collect();
+    assert_eq!(numbers, vec![2, 3]);
+}
+
+#[test]
+fn non_utf8_in_unused_column_is_ignored() {
+    let rows = read_all(b"plant_id,sn,c_user_id,name\n1,A1,2,M\xfcller\n").unwrap();
+    assert!(rows[0].check.is_ok());
+    let rows = read_all(b"plant_id,sn,c_user_id\n1,A\xfc1,2\n").unwrap();
+    assert!(rows[0].check.as_ref().unwrap_err().contains("not UTF-8"));
+}
+
+#[test]
+fn missing_columns_name_what_was_found_and_the_closest() {
+    let err = read_all(b"plant id,serial,c_user_id\n1,2,3\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("missing columns plant_id, sn"), "{msg}");
+    assert!(msg.contains("'plant id'"), "{msg}");
+    assert!(msg.contains("did you mean 'plant id'"), "{msg}");
+}
+
+#[test]
+fn empty_and_blank_files_are_fatal() {
+    assert!(matches!(read_all(b""), Err(InputError::Empty { .. })));
+    assert!(matches!(read_all(b"\n\n"), Err(InputError::Empty { .. })));
+}
+
+#[test]
+fn short_row_is_invalid() {
+    let rows = read_all(b"plant_id,sn,c_user_id\n1,A1\n").unwrap();
+    assert!(rows[0]
+        .check
+        .as_ref()
+        .unwrap_err()
+        .contains("c_user_id is missing"));
+}
+
+#[test]
+fn ids_must_be_positive_integers_with_spreadsheet_hints() {
+    assert_eq!(parse_id("plant_id", "42"), Ok(42));
+    assert_eq!(parse_id("plant_id", "007"), Ok(7));
+    assert!(parse_id("plant_id", "0").unwrap_err().contains("positive"));
+    assert!(parse_id("plant_id", "-3")
+        .unwrap_err()
+        .contains("not a positive integer"));
+    assert!(parse_id("plant_id", "abc")
+        .unwrap_err()
+        .contains("'abc' is not a positive"));
+    assert!(parse_id("plant_id", "").unwrap_err().contains("empty"));
+    assert!(parse_id("c_user_id", "12345.0")
+        .unwrap_err()
+        .contains("converted to a number by a spreadsheet"));
+    assert!(parse_id("plant_id", "99999999999999999999999")
+        .unwrap_err()
+        .contains("too large"));
+}
+
+#[test]
+fn serials_are_letters_and_digits() {
+    assert_eq!(check_sn("BQC0A1234F"), Ok("BQC0A1234F"));
+    assert!(check_sn("AB-12").unwrap_err().contains("'-'"));
+    assert!(check_sn("AB 12").unwrap_err().contains("a space"));
+    assert!(check_sn("1.23E+10").unwrap_err().contains("spreadsheet"));
+    assert!(check_sn("123456789.0").unwrap_err().contains("spreadsheet"));
+    assert!(check_sn("1,23457E+11").unwrap_err().contains("spreadsheet"));
+    assert!(check_sn(&"A".repeat(65))
+        .unwrap_err()
+        .contains("65 characters"));
+    assert!(check_sn("=HYPERLINK(1)").is_err());
+}
+
+#[test]
+fn long_values_are_quoted_short() {
+    let long = "x".repeat(10_000);
+    let msg = parse_id("plant_id", &long).unwrap_err();
+    assert!(msg.len() < 200, "{}", msg.len());
+}
+
+#[test]
+fn delimiter_sniffing() {
+    assert_eq!(sniff_delimiter(b"a;b;c\n1,5;2;3"), b';');
+    assert_eq!(sniff_delimiter(b"a,b,c\n"), b',');
+    assert_eq!(sniff_delimiter(b"a\tb\tc"), b'\t');
+    assert_eq!(sniff_delimiter(b"\"x;y\",b,c\n"), b',');
+    assert_eq!(sniff_delimiter(b""), b',');
+}
+
+#[test]
+fn spreadsheet_cells_read_as_a_person_sees_them() {
+    use calamine::Data;
+    assert_eq!(cell_text(&Data::Float(1234567890.0)), "1234567890");
+    assert_eq!(cell_text(&Data::Float(123456789012.0)), "123456789012");
+    assert_eq!(cell_text(&Data::Float(12.5)), "12.5");
+    assert_eq!(cell_text(&Data::Int(42)), "42");
+    assert_eq!(cell_text(&Data::String(" AB12 ".into())), " AB12 ");
+    assert_eq!(cell_text(&Data::Empty), "");
+    assert_eq!(cell_text(&Data::Bool(true)), "TRUE");
+}
+
+#[test]
+fn column_mapping_and_excel_sep_line() {
+    let mut o = ReadOptions::default();
+    o.map_columns(&["plant_id=\"Plant ID\"".into(), "SN = Serial".into()])
+        .unwrap();
+    assert_eq!(
+        o.columns,
+        ["Plant ID".to_string(), "Serial".into(), "c_user_id".into()]
+    );
+    assert!(o.map_columns(&["plant=Plant".into()]).is_err());
+    assert!(o.map_columns(&["sn".into()]).is_err());
+    assert!(o.map_columns(&["sn=".into()]).is_err());
+    assert_eq!(excel_sep_line(b"sep=;\r\nx"), Some(b';'));
+    assert_eq!(excel_sep_line(b"\xEF\xBB\xBFsep=\t\n"), Some(b'\t'));
+    assert_eq!(excel_sep_line(b"sep=;x\n"), None);
+    assert_eq!(excel_sep_line(b"plant_id,sn"), None);
+}
+
+#[test]
+fn sn_keys_are_case_insensitive_and_distinct() {
+    assert_eq!(sn_key("abc123"), sn_key("ABC123"));
+    assert_ne!(sn_key("ABC123"), sn_key("ABC124"));
+    assert_ne!(sn_key("A"), sn_key("0A"));
+    assert_ne!(sn_key("0"), sn_key("00"));
+    assert_eq!(sn_key(&"Z".repeat(20)), sn_key(&"z".repeat(20)));
+    assert!(sn_key("ZZZZZZZZZZZZ") < 1 << 63);
+    assert!(sn_key(&"Z".repeat(13)) >= 1 << 63);
+}

@@ -1,0 +1,174 @@
+//! One row's cells checked and normalised into the [`Device`] to send, or the reason it cannot be.
+
+use super::{Device, InputRow, REQUIRED};
+use crate::text::{quote, shorten};
+
+/// Longest serial number accepted; real Growatt serials are 10 to 16 characters.
+pub const MAX_SN_LEN: usize = 64;
+
+/// How much of a raw cell the results file repeats for an invalid row.
+const RAW_LIMIT: usize = 256;
+
+/// Validates the required cells of `record` (at `columns`), as row `row`.
+pub(super) fn validate_record(row: u64, record: &csv::ByteRecord, columns: [usize; 3]) -> InputRow {
+    let mut problems: Vec<String> = Vec::new();
+    let mut cells: [String; 3] = Default::default();
+    let mut texts: [Option<&str>; 3] = [None; 3];
+    for (c, &idx) in columns.iter().enumerate() {
+        match record.get(idx) {
+            None => problems.push(format!("{} is missing (the row is too short)", REQUIRED[c])),
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => {
+                    let text = text.trim();
+                    cells[c] = shorten(text, RAW_LIMIT);
+                    texts[c] = Some(text);
+                }
+                Err(_) => {
+                    cells[c] = shorten(String::from_utf8_lossy(bytes).trim(), RAW_LIMIT);
+                    problems.push(format!(
+                        "{} is not UTF-8 text; save the file as CSV UTF-8",
+                        REQUIRED[c]
+                    ));
+                }
+            },
+        }
+    }
+    let plant_id = texts[0].map(|t| parse_id("plant_id", t));
+    let sn = texts[1].map(check_sn);
+    let c_user_id = texts[2].map(|t| parse_id("c_user_id", t));
+    let check = match (plant_id, sn, c_user_id) {
+        (Some(Ok(plant_id)), Some(Ok(sn)), Some(Ok(c_user_id))) if problems.is_empty() => {
+            Ok(Device {
+                plant_id,
+                sn: sn.to_string(),
+                c_user_id,
+            })
+        }
+        (p, s, u) => {
+            for e in [
+                p.and_then(Result::err),
+                s.and_then(Result::err),
+                u.and_then(Result::err),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                problems.push(e);
+            }
+            Err(problems.join("; "))
+        }
+    };
+    let [plant_id, sn, c_user_id] = cells;
+    InputRow {
+        row,
+        plant_id,
+        sn,
+        c_user_id,
+        check,
+    }
+}
+
+/// Validates a `plant_id` or `c_user_id` cell (already trimmed): a positive integer.
+pub fn parse_id(column: &str, text: &str) -> Result<u64, String> {
+    if text.is_empty() {
+        return Err(format!("{column} is empty"));
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return match text.parse::<u64>() {
+            Ok(0) => Err(format!("{column} is 0; it must be a positive integer")),
+            Ok(n) => Ok(n),
+            Err(_) => Err(format!(
+                "{column} '{}' is too large to be an id",
+                quote(text)
+            )),
+        };
+    }
+    if looks_spreadsheet_number(text) {
+        return Err(format!(
+            "{column} '{}' was converted to a number by a spreadsheet; format the column as text and export again",
+            quote(text)
+        ));
+    }
+    Err(format!(
+        "{column} '{}' is not a positive integer",
+        quote(text)
+    ))
+}
+
+/// Validates an `sn` cell (already trimmed): letters and digits only.
+pub fn check_sn(text: &str) -> Result<&str, String> {
+    if text.is_empty() {
+        return Err("sn is empty".into());
+    }
+    // Letters and digits alone ("123E45") are a serial as written, not a spreadsheet's number.
+    if looks_spreadsheet_number(text) && !text.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(format!(
+            "sn '{}' was converted to a number by a spreadsheet; format the column as text and export again",
+            quote(text)
+        ));
+    }
+    if let Some(bad) = text.chars().find(|c| !c.is_ascii_alphanumeric()) {
+        let what = match bad {
+            ' ' => "a space".to_string(),
+            c if c.is_control() => format!("the control character U+{:04X}", c as u32),
+            // Look-alikes and invisible characters (Cyrillic 'А', a zero-width space) need the code.
+            c if !c.is_ascii() => format!("'{c}' (U+{:04X})", c as u32),
+            c => format!("'{c}'"),
+        };
+        return Err(format!(
+            "sn '{}' has {what}, but a serial is letters and digits only",
+            quote(text)
+        ));
+    }
+    if text.len() > MAX_SN_LEN {
+        return Err(format!(
+            "sn is {} characters long; a serial has at most {MAX_SN_LEN}",
+            text.len()
+        ));
+    }
+    Ok(text)
+}
+
+/// True for the shapes a spreadsheet gives a number it formatted: `12345.0`, `1.23E+10`,
+/// `1,23457E+11` (decimal comma locales).
+fn looks_spreadsheet_number(text: &str) -> bool {
+    let (mantissa, exponent) = match text.find(['e', 'E']) {
+        Some(i) => (&text[..i], Some(&text[i + 1..])),
+        None => (text, None),
+    };
+    let exp_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && e.bytes().all(|b| b.is_ascii_digit())
+    });
+    let (int, frac) = match mantissa.find(['.', ',']) {
+        Some(i) => (&mantissa[..i], Some(&mantissa[i + 1..])),
+        None => (mantissa, None),
+    };
+    let int_ok = !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit());
+    let frac_ok = frac.is_none_or(|f| f.bytes().all(|b| b.is_ascii_digit()));
+    let decorated = exponent.is_some() || frac.is_some();
+    exp_ok && int_ok && frac_ok && decorated
+}
+
+/// A compact, exact-where-possible identity of a serial, case-insensitive.
+///
+/// Serials of up to 12 letters and digits (every real Growatt serial) pack losslessly into 63
+/// bits, base 37; longer ones fall back to a 64-bit hash with the top bit set. Eight bytes a row
+/// keeps duplicate detection and resume within a few bytes per row on a million-row fleet.
+pub fn sn_key(sn: &str) -> u64 {
+    if sn.len() <= 12 && sn.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        sn.bytes().fold(0u64, |acc, b| {
+            let digit = match b {
+                b'0'..=b'9' => u64::from(b - b'0') + 1,
+                _ => u64::from(b.to_ascii_uppercase() - b'A') + 11,
+            };
+            acc * 37 + digit
+        })
+    } else {
+        use std::hash::{Hash, Hasher};
+        // Keys only need to agree within one process: resume recomputes them from the text.
+        let mut h = std::hash::DefaultHasher::new();
+        sn.to_ascii_uppercase().hash(&mut h);
+        h.finish() | (1 << 63)
+    }
+}

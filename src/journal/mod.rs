@@ -1,0 +1,157 @@
+//! The results file, the run's journal: one line per row that reached an end, appended and
+//! handed to the OS as it ends; read back on the next run to skip what is done; guarded by an OS
+//! file lock. The verify file is kept the same way.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::outcome::Outcome;
+
+mod lock;
+mod reader;
+mod resume;
+mod seen;
+mod writer;
+
+pub use lock::RunLock;
+pub use reader::{read_done, scan_log, Opened, Previous};
+pub use resume::{duplicate_msg, triage, Next};
+pub use seen::{Seen, Sight};
+pub use writer::{open_for_append, open_log, set_aside, ResultsWriter};
+
+/// The results file's header, in the contract's order.
+pub const COLUMNS: [&str; 11] = [
+    "row",
+    "plant_id",
+    "sn",
+    "c_user_id",
+    "outcome",
+    "error_code",
+    "error_msg",
+    "attempts",
+    "http_status",
+    "latency_ms",
+    "finished_at",
+];
+
+/// The verify file's header.
+pub const VERIFY_COLUMNS: [&str; 7] = [
+    "row",
+    "plant_id",
+    "sn",
+    "link_status",
+    "device_status",
+    "last_update_time",
+    "checked_at",
+];
+
+/// One line of the results file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultLine {
+    /// The spreadsheet row number (header is row 1).
+    pub row: u64,
+    /// The `plant_id` cell as read (trimmed).
+    pub plant_id: String,
+    /// The `sn` cell as read (trimmed).
+    pub sn: String,
+    /// The `c_user_id` cell as read (trimmed).
+    pub c_user_id: String,
+    /// How the row ended.
+    pub outcome: Outcome,
+    /// The API's code, when it answered with one.
+    pub error_code: Option<i64>,
+    /// The API's message or the tool's explanation.
+    pub error_msg: String,
+    /// Requests counted against `--max-attempts`.
+    pub attempts: u32,
+    /// HTTP status of the last answer.
+    pub http_status: Option<u16>,
+    /// Duration of the last attempt.
+    pub latency_ms: Option<u64>,
+    /// When the row ended.
+    pub finished_at: SystemTime,
+}
+
+impl ResultLine {
+    /// The CSV cells, neutralised against spreadsheet formulas and kept on one line.
+    pub fn cells(&self) -> [String; 11] {
+        [
+            self.row.to_string(),
+            safe_cell(&self.plant_id),
+            safe_cell(&self.sn),
+            safe_cell(&self.c_user_id),
+            self.outcome.as_str().to_string(),
+            self.error_code.map(|c| c.to_string()).unwrap_or_default(),
+            safe_cell(&self.error_msg),
+            self.attempts.to_string(),
+            self.http_status.map(|c| c.to_string()).unwrap_or_default(),
+            self.latency_ms.map(|c| c.to_string()).unwrap_or_default(),
+            humantime::format_rfc3339_millis(self.finished_at).to_string(),
+        ]
+    }
+}
+
+/// Makes a text cell safe to open in a spreadsheet and to read back line by line: line breaks
+/// and other control characters become spaces (so one record is always one line, and a torn
+/// tail can be found by the last newline), and a cell a spreadsheet would run as a formula gets
+/// a leading apostrophe.
+pub fn safe_cell(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    // Leading spaces do not stop every spreadsheet (some trim on import), so look past them.
+    let starts_formula =
+        text.starts_with(['\t', '\r']) || clean.trim_start().starts_with(['=', '+', '-', '@']);
+    if starts_formula {
+        format!("'{clean}")
+    } else {
+        clean
+    }
+}
+
+/// A problem with the results file; fatal for the run.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// The file (or its folder) cannot be opened, read or written.
+    #[error("results file {path}: {source}")]
+    Io {
+        /// The results file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// Another run holds the lock.
+    #[error("another growatt-onboard run is using {results} (lock {lock} is held); wait for it to end, or pass -o to write elsewhere")]
+    Locked {
+        /// The results file.
+        results: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The file exists but is not a results file of this tool.
+    #[error("{path} exists but is not a growatt-onboard results file (its header is '{header}'); pass -o to choose another path, or --restart to set it aside")]
+    Foreign {
+        /// The results file.
+        path: PathBuf,
+        /// Its first line.
+        header: String,
+    },
+}
+
+impl ResultsError {
+    /// Each is fatal: the run cannot keep its record.
+    pub fn exit(&self) -> crate::exit::Exit {
+        crate::exit::Exit::Fatal
+    }
+}
+
+pub(crate) fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ResultsError + '_ {
+    move |source| ResultsError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,80 @@
+//! Which rows a run sends, in input order: a row that failed validation or repeats an earlier
+//! row's serial ends without a request; a serial an earlier run finished is skipped; the rest
+//! are sent. `check` sorts rows the same way, so it counts what `run` would send.
+
+use std::time::SystemTime;
+
+use super::{ResultLine, Seen, Sight};
+use crate::input::{sn_key, Device, InputRow};
+use crate::outcome::Outcome;
+
+fn plain_line(row: &InputRow, outcome: Outcome, msg: String) -> ResultLine {
+    ResultLine {
+        row: row.row,
+        plant_id: row.plant_id.clone(),
+        sn: row.sn.clone(),
+        c_user_id: row.c_user_id.clone(),
+        outcome,
+        error_code: None,
+        error_msg: msg,
+        attempts: 0,
+        http_status: None,
+        latency_ms: None,
+        finished_at: SystemTime::now(),
+    }
+}
+
+/// The message of a duplicate row.
+pub fn duplicate_msg(first: Option<u64>) -> String {
+    match first {
+        Some(first) => format!("same sn as row {first}; sent once, from that row"),
+        None => "same sn as an earlier row; sent once, from that row".into(),
+    }
+}
+
+/// What to do with a row read from the input.
+#[derive(Debug)]
+pub enum Next {
+    /// Send it.
+    Send(Box<InputRow>, Device),
+    /// It ended without a request (invalid, duplicate).
+    Ended(ResultLine),
+    /// An earlier run finished its serial.
+    Done,
+}
+
+/// Validation, duplicates and resume, in input order: the first row with a serial wins.
+pub fn triage(seen: &mut Seen, row: InputRow) -> Next {
+    match &row.check {
+        Err(msg) => {
+            let msg = msg.clone();
+            Next::Ended(plain_line(&row, Outcome::Invalid, msg))
+        }
+        Ok(device) => match seen.sight(sn_key(&device.sn), row.row) {
+            Sight::Duplicate { first_row } => Next::Ended(plain_line(
+                &row,
+                Outcome::Duplicate,
+                duplicate_msg(first_row),
+            )),
+            Sight::First { done: true } => Next::Done,
+            Sight::First { done: false } => {
+                let device = device.clone();
+                Next::Send(Box::new(row), device)
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_messages_name_the_first_row() {
+        assert_eq!(
+            duplicate_msg(Some(3)),
+            "same sn as row 3; sent once, from that row"
+        );
+        assert!(duplicate_msg(None).contains("an earlier row"));
+    }
+}

@@ -1,0 +1,78 @@
+//! The text report for stdout.
+
+use std::fmt::Write as _;
+
+use super::ReportData;
+use crate::outcome::{advice, code_meaning, Outcome};
+
+/// The text report for stdout.
+pub fn render_text(d: &ReportData) -> String {
+    let mut out = String::new();
+    let total = d.rows().max(1);
+    let _ = writeln!(
+        out,
+        "Results: {} ({} rows, {} lines)",
+        d.results.display(),
+        d.rows(),
+        d.lines
+    );
+    for o in Outcome::ALL {
+        let n = d.count(o);
+        let bar = "#".repeat(((n * 40).div_ceil(total)) as usize);
+        let _ = writeln!(out, "  {:<19} {n:>8}  {bar}", o.as_str());
+    }
+    if !d.codes.is_empty() {
+        let _ = writeln!(out, "\nBy error code:");
+        for (c, n) in &d.codes {
+            let _ = writeln!(out, "  {c:>6} {n:>8}  {}", code_meaning(*c));
+        }
+    }
+    if let Some(links) = &d.links {
+        let parts: Vec<String> = links.iter().map(|(s, n)| format!("{n} {s}")).collect();
+        let _ = writeln!(out, "\nLinks (from verify): {}", parts.join(", "));
+    }
+    if d.attention_total == 0 {
+        let _ = writeln!(out, "\nNo row needs attention.");
+    } else {
+        let _ = writeln!(out, "\nRows needing attention ({}):", d.attention_total);
+        for a in &d.attention {
+            let code = a.error_code.map(|c| format!(" {c}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  row {:<6} sn {:<16} {}{code}: {} -> {}",
+                a.row,
+                a.sn,
+                a.outcome,
+                a.error_msg,
+                advice(a.outcome, a.error_code)
+            );
+        }
+        if d.attention_total > d.attention.len() as u64 {
+            let _ = writeln!(
+                out,
+                "  … and {} more",
+                d.attention_total - d.attention.len() as u64
+            );
+        }
+    }
+    if !d.history.is_empty() {
+        let _ = writeln!(out, "\nRun history:");
+        for h in &d.history {
+            let _ = writeln!(
+                out,
+                "  {}  {} rows ended, {} done earlier, {} requests, {:.1}s, exit {}{}",
+                h.started_at,
+                h.rows_ended,
+                h.skipped_done,
+                h.requests,
+                h.wall_seconds,
+                h.exit_code,
+                h.stopped
+                    .as_ref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    out
+}
