@@ -25,29 +25,28 @@ pub(super) async fn watch(engine: Arc<Engine>) {
 /// arrives before it is first polled.
 #[cfg(unix)]
 struct Signals {
-    streams: Vec<tokio::signal::unix::Signal>,
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 #[cfg(unix)]
 impl Signals {
     fn new() -> Signals {
         use tokio::signal::unix::{signal, SignalKind};
-        let kinds = [
-            SignalKind::interrupt(),
-            SignalKind::terminate(),
-            SignalKind::hangup(),
-        ];
         Signals {
-            streams: kinds.into_iter().filter_map(|k| signal(k).ok()).collect(),
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
+            hangup: signal(SignalKind::hangup()).ok(),
         }
     }
 
     async fn next(&mut self) {
-        if self.streams.is_empty() {
-            return std::future::pending().await;
+        tokio::select! {
+            _ = when(self.interrupt.as_mut().map(|s| s.recv())) => {}
+            _ = when(self.terminate.as_mut().map(|s| s.recv())) => {}
+            _ = when(self.hangup.as_mut().map(|s| s.recv())) => {}
         }
-        let waits = self.streams.iter_mut().map(|s| Box::pin(s.recv()));
-        futures::future::select_all(waits).await;
     }
 }
 
@@ -85,7 +84,6 @@ impl Signals {
 }
 
 /// One signal stream's next event; never, when the stream could not be made.
-#[cfg(windows)]
 async fn when(next: Option<impl std::future::Future<Output = Option<()>>>) {
     match next {
         Some(next) => {
