@@ -10,7 +10,7 @@ use crate::cli::DemoArgs;
 use crate::config::{RunConfig, Ui};
 use crate::exit::Exit;
 use crate::policy::RetryPolicy;
-use crate::{pipeline, results, sim, verify};
+use crate::{pipeline, results, verify};
 
 /// The sample fleet, compiled in so the demo works from any folder.
 pub const SAMPLE_FLEET: &str = include_str!("../samples/fleet.csv");
@@ -37,14 +37,14 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     std::fs::write(dir.join("fixture.json"), SAMPLE_FIXTURE)
         .with_context(|| format!("cannot write the fixture in {}", dir.display()))?;
 
-    let sim_cfg = sim::SimConfig {
+    let sim_cfg = growatt_sim::SimConfig {
         latency: Duration::from_millis(40),
         jitter: Duration::from_millis(30),
         fail_rate: 0.05,
         seed: 42,
-        ..sim::SimConfig::default()
+        ..growatt_sim::SimConfig::default()
     };
-    let server = sim::start("127.0.0.1:0".parse()?, sim_cfg)
+    let server = growatt_sim::start("127.0.0.1:0".parse()?, sim_cfg)
         .await
         .context("cannot start the simulator on loopback")?;
     let ui = Ui::from_args(&args.output);
@@ -66,7 +66,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         policy: RetryPolicy::default(),
         timeout: Duration::from_secs(10),
         base: crate::api::resolve_base(&server.base_url())?,
-        token: Token::new(sim::DEFAULT_TOKEN).map_err(anyhow::Error::msg)?,
+        token: Token::new(growatt_sim::DEFAULT_TOKEN).map_err(anyhow::Error::msg)?,
         throttle_pause: Duration::from_secs(5),
         max_runtime: None,
         restart: true,

@@ -19,7 +19,6 @@ pub mod progress;
 pub mod report;
 pub mod results;
 pub mod seen;
-pub mod sim;
 pub mod summary;
 pub mod verify;
 
@@ -99,7 +98,7 @@ pub async fn execute(cli: Cli) -> Exit {
             // GROWATT_ONBOARD_LOG=debug.
             init_sim_logging();
             match sim_config(&args) {
-                Ok(cfg) => match sim::serve_until_signal(args.listen, cfg).await {
+                Ok(cfg) => match growatt_sim::serve_until_signal(args.listen, cfg).await {
                     Ok(()) => Exit::Success,
                     Err(e) => fatal(&*e),
                 },
@@ -212,7 +211,7 @@ fn init_sim_logging() {
         .try_init();
 }
 
-fn sim_config(args: &cli::SimArgs) -> anyhow::Result<sim::SimConfig> {
+fn sim_config(args: &cli::SimArgs) -> anyhow::Result<growatt_sim::SimConfig> {
     if !args.listen.ip().is_loopback() {
         anyhow::bail!(
             "the simulator listens on loopback only; {} is not a loopback address",
@@ -220,10 +219,10 @@ fn sim_config(args: &cli::SimArgs) -> anyhow::Result<sim::SimConfig> {
         );
     }
     let fixture = match &args.fixture {
-        Some(p) => sim::Fixture::from_path(p)?,
-        None => sim::Fixture::builtin(),
+        Some(p) => growatt_sim::Fixture::from_path(p)?,
+        None => growatt_sim::Fixture::builtin(),
     };
-    Ok(sim::SimConfig {
+    Ok(growatt_sim::SimConfig {
         token: args.token.clone(),
         fixture,
         latency: std::time::Duration::from_millis(args.latency_ms),
