@@ -283,7 +283,7 @@ pub struct SimArgs {
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub listen: SocketAddr,
     /// The token the simulator accepts; anything else gets 10011.
-    #[arg(long, default_value = crate::sim::DEFAULT_TOKEN, value_name = "TOKEN", hide_default_value = false)]
+    #[arg(long, default_value = growatt_sim::DEFAULT_TOKEN, value_name = "TOKEN", hide_default_value = false)]
     pub token: String,
     /// World state (plants, users, devices, associations) as JSON [default: the one matching samples/].
     #[arg(long, value_name = "PATH")]

@@ -18,7 +18,6 @@ pub mod journal;
 pub mod outcome;
 pub mod paths;
 pub mod report;
-pub mod sim;
 pub mod text;
 pub mod ui;
 pub mod units;

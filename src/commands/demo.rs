@@ -12,8 +12,8 @@ use crate::config::{RunConfig, Ui, VerifyConfig};
 use crate::exit::Exit;
 use crate::journal;
 use crate::report;
-use crate::sim;
 use crate::ui::Log;
+use growatt_sim as sim;
 
 /// The sample fleet, compiled in so the demo works from any folder.
 pub const SAMPLE_FLEET: &str = include_str!("../../samples/fleet.csv");

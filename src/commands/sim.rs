@@ -2,8 +2,8 @@
 
 use crate::cli::SimArgs;
 use crate::exit::Exit;
-use crate::sim;
 use crate::ui::Log;
+use growatt_sim as sim;
 
 /// `sim`: serves until a signal; a non-loopback address is a usage error.
 pub async fn execute(args: &SimArgs) -> Exit {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-pub use growatt_onboard::sim::{self, SimConfig, SimServer, DEFAULT_TOKEN};
+pub use growatt_sim::{self as sim, SimConfig, SimServer, DEFAULT_TOKEN};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_growatt-onboard");

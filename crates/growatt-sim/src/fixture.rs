@@ -1,0 +1,141 @@
+//! The world the simulator starts from: plants, their users, devices and prior associations.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+/// A plant (installation) and the end-user accounts allowed to own devices on it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FixturePlant {
+    /// The plant's numeric id, as sent in `plant_id`.
+    pub plant_id: u64,
+    /// End-user (`c_user_id`) accounts attached to this plant.
+    pub c_user_ids: Vec<u64>,
+}
+
+/// A device serial number known to the simulated server.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FixtureDevice {
+    /// The serial as printed on the nameplate; requests match it case-insensitively.
+    pub sn: String,
+    /// Whether the device currently reports to the server. Absent means online.
+    #[serde(default = "default_true")]
+    pub online: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The world the simulator starts from: plants with their users, existing devices, and
+/// devices that are already linked to a plant.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct Fixture {
+    /// Plants that exist.
+    pub plants: Vec<FixturePlant>,
+    /// Device serials that exist.
+    pub devices: Vec<FixtureDevice>,
+    /// Serials already associated with some plant before the simulator starts; adding one
+    /// answers `10003`. They are not listed under any fixture plant.
+    #[serde(default)]
+    pub associated: Vec<String>,
+}
+
+impl Fixture {
+    /// The world bundled with the tool (`samples/fixture.json`), matching `samples/fleet.csv`.
+    pub fn builtin() -> Fixture {
+        // The file is compiled in and covered by a test, so a parse failure is a build defect.
+        serde_json::from_str(include_str!("../../../samples/fixture.json"))
+            .expect("the bundled samples/fixture.json is valid")
+    }
+
+    /// Read a fixture from a JSON file; the error names the file and what is wrong with it.
+    pub fn from_path(path: &Path) -> anyhow::Result<Fixture> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read fixture file {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("fixture file {} is not a valid fixture", path.display()))
+    }
+}
+
+/// A small world for unit tests: plants 1001 (users 501, 502) and 1002 (user 503), four
+/// devices of which `AAA0A0004D` is offline, and `AAA0A0003C` associated beforehand (spelled in
+/// lower case, to exercise case-insensitive matching).
+#[cfg(test)]
+pub(crate) fn small() -> Fixture {
+    Fixture {
+        plants: vec![
+            FixturePlant {
+                plant_id: 1001,
+                c_user_ids: vec![501, 502],
+            },
+            FixturePlant {
+                plant_id: 1002,
+                c_user_ids: vec![503],
+            },
+        ],
+        devices: ["AAA0A0001A", "AAA0A0002B", "AAA0A0003C", "AAA0A0004D"]
+            .iter()
+            .map(|sn| FixtureDevice {
+                sn: sn.to_string(),
+                online: !sn.ends_with('D'),
+            })
+            .collect(),
+        associated: vec!["aaa0a0003c".into()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn builtin_fixture_matches_the_sample_fleet() {
+        let fx = Fixture::builtin();
+        assert_eq!(fx.plants.len(), 8);
+        assert!(fx.devices.len() >= 290, "{} devices", fx.devices.len());
+        assert!(fx.devices.iter().any(|d| !d.online));
+        let known: HashSet<String> = fx.devices.iter().map(|d| d.sn.clone()).collect();
+        // Every serial in the fleet that is well formed either exists or is one of the two
+        // planted unknown serials.
+        let fleet = include_str!("../../../samples/fleet.csv");
+        let unknown: Vec<&str> = fleet
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').nth(1))
+            .filter(|sn| sn.len() == 10 && sn.chars().all(|c| c.is_ascii_alphanumeric()))
+            .filter(|sn| !known.contains(&sn.to_ascii_uppercase()))
+            .collect();
+        assert_eq!(unknown.len(), 2, "{unknown:?}");
+        assert_eq!(fleet.lines().count(), 301);
+    }
+
+    #[test]
+    fn online_defaults_to_true_and_associated_to_empty() {
+        let fx: Fixture = serde_json::from_str(
+            r#"{"plants":[],"devices":[{"sn":"X1"},{"sn":"X2","online":false}]}"#,
+        )
+        .unwrap();
+        assert!(fx.devices[0].online);
+        assert!(!fx.devices[1].online);
+        assert!(fx.associated.is_empty());
+    }
+
+    #[test]
+    fn bad_fixture_file_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("world.json");
+        std::fs::write(&path, "{ not json").unwrap();
+        let err = format!("{:#}", Fixture::from_path(&path).unwrap_err());
+        assert!(err.contains("world.json"), "{err}");
+        let missing = dir.path().join("absent.json");
+        let err = format!("{:#}", Fixture::from_path(&missing).unwrap_err());
+        assert!(err.contains("absent.json"), "{err}");
+
+        std::fs::write(&path, serde_json::to_string(&small()).unwrap()).unwrap();
+        assert_eq!(Fixture::from_path(&path).unwrap(), small());
+    }
+}

@@ -1,0 +1,125 @@
+//! What the simulator has seen: the counters of `GET /__sim/stats` and the meter keeping them.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::admission::TokenCheck;
+use crate::answer::Answer;
+
+/// What the simulator has seen so far. Served as JSON at `GET /__sim/stats`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Every request to a `/v1/` path, whatever it was answered.
+    pub requests: u64,
+    /// `error_code` answered -> how many times (keys are the code as text, e.g. `"10003"`).
+    pub by_code: BTreeMap<String, u64>,
+    /// `sn/add` requests per serial, spelled as received (requests without a serial are not counted).
+    pub requests_per_sn: BTreeMap<String, u64>,
+    /// `sn/add` requests answered `0`, per serial as received.
+    pub adds_per_sn: BTreeMap<String, u64>,
+    /// Requests without a `token` header.
+    pub missing_token: u64,
+    /// Requests whose `token` header did not match.
+    pub wrong_token: u64,
+    /// Most requests that arrived within any one-second sliding window.
+    pub max_in_one_second: u64,
+    /// Requests per whole second since the first request (index 0 is the first second).
+    pub per_second: Vec<u64>,
+    /// Most requests being handled at the same moment.
+    pub max_in_flight: u64,
+    /// Arrival of the first request, Unix time in milliseconds.
+    pub first_request_unix_ms: Option<u64>,
+    /// Arrival of the latest request, Unix time in milliseconds.
+    pub last_request_unix_ms: Option<u64>,
+    /// Requests held back for the hang delay (see [`crate::SimConfig::hang_rate`]).
+    #[serde(default)]
+    pub hung: u64,
+}
+
+/// Keeps [`Stats`] up to date as requests arrive and leave.
+#[derive(Default)]
+pub(crate) struct Meter {
+    pub(crate) stats: Stats,
+    /// Arrivals within the last second, oldest first.
+    window: VecDeque<Instant>,
+    first: Option<Instant>,
+    in_flight: u64,
+}
+
+impl Meter {
+    /// Count one arriving `/v1/` request.
+    pub(crate) fn arrive(&mut self, now: Instant, now_unix_ms: u64) {
+        let s = &mut self.stats;
+        s.requests += 1;
+        s.first_request_unix_ms.get_or_insert(now_unix_ms);
+        s.last_request_unix_ms = Some(now_unix_ms);
+
+        let first = *self.first.get_or_insert(now);
+        let second = now.saturating_duration_since(first).as_secs() as usize;
+        if s.per_second.len() <= second {
+            s.per_second.resize(second + 1, 0);
+        }
+        s.per_second[second] += 1;
+
+        // Window (now - 1s, now]: an arrival exactly one second ago no longer counts.
+        while self
+            .window
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= Duration::from_secs(1))
+        {
+            self.window.pop_front();
+        }
+        self.window.push_back(now);
+        s.max_in_one_second = s.max_in_one_second.max(self.window.len() as u64);
+    }
+
+    pub(crate) fn enter(&mut self) {
+        self.in_flight += 1;
+        self.stats.max_in_flight = self.stats.max_in_flight.max(self.in_flight);
+    }
+
+    pub(crate) fn leave(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    pub(crate) fn token(&mut self, check: TokenCheck) {
+        match check {
+            TokenCheck::Valid => {}
+            TokenCheck::Missing => self.stats.missing_token += 1,
+            TokenCheck::Wrong => self.stats.wrong_token += 1,
+        }
+    }
+
+    pub(crate) fn answered(&mut self, a: Answer) {
+        *self.stats.by_code.entry(a.code.to_string()).or_default() += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sliding_window_and_per_second_counts() {
+        let t0 = Instant::now();
+        let mut m = Meter::default();
+        for ms in [0, 500, 900, 1200, 1300, 1499, 2600, 4100] {
+            m.arrive(t0 + Duration::from_millis(ms), 1_000 + ms);
+        }
+        // (0.499, 1.499] holds 500, 900, 1200, 1300, 1499
+        assert_eq!(m.stats.max_in_one_second, 5);
+        assert_eq!(m.stats.per_second, vec![3, 3, 1, 0, 1]);
+        assert_eq!(m.stats.requests, 8);
+        assert_eq!(m.stats.first_request_unix_ms, Some(1_000));
+        assert_eq!(m.stats.last_request_unix_ms, Some(5_100));
+
+        // an arrival exactly one second after another is in a new window
+        let mut m = Meter::default();
+        for ms in [0, 1000, 2000, 3000] {
+            m.arrive(t0 + Duration::from_millis(ms), ms);
+        }
+        assert_eq!(m.stats.max_in_one_second, 1);
+    }
+}

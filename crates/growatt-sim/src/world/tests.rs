@@ -1,0 +1,246 @@
+//! Unit tests of the world: the order of the add checks, linking, paging and the open world.
+
+use super::*;
+use crate::fixture::small as fixture;
+
+fn form(plant_id: Option<&str>, sn: Option<&str>, c_user_id: Option<&str>) -> AddForm {
+    AddForm {
+        plant_id: plant_id.map(str::to_string),
+        sn: sn.map(str::to_string),
+        c_user_id: c_user_id.map(str::to_string),
+    }
+}
+
+fn add_code(world: &mut World, p: Option<&str>, sn: Option<&str>, u: Option<&str>) -> i64 {
+    world.add(&form(p, sn, u), 0).code
+}
+
+#[test]
+fn add_checks_run_in_the_servers_order() {
+    let mut w = World::new(&fixture(), 0);
+    let good = Some("AAA0A0001A");
+    // plant id empty wins over everything else
+    assert_eq!(add_code(&mut w, None, None, None), 10002);
+    assert_eq!(add_code(&mut w, Some("  "), good, Some("501")), 10002);
+    assert_eq!(w.add(&form(Some(""), good, Some("501")), 0), PLANT_ID_EMPTY);
+    // then the user id
+    assert_eq!(add_code(&mut w, Some("1001"), good, None), 10006);
+    assert_eq!(add_code(&mut w, Some("abc"), None, Some("")), 10006);
+    // then the plant
+    assert_eq!(add_code(&mut w, Some("abc"), good, Some("501")), 10004);
+    assert_eq!(add_code(&mut w, Some("1001.0"), good, Some("501")), 10004);
+    assert_eq!(add_code(&mut w, Some("9999"), None, Some("501")), 10004);
+    // then the serial
+    assert_eq!(add_code(&mut w, Some("1001"), None, Some("501")), 10002);
+    assert_eq!(add_code(&mut w, Some("1001"), Some(""), Some("501")), 10002);
+    assert_eq!(
+        w.add(&form(Some("1001"), Some("ZZZ"), Some("x")), 0),
+        SN_WRONG
+    );
+    assert_eq!(
+        add_code(
+            &mut w,
+            Some("1001"),
+            Some("AAA0A0001A,AAA0A0002B"),
+            Some("501")
+        ),
+        10002,
+        "one serial per call"
+    );
+    // then the user
+    assert_eq!(add_code(&mut w, Some("1001"), good, Some("503")), 10005);
+    assert_eq!(add_code(&mut w, Some("1001"), good, Some("501.0")), 10005);
+    assert_eq!(add_code(&mut w, Some("1001"), good, Some("999")), 10005);
+    // then the association
+    assert_eq!(
+        add_code(&mut w, Some("1001"), Some("AAA0A0003C"), Some("501")),
+        10003
+    );
+    // none of the refusals associated anything
+    assert!(w.by_plant.is_empty());
+    assert_eq!(add_code(&mut w, Some(" 1001 "), good, Some("502 ")), 0);
+    assert_eq!(add_code(&mut w, Some("1002"), good, Some("503")), 10003);
+}
+
+#[test]
+fn serials_match_case_insensitively() {
+    let mut w = World::new(&fixture(), 0);
+    assert_eq!(
+        add_code(&mut w, Some("1002"), Some("aaa0a0002b"), Some("503")),
+        0
+    );
+    assert_eq!(
+        add_code(&mut w, Some("1002"), Some("AAA0A0002B"), Some("503")),
+        10003
+    );
+    // the fixture's associated list is lower case, the device upper case
+    assert_eq!(
+        add_code(&mut w, Some("1002"), Some("AAA0A0003C"), Some("503")),
+        10003
+    );
+}
+
+#[test]
+fn offline_devices_link_after_the_delay_or_when_marked_online() {
+    let mut w = World::new(&fixture(), 0);
+    w.link_delay_ms = Some(1000);
+    let q = ListQuery {
+        plant_id: Some("1001".into()),
+        page: Some("1".into()),
+        perpage: Some("100".into()),
+    };
+    // AAA0A0004D is offline in the fixture.
+    assert_eq!(
+        add_code(&mut w, Some("1001"), Some("AAA0A0004D"), Some("501")),
+        0
+    );
+    assert_eq!(
+        add_code(&mut w, Some("1001"), Some("AAA0A0001A"), Some("501")),
+        0
+    );
+    assert_eq!(
+        w.list(&q, 500).unwrap()["count"],
+        1,
+        "online device linked at once"
+    );
+    // A second add of the pending serial is still 'already associated'.
+    assert_eq!(
+        add_code(&mut w, Some("1001"), Some("AAA0A0004D"), Some("501")),
+        10003
+    );
+    assert_eq!(
+        w.list(&q, 1500).unwrap()["count"],
+        2,
+        "linked once the delay passed"
+    );
+
+    let mut w = World::new(&fixture(), 0);
+    assert_eq!(
+        add_code(&mut w, Some("1001"), Some("AAA0A0004D"), Some("501")),
+        0
+    );
+    assert_eq!(
+        w.list(&q, u64::MAX / 2).unwrap()["count"],
+        0,
+        "no delay: waits"
+    );
+    assert!(w.bring_online("AAA0A0004D", 10));
+    assert_eq!(w.list(&q, 11).unwrap()["count"], 1);
+    assert!(!w.bring_online("NOSUCHSN", 10));
+}
+
+#[test]
+fn list_pages_through_the_plants_devices() {
+    let mut w = World::new(&fixture(), 0);
+    for sn in ["AAA0A0001A", "AAA0A0002B", "aaa0a0004d"] {
+        assert_eq!(add_code(&mut w, Some("1001"), Some(sn), Some("501")), 0);
+    }
+    let q = |p: &str, page: &str, per: &str| ListQuery {
+        plant_id: Some(p.into()),
+        page: Some(page.into()),
+        perpage: Some(per.into()),
+    };
+    // The offline device's association waits until it comes online.
+    assert_eq!(w.list(&q("1001", "1", "100"), 0).unwrap()["count"], 2);
+    assert!(w.bring_online("AAA0A0004D", 0));
+    w.devices.get_mut("AAA0A0004D").unwrap().online = false;
+    let data = w.list(&q("1001", "2", "2"), 0).unwrap();
+    assert_eq!(data["count"], 3);
+    assert_eq!(data["pages"], 2);
+    assert_eq!(data["page"], 2);
+    assert_eq!(data["perpage"], 2);
+    let devices = data["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 1);
+    // listed with the fixture's spelling, offline devices shown as lost
+    assert_eq!(devices[0]["device_sn"], "AAA0A0004D");
+    assert_eq!(devices[0]["lost"], true);
+    assert_eq!(devices[0]["status"], 0);
+    assert_eq!(devices[0]["type"], 1);
+    assert_eq!(devices[0]["last_update_time"], "1970-01-01 00:00:00");
+
+    let first = w.list(&q("1001", "1", "100"), 0).unwrap();
+    assert_eq!(first["devices"][0]["device_sn"], "AAA0A0001A");
+    assert_eq!(first["devices"][0]["lost"], false);
+    let empty = w.list(&q("1002", "1", "10"), 0).unwrap();
+    assert_eq!(
+        (empty["count"].as_u64(), empty["pages"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    assert_eq!(w.list(&q("1001", "1", "101"), 0), Err(PAGE_SIZE_TOO_BIG));
+    assert_eq!(w.list(&q("1001", "251", "10"), 0), Err(PAGE_TOO_HIGH));
+    assert_eq!(w.list(&q(" ", "1", "10"), 0), Err(PLANT_ID_EMPTY));
+    assert_eq!(w.list(&ListQuery::default(), 0), Err(PLANT_ID_EMPTY));
+    assert_eq!(w.list(&q("4242", "1", "10"), 0), Err(LIST_PLANT_MISSING));
+    assert_eq!(
+        w.list(&q("x", "1", "10"), 0).map_err(|a| a.code),
+        Err(10003)
+    );
+}
+
+#[test]
+fn open_world_knows_every_numeric_plant_and_user_and_alphanumeric_serial() {
+    let mut w = World::new(&fixture(), 0);
+    w.open_world = true;
+    // Anything numeric / alphanumeric exists, online, and links at once.
+    assert_eq!(
+        add_code(&mut w, Some("987654"), Some("ZX12345678"), Some("42")),
+        0
+    );
+    assert_eq!(
+        add_code(&mut w, Some("1"), Some("zx12345678"), Some("7")),
+        10003,
+        "a second add is still 'already associated'"
+    );
+    let q = ListQuery {
+        plant_id: Some("987654".into()),
+        page: Some("1".into()),
+        perpage: Some("10".into()),
+    };
+    let listed = w.list(&q, 0).unwrap();
+    assert_eq!(listed["count"], 1);
+    assert_eq!(listed["devices"][0]["lost"], false);
+    // The fixture still applies, and the other checks are unchanged.
+    assert_eq!(
+        add_code(&mut w, Some("1001"), Some("AAA0A0003C"), Some("1")),
+        10003
+    );
+    assert_eq!(
+        add_code(&mut w, Some("5"), Some("NOT-A-SN"), Some("1")),
+        10002
+    );
+    assert_eq!(add_code(&mut w, Some("5"), Some(""), Some("1")), 10002);
+    assert_eq!(add_code(&mut w, Some("abc"), Some("ZX1"), Some("1")), 10004);
+    assert_eq!(add_code(&mut w, Some("5"), Some("ZX1"), Some("x1")), 10005);
+    assert_eq!(add_code(&mut w, Some(""), Some("ZX1"), Some("1")), 10002);
+    assert_eq!(add_code(&mut w, Some("5"), Some("ZX1"), None), 10006);
+    // A closed world (the default) knows only the fixture.
+    let mut closed = World::new(&fixture(), 0);
+    assert_eq!(
+        add_code(&mut closed, Some("987654"), Some("AAA0A0001A"), Some("42")),
+        10004
+    );
+    assert_eq!(
+        add_code(&mut closed, Some("1001"), Some("ZX12345678"), Some("501")),
+        10002
+    );
+    assert_eq!(
+        add_code(&mut closed, Some("1001"), Some("AAA0A0001A"), Some("42")),
+        10005
+    );
+}
+
+#[test]
+fn dates_format_like_the_api() {
+    assert_eq!(format_datetime(0), "1970-01-01 00:00:00");
+    assert_eq!(format_datetime(1_767_225_600_000), "2026-01-01 00:00:00");
+    assert_eq!(format_datetime(1_709_217_045_999), "2024-02-29 14:30:45");
+    assert_eq!(format_datetime(951_782_400_000), "2000-02-29 00:00:00");
+    assert_eq!(format_datetime(253_402_300_799_999), "9999-12-31 23:59:59");
+    assert_eq!(
+        format_datetime(253_402_300_800_000),
+        "",
+        "past the year 9999"
+    );
+    assert_eq!(format_datetime(u64::MAX), "");
+}
