@@ -306,6 +306,26 @@ pub struct SimArgs {
     /// Answer 10012 (frequency limit) above this rate: N/s, N/min, N/h or N.
     #[arg(long, value_name = "RATE")]
     pub throttle: Option<Rate>,
+    /// Which per-request limit also answers 10012: bucket (only --throttle), cooldown (the
+    /// identical request within --cooldown), spacing (one call per endpoint per --spacing).
+    #[arg(long, default_value = "bucket", value_name = "MODEL")]
+    pub throttle_model: growatt_sim::ThrottleModel,
+    /// How long the identical request is refused, with --throttle-model cooldown.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
+    pub cooldown: std::time::Duration,
+    /// Least time between two calls of one endpoint, with --throttle-model spacing.
+    #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
+    pub spacing: std::time::Duration,
+    /// Calls a day allowed on each listing endpoint (plant/list, user/c_user_list).
+    #[arg(long, value_name = "N")]
+    pub daily_cap: Option<u32>,
+    /// Share of distinct requests whose first arrival is answered 10001 (repeats are not), 0 to 1.
+    #[arg(long, default_value_t = 0.0, value_name = "P", value_parser = parse_probability)]
+    pub fail_first_rate: f64,
+    /// What the server is: api, legacy-domain (answers -1), wrong-region (answers 10011),
+    /// login-page (an HTML login page instead of JSON).
+    #[arg(long, default_value = "api", value_name = "MODE")]
+    pub mode: growatt_sim::ServerMode,
     /// Seed for the random draws, so runs repeat exactly.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,

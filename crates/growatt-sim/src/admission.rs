@@ -1,4 +1,5 @@
-//! Admission before the world is consulted: the token, the frequency limit, injected faults.
+//! Admission before the world is consulted: the server's mode, the token, the frequency limits,
+//! injected faults.
 
 use std::time::{Duration, Instant};
 
@@ -6,7 +7,40 @@ use axum::http::HeaderMap;
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
-use crate::answer::{Answer, FREQUENT_ACCESS, PERMISSION_DENIED, SYSTEM_ERROR};
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use crate::answer::{Answer, FREQUENT_ACCESS, LEGACY_DOMAIN, PERMISSION_DENIED, SYSTEM_ERROR};
+use crate::limits::Limits;
+
+/// What the server in front of the API is, for rehearsing the run's stop diagnoses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ServerMode {
+    /// The OpenAPI itself.
+    #[default]
+    Api,
+    /// A legacy host name (server.growatt.com): every call answers `-1`.
+    LegacyDomain,
+    /// Another regional server than the token's: every call answers `10011`.
+    WrongRegion,
+    /// A login page (HTTP 200, HTML) where JSON was expected, as a wrong base URL serves.
+    LoginPage,
+}
+
+impl std::str::FromStr for ServerMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "api" => Ok(ServerMode::Api),
+            "legacy-domain" => Ok(ServerMode::LegacyDomain),
+            "wrong-region" => Ok(ServerMode::WrongRegion),
+            "login-page" => Ok(ServerMode::LoginPage),
+            other => Err(format!(
+                "unknown server mode '{other}'; use api, legacy-domain, wrong-region or login-page"
+            )),
+        }
+    }
+}
 
 /// Outcome of comparing the `token` header with the configured one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +110,16 @@ pub(crate) struct Faults {
     pub(crate) fail_rate: f64,
     pub(crate) hang_rate: f64,
     pub(crate) hang: Duration,
+    pub(crate) fail_first_rate: f64,
+    pub(crate) mode: ServerMode,
+}
+
+/// The request as admission sees it: who sent what to which endpoint.
+pub(crate) struct Request<'a> {
+    pub(crate) token: TokenCheck,
+    pub(crate) token_value: &'a [u8],
+    pub(crate) endpoint: &'a str,
+    pub(crate) params: &'a [u8],
 }
 
 /// What admission decided for a request.
@@ -83,6 +127,8 @@ pub(crate) struct Faults {
 pub(crate) enum Admission {
     /// Answer this at once, without consulting the world.
     Refuse(Answer),
+    /// Answer with an HTML login page instead of the API's JSON.
+    LoginPage,
     /// Go on to the endpoint's own checks; `hang` says whether to hold the answer back.
     Admit { hang: bool },
 }
@@ -101,24 +147,65 @@ fn chance(rng: &mut StdRng, p: f64) -> bool {
 /// Decides admission and draws delays; one seeded generator makes every draw reproducible.
 pub(crate) struct Gate {
     bucket: Option<TokenBucket>,
+    limits: Limits,
+    /// Requests (hashed) seen once, for `fail_first_rate`.
+    seen: HashSet<u64>,
     rng: StdRng,
 }
 
 impl Gate {
-    pub(crate) fn new(throttle_per_sec: Option<f64>, seed: u64) -> Gate {
+    pub(crate) fn new(throttle_per_sec: Option<f64>, limits: Limits, seed: u64) -> Gate {
         Gate {
             bucket: throttle_per_sec.map(TokenBucket::new),
+            limits,
+            seen: HashSet::new(),
             rng: StdRng::seed_from_u64(seed),
         }
     }
 
+    /// Admission with only a token to go on (no endpoint or parameters known).
+    #[cfg(test)]
     pub(crate) fn admit(&mut self, faults: &Faults, token: TokenCheck, now: Instant) -> Admission {
-        if token != TokenCheck::Valid {
+        let req = Request {
+            token,
+            token_value: b"",
+            endpoint: "",
+            params: b"",
+        };
+        self.admit_request(faults, &req, now)
+    }
+
+    pub(crate) fn admit_request(
+        &mut self,
+        faults: &Faults,
+        req: &Request<'_>,
+        now: Instant,
+    ) -> Admission {
+        match faults.mode {
+            ServerMode::Api => {}
+            ServerMode::LoginPage => return Admission::LoginPage,
+            ServerMode::LegacyDomain => return Admission::Refuse(LEGACY_DOMAIN),
+            ServerMode::WrongRegion => return Admission::Refuse(PERMISSION_DENIED),
+        }
+        if req.token != TokenCheck::Valid {
             return Admission::Refuse(PERMISSION_DENIED);
         }
         if let Some(bucket) = &mut self.bucket {
             if !bucket.try_take(now) {
                 return Admission::Refuse(FREQUENT_ACCESS);
+            }
+        }
+        if !self
+            .limits
+            .allow(req.token_value, req.endpoint, req.params, now)
+        {
+            return Admission::Refuse(FREQUENT_ACCESS);
+        }
+        if faults.fail_first_rate > 0.0 {
+            let mut h = DefaultHasher::new();
+            (req.endpoint, req.params).hash(&mut h);
+            if self.seen.insert(h.finish()) && chance(&mut self.rng, faults.fail_first_rate) {
+                return Admission::Refuse(SYSTEM_ERROR);
             }
         }
         if chance(&mut self.rng, faults.fail_rate) {
@@ -151,13 +238,24 @@ mod tests {
             fail_rate,
             hang_rate,
             hang: Duration::from_secs(60),
+            fail_first_rate: 0.0,
+            mode: ServerMode::Api,
         }
+    }
+
+    fn no_limits() -> Limits {
+        Limits::new(
+            crate::ThrottleModel::Bucket,
+            Duration::ZERO,
+            Duration::ZERO,
+            None,
+        )
     }
 
     #[test]
     fn admission_refuses_tokens_then_throttle_then_fails() {
         let now = Instant::now();
-        let mut gate = Gate::new(Some(1.0), 7);
+        let mut gate = Gate::new(Some(1.0), no_limits(), 7);
         let f = faults(0.0, 0.0);
         assert_eq!(
             gate.admit(&f, TokenCheck::Missing, now),
@@ -186,7 +284,7 @@ mod tests {
             gate.admit(&faults(1.0, 1.0), TokenCheck::Valid, later),
             Admission::Refuse(SYSTEM_ERROR)
         );
-        let mut gate = Gate::new(None, 7);
+        let mut gate = Gate::new(None, no_limits(), 7);
         assert_eq!(
             gate.admit(&faults(0.0, 1.0), TokenCheck::Valid, now),
             Admission::Admit { hang: true }
@@ -201,7 +299,7 @@ mod tests {
     #[test]
     fn fault_draws_are_reproducible_from_the_seed() {
         let draws = |seed| {
-            let mut gate = Gate::new(None, seed);
+            let mut gate = Gate::new(None, no_limits(), seed);
             let now = Instant::now();
             (0..200)
                 .map(|_| gate.admit(&faults(0.3, 0.0), TokenCheck::Valid, now))
@@ -215,6 +313,47 @@ mod tests {
             .filter(|x| **x == Admission::Refuse(SYSTEM_ERROR))
             .count();
         assert!((30..=90).contains(&failed), "{failed} of 200 at 30%");
+    }
+
+    #[test]
+    fn modes_answer_before_the_token_and_fail_first_fails_once() {
+        let now = Instant::now();
+        let mut gate = Gate::new(None, no_limits(), 7);
+        let mut f = faults(0.0, 0.0);
+        f.mode = ServerMode::LegacyDomain;
+        assert_eq!(
+            gate.admit(&f, TokenCheck::Wrong, now),
+            Admission::Refuse(LEGACY_DOMAIN)
+        );
+        f.mode = ServerMode::WrongRegion;
+        assert_eq!(
+            gate.admit(&f, TokenCheck::Valid, now),
+            Admission::Refuse(PERMISSION_DENIED)
+        );
+        f.mode = ServerMode::LoginPage;
+        assert_eq!(gate.admit(&f, TokenCheck::Valid, now), Admission::LoginPage);
+        f.mode = ServerMode::Api;
+        f.fail_first_rate = 1.0;
+        let req = |sn: &'static [u8]| Request {
+            token: TokenCheck::Valid,
+            token_value: b"t",
+            endpoint: "/v1/device/sn/add",
+            params: sn,
+        };
+        assert_eq!(
+            gate.admit_request(&f, &req(b"sn=A"), now),
+            Admission::Refuse(SYSTEM_ERROR)
+        );
+        assert_eq!(
+            gate.admit_request(&f, &req(b"sn=A"), now),
+            Admission::Admit { hang: false }
+        );
+        assert_eq!(
+            gate.admit_request(&f, &req(b"sn=B"), now),
+            Admission::Refuse(SYSTEM_ERROR)
+        );
+        assert_eq!("login-page".parse(), Ok(ServerMode::LoginPage));
+        assert!("x".parse::<ServerMode>().is_err());
     }
 
     #[test]

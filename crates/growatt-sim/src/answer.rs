@@ -11,6 +11,11 @@ const fn answer(code: i64, msg: &'static str) -> Answer {
     Answer { code, msg }
 }
 
+/// A legacy host name, in the vendor's words.
+pub(crate) const LEGACY_DOMAIN: Answer = answer(
+    -1,
+    "Please use the new domain for access (server-cn→openapi-cn, server→openapi, server-us→openapi-us)",
+);
 pub(crate) const OK: Answer = answer(0, "");
 pub(crate) const SYSTEM_ERROR: Answer = answer(10001, "system error");
 pub(crate) const PLANT_ID_EMPTY: Answer = answer(10002, "plant id is empty");

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::Fixture;
+use crate::{Fixture, ServerMode, ThrottleModel};
 
 /// The API token the simulator accepts unless configured otherwise (32 characters, like a real key).
 pub const DEFAULT_TOKEN: &str = "0123456789abcdef0123456789abcdef";
@@ -29,6 +29,20 @@ pub struct SimConfig {
     /// `max(1, ceil(rate))` requests. Fractional rates work; `0` (or less) throttles every
     /// request; `None` never throttles.
     pub throttle_per_sec: Option<f64>,
+    /// Which per-request limit answers `10012` besides the bucket (see [`ThrottleModel`]).
+    pub throttle_model: ThrottleModel,
+    /// How long the identical request is refused under [`ThrottleModel::Cooldown`].
+    pub cooldown: Duration,
+    /// Least time between two calls of one endpoint under [`ThrottleModel::Spacing`].
+    pub spacing: Duration,
+    /// Calls a day allowed on each listing endpoint (`plant/list`, `user/c_user_list`), `None`:
+    /// no cap.
+    pub daily_cap: Option<u32>,
+    /// Probability (0..=1) that the first arrival of each distinct request is answered `10001`;
+    /// its repeats are answered normally.
+    pub fail_first_rate: f64,
+    /// What the server is: the API, or a legacy host, another region, a login page.
+    pub mode: ServerMode,
     /// Seed for every random draw, so a run against the simulator can be reproduced.
     pub seed: u64,
     /// How long after its add an offline device comes online and becomes linked (listed on its
@@ -53,6 +67,12 @@ impl Default for SimConfig {
             hang_rate: 0.0,
             hang: Duration::from_secs(60),
             throttle_per_sec: None,
+            throttle_model: ThrottleModel::Bucket,
+            cooldown: Duration::from_secs(300),
+            spacing: Duration::from_secs(1),
+            daily_cap: None,
+            fail_first_rate: 0.0,
+            mode: ServerMode::Api,
             seed: 1,
             link_delay: None,
             open_world: false,

@@ -13,10 +13,11 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::admission::{check_token, Admission, Faults, Gate, TokenCheck};
+use crate::admission::{check_token, Admission, Faults, Gate, Request, TokenCheck};
 use crate::answer::{Answer, OK};
 use crate::form::{pairs, AddForm, ListQuery};
-use crate::stats::Meter;
+use crate::limits::Limits;
+use crate::stats::{Meter, SnRequest};
 use crate::world::World;
 use crate::SimConfig;
 
@@ -52,10 +53,17 @@ impl Shared {
             hang_rate,
             hang,
             throttle_per_sec,
+            throttle_model,
+            cooldown,
+            spacing,
+            daily_cap,
+            fail_first_rate,
+            mode,
             seed,
             link_delay,
             open_world,
         } = cfg;
+        let limits = Limits::new(throttle_model, cooldown, spacing, daily_cap);
         let mut world = World::new(&fixture, unix_ms());
         world.link_delay_ms = link_delay.map(|d| d.as_millis() as u64);
         world.open_world = open_world;
@@ -67,10 +75,12 @@ impl Shared {
                 fail_rate,
                 hang_rate,
                 hang,
+                fail_first_rate,
+                mode,
             },
             state: Mutex::new(SimState {
                 world,
-                gate: Gate::new(throttle_per_sec, seed),
+                gate: Gate::new(throttle_per_sec, limits, seed),
                 meter: Meter::default(),
             }),
             stopping: watch::channel(false).0,
@@ -84,12 +94,12 @@ impl Shared {
     }
 
     /// Count an arriving request and decide whether it gets past admission.
-    fn arrive(self: &Arc<Self>, st: &mut SimState, token: TokenCheck) -> (Admission, InFlight) {
+    fn arrive(self: &Arc<Self>, st: &mut SimState, req: &Request<'_>) -> (Admission, InFlight) {
         let now = Instant::now();
         st.meter.arrive(now, unix_ms());
-        st.meter.token(token);
+        st.meter.token(req.token);
         st.meter.enter();
-        let admission = st.gate.admit(&self.faults, token, now);
+        let admission = st.gate.admit_request(&self.faults, req, now);
         (admission, InFlight(self.clone()))
     }
 
@@ -174,8 +184,14 @@ async fn add_device(
 ) -> Response {
     let arrived = Instant::now();
     // An unreadable body is treated as an empty form: the answer is still an envelope.
-    let form = AddForm::parse(body.as_deref().unwrap_or_default());
-    let token = check_token(&app.token, &headers);
+    let raw = body.as_deref().unwrap_or_default();
+    let form = AddForm::parse(raw);
+    let req = Request {
+        token: check_token(&app.token, &headers),
+        token_value: headers.get("token").map_or(&[][..], |v| v.as_bytes()),
+        endpoint: "/v1/device/sn/add",
+        params: raw,
+    };
     let (answer, delay, _in_flight) = {
         let mut st = app.lock();
         if let Some(sn) = form.sn.as_deref().filter(|s| !s.is_empty()) {
@@ -185,13 +201,27 @@ async fn add_device(
                 .entry(sn.to_string())
                 .or_default() += 1;
         }
-        let (admission, in_flight) = app.arrive(&mut st, token);
+        let (admission, in_flight) = app.arrive(&mut st, &req);
         let (answer, hang) = match admission {
-            Admission::Refuse(a) => (a, false),
-            Admission::Admit { hang } => (st.world.add(&form, unix_ms()), hang),
+            Admission::LoginPage => (None, false),
+            Admission::Refuse(a) => (Some(a), false),
+            Admission::Admit { hang } => (Some(st.world.add(&form, unix_ms())), hang),
         };
-        st.meter.answered(answer);
-        if answer == OK {
+        if let Some(sn) = form.sn.as_deref().filter(|s| !s.is_empty()) {
+            st.meter
+                .stats
+                .history_per_sn
+                .entry(sn.to_string())
+                .or_default()
+                .push(SnRequest {
+                    at_unix_ms: unix_ms(),
+                    code: answer.map(|a| a.code),
+                });
+        }
+        if let Some(answer) = answer {
+            st.meter.answered(answer);
+        }
+        if answer == Some(OK) {
             if let Some(sn) = &form.sn {
                 *st.meter.stats.adds_per_sn.entry(sn.clone()).or_default() += 1;
             }
@@ -199,9 +229,22 @@ async fn add_device(
         let delay = app.delay(&mut st, hang);
         (answer, delay, in_flight)
     };
-    tracing::debug!(code = answer.code, sn = ?form.sn, ?delay, "sn/add");
+    tracing::debug!(code = ?answer.map(|a| a.code), sn = ?form.sn, ?delay, "sn/add");
     app.pause(arrived, delay).await;
-    envelope(answer, Value::Null)
+    match answer {
+        Some(answer) => envelope(answer, Value::Null),
+        None => login_page(),
+    }
+}
+
+/// The vendor's login page, served where a wrong base URL leads instead of the API's JSON.
+fn login_page() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/html;charset=UTF-8")],
+        "<!DOCTYPE html><html data-name=\"login\"><head><title>Login</title></head>\
+         <body><form action=\"/login\" method=\"post\"><input name=\"userName\"></form></body></html>",
+    )
+        .into_response()
 }
 
 async fn list_devices(
@@ -210,24 +253,35 @@ async fn list_devices(
     RawQuery(query): RawQuery,
 ) -> Response {
     let arrived = Instant::now();
-    let q = ListQuery::parse(query.as_deref().unwrap_or_default().as_bytes());
-    let token = check_token(&app.token, &headers);
+    let raw = query.as_deref().unwrap_or_default().as_bytes();
+    let q = ListQuery::parse(raw);
+    let req = Request {
+        token: check_token(&app.token, &headers),
+        token_value: headers.get("token").map_or(&[][..], |v| v.as_bytes()),
+        endpoint: "/v1/device/list",
+        params: raw,
+    };
     let (result, delay, _in_flight) = {
         let mut st = app.lock();
-        let (admission, in_flight) = app.arrive(&mut st, token);
+        let (admission, in_flight) = app.arrive(&mut st, &req);
         let (result, hang) = match admission {
-            Admission::Refuse(a) => (Err(a), false),
-            Admission::Admit { hang } => (st.world.list(&q, unix_ms()), hang),
+            Admission::LoginPage => (Err(None), false),
+            Admission::Refuse(a) => (Err(Some(a)), false),
+            Admission::Admit { hang } => (st.world.list(&q, unix_ms()).map_err(Some), hang),
         };
-        st.meter
-            .answered(result.as_ref().map_or_else(|a| *a, |_| OK));
+        match &result {
+            Ok(_) => st.meter.answered(OK),
+            Err(Some(a)) => st.meter.answered(*a),
+            Err(None) => {}
+        }
         let delay = app.delay(&mut st, hang);
         (result, delay, in_flight)
     };
     app.pause(arrived, delay).await;
     match result {
         Ok(data) => envelope(OK, data),
-        Err(a) => envelope(a, Value::Null),
+        Err(Some(a)) => envelope(a, Value::Null),
+        Err(None) => login_page(),
     }
 }
 
@@ -251,13 +305,16 @@ async fn stats(State(app): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Res
     // Serialise the rest without copying the maps.
     let requests_per_sn = std::mem::take(&mut s.requests_per_sn);
     let adds_per_sn = std::mem::take(&mut s.adds_per_sn);
+    let history_per_sn = std::mem::take(&mut s.history_per_sn);
     let mut out = serde_json::to_value(&*s).unwrap_or(Value::Null);
     s.requests_per_sn = requests_per_sn;
     s.adds_per_sn = adds_per_sn;
+    s.history_per_sn = history_per_sn;
     drop(st);
     if let (Value::Object(out), Value::Object(counts)) = (&mut out, counts) {
         out.remove("requests_per_sn");
         out.remove("adds_per_sn");
+        out.remove("history_per_sn");
         out.extend(counts);
     }
     Json(out).into_response()

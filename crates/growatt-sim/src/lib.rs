@@ -22,6 +22,7 @@ mod config;
 mod fixture;
 mod form;
 mod http;
+mod limits;
 mod stats;
 mod world;
 
@@ -34,9 +35,11 @@ use anyhow::Context as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use admission::ServerMode;
 pub use config::{SimConfig, DEFAULT_TOKEN};
 pub use fixture::{Fixture, FixtureDevice, FixturePlant};
-pub use stats::Stats;
+pub use limits::ThrottleModel;
+pub use stats::{SnRequest, Stats};
 
 use http::Shared;
 

@@ -17,6 +17,10 @@ pub struct Stats {
     pub by_code: BTreeMap<String, u64>,
     /// `sn/add` requests per serial, spelled as received (requests without a serial are not counted).
     pub requests_per_sn: BTreeMap<String, u64>,
+    /// Every `sn/add` request per serial as received, in arrival order: when it arrived and
+    /// the code it was answered (`None` for a page that was not the API's JSON).
+    #[serde(default)]
+    pub history_per_sn: BTreeMap<String, Vec<SnRequest>>,
     /// `sn/add` requests answered `0`, per serial as received.
     pub adds_per_sn: BTreeMap<String, u64>,
     /// Requests without a `token` header.
@@ -36,6 +40,15 @@ pub struct Stats {
     /// Requests held back for the hang delay (see [`crate::SimConfig::hang_rate`]).
     #[serde(default)]
     pub hung: u64,
+}
+
+/// One `sn/add` request for one serial.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct SnRequest {
+    /// Arrival, Unix time in milliseconds.
+    pub at_unix_ms: u64,
+    /// The `error_code` answered, if the answer was the API's JSON.
+    pub code: Option<i64>,
 }
 
 /// Keeps [`Stats`] up to date as requests arrive and leave.
