@@ -117,7 +117,7 @@ pub struct RequestConfig {
     pub concurrency: usize,
     /// What each answer means, and the backoff.
     pub policy: RetryPolicy,
-    /// Pause after a 10012 answer.
+    /// The cooldown after a 10012 answer: the refused row is sent again this long after.
     pub throttle_pause: Duration,
     /// Stop starting requests after this long.
     pub max_runtime: Option<Duration>,
@@ -167,6 +167,7 @@ impl RequestConfig {
             throttle_pause: self.throttle_pause,
             max_runtime: self.max_runtime,
             announce: !ui.quiet,
+            explain: !ui.quiet && ui.verbose >= 1,
             trace_requests: ui.verbose >= 2,
         }
     }

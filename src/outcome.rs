@@ -68,8 +68,9 @@ impl std::fmt::Display for Outcome {
 
 /// Growatt's "frequency limit" code.
 pub const CODE_THROTTLED: i64 = 10012;
-/// Growatt's "wrong domain" code: the account lives on another regional server.
-pub const CODE_WRONG_REGION: i64 = -1;
+/// Growatt's "use the new domain" code: a legacy host name (server.growatt.com), not a wrong
+/// region.
+pub const CODE_LEGACY_DOMAIN: i64 = -1;
 /// Growatt's "permission denied" code.
 pub const CODE_PERMISSION_DENIED: i64 = 10011;
 /// The device is already associated (on `device/sn/add`); the plant does not exist (on
@@ -147,8 +148,8 @@ pub const CODES: &[Code] = &[
         advice: None,
     },
     Code {
-        code: CODE_WRONG_REGION,
-        meaning: "wrong regional server",
+        code: CODE_LEGACY_DOMAIN,
+        meaning: "legacy host name: use the new domain",
         advice: None,
     },
 ];
@@ -212,7 +213,7 @@ mod tests {
         assert!(advice(Outcome::Rejected, Some(99999)).contains("see the message"));
         assert!(advice(Outcome::Failed, None).contains("run again"));
         assert_eq!(code_meaning(10012), "frequency limit");
-        assert_eq!(code_meaning(-1), "wrong regional server");
+        assert_eq!(code_meaning(-1), "legacy host name: use the new domain");
         assert_eq!(code_meaning(42), "not documented");
     }
 

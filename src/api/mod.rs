@@ -262,11 +262,14 @@ impl Client {
     }
 }
 
+/// How a failure to connect (DNS, refused, TLS) begins in [`Answer::Connection`].
+pub const CONNECT_FAILED: &str = "connection failed";
+
 /// A reqwest error in words, with its causes, and without the URL's query (never a secret here,
 /// but kept short).
 fn describe(e: &reqwest::Error) -> String {
     let mut text = if e.is_connect() {
-        "connection failed".to_string()
+        CONNECT_FAILED.to_string()
     } else if e.is_body() || e.is_decode() {
         "the answer broke off".to_string()
     } else if e.is_request() {

@@ -222,8 +222,10 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         writer: Mutex::new(Some(ResultsWriter::new(results_path, file))),
     });
     let ticker = tokio::spawn(sync_ticker(sync_handle, engine.clone()));
+    let throttle_display = tokio::spawn(throttle_ticker(engine.clone(), progress.clone()));
 
-    // Rows in progress (in flight or waiting out a backoff) are bounded, so memory stays flat.
+    // New rows in progress are bounded, so memory stays flat; rows waiting for a retry or a
+    // cooldown no longer count (their number is bounded by the pace times the wait).
     let in_progress = Arc::new(Semaphore::new((cfg.request.concurrency * 16).max(256)));
     let mut tasks = tokio::task::JoinSet::new();
     // Whether every row was handed out, and whether a row task stopped before its row ended.
@@ -262,11 +264,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
                 };
                 let Ok(permit) = permit else { break };
                 let sh = shared.clone();
-                tasks.spawn(async move {
-                    let ended = process_row(&sh, *row, device).await;
-                    drop(permit);
-                    ended
-                });
+                tasks.spawn(async move { process_row(&sh, *row, device, permit).await });
                 while let Some(r) = tasks.try_join_next() {
                     unended |= !matches!(r, Ok(true));
                     crashed |= r.is_err();
@@ -283,6 +281,8 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     watchers.end().await;
     ticker.abort();
     let _ = ticker.await;
+    throttle_display.abort();
+    let _ = throttle_display.await;
 
     let Ok(shared) = Arc::try_unwrap(shared) else {
         unreachable!("all row tasks have ended")
@@ -326,6 +326,8 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     tally.requests = c.requests.load(Ordering::Relaxed);
     tally.retries = c.retries.load(Ordering::Relaxed);
     tally.throttled_answers = c.throttled_answers.load(Ordering::Relaxed);
+    tally.send_span = c.send_span();
+    tally.refused_pace = engine.pacer.status().lowest_refused;
     let exit = match &stop {
         Some(s) => s.exit().worst(tally.exit()),
         None => tally.exit(),
@@ -373,16 +375,38 @@ async fn sync_ticker(file: std::fs::File, engine: Arc<Engine>) {
     }
 }
 
+/// Shows the throttle state (rows deferred by 10012, the countdown when only they are left)
+/// once a second, since no row ends while everything waits.
+async fn throttle_ticker(engine: Arc<Engine>, progress: Progress) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let w = engine.scheduler.waiting();
+        progress.throttle(w.deferred, w.all_wait_for);
+    }
+}
+
 /// One row's life: attempts until it ends, or until the run stops (then it stays for the next run).
-/// True when the row ended.
-async fn process_row(sh: &Shared, row: InputRow, device: Device) -> bool {
+/// True when the row ended. `permit` counts the row as in progress until it first waits for a
+/// retry or a cooldown.
+async fn process_row(
+    sh: &Shared,
+    row: InputRow,
+    device: Device,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> bool {
     let label = if sh.verbose >= 2 {
         format!("row {} {}", row.row, device.sn)
     } else {
         String::new()
     };
     let client = &sh.engine.client;
-    match sh.engine.call(&label, || client.add_device(&device)).await {
+    match sh
+        .engine
+        .call_releasing(&label, || client.add_device(&device), Some(permit))
+        .await
+    {
         Call::Stopped => false,
         Call::Ended {
             outcome,

@@ -1,13 +1,14 @@
-//! The request machinery every command that calls the API shares: a slot among `--concurrency`,
-//! the pace, the send, the policy's verdict, throttle pauses, retries with backoff, account-level
-//! stops, `--max-runtime`, and Ctrl-C/SIGTERM.
+//! The request machinery every command that calls the API shares: the scheduler (due times, a
+//! slot among `--concurrency`, the pace), the send, the policy's verdict, per-row deferral on
+//! 10012, retries with backoff, the diagnoses of a run's first answers, account-level stops,
+//! `--max-runtime`, and Ctrl-C/SIGTERM.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Semaphore;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Answer, Attempt, Client};
@@ -17,15 +18,19 @@ use crate::units::Rate;
 
 pub mod pacer;
 pub mod policy;
+pub mod schedule;
 mod signals;
 mod stop;
 
 pub use pacer::{PaceStatus, Pacer};
-pub use policy::{ListingVerdict, RetryPolicy, Verdict};
+pub use policy::{ListingVerdict, RetryPolicy, Symptom, Verdict};
+pub use schedule::{Class, Scheduler, Waiting};
 pub use stop::Stop;
 
-/// How many answers at the start of a run decide that a refused token is the token's fault.
-const DENIAL_PROBE: u32 = 5;
+/// How many answers at the start of a run decide that the setup, not the rows, is at fault.
+const PROBE: u32 = 5;
+/// The whole-run pause when first attempts are refused: short, the pace drops as well.
+const ACCOUNT_PAUSE: Duration = Duration::from_secs(1);
 
 /// The settings of the machinery.
 #[derive(Debug, Clone)]
@@ -36,12 +41,14 @@ pub struct EngineConfig {
     pub policy: RetryPolicy,
     /// The allowed pace.
     pub rate: Rate,
-    /// Pause after a 10012 answer.
+    /// The cooldown: a row answered 10012 is sent again this long after that attempt.
     pub throttle_pause: Duration,
     /// Stop starting requests after this long.
     pub max_runtime: Option<Duration>,
     /// Print the throttle notices (not in quiet mode).
     pub announce: bool,
+    /// Explain what the run learns about the API's limits (`-v`).
+    pub explain: bool,
     /// Print a line per request (`-vv`).
     pub trace_requests: bool,
 }
@@ -73,10 +80,67 @@ pub enum Call {
 pub struct Counters {
     /// Requests sent, throttled ones too.
     pub requests: AtomicU64,
-    /// Requests that were retries.
+    /// Requests that were not an item's first: retries and resends of deferred rows.
     pub retries: AtomicU64,
     /// Answers that were 10012.
     pub throttled_answers: AtomicU64,
+    /// Of those, answers to an item's first request (the account-wide pace was refused).
+    pub refused_first: AtomicU64,
+    /// When the first and the latest request started.
+    starts: Mutex<Option<(Instant, Instant)>>,
+}
+
+impl Counters {
+    fn started(&self, at: Instant) {
+        let mut s = self.starts.lock().unwrap_or_else(|e| e.into_inner());
+        *s = Some(s.map_or((at, at), |(first, _)| (first, at)));
+    }
+
+    /// Time from the first request's start to the latest one's.
+    pub fn send_span(&self) -> Option<Duration> {
+        let s = self.starts.lock().unwrap_or_else(|e| e.into_inner());
+        s.map(|(first, last)| last.saturating_duration_since(first))
+    }
+}
+
+/// What a run's first answers said, for the diagnoses.
+#[derive(Debug, Default)]
+struct Probe {
+    answers: u32,
+    denied: u32,
+    unreachable: u32,
+    not_api: u32,
+}
+
+impl Probe {
+    /// The diagnosis once every answer so far says the same (and there are `at_least` of them).
+    fn verdict(&self, at_least: u32, base: &str) -> Option<Stop> {
+        if self.answers == 0 || self.answers < at_least {
+            return None;
+        }
+        let all = |n: u32| n == self.answers;
+        if all(self.denied) {
+            Some(Stop::Denied)
+        } else if all(self.unreachable) {
+            Some(Stop::Unreachable {
+                base: base.to_string(),
+            })
+        } else if all(self.not_api) {
+            Some(Stop::NotApi {
+                base: base.to_string(),
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Whether the answers so far might still turn out all alike.
+    fn undecided(&self) -> bool {
+        self.answers < PROBE
+            && [self.denied, self.unreachable, self.not_api]
+                .iter()
+                .any(|n| *n == self.answers)
+    }
 }
 
 /// The shared machinery of one run.
@@ -84,14 +148,18 @@ pub struct Engine {
     /// The API client.
     pub client: Client,
     cfg: EngineConfig,
-    /// The pace and throttle adaptation.
+    /// The pace and its adaptation.
     pub pacer: Pacer,
-    slots: Semaphore,
+    /// Who goes next, and the deferred rows.
+    pub scheduler: Arc<Scheduler>,
     /// Cancelled when the run must start nothing more.
     pub stop: CancellationToken,
     stop_reason: Mutex<Option<Stop>>,
-    /// Answers seen so far and whether all were denials, for the token probe.
-    probe: Mutex<(u32, bool)>,
+    probe: Mutex<Probe>,
+    /// Whether an identical request was refused: retries then wait out the cooldown.
+    cooldown_model: AtomicBool,
+    /// A row's cooldown would have outlasted `--max-runtime`; it was left for the next run.
+    outlasted: AtomicBool,
     /// Request counters.
     pub counters: Counters,
     /// Where notices go.
@@ -105,10 +173,12 @@ impl Engine {
         Arc::new(Engine {
             client,
             pacer: Pacer::new(cfg.rate),
-            slots: Semaphore::new(cfg.concurrency),
+            scheduler: Arc::new(Scheduler::new(cfg.concurrency)),
             stop: CancellationToken::new(),
             stop_reason: Mutex::new(None),
-            probe: Mutex::new((0, true)),
+            probe: Mutex::new(Probe::default()),
+            cooldown_model: AtomicBool::new(false),
+            outlasted: AtomicBool::new(false),
             counters: Counters::default(),
             log,
             deadline: cfg.max_runtime.map(|d| Instant::now() + d),
@@ -116,10 +186,14 @@ impl Engine {
         })
     }
 
-    /// Starts the tasks that watch the signals and the `--max-runtime` clock; they end with the
-    /// returned guard.
+    /// Starts the scheduler and the tasks that watch the signals and the `--max-runtime`
+    /// clock; they end with the returned guard.
     pub fn watch(self: &Arc<Engine>) -> Watchers {
-        let mut tasks = vec![tokio::spawn(signals::watch(self.clone()))];
+        let engine = self.clone();
+        let mut tasks = vec![
+            tokio::spawn(async move { engine.scheduler.dispatch(&engine.pacer).await }),
+            tokio::spawn(signals::watch(self.clone())),
+        ];
         if let Some(deadline) = self.deadline {
             let engine = self.clone();
             tasks.push(tokio::spawn(async move {
@@ -143,34 +217,52 @@ impl Engine {
         self.stop.cancel();
     }
 
-    /// Why the run stopped, if it did; a run whose every answer (fewer than five) was a denial
-    /// counts as refused too.
+    /// Why the run stopped, if it did; a run whose every answer (fewer than five) said the same
+    /// about the setup stops with that diagnosis too.
     pub fn stop_reason(&self) -> Option<Stop> {
         let reason = self
             .stop_reason
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
-        reason.or_else(|| {
-            let p = self.probe.lock().unwrap_or_else(|e| e.into_inner());
-            (p.0 > 0 && p.0 < DENIAL_PROBE && p.1).then_some(Stop::Denied)
-        })
+        reason
+            .or_else(|| {
+                let p = self.probe.lock().unwrap_or_else(|e| e.into_inner());
+                p.verdict(1, self.client.base().as_str().trim_end_matches('/'))
+            })
+            .or_else(|| {
+                self.outlasted
+                    .load(Ordering::Relaxed)
+                    .then_some(Stop::Throttled)
+            })
     }
 
-    /// Records an answer for the token probe; true when this denial proves the token wrong.
-    fn probe(&self, denied: bool) -> bool {
+    /// Records one of the run's first answers; returns the diagnosis when the first
+    /// [`PROBE`] answers all say the same, and whether the setup is still in doubt.
+    fn probe(&self, answer: &Answer) -> (Option<Stop>, bool) {
         let mut p = self.probe.lock().unwrap_or_else(|e| e.into_inner());
-        if p.0 >= DENIAL_PROBE {
-            return false;
+        if p.answers >= PROBE {
+            return (None, false);
         }
-        p.0 += 1;
-        p.1 &= denied;
-        p.1 && p.0 == DENIAL_PROBE
+        p.answers += 1;
+        match policy::symptom(answer) {
+            Symptom::Denied => p.denied += 1,
+            Symptom::Unreachable => p.unreachable += 1,
+            Symptom::NotApi => p.not_api += 1,
+            Symptom::Fine => {}
+        }
+        let stop = p.verdict(PROBE, self.client.base().as_str().trim_end_matches('/'));
+        (stop, p.undecided())
     }
 
     /// The retry policy in force.
     pub fn policy(&self) -> &RetryPolicy {
         &self.cfg.policy
+    }
+
+    /// Whether the run has learnt that identical requests are refused within the cooldown.
+    pub fn cooldown_model(&self) -> bool {
+        self.cooldown_model.load(Ordering::Relaxed)
     }
 
     /// Sends with `send` until the answer is final, the attempts are used up, or the run stops.
@@ -180,33 +272,49 @@ impl Engine {
         F: Fn() -> Fut,
         Fut: Future<Output = Attempt>,
     {
+        self.call_releasing(label, send, None).await
+    }
+
+    /// [`Engine::call`], letting go of `hold` once the item first waits for a due time (a retry
+    /// or a cooldown): the caller's bound on items in progress then limits new items only, and
+    /// waiting items never hold up the rest of the run.
+    pub async fn call_releasing<F, Fut>(
+        &self,
+        label: &str,
+        send: F,
+        mut hold: Option<OwnedSemaphorePermit>,
+    ) -> Call
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Attempt>,
+    {
         let mut attempts: u32 = 0;
+        let mut sent: u32 = 0;
         let mut uncertain = false;
         let mut last_code = None;
+        let mut class = Class::New;
         loop {
-            let permit = tokio::select! {
+            let ticket = tokio::select! {
                 biased;
                 _ = self.stop.cancelled() => return Call::Stopped,
-                p = self.slots.acquire() => p,
+                t = self.scheduler.admit(class) => t,
             };
-            let Ok(permit) = permit else {
+            let Some(ticket) = ticket else {
                 return Call::Stopped;
             };
-            let epoch = tokio::select! {
-                biased;
-                _ = self.stop.cancelled() => return Call::Stopped,
-                e = self.pacer.ready() => e,
-            };
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
-            if attempts > 0 {
+            self.counters.started(Instant::now());
+            if sent > 0 {
                 self.counters.retries.fetch_add(1, Ordering::Relaxed);
             }
+            sent += 1;
             let attempt = send().await;
-            drop(permit);
+            // The answer is in: the server saw the request before this moment.
+            let answered = Instant::now();
+            drop(ticket.permit);
             if self.cfg.trace_requests {
                 self.log.notice(&format!(
-                    "{label}: attempt {} → {:?} in {} ms",
-                    attempts + 1,
+                    "{label}: request {sent} → {:?} in {} ms",
                     attempt.answer,
                     attempt.latency.as_millis()
                 ));
@@ -215,30 +323,35 @@ impl Engine {
                 last_code = Some(*code);
             }
             let mut verdict = self.cfg.policy.verdict(&attempt.answer);
-            match verdict {
-                Verdict::WrongRegion => {
-                    self.halt(Stop::WrongRegion);
+            if verdict == Verdict::LegacyDomain {
+                self.halt(Stop::LegacyDomain {
+                    new_base: policy::new_domain(self.client.base()),
+                });
+                return Call::Stopped;
+            }
+            if verdict != Verdict::Throttled {
+                let (stop, in_doubt) = self.probe(&attempt.answer);
+                if let Some(stop) = stop {
+                    self.halt(stop);
                     return Call::Stopped;
                 }
-                Verdict::Denied { .. } => {
-                    if self.probe(true) {
-                        self.halt(Stop::Denied);
-                        return Call::Stopped;
-                    }
-                    verdict = verdict.past_the_start();
-                }
-                Verdict::Throttled => {}
-                Verdict::Finish(_) | Verdict::Retry => {
-                    self.probe(false);
+                if let Verdict::Denied { .. } = verdict {
+                    // While the first answers may all be denials, a denied row waits and asks
+                    // again rather than ending: a stop then leaves it for the next run.
+                    verdict = if in_doubt {
+                        Verdict::Retry
+                    } else {
+                        verdict.past_the_start()
+                    };
                 }
             }
-            match verdict {
+            let due = match verdict {
                 Verdict::Throttled => {
                     self.counters
                         .throttled_answers
                         .fetch_add(1, Ordering::Relaxed);
-                    self.on_throttled(epoch);
-                    continue;
+                    self.on_throttled(sent == 1, ticket.epoch);
+                    answered + self.cfg.throttle_pause
                 }
                 Verdict::Finish(outcome) => {
                     self.pacer.clean();
@@ -263,35 +376,57 @@ impl Engine {
                             last_code,
                         };
                     }
-                    let wait = self.cfg.policy.backoff(attempts + 1, &mut rand::rng());
-                    tokio::select! {
-                        biased;
-                        _ = self.stop.cancelled() => return Call::Stopped,
-                        _ = tokio::time::sleep(wait) => {}
+                    let backoff =
+                        answered + self.cfg.policy.backoff(attempts + 1, &mut rand::rng());
+                    if self.cooldown_model() {
+                        // The retry is the identical request: not before the cooldown is over.
+                        backoff.max(answered + self.cfg.throttle_pause)
+                    } else {
+                        backoff
                     }
                 }
-                Verdict::WrongRegion | Verdict::Denied { .. } => {
+                Verdict::LegacyDomain | Verdict::Denied { .. } => {
                     unreachable!("the policy's stops are handled above")
                 }
+            };
+            if verdict == Verdict::Throttled && self.deadline.is_some_and(|d| due > d) {
+                // The cooldown outlasts --max-runtime: leave the row for the next run now
+                // instead of holding the run open.
+                self.outlasted.store(true, Ordering::Relaxed);
+                return Call::Stopped;
             }
+            let _deferred = (verdict == Verdict::Throttled).then(|| self.scheduler.defer(due));
+            drop(hold.take());
+            tokio::select! {
+                biased;
+                _ = self.stop.cancelled() => return Call::Stopped,
+                _ = tokio::time::sleep_until(due.into()) => {}
+            }
+            class = Class::Due;
         }
     }
 
-    fn on_throttled(&self, epoch: u64) {
-        let Some(until) = self.pacer.throttled(epoch, self.cfg.throttle_pause) else {
-            return;
-        };
-        if self.cfg.announce {
+    /// A 10012 answer. To a first attempt: the account-wide pace is too high (slow down,
+    /// briefly pause). To a repeat of the request: the API refuses identical requests within
+    /// the cooldown, so retries wait it out from now on.
+    fn on_throttled(&self, first: bool, epoch: u64) {
+        if first {
+            self.counters.refused_first.fetch_add(1, Ordering::Relaxed);
+            let pause = ACCOUNT_PAUSE.min(self.cfg.throttle_pause);
+            if let Some(pace) = self.pacer.refused(epoch, pause) {
+                if self.cfg.announce {
+                    self.log.notice(&format!(
+                        "growatt-onboard: the API refused new rows at this pace (10012): account-wide limit; pace now {pace:.2}/s, settling below the refused pace; refused rows are sent again after the cooldown"
+                    ));
+                }
+            }
+        } else if !self.cooldown_model.swap(true, Ordering::Relaxed) && self.cfg.explain {
             let secs = self.cfg.throttle_pause.as_secs();
             self.log.notice(&format!(
-                "growatt-onboard: paused by the API's rate limit (10012) for {}:{:02}; then slower (pace {:.2}/s)",
+                "growatt-onboard: the API refused a repeated request (10012): per-request cooldown; retries now wait {}:{:02} after their previous attempt, other rows keep flowing",
                 secs / 60,
-                secs % 60,
-                self.pacer.status().per_second
+                secs % 60
             ));
-        }
-        if self.deadline.is_some_and(|d| until > d) {
-            self.halt(Stop::Throttled);
         }
     }
 }

@@ -1,25 +1,34 @@
-//! Pacing: one schedule shared by every request (retries included), with a burst of one, and the
-//! throttle adaptation around it (pause, multiplicative decrease, additive increase).
+//! The account-wide pace: one slot grid shared by every request (retries included), with a
+//! burst of one, and its adaptation when first attempts of distinct rows are refused (AIMD that
+//! remembers the refused pace and settles below it).
 //!
-//! Each request reserves the next start slot on a grid one period apart, then sleeps until it.
-//! Slots are reserved before the wait, so a sleeper that wakes a little late does not push the
-//! later slots back: the achieved rate stays on the configured one (a limiter that recomputes
-//! from the moment a waiter wakes loses that lateness at every request, about 1 % at 50/s). A
-//! slot is never earlier than the moment it is reserved, so idle time is never saved up into a
-//! burst: the first second, and every one-second window, holds at most the rate (plus the one
-//! request a window closed at both ends can hold).
+//! Slots are handed out by the scheduler (`schedule.rs`) one period apart on a grid: a slot is
+//! the later of the previous slot plus one period and the moment it is asked for, so a sleeper
+//! that wakes a little late does not push the later slots back, and idle time is never saved up
+//! into a burst.
+//!
+//! When the API refuses first attempts with 10012, the pace that was refused becomes a ceiling:
+//! the pace halves, climbs back quickly to 90 % of the ceiling and stays there; only after a long
+//! clean stretch does it probe 5 % higher. A refusal costs a short whole-run pause, never the
+//! cooldown.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::units::Rate;
 
-/// Clean answers needed before the pace climbs one step back towards the target.
+/// Clean answers needed before the pace climbs one step back towards the cap.
 const CLEAN_PER_STEP: u32 = 10;
 /// Each step adds this share of the target rate.
 const STEP_SHARE: f64 = 0.1;
 /// The pace never drops below this share of the target.
 const FLOOR_SHARE: f64 = 1.0 / 64.0;
+/// The pace settles at this share of the lowest refused pace.
+const SETTLE_SHARE: f64 = 0.9;
+/// Clean answers at the settled pace before the ceiling is probed higher.
+const PROBE_CLEAN: u32 = 400;
+/// How much each probe raises the ceiling.
+const PROBE_STEP: f64 = 1.05;
 
 /// The shared pace of a run.
 pub struct Pacer {
@@ -34,11 +43,16 @@ struct State {
     next: Instant,
     per_second: f64,
     paused_until: Option<Instant>,
-    /// Grows by one at each pause; a request remembers the epoch it was sent in, so the 10012
-    /// answers of requests already in flight when a pause began do not halve the pace again.
+    /// Grows by one at each refusal; a request remembers the epoch it was sent in, so the 10012
+    /// answers of requests already in flight when the pace dropped do not drop it again.
     epoch: u64,
     clean: u32,
+    /// Times the account-wide pace was refused.
     pauses: u32,
+    /// The pace refused last (lowered by later refusals, raised slowly by probes).
+    ceiling: Option<f64>,
+    /// The lowest pace ever refused, for the summary's suggested `--rate`.
+    lowest_refused: Option<f64>,
 }
 
 fn period(per_second: f64) -> Duration {
@@ -47,35 +61,26 @@ fn period(per_second: f64) -> Duration {
         .max(Duration::from_nanos(1))
 }
 
-/// Tokio's timer fires on millisecond ticks.
-const TIMER_TICK: Duration = Duration::from_millis(1);
-
-/// Waits until `slot`. The timer would round a wait shorter than its tick up to a whole
-/// millisecond, which at high rates (a slot every few microseconds) adds that much latency to
-/// every request after a burst of answers; such short waits yield to other tasks instead.
-async fn wait_until(slot: Instant) {
-    let now = Instant::now();
-    if slot <= now {
-        return;
-    }
-    if slot - now >= TIMER_TICK {
-        tokio::time::sleep_until(slot.into()).await;
-        return;
-    }
-    while Instant::now() < slot {
-        tokio::task::yield_now().await;
-    }
-}
-
 /// Where the pace stands, for progress and summaries.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PaceStatus {
     /// The pace now, in requests per second.
     pub per_second: f64,
-    /// When the current pause ends, if paused.
+    /// When the current whole-run pause ends, if paused.
     pub paused_until: Option<Instant>,
-    /// Pauses so far.
+    /// Times the account-wide pace was refused (each a short pause and a slower pace).
     pub pauses: u32,
+    /// The lowest pace the API refused, if any.
+    pub lowest_refused: Option<f64>,
+}
+
+/// The next slot a request may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// At this moment, on the grid.
+    At(Instant),
+    /// Not before this moment: the run is paused.
+    PausedUntil(Instant),
 }
 
 impl Pacer {
@@ -92,6 +97,8 @@ impl Pacer {
                 epoch: 0,
                 clean: 0,
                 pauses: 0,
+                ceiling: None,
+                lowest_refused: None,
             }),
         }
     }
@@ -101,65 +108,69 @@ impl Pacer {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits until a request may start: after any pause, at the pace. Returns the epoch the
-    /// request is sent in, for [`Pacer::throttled`].
-    pub async fn ready(&self) -> u64 {
-        loop {
-            let (slot, epoch) = {
-                let mut s = self.lock();
-                let now = Instant::now();
-                match s.paused_until {
-                    Some(until) if until > now => (Err(until), s.epoch),
-                    _ => {
-                        let slot = s.next.max(now);
-                        s.next = slot + s.period;
-                        (Ok(slot), s.epoch)
-                    }
-                }
-            };
-            match slot {
-                Err(pause_end) => tokio::time::sleep_until(pause_end.into()).await,
-                Ok(slot) => {
-                    wait_until(slot).await;
-                    // A pause that began while this request waited takes precedence.
-                    if self.lock().epoch == epoch {
-                        return epoch;
-                    }
-                }
-            }
+    /// The next slot as of `now`, without taking it.
+    pub fn slot(&self, now: Instant) -> Slot {
+        let s = self.lock();
+        match s.paused_until {
+            Some(until) if until > now => Slot::PausedUntil(until),
+            _ => Slot::At(s.next.max(now)),
         }
     }
 
-    /// A 10012 answer to a request sent in `epoch`. When it is the first since that epoch began,
-    /// starts a pause of `pause`, halves the pace and returns when the pause ends; the answers of
-    /// other requests already in flight return `None`.
-    pub fn throttled(&self, epoch: u64, pause: Duration) -> Option<Instant> {
+    /// Takes `slot` (from [`Pacer::slot`]); returns the epoch the request is sent in, for
+    /// [`Pacer::refused`].
+    pub fn take(&self, slot: Instant) -> u64 {
+        let mut s = self.lock();
+        s.next = slot.max(s.next) + s.period;
+        s.epoch
+    }
+
+    /// A first attempt sent in `epoch` was answered 10012: the account-wide pace is too high.
+    /// The first such answer of an epoch remembers the pace as refused, halves it and pauses
+    /// the run for `pause`; returns the new pace then. Answers of requests already in flight
+    /// return `None`.
+    pub fn refused(&self, epoch: u64, pause: Duration) -> Option<f64> {
         let mut s = self.lock();
         if s.epoch != epoch {
             return None;
         }
+        let refused = s.per_second;
+        s.ceiling = Some(s.ceiling.map_or(refused, |c| c.min(refused)));
+        s.lowest_refused = Some(s.lowest_refused.map_or(refused, |c| c.min(refused)));
         let until = Instant::now() + pause;
         s.epoch += 1;
         s.pauses += 1;
         s.paused_until = Some(until);
-        s.per_second = (s.per_second / 2.0).max(self.target * FLOOR_SHARE);
+        s.per_second = (refused / 2.0).max(self.target * FLOOR_SHARE);
         s.period = period(s.per_second);
         // The schedule starts afresh after the pause: no slot saved up during it.
         s.next = until;
         s.clean = 0;
-        Some(until)
+        Some(s.per_second)
     }
 
-    /// A clean answer (anything but 10012): after enough of them the pace climbs one step.
+    /// A clean answer (anything but 10012): after enough of them the pace climbs one step
+    /// towards 90 % of the refused pace; a long clean stretch there probes the ceiling higher.
     pub fn clean(&self) {
         let mut s = self.lock();
-        if s.per_second >= self.target {
+        let cap = s
+            .ceiling
+            .map_or(self.target, |c| (c * SETTLE_SHARE).min(self.target));
+        if s.per_second >= cap {
+            let Some(ceiling) = s.ceiling.filter(|c| c * SETTLE_SHARE < self.target) else {
+                return;
+            };
+            s.clean += 1;
+            if s.clean >= PROBE_CLEAN {
+                s.clean = 0;
+                s.ceiling = Some(ceiling * PROBE_STEP);
+            }
             return;
         }
         s.clean += 1;
         if s.clean >= CLEAN_PER_STEP {
             s.clean = 0;
-            s.per_second = (s.per_second + self.target * STEP_SHARE).min(self.target);
+            s.per_second = (s.per_second + self.target * STEP_SHARE).min(cap);
             s.period = period(s.per_second);
         }
     }
@@ -171,6 +182,7 @@ impl Pacer {
             per_second: s.per_second,
             paused_until: s.paused_until.filter(|u| *u > Instant::now()),
             pauses: s.pauses,
+            lowest_refused: s.lowest_refused,
         }
     }
 }
@@ -179,58 +191,68 @@ impl Pacer {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn throttle_halves_once_per_pause_and_climbs_back() {
+    fn take_now(p: &Pacer) -> u64 {
+        match p.slot(Instant::now()) {
+            Slot::At(t) => p.take(t),
+            Slot::PausedUntil(_) => panic!("paused"),
+        }
+    }
+
+    #[test]
+    fn a_refusal_halves_once_per_epoch_and_the_pace_settles_below_it() {
         let p = Pacer::new("10/s".parse().unwrap());
-        let e = p.ready().await;
-        assert!(p.throttled(e, Duration::from_millis(50)).is_some());
+        let e = take_now(&p);
+        assert_eq!(p.refused(e, Duration::from_millis(50)), Some(5.0));
         // A second in-flight answer from the same epoch does not halve again.
-        assert!(p.throttled(e, Duration::from_millis(50)).is_none());
+        assert_eq!(p.refused(e, Duration::from_millis(50)), None);
         let s = p.status();
         assert_eq!(s.pauses, 1);
-        assert!((s.per_second - 5.0).abs() < 1e-9);
-        assert!(s.paused_until.is_some());
-        let started = Instant::now();
-        let e2 = p.ready().await;
-        assert!(started.elapsed() >= Duration::from_millis(40));
-        assert_eq!(e2, e + 1);
-        for _ in 0..CLEAN_PER_STEP * 5 {
+        assert_eq!(s.lowest_refused, Some(10.0));
+        assert!(matches!(p.slot(Instant::now()), Slot::PausedUntil(_)));
+        for _ in 0..CLEAN_PER_STEP * 20 {
             p.clean();
         }
-        assert!((p.status().per_second - 10.0).abs() < 1e-9);
+        // Climbs back to 90 % of the refused pace, not to the refused pace.
+        assert!(
+            (p.status().per_second - 9.0).abs() < 1e-9,
+            "{:?}",
+            p.status()
+        );
+        // A long clean stretch probes the ceiling higher, slowly.
+        for _ in 0..PROBE_CLEAN {
+            p.clean();
+        }
+        for _ in 0..CLEAN_PER_STEP * 2 {
+            p.clean();
+        }
+        let now = p.status().per_second;
+        assert!(
+            now > 9.0 && now <= 10.0 * PROBE_STEP * SETTLE_SHARE + 1e-9,
+            "{now}"
+        );
     }
 
-    #[tokio::test]
-    async fn slots_keep_to_the_grid_and_never_burst() {
+    #[test]
+    fn slots_keep_to_the_grid_and_never_burst() {
         let p = Pacer::new("20/s".parse().unwrap());
-        let start = Instant::now();
-        let mut starts = Vec::new();
-        for _ in 0..11 {
-            p.ready().await;
-            starts.push(start.elapsed());
-        }
-        // The first goes at once, the rest 50 ms apart on the grid, however late each woke.
-        assert!(starts[0] < Duration::from_millis(20), "{starts:?}");
-        for (k, t) in starts.iter().enumerate().skip(1) {
-            assert!(
-                *t >= Duration::from_millis(50 * k as u64),
-                "{k}: {starts:?}"
-            );
-        }
-        // Idle time is not saved up: after a pause in demand the next start waits its turn.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let before = Instant::now();
-        p.ready().await;
-        p.ready().await;
-        assert!(before.elapsed() >= Duration::from_millis(45));
+        let t0 = Instant::now();
+        let Slot::At(a) = p.slot(t0) else { panic!() };
+        p.take(a);
+        let Slot::At(b) = p.slot(t0) else { panic!() };
+        p.take(b);
+        assert_eq!(b - a, Duration::from_millis(50));
+        // Idle time is not saved up: a slot asked for later is never before the asking.
+        let later = t0 + Duration::from_secs(3);
+        let Slot::At(c) = p.slot(later) else { panic!() };
+        assert_eq!(c, later);
     }
 
-    #[tokio::test]
-    async fn floor_holds() {
+    #[test]
+    fn floor_holds() {
         let p = Pacer::new("64/s".parse().unwrap());
         for _ in 0..20 {
             let e = p.lock().epoch;
-            p.throttled(e, Duration::ZERO);
+            p.refused(e, Duration::ZERO);
         }
         assert!((p.status().per_second - 1.0).abs() < 1e-9);
     }

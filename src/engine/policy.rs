@@ -7,7 +7,7 @@ use rand::Rng;
 
 use crate::api::Answer;
 use crate::outcome::{
-    Outcome, CODE_ALREADY, CODE_PERMISSION_DENIED, CODE_THROTTLED, CODE_WRONG_REGION,
+    Outcome, CODE_ALREADY, CODE_LEGACY_DOMAIN, CODE_PERMISSION_DENIED, CODE_THROTTLED,
 };
 
 /// What to do after an attempt.
@@ -17,10 +17,11 @@ pub enum Verdict {
     Finish(Outcome),
     /// Transient: try again after a backoff (if attempts remain; otherwise `failed`).
     Retry,
-    /// The API's rate limit: pause the whole run; the attempt does not count.
+    /// The API's frequency limit: the row is deferred by the cooldown; the attempt does not
+    /// count.
     Throttled,
-    /// The account is on another region: stop the run.
-    WrongRegion,
+    /// A legacy host name (-1): stop the run and name the new domain.
+    LegacyDomain,
     /// The token was refused. At the start of a run this stops it; later it is about this
     /// item alone: retried when `retry` (an HTTP 401/403 page), else [`Outcome::Rejected`] (the
     /// API's own 10011).
@@ -104,9 +105,9 @@ impl RetryPolicy {
                 ..
             } => Verdict::Throttled,
             Answer::Envelope {
-                code: CODE_WRONG_REGION,
+                code: CODE_LEGACY_DOMAIN,
                 ..
-            } => Verdict::WrongRegion,
+            } => Verdict::LegacyDomain,
             Answer::Envelope {
                 code: CODE_PERMISSION_DENIED,
                 ..
@@ -147,6 +148,58 @@ impl RetryPolicy {
             .min(self.backoff_cap);
         let factor = rng.random_range(0.75..1.25);
         plain.mul_f64(factor).min(self.backoff_cap)
+    }
+}
+
+/// What one of a run's first answers says about the whole run, whatever it means for its row:
+/// when every first answer says the same, the run stops with that diagnosis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Symptom {
+    /// The token was refused (10011, HTTP 401/403).
+    Denied,
+    /// The server could not be reached (DNS, connection refused, TLS).
+    Unreachable,
+    /// A web page (a login page, other HTML) where the API's JSON was expected.
+    NotApi,
+    /// An answer from the API, or a transient failure that says nothing about the setup.
+    Fine,
+}
+
+/// The [`Symptom`] of an answer.
+pub fn symptom(answer: &Answer) -> Symptom {
+    match answer {
+        Answer::Envelope {
+            code: CODE_PERMISSION_DENIED,
+            ..
+        }
+        | Answer::NotEnvelope {
+            http_status: 401 | 403,
+            ..
+        } => Symptom::Denied,
+        // A proxy's 5xx page or an overload is transient, not a wrong address.
+        Answer::NotEnvelope {
+            http_status: 408 | 429 | 500..=599,
+            ..
+        } => Symptom::Fine,
+        Answer::NotEnvelope { .. } => Symptom::NotApi,
+        Answer::Connection(why) if why.starts_with(crate::api::CONNECT_FAILED) => {
+            Symptom::Unreachable
+        }
+        _ => Symptom::Fine,
+    }
+}
+
+/// The base URL to use instead of a legacy host name that answered -1: server → openapi,
+/// server-us → openapi-us, server-cn → openapi-cn (the vendor's own mapping).
+pub fn new_domain(base: &url::Url) -> String {
+    let host = base.host_str().unwrap_or_default().to_ascii_lowercase();
+    let region = host
+        .strip_suffix(".growatt.com")
+        .and_then(|h| h.strip_prefix("server"))
+        .unwrap_or("");
+    match region {
+        "-us" | "-cn" | "-au" => format!("https://openapi{region}.growatt.com"),
+        _ => "https://openapi.growatt.com".to_string(),
     }
 }
 
@@ -191,7 +244,7 @@ mod tests {
         );
         assert_eq!(p.verdict(&env(10001)), Verdict::Retry);
         assert_eq!(p.verdict(&env(10012)), Verdict::Throttled);
-        assert_eq!(p.verdict(&env(-1)), Verdict::WrongRegion);
+        assert_eq!(p.verdict(&env(-1)), Verdict::LegacyDomain);
         assert_eq!(p.verdict(&env(10011)), Verdict::Denied { retry: false });
         assert_eq!(
             p.verdict(&env(10011)).past_the_start(),
@@ -242,6 +295,44 @@ mod tests {
         assert!(may_have_reached(&Answer::Timeout));
         assert!(may_have_reached(&html(502)));
         assert!(!may_have_reached(&html(200)));
+    }
+
+    #[test]
+    fn symptoms_and_new_domains() {
+        let html = |s| Answer::NotEnvelope {
+            http_status: s,
+            why: "html".into(),
+        };
+        assert_eq!(symptom(&env(10011)), Symptom::Denied);
+        assert_eq!(symptom(&html(403)), Symptom::Denied);
+        assert_eq!(symptom(&html(200)), Symptom::NotApi);
+        assert_eq!(symptom(&html(404)), Symptom::NotApi);
+        assert_eq!(symptom(&html(502)), Symptom::Fine);
+        assert_eq!(symptom(&env(10001)), Symptom::Fine);
+        assert_eq!(symptom(&Answer::Timeout), Symptom::Fine);
+        let refused = Answer::Connection(format!("{}: refused", crate::api::CONNECT_FAILED));
+        assert_eq!(symptom(&refused), Symptom::Unreachable);
+        assert_eq!(
+            symptom(&Answer::Connection("the answer broke off".into())),
+            Symptom::Fine
+        );
+        let url = |s: &str| url::Url::parse(s).unwrap();
+        assert_eq!(
+            new_domain(&url("https://server.growatt.com/")),
+            "https://openapi.growatt.com"
+        );
+        assert_eq!(
+            new_domain(&url("https://server-us.growatt.com")),
+            "https://openapi-us.growatt.com"
+        );
+        assert_eq!(
+            new_domain(&url("http://server-cn.growatt.com")),
+            "https://openapi-cn.growatt.com"
+        );
+        assert_eq!(
+            new_domain(&url("http://127.0.0.1:9")),
+            "https://openapi.growatt.com"
+        );
     }
 
     #[test]

@@ -7,12 +7,25 @@ use crate::exit::Exit;
 pub enum Stop {
     /// `--max-runtime` elapsed.
     MaxRuntime,
-    /// A throttle pause would outlast `--max-runtime`.
+    /// A row's cooldown after a 10012 would outlast `--max-runtime`.
     Throttled,
+    /// The API answered -1: the base URL is a legacy host name; the new one is named.
+    LegacyDomain {
+        /// The base URL to use instead.
+        new_base: String,
+    },
+    /// The server could not be reached at all on the first requests.
+    Unreachable {
+        /// The base URL tried.
+        base: String,
+    },
+    /// The first answers were not the API's JSON (a login page or other HTML).
+    NotApi {
+        /// The base URL tried.
+        base: String,
+    },
     /// Ctrl-C or SIGTERM.
     Interrupted,
-    /// The account lives on another region (-1).
-    WrongRegion,
     /// The token was refused from the start (10011, HTTP 401/403).
     Denied,
     /// The results file could not be written.
@@ -29,7 +42,9 @@ impl Stop {
         match self {
             Stop::MaxRuntime | Stop::Throttled => Exit::Incomplete,
             Stop::Interrupted => Exit::Interrupted,
-            Stop::WrongRegion
+            Stop::LegacyDomain { .. }
+            | Stop::Unreachable { .. }
+            | Stop::NotApi { .. }
             | Stop::Denied
             | Stop::Unwritable(_)
             | Stop::Unreadable(_)
@@ -41,10 +56,12 @@ impl Stop {
     pub fn describe(&self) -> String {
         match self {
             Stop::MaxRuntime => "--max-runtime reached; run the same command again to continue".into(),
-            Stop::Throttled => "the API's rate limit pause would outlast --max-runtime; run again later to continue".into(),
+            Stop::Throttled => "rows refused by the API's rate limit (10012) could not be sent again within --max-runtime; run again later to send them".into(),
             Stop::Interrupted => "interrupted; every row that ended is in the results file, run again to continue".into(),
-            Stop::WrongRegion => "the API answered -1: this account lives on another regional server; pick it with --region (eu, us, cn, au) or --base-url".into(),
-            Stop::Denied => "the API refused the token (permission denied) on the first answers of the run; check GROWATT_TOKEN or --token-file, and --region".into(),
+            Stop::LegacyDomain { new_base } => format!("the API answered -1: this is a legacy host name that no longer serves the OpenAPI; use the new domain {new_base} (pick it with --region, or --base-url)"),
+            Stop::Denied => "the API refused the token (10011, permission denied) on every first answer of the run; likely causes, most likely first: the wrong --region (a token works on its own regional server only); this machine's IP is not on the token's whitelist; an end-user (ShinePhone) token instead of the installer's OSS API token; the public test token on a production server".into(),
+            Stop::Unreachable { base } => format!("cannot reach {base}: check the network, a proxy, or --region"),
+            Stop::NotApi { base } => format!("{base} answered with a web page (a login page or other HTML) instead of the OpenAPI's JSON: the base URL is not the OpenAPI; check --base-url or --region"),
             Stop::Unwritable(e) => format!("cannot write the results file: {e}"),
             Stop::Unreadable(e) => format!("cannot read the input any further: {e}"),
             Stop::Internal(e) => e.clone(),
@@ -59,8 +76,21 @@ mod tests {
     #[test]
     fn stop_exit_codes() {
         assert_eq!(Stop::MaxRuntime.exit(), Exit::Incomplete);
-        assert_eq!(Stop::WrongRegion.exit(), Exit::Fatal);
+        let legacy = Stop::LegacyDomain {
+            new_base: "https://openapi.growatt.com".into(),
+        };
+        assert_eq!(legacy.exit(), Exit::Fatal);
         assert_eq!(Stop::Interrupted.exit(), Exit::Interrupted);
-        assert!(Stop::WrongRegion.describe().contains("--region"));
+        assert!(legacy.describe().contains("https://openapi.growatt.com"));
+        let denied = Stop::Denied.describe();
+        let order =
+            ["--region", "whitelist", "ShinePhone", "test token"].map(|w| denied.find(w).unwrap());
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{denied}");
+        let base = "https://openapi.growatt.com".to_string();
+        assert_eq!(
+            Stop::Unreachable { base: base.clone() }.describe(),
+            "cannot reach https://openapi.growatt.com: check the network, a proxy, or --region"
+        );
+        assert!(Stop::NotApi { base }.describe().contains("not the OpenAPI"));
     }
 }

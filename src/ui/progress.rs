@@ -36,6 +36,10 @@ struct Snapshot {
     requests: u64,
     pace: f64,
     paused_for: Option<Duration>,
+    /// Rows deferred by a 10012, waiting out the cooldown.
+    deferred: u64,
+    /// When only deferred rows are left: the time until the first is due.
+    all_wait_for: Option<Duration>,
 }
 
 impl Snapshot {
@@ -138,6 +142,23 @@ impl Progress {
         }
     }
 
+    /// The throttle state: rows deferred by a 10012, and the countdown when everything waits
+    /// for the cooldown. Called every second, as nothing else moves the display then.
+    pub fn throttle(&self, deferred: u64, all_wait_for: Option<Duration>) {
+        if self.inner.mode == Mode::Hidden {
+            return;
+        }
+        let text = {
+            let mut s = self.snapshot();
+            s.deferred = deferred;
+            s.all_wait_for = all_wait_for;
+            self.inner.bar.is_some().then(|| counts_text(&s))
+        };
+        if let (Some(bar), Some(text)) = (&self.inner.bar, text) {
+            bar.set_message(text);
+        }
+    }
+
     /// The plain progress line (non-terminal mode), printed now.
     fn print_line(&self) {
         let s = self.snapshot().clone();
@@ -164,6 +185,8 @@ impl Progress {
                 "pace_per_second": (s.pace * 100.0).round() / 100.0,
                 "eta_seconds": eta.map(|e| e.as_secs()),
                 "paused_seconds": s.paused_for.map(|p| p.as_secs()),
+                "deferred_rows": s.deferred,
+                "all_wait_seconds": s.all_wait_for.map(|p| p.as_secs()),
             }));
         } else {
             let of = match self.inner.total {
@@ -215,6 +238,15 @@ fn counts_text(s: &Snapshot) -> String {
             clock(p)
         ));
     }
+    if s.deferred > 0 {
+        msg.push_str(&format!("  {} deferred by 10012", s.deferred));
+    }
+    if let Some(w) = s.all_wait_for {
+        msg.push_str(&format!(
+            "  all rows wait for the API's cooldown, resuming in {}",
+            clock(w)
+        ));
+    }
     msg
 }
 
@@ -248,6 +280,11 @@ mod tests {
         let text = counts_text(&s);
         assert!(text.contains("registered 3"), "{text}");
         assert!(text.contains("pace 2.00/s"), "{text}");
+        s.deferred = 3;
+        s.all_wait_for = Some(Duration::from_secs(61));
+        let text = counts_text(&s);
+        assert!(text.contains("3 deferred by 10012"), "{text}");
+        assert!(text.contains("resuming in 1:01"), "{text}");
         assert!(text.contains("resuming in 4:32"), "{text}");
     }
 }

@@ -25,6 +25,10 @@ pub struct Tally {
     pub requests: u64,
     /// Requests that were retries of a row.
     pub retries: u64,
+    /// Time from the first request's start to the last one's.
+    pub send_span: Option<Duration>,
+    /// The lowest pace the API refused (first attempts answered 10012), if any.
+    pub refused_pace: Option<f64>,
     /// Answers that were 10012.
     pub throttled_answers: u64,
 }
@@ -90,8 +94,12 @@ pub struct Summary {
     pub retries: u64,
     /// Answers that were 10012.
     pub throttled_answers: u64,
-    /// Times the run paused for the API's rate limit.
+    /// Times the API refused the account-wide pace (first attempts answered 10012); each
+    /// cost a short pause and a slower pace.
     pub throttle_pauses: u32,
+    /// A `--rate` below the pace the API refused, when it refused one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suggested_rate: Option<String>,
     /// The configured rate, requests per second.
     pub configured_rate_per_second: f64,
     /// Requests per second over the wall time.
@@ -141,12 +149,9 @@ impl Summary {
             retries: tally.retries,
             throttled_answers: tally.throttled_answers,
             throttle_pauses: pauses,
+            suggested_rate: tally.refused_pace.map(suggest_rate),
             configured_rate_per_second: configured_rate,
-            achieved_rate_per_second: if secs > 0.0 {
-                ((tally.requests as f64 / secs) * 1000.0).round() / 1000.0
-            } else {
-                0.0
-            },
+            achieved_rate_per_second: achieved(tally, secs),
             stopped,
             exit_code: exit.code(),
         }
@@ -221,11 +226,42 @@ impl Summary {
             self.achieved_rate_per_second,
             self.configured_rate_per_second
         ));
+        if let Some(rate) = &self.suggested_rate {
+            out.push_str(&format!(
+                "  the API refused the account-wide pace {} time(s); next time try {rate}\n",
+                self.throttle_pauses
+            ));
+        }
         if let Some(why) = &self.stopped {
             out.push_str(&format!("  stopped early: {why}\n"));
         }
         out.push_str(&format!("  results: {}\n", self.results.display()));
         out
+    }
+}
+
+/// Requests per second: the starts' intervals over the time between the first and the last
+/// start (n starts on a grid one period apart span n − 1 periods, so a run that kept to its rate
+/// never reads above it); the wall time when there are too few starts.
+fn achieved(tally: &Tally, wall_secs: f64) -> f64 {
+    let rate = match tally.send_span {
+        Some(span) if tally.requests >= 2 && !span.is_zero() => {
+            (tally.requests - 1) as f64 / span.as_secs_f64()
+        }
+        _ if wall_secs > 0.0 => tally.requests as f64 / wall_secs,
+        _ => 0.0,
+    };
+    (rate * 1000.0).floor() / 1000.0
+}
+
+/// A `--rate` with room below the refused pace: 80 % of it, in whole requests per second or
+/// per minute.
+fn suggest_rate(refused: f64) -> String {
+    let safe = refused * 0.8;
+    if safe >= 1.0 {
+        format!("--rate {}/s", safe.floor())
+    } else {
+        format!("--rate {}/min", (safe * 60.0).floor().max(1.0))
     }
 }
 

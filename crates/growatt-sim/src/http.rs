@@ -13,7 +13,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::admission::{check_token, Admission, Faults, Gate, Request, TokenCheck};
+use crate::admission::{check_token, Admission, Faults, Gate, Request};
 use crate::answer::{Answer, OK};
 use crate::form::{pairs, AddForm, ListQuery};
 use crate::limits::Limits;

@@ -1,0 +1,276 @@
+//! The scheduler: every request of a run waits here for its turn. Each piece of work has a due
+//! time (a new row is due at once; a retry after its backoff; a row refused with 10012 after the
+//! cooldown), and waits outside the queue until then. Once due, it queues for the next slot of
+//! the pace and a free slot among `--concurrency`; a retry or a deferred row goes ahead of every
+//! new row, and among equals the earlier comer goes first.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
+
+use super::pacer::{Pacer, Slot};
+
+/// Which queue a request waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Class {
+    /// A retry or a deferred row whose due time has come: goes first.
+    Due,
+    /// A row's first attempt.
+    New,
+}
+
+/// Leave to start a request: a slot among `--concurrency` (held until the answer is in) and
+/// the pace's epoch it was sent in.
+pub struct Ticket {
+    /// Held while the request is in flight.
+    pub permit: OwnedSemaphorePermit,
+    /// The pace's epoch, for [`Pacer::refused`].
+    pub epoch: u64,
+}
+
+struct Waiter {
+    class: Class,
+    seq: u64,
+    tx: oneshot::Sender<Ticket>,
+}
+
+impl PartialEq for Waiter {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == CmpOrdering::Equal
+    }
+}
+impl Eq for Waiter {}
+impl PartialOrd for Waiter {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Waiter {
+    /// The heap pops the greatest: the first class, then the earliest comer.
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (other.class, other.seq).cmp(&(self.class, self.seq))
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    heap: BinaryHeap<Waiter>,
+    seq: u64,
+}
+
+/// The run's queue of requests waiting for a slot, and the rows deferred by a 10012.
+pub struct Scheduler {
+    queue: Mutex<Queue>,
+    wake: Notify,
+    slots: Arc<Semaphore>,
+    concurrency: usize,
+    /// Due time → rows deferred until then.
+    deferred: Mutex<BTreeMap<Instant, u32>>,
+}
+
+/// What the scheduler holds now, for progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Waiting {
+    /// Rows deferred by a 10012, waiting out the cooldown.
+    pub deferred: u64,
+    /// When nothing is in flight or queued and only deferred rows remain: the time until the
+    /// first of them is due.
+    pub all_wait_for: Option<Duration>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Tokio's timer fires on millisecond ticks.
+const TIMER_TICK: Duration = Duration::from_millis(1);
+
+/// Waits until `slot`. The timer would round a wait shorter than its tick up to a whole
+/// millisecond, which at high rates adds that much to every slot; such short waits yield to
+/// other tasks instead.
+async fn wait_until(slot: Instant) {
+    let now = Instant::now();
+    if slot <= now {
+        return;
+    }
+    if slot - now >= TIMER_TICK {
+        tokio::time::sleep_until(slot.into()).await;
+        return;
+    }
+    while Instant::now() < slot {
+        tokio::task::yield_now().await;
+    }
+}
+
+impl Scheduler {
+    /// A scheduler for `concurrency` requests in flight at most.
+    pub fn new(concurrency: usize) -> Scheduler {
+        let concurrency = concurrency.max(1);
+        Scheduler {
+            queue: Mutex::new(Queue::default()),
+            wake: Notify::new(),
+            slots: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
+            deferred: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Queues for the next slot; `None` if the dispatcher has ended (the run is over).
+    /// Cancel-safe: a waiter dropped while queued gives its turn to the next.
+    pub async fn admit(&self, class: Class) -> Option<Ticket> {
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut q = lock(&self.queue);
+            q.seq += 1;
+            let seq = q.seq;
+            q.heap.push(Waiter { class, seq, tx });
+        }
+        self.wake.notify_one();
+        rx.await.ok()
+    }
+
+    /// Hands out slots, one at a time, at the pace, to the first waiter in line. Runs until
+    /// aborted.
+    pub async fn dispatch(&self, pacer: &Pacer) {
+        loop {
+            // Wait for someone to serve.
+            loop {
+                let notified = self.wake.notified();
+                if !lock(&self.queue).heap.is_empty() {
+                    break;
+                }
+                notified.await;
+            }
+            let slot = match pacer.slot(Instant::now()) {
+                Slot::PausedUntil(until) => {
+                    tokio::time::sleep_until(until.into()).await;
+                    continue;
+                }
+                Slot::At(slot) => slot,
+            };
+            wait_until(slot).await;
+            // A refusal while waiting paused the run: that takes precedence.
+            if matches!(pacer.slot(Instant::now()), Slot::PausedUntil(_)) {
+                continue;
+            }
+            let (mut permit, slot) = match self.slots.clone().try_acquire_owned() {
+                Ok(p) => (p, slot),
+                Err(_) => match self.slots.clone().acquire_owned().await {
+                    // Waited for a request to end: the slot is now, not the missed grid point.
+                    Ok(p) => (p, slot.max(Instant::now())),
+                    Err(_) => return,
+                },
+            };
+            let epoch = pacer.take(slot);
+            loop {
+                let Some(w) = lock(&self.queue).heap.pop() else {
+                    break;
+                };
+                match w.tx.send(Ticket { permit, epoch }) {
+                    Ok(()) => break,
+                    // That waiter left (the run is stopping): the next one gets the slot.
+                    Err(t) => permit = t.permit,
+                }
+            }
+        }
+    }
+
+    /// Notes a row deferred until `due`; the returned guard forgets it when dropped.
+    pub fn defer(self: &Arc<Self>, due: Instant) -> Deferred {
+        *lock(&self.deferred).entry(due).or_default() += 1;
+        Deferred {
+            scheduler: self.clone(),
+            due,
+        }
+    }
+
+    /// Rows deferred, and the countdown when they are all that is left to do.
+    pub fn waiting(&self) -> Waiting {
+        let deferred = lock(&self.deferred);
+        let count = deferred.values().map(|n| u64::from(*n)).sum();
+        let idle =
+            self.slots.available_permits() == self.concurrency && lock(&self.queue).heap.is_empty();
+        Waiting {
+            deferred: count,
+            all_wait_for: deferred
+                .keys()
+                .next()
+                .filter(|_| idle)
+                .map(|due| due.saturating_duration_since(Instant::now())),
+        }
+    }
+}
+
+/// A row deferred by a 10012; forgotten when dropped.
+pub struct Deferred {
+    scheduler: Arc<Scheduler>,
+    due: Instant,
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        let mut d = lock(&self.scheduler.deferred);
+        if let Some(n) = d.get_mut(&self.due) {
+            *n -= 1;
+            if *n == 0 {
+                d.remove(&self.due);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn due_work_goes_ahead_of_new_rows() {
+        let s = Arc::new(Scheduler::new(1));
+        let pacer = Arc::new(Pacer::new("50/s".parse().unwrap()));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        // Ten new rows queue first, then a retry.
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let (s, order) = (s.clone(), order.clone());
+            tasks.push(tokio::spawn(async move {
+                let t = s.admit(Class::New).await.unwrap();
+                lock(&order).push(i);
+                drop(t);
+            }));
+            tokio::task::yield_now().await;
+        }
+        let (s2, order2) = (s.clone(), order.clone());
+        tasks.push(tokio::spawn(async move {
+            let t = s2.admit(Class::Due).await.unwrap();
+            lock(&order2).push(99);
+            drop(t);
+        }));
+        tokio::task::yield_now().await;
+        let (s3, p3) = (s.clone(), pacer.clone());
+        let dispatcher = tokio::spawn(async move { s3.dispatch(&p3).await });
+        for t in tasks {
+            t.await.unwrap();
+        }
+        dispatcher.abort();
+        let order = lock(&order).clone();
+        assert_eq!(order[0], 99, "{order:?}");
+        assert_eq!(&order[1..], &(0..10).collect::<Vec<_>>()[..]);
+    }
+
+    #[test]
+    fn deferred_rows_are_counted_until_dropped() {
+        let s = Arc::new(Scheduler::new(2));
+        let due = Instant::now() + Duration::from_secs(60);
+        let a = s.defer(due);
+        let b = s.defer(due + Duration::from_secs(1));
+        let w = s.waiting();
+        assert_eq!(w.deferred, 2);
+        assert!(w.all_wait_for.unwrap() > Duration::from_secs(50));
+        drop(a);
+        drop(b);
+        assert_eq!(s.waiting(), Waiting::default());
+    }
+}
