@@ -72,9 +72,14 @@ class Workload:
     max_attempts: int = 5
     peer_box: float = 8.0  # seconds a peer's measured run should take at most (rows cut to fit)
     contenders: list[str] = field(default_factory=lambda: list(CONTENDERS))
+    sim_extra: list[str] = field(default_factory=list)  # the simulator's limits (W6, W7)
+    go_extra: list[str] = field(default_factory=list)  # growatt-onboard's own flags for them
+    cooldown_s: float = 0.0  # the simulator's cooldown, for W6's target
+    allowed_rate: float | None = None  # what the simulator's bucket allows, for W7's target
 
     def sim_args(self) -> list[str]:
         args = ["--latency-ms", str(self.latency_ms), "--jitter-ms", str(self.jitter_ms)]
+        args += self.sim_extra
         if self.fail_rate:
             args += ["--fail-rate", str(self.fail_rate)]
         if self.hang_rate:
@@ -96,6 +101,20 @@ def workloads(quick: bool) -> dict[str, Workload]:
         "W4": Workload(
             "W4", "failures", 400 if q else 10_000, None, 32, fail_rate=0.10, hang_rate=0.01,
             hang_ms=3000, timeout=1.0, max_attempts=8, peer_box=3 if q else 8,
+        ),
+        # The vendor's best-supported limit: the identical request is refused for a while (5 min
+        # in life, 5 s here). 10 % of rows are answered 10001 once, so their retry meets it.
+        "W6": Workload(
+            "W6", "cooldown", 300 if q else 1000, 50.0, 8, peer_box=3 if q else 10,
+            sim_extra=["--throttle-model", "cooldown", "--cooldown", "5s",
+                       "--fail-first-rate", "0.1"],
+            go_extra=["--throttle-pause", "5s"], cooldown_s=5.0,
+        ),
+        # A global bucket allowing 20/s while the tool is set to 40/s.
+        "W7": Workload(
+            "W7", "bucket", 300 if q else 600, 40.0, 8, peer_box=3 if q else 10,
+            sim_extra=["--throttle", "20/s"], go_extra=["--throttle-pause", "5s"],
+            allowed_rate=20.0,
         ),
     }
 
@@ -334,7 +353,7 @@ class Bench:
                 "--rate", f"{rate:g}/s", "--concurrency", str(wl.concurrency),
                 "--timeout", f"{wl.timeout:g}", "--max-attempts", str(wl.max_attempts),
                 "--backoff", f"{int(BACKOFF_S * 1000)}ms", "--no-progress", "-q",
-            ]
+            ] + wl.go_extra
         common = [
             "--input", str(inp), "--base-url", url, "--out", str(out),
             "--concurrency", str(wl.concurrency), "--timeout", f"{wl.timeout:g}",
@@ -500,7 +519,10 @@ def analyse(c: str, n: int, stats: dict, proc: ProcResult, results: Path) -> dic
     if adds is None and stats.get("serials_added", n) < correct:
         correct = stats["serials_added"]  # the simulator's record bounds what a contender claims
     per_second = stats.get("per_second", [])
+    late = late_rate(stats, 10.0)
     return {
+        "n10012": by_code.get("10012", 0),
+        "accepted_after_10s": late,
         "rows": n,
         "wall_s": proc.wall_s,
         "cpu_s": proc.cpu_s,
@@ -525,6 +547,23 @@ def analyse(c: str, n: int, stats: dict, proc: ProcResult, results: Path) -> dic
         "correct": correct,
         "cpu_per_1000": proc.cpu_s / req * 1000 if proc.cpu_s is not None and req else None,
     }
+
+
+def late_rate(stats: dict, skip_s: float) -> float | None:
+    """Requests answered 0 per second from `skip_s` after the first request until the last
+    row's first request (the rows deferred past it wait out a cooldown, not the pace). Needs the
+    per-serial history of the full stats."""
+    hist = stats.get("history_per_sn")
+    first = stats.get("first_request_unix_ms")
+    if not hist or first is None:
+        return None
+    start = first + skip_s * 1000
+    end = max(h[0]["at_unix_ms"] for h in hist.values() if h)
+    if end <= start:
+        return None
+    ok = sum(1 for h in hist.values() for r in h
+             if r["code"] == 0 and start <= r["at_unix_ms"] <= end)
+    return ok / ((end - start) / 1000)
 
 
 def fmt(v, digits=2) -> str:
@@ -555,6 +594,14 @@ def summarise(bench: Bench, wls: dict[str, Workload]) -> dict:
                 "first_second", "max_in_flight", "repeats", "unneeded", "duplicate_adds",
                 "correct", "missing", "cpu_per_1000", "hung")}
             m["n10001"] = median([r["by_code"].get("10001", 0) for r in reps])
+            m["n10012"] = median([r["n10012"] for r in reps])
+            m["worst_n10012"] = max(r["n10012"] for r in reps)
+            m["worst_wall_s"] = max(r["wall_s"] for r in reps)
+            m["share_10012"] = median([r["n10012"] / r["requests"] if r["requests"] else 0
+                                       for r in reps])
+            lates = [r["accepted_after_10s"] for r in reps if r["accepted_after_10s"] is not None]
+            m["accepted_after_10s"] = median(lates) if lates else None
+            m["worst_accepted_after_10s"] = min(lates) if lates else None
             m["reps"] = len(reps)
             m["worst_max_in_one_second"] = max(r["max_in_one_second"] or 0 for r in reps)
             m["worst_first_second"] = max(r["first_second"] for r in reps)
@@ -643,6 +690,34 @@ def targets(s: dict, wls: dict[str, Workload], quick: bool) -> list[dict]:
         add("W4", "no request beyond what the retries need",
             f"{fmt(g['unneeded'])} unneeded of {fmt(g['requests'])}" if g else "–",
             g["unneeded"] <= 0 if g else None)
+    if "W6" in wls:
+        wl = wls["W6"]
+        g = go("W6")
+        bound = 1.05 * (wl.rows / wl.rate + wl.cooldown_s)
+        add("W6", f"wall ≤ 1.05 × (rows ÷ rate + one cooldown) = {bound:.2f} s",
+            f"median {fmt(g['wall_s'])} s, worst {fmt(g['worst_wall_s'])} s" if g else "–",
+            g["worst_wall_s"] <= bound if g else None)
+        add("W6", "at most 3 answers 10012",
+            f"worst {fmt(g['worst_n10012'])}" if g else "–",
+            g["worst_n10012"] <= 3 if g else None)
+        add("W6", "every row correct",
+            f"{fmt(g['correct'])} of {fmt(g['rows'])}" if g else "–",
+            g["all_correct"] if g else None)
+    if "W7" in wls:
+        wl = wls["W7"]
+        g = go("W7")
+        want = 0.85 * wl.allowed_rate
+        late = g and g.get("worst_accepted_after_10s")
+        add("W7", f"after the first 10 s, achieved ≥ 0.85 × {wl.allowed_rate:g}/s = {want:g}/s",
+            f"worst {fmt(late)}/s, median {fmt(g['accepted_after_10s'])}/s" if late else "–",
+            late >= want if late else None)
+        add("W7", "10012 on ≤ 5 % of requests",
+            f"{fmt(g['share_10012'] * 100, 1)} % ({fmt(g['n10012'])} of {fmt(g['requests'])})"
+            if g else "–",
+            g["share_10012"] <= 0.05 if g else None)
+        add("W7", "every row correct",
+            f"{fmt(g['correct'])} of {fmt(g['rows'])}" if g else "–",
+            g["all_correct"] if g else None)
     w5 = s.get("W5", {})
     if w5:
         big = max(w5.get("check", {}), key=int, default=None)
@@ -844,6 +919,8 @@ def report_md(bench: Bench, wls: dict[str, Workload], s: dict, tg: list[dict], m
                 + (f", {wl.fail_rate:.0%} answered 10001, {wl.hang_rate:.0%} held {wl.hang_ms} ms "
                    f"(client timeout {wl.timeout:g} s, {wl.max_attempts} attempts)"
                    if wl.fail_rate else "")
+                + (f"; simulator `{' '.join(wl.sim_extra)}`, growatt-onboard `{' '.join(wl.go_extra)}`"
+                   if wl.sim_extra else "")
                 + f"; peers' time box {wl.peer_box:g} s")
         o += [f"## {key} {wl.title}", "", desc, ""]
         if key == "W1":
@@ -875,6 +952,16 @@ def report_md(bench: Bench, wls: dict[str, Workload], s: dict, tg: list[dict], m
                     ("10001 + hung", lambda m: f"{fmt(m['n10001'])} + {fmt(m['hung'])}"),
                     dup_col, ("wall", lambda m: fmt(m["wall_s"]) + " s")]
             o += [rows_for(key, cols), ""]
+        elif key in ("W6", "W7"):
+            cols = [rows_col, correct_col,
+                    ("wall (worst)", lambda m: f"{fmt(m['wall_s'])} s ({fmt(m['worst_wall_s'])} s)"),
+                    ("requests", lambda m: fmt(m["requests"])),
+                    ("10012 (worst)", lambda m: f"{fmt(m['n10012'])} ({fmt(m['worst_n10012'])})"),
+                    ("accepted/s after 10 s", lambda m: fmt(m.get("accepted_after_10s")))]
+            o += [rows_for(key, cols), "",
+                  "Peers do not know 10012: they end a refused row with it (not correct)."
+                  if key == "W6" else
+                  "Peers send at the configured 40/s and end every refused row with 10012.", ""]
     w5 = s.get("W5")
     if w5:
         o += ["## W5 size", "",

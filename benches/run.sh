@@ -4,7 +4,10 @@
 #   bash benches/run.sh            # full run: reports/benchmark.md, .json, w1_rate.svg (< 15 min on 2 cores)
 #   bash benches/run.sh --quick    # tiny sizes, one repetition, about a minute: a smoke test of the harness
 #
-# It builds the release binary, makes a Python virtual environment for the Python peers
+# Workloads: W1 paced, W2 unpaced, W3 CPU-bound, W4 failures, W5 size, W6 the vendor's cooldown
+# per identical request (scaled to 5 s), W7 a global bucket allowing half the configured rate
+# (`--only W6,W7` runs just those). It builds the release binary, makes a Python virtual
+# environment for the Python peers
 # (target/bench/venv, from benches/requirements.txt), installs GNU parallel with apt where it is
 # missing (that peer is skipped, with a note in the report, if it cannot be had), then hands over
 # to benches/bench.py, which starts the simulator for every run and writes the report. Extra

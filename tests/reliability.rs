@@ -470,7 +470,7 @@ async fn a_second_run_on_the_same_results_is_refused_at_once_and_the_lock_dies_w
 // 5. Throttling
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn throttled_answers_pause_the_run_and_never_use_up_attempts() {
+async fn throttled_rows_are_deferred_never_use_up_attempts_and_the_pace_drops() {
     let (fixture, fleet_text) = big_world(60);
     let sim = start_sim(SimConfig {
         fixture,
@@ -508,6 +508,14 @@ async fn throttled_answers_pause_the_run_and_never_use_up_attempts() {
     assert!(s["throttle_pauses"].as_u64().unwrap() >= 1, "{s}");
     assert!(s["throttled_answers"].as_u64().unwrap() >= 1, "{s}");
     assert_eq!(s["throttled_answers"], stats.by_code["10012"]);
+    // Each refused row alone waited the cooldown (1 s) before it was sent again; the run did not
+    // pause for it.
+    for (sn, h) in &stats.history_per_sn {
+        for w in h.windows(2) {
+            assert_eq!(w[0].code, Some(10012), "{sn}: {h:?}");
+            assert!(w[1].at_unix_ms - w[0].at_unix_ms >= 1000, "{sn}: {h:?}");
+        }
+    }
     assert_eq!(s["requests"], stats.requests);
     assert_eq!(stats.by_code["0"], 60);
     assert_eq!(stats.adds_per_sn.len(), 60);
@@ -611,10 +619,10 @@ async fn max_runtime_striking_while_the_last_rows_are_in_flight_is_not_incomplet
 }
 
 // ---------------------------------------------------------------------------------------------
-// 7. A throttle pause longer than --max-runtime
+// 7. A cooldown longer than --max-runtime
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_throttle_pause_that_would_outlast_max_runtime_ends_the_run_at_once() {
+async fn a_cooldown_that_would_outlast_max_runtime_leaves_the_rows_for_the_next_run() {
     let sim = start_sim(SimConfig {
         throttle_per_sec: Some(0.0),
         ..SimConfig::default()

@@ -225,6 +225,11 @@ impl Engine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        // --max-runtime struck while refused rows waited out a cooldown past it: say so.
+        let reason = match reason {
+            Some(Stop::MaxRuntime) if self.outlasted.load(Ordering::Relaxed) => Some(Stop::Throttled),
+            other => other,
+        };
         reason
             .or_else(|| {
                 let p = self.probe.lock().unwrap_or_else(|e| e.into_inner());
@@ -397,10 +402,19 @@ impl Engine {
             }
             let _deferred = (verdict == Verdict::Throttled).then(|| self.scheduler.defer(due));
             drop(hold.take());
-            tokio::select! {
-                biased;
-                _ = self.stop.cancelled() => return Call::Stopped,
-                _ = tokio::time::sleep_until(due.into()) => {}
+            let mut due = due;
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = self.stop.cancelled() => return Call::Stopped,
+                    _ = tokio::time::sleep_until(due.into()) => {}
+                }
+                // A retry planned before the run learnt the cooldown model waits it out too.
+                let cooled = answered + self.cfg.throttle_pause;
+                if !self.cooldown_model() || cooled <= due {
+                    break;
+                }
+                due = cooled;
             }
             class = Class::Due;
         }

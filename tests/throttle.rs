@@ -1,0 +1,423 @@
+//! The vendor's limits, each model the simulator knows (a cooldown per identical request, a
+//! global bucket, a per-endpoint spacing), and the diagnoses that stop a run at its start (-1,
+//! 10011 everywhere, an unreachable server, a login page). Each test asserts what the simulator
+//! received, serial by serial, and what the results file holds.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::*;
+use growatt_sim::{ServerMode, SnRequest, ThrottleModel};
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The summary JSON beside `results`.
+fn summary(results: &Path) -> serde_json::Value {
+    let path = growatt_onboard::paths::Paths::of_results(results).summary;
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Every serial's requests as (milliseconds since the serial's previous request, code).
+fn gaps(history: &[SnRequest]) -> Vec<(u64, Option<i64>)> {
+    history
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let gap = i
+                .checked_sub(1)
+                .map_or(0, |j| r.at_unix_ms - history[j].at_unix_ms);
+            (gap, r.code)
+        })
+        .collect()
+}
+
+fn count_code(stats: &sim::Stats, code: &str) -> u64 {
+    stats.by_code.get(code).copied().unwrap_or(0)
+}
+
+/// Asserts that every serial ended `registered`, each in one line.
+fn assert_all_registered(results: &Path, n: usize) -> Vec<std::collections::HashMap<String, String>> {
+    let lines = read_results(results);
+    assert_eq!(lines.len(), n, "one line per row");
+    for l in &lines {
+        assert_eq!(l["outcome"], "registered", "{l:?}");
+    }
+    lines
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cooldown model
+
+/// Rows answered 10001 once are retried; the first retry meets the cooldown (10012), the run
+/// learns the model, and no identical request is sent again within the cooldown. New rows keep
+/// flowing meanwhile: no whole-run pause.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooldown_model_retries_wait_out_the_cooldown_and_new_rows_keep_flowing() {
+    let (fixture, fleet_text) = big_world(60);
+    let sim = start_sim(SimConfig {
+        fixture,
+        throttle_model: ThrottleModel::Cooldown,
+        cooldown: Duration::from_secs(3),
+        fail_first_rate: 0.2,
+        seed: 5,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", &fleet_text);
+    let results = dir.path().join("f.results.csv");
+    let started = Instant::now();
+    let out = run_against(
+        &sim,
+        &fleet,
+        &["--rate", "20/s", "--throttle-pause", "3s", "--no-progress", "-v"],
+    )
+    .await;
+    let took = started.elapsed();
+    assert_exit(&out, 0);
+    let lines = assert_all_registered(&results, 60);
+    let stats = sim.stats();
+    let failed_first = count_code(&stats, "10001");
+    assert!(failed_first >= 3, "the seed fails some rows first: {stats:?}");
+    // At most the retries sent before the first 10012 came back meet the cooldown.
+    let refused = count_code(&stats, "10012");
+    assert!(refused <= 3, "{refused} answers 10012: {:?}", stats.by_code);
+    assert!(
+        stderr(&out).contains("per-request cooldown"),
+        "-v says which model: {}",
+        stderr(&out)
+    );
+    for (sn, history) in &stats.history_per_sn {
+        let g = gaps(history);
+        assert!(
+            g.iter().filter(|(_, c)| *c == Some(10012)).count() <= 1,
+            "{sn}: {g:?}"
+        );
+        for (i, (gap, _)) in g.iter().enumerate().skip(1) {
+            // A resend after a 10012 waits the whole cooldown; so does every retry once the
+            // model is known (the few before it waited the backoff, about a second).
+            if g[i - 1].1 == Some(10012) {
+                assert!(*gap >= 3000, "{sn}: resent {gap} ms after a 10012: {g:?}");
+            } else {
+                assert!(*gap >= 700, "{sn}: retried after {gap} ms: {g:?}");
+            }
+        }
+    }
+    // 10012 never burns an attempt: a row failed once and refused once took 2 attempts.
+    for l in &lines {
+        let h = &stats.history_per_sn[&l["sn"]];
+        let counted = h.iter().filter(|r| r.code != Some(10012)).count();
+        assert_eq!(l["attempts"], counted.to_string(), "{l:?} {h:?}");
+    }
+    let s = summary(&results);
+    assert_eq!(s["throttle_pauses"], 0, "no whole-run pause: {s}");
+    assert_eq!(s["requests"], stats.requests);
+    assert_eq!(s["retries"], stats.requests - 60, "{s}");
+    // 60 rows at 20/s take 3 s, plus the retries' cooldowns; nothing waited for 5 minutes.
+    assert!(took < Duration::from_secs(40), "took {took:?}");
+}
+
+/// A kill -9 while rows are deferred loses none of them; the run started again at once sends
+/// each deferred row as a new request, which costs it at most one more 10012, and the run does
+/// not stall.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_while_rows_are_deferred_loses_none_and_a_restart_costs_one_10012_each() {
+    let (fixture, fleet_text) = big_world(40);
+    let sim = start_sim(SimConfig {
+        fixture,
+        throttle_model: ThrottleModel::Cooldown,
+        cooldown: Duration::from_secs(4),
+        fail_first_rate: 0.5,
+        seed: 3,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", &fleet_text);
+    let results = dir.path().join("f.results.csv");
+    let base = sim.base_url();
+    let args = [
+        "run",
+        p(&fleet),
+        "--base-url",
+        &base,
+        "--no-progress",
+        "--rate",
+        "40/s",
+        "--throttle-pause",
+        "4s",
+    ];
+    let mut child = tokio::process::Command::new(BIN)
+        .args(args)
+        .env("GROWATT_TOKEN", DEFAULT_TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Wait until a row is deferred: a retry answered 10012.
+    let waited = Instant::now();
+    while count_code(&sim.stats(), "10012") == 0 {
+        assert!(waited.elapsed() < Duration::from_secs(30), "no 10012 came");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let first = sim.stats();
+    let ended_first: Vec<_> = read_results(&results);
+    assert!(ended_first.len() < 40, "rows were still waiting at the kill");
+    // Started again at once.
+    let started = Instant::now();
+    let out = run_bin(&args).await;
+    let took = started.elapsed();
+    assert_exit(&out, 0);
+    let lines = read_results(&results);
+    let by_sn: BTreeMap<_, _> = lines.iter().map(|l| (l["sn"].clone(), l)).collect();
+    assert_eq!(by_sn.len(), 40, "every row has a line: none lost");
+    assert_eq!(lines.len(), 40, "and only one");
+    for l in &lines {
+        assert_eq!(l["outcome"], "registered", "{l:?}");
+    }
+    let last = sim.stats();
+    for (sn, history) in &last.history_per_sn {
+        let before = first.history_per_sn.get(sn).map_or(0, Vec::len);
+        let refused_after = history[before..]
+            .iter()
+            .filter(|r| r.code == Some(10012))
+            .count();
+        assert!(refused_after <= 1, "{sn}: {:?}", gaps(history));
+        assert_eq!(last.adds_per_sn.get(sn), Some(&1), "{sn} added once");
+    }
+    // One cooldown and the rest of the rows, not a stall.
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bucket model
+
+/// The account allows 10/s, the tool is set to 20/s: the tool slows down, remembers the refused
+/// pace, settles below it, and suggests a --rate; refused rows are deferred, never failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_model_the_pace_settles_below_the_refused_one_and_a_rate_is_suggested() {
+    let (fixture, fleet_text) = big_world(150);
+    let sim = start_sim(SimConfig {
+        fixture,
+        throttle_per_sec: Some(10.0),
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", &fleet_text);
+    let results = dir.path().join("f.results.csv");
+    let out = run_against(
+        &sim,
+        &fleet,
+        &["--rate", "20/s", "--throttle-pause", "2s", "--no-progress"],
+    )
+    .await;
+    assert_exit(&out, 0);
+    let lines = assert_all_registered(&results, 150);
+    for l in &lines {
+        assert_eq!(l["attempts"], "1", "10012 is not an attempt: {l:?}");
+    }
+    let stats = sim.stats();
+    let refused = count_code(&stats, "10012");
+    assert!(refused >= 1, "{:?}", stats.by_code);
+    assert!(
+        refused * 10 <= stats.requests,
+        "10012 on more than 10 % of requests: {refused} of {}",
+        stats.requests
+    );
+    for (sn, history) in &stats.history_per_sn {
+        for (i, (gap, _)) in gaps(history).iter().enumerate().skip(1) {
+            assert_eq!(history[i - 1].code, Some(10012), "{sn}");
+            assert!(*gap >= 2000, "{sn}: resent after {gap} ms");
+        }
+    }
+    let s = summary(&results);
+    assert!(s["throttle_pauses"].as_u64().unwrap() >= 1, "{s}");
+    let suggested = s["suggested_rate"].as_str().unwrap();
+    let per_s: f64 = suggested
+        .trim_start_matches("--rate ")
+        .trim_end_matches("/s")
+        .parse()
+        .unwrap();
+    assert!(per_s <= 16.0, "{suggested}");
+    // Settled near what the bucket allows: past the first seconds, on average at least 70 % of
+    // the 10/s it lets through (and at most what it lets through plus its burst of 10).
+    let late = &stats.per_second[3..stats.per_second.len().saturating_sub(1)];
+    let mean = late.iter().sum::<u64>() as f64 / late.len() as f64;
+    assert!(mean >= 7.0, "{mean}/s: {:?}", stats.per_second);
+    assert!(late.iter().all(|n| *n <= 20), "{:?}", stats.per_second);
+    assert!(
+        s["achieved_rate_per_second"].as_f64().unwrap()
+            <= s["configured_rate_per_second"].as_f64().unwrap()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The spacing model
+
+/// The add endpoint takes a call every 200 ms (5/s); the tool is set to 10/s: it slows down,
+/// every row ends registered, and every refused row waited the cooldown before its resend.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spacing_model_refused_rows_are_deferred_and_the_pace_drops() {
+    let (fixture, fleet_text) = big_world(40);
+    let sim = start_sim(SimConfig {
+        fixture,
+        throttle_model: ThrottleModel::Spacing,
+        spacing: Duration::from_millis(200),
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", &fleet_text);
+    let results = dir.path().join("f.results.csv");
+    let out = run_against(
+        &sim,
+        &fleet,
+        &["--rate", "10/s", "--throttle-pause", "2s", "--no-progress"],
+    )
+    .await;
+    assert_exit(&out, 0);
+    assert_all_registered(&results, 40);
+    let stats = sim.stats();
+    let refused = count_code(&stats, "10012");
+    assert!(refused >= 1 && refused <= 12, "{:?}", stats.by_code);
+    for (sn, history) in &stats.history_per_sn {
+        for (i, (gap, _)) in gaps(history).iter().enumerate().skip(1) {
+            assert_eq!(history[i - 1].code, Some(10012), "{sn}");
+            assert!(*gap >= 2000, "{sn}: resent after {gap} ms");
+        }
+    }
+    assert!(summary(&results)["throttle_pauses"].as_u64().unwrap() >= 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries are due when the backoff says
+
+/// With new rows queued, a retry goes ahead of them once its backoff is over (it used to queue
+/// behind up to 256 new rows); the summary counts every retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_go_ahead_of_new_rows_once_due() {
+    let (fixture, fleet_text) = big_world(80);
+    let sim = start_sim(SimConfig {
+        fixture,
+        fail_first_rate: 0.3,
+        seed: 9,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", &fleet_text);
+    let results = dir.path().join("f.results.csv");
+    let out = run_against(&sim, &fleet, &["--rate", "10/s", "--no-progress"]).await;
+    assert_exit(&out, 0);
+    assert_all_registered(&results, 80);
+    let stats = sim.stats();
+    let mut retried = 0;
+    for (sn, history) in &stats.history_per_sn {
+        for (gap, _) in gaps(history).iter().skip(1) {
+            retried += 1;
+            // Backoff 1 s ± 25 %, then the next slot (0.1 s) and a loaded machine's slack; the
+            // old queue put it 8 s or more behind.
+            assert!(
+                (700..=3500).contains(gap),
+                "{sn}: retried after {gap} ms: {history:?}"
+            );
+        }
+    }
+    assert!(retried >= 10, "the seed fails some rows first");
+    let s = summary(&results);
+    assert_eq!(s["retries"], retried, "{s}");
+    assert_eq!(s["requests"], stats.requests);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Diagnoses
+
+async fn run_mode(mode: ServerMode) -> (std::process::Output, sim::Stats, usize, Duration) {
+    let sim = start_sim(SimConfig {
+        mode,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(20));
+    let results = dir.path().join("f.results.csv");
+    let started = Instant::now();
+    let out = run_against(&sim, &fleet, &["--rate", "20/s", "--no-progress"]).await;
+    let took = started.elapsed();
+    let lines = read_results(&results).len();
+    (out, sim.stats(), lines, took)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn minus_one_names_the_new_domain_and_stops() {
+    let (out, stats, lines, _) = run_mode(ServerMode::LegacyDomain).await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("legacy host name"), "{err}");
+    assert!(err.contains("https://openapi.growatt.com"), "{err}");
+    assert!(stats.requests <= 4, "stopped at the first answers: {stats:?}");
+    assert_eq!(lines, 0, "no row ended: all stay for the next run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_eleven_on_every_first_answer_names_the_causes_in_order() {
+    let (out, stats, lines, _) = run_mode(ServerMode::WrongRegion).await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    let at = |w: &str| err.find(w).unwrap_or_else(|| panic!("{w} missing: {err}"));
+    assert!(at("--region") < at("whitelist"), "{err}");
+    assert!(at("whitelist") < at("ShinePhone"), "{err}");
+    assert!(at("ShinePhone") < at("test token"), "{err}");
+    assert!(stats.requests <= 10, "{stats:?}");
+    assert_eq!(lines, 0, "no row is written off as rejected: all stay for the next run");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_page_says_the_base_url_is_not_the_openapi() {
+    let (out, stats, lines, took) = run_mode(ServerMode::LoginPage).await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("not the OpenAPI"), "{err}");
+    assert!(stats.requests <= 10, "{stats:?}");
+    assert_eq!(lines, 0);
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
+
+/// Nothing listens: the run stops within seconds with a plain message, and no row gets a line
+/// (they are all sent next run), instead of spending every row's retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_stops_within_seconds_and_writes_no_row() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(20));
+    let results = dir.path().join("f.results.csv");
+    let started = Instant::now();
+    let out = run_bin(&["run", p(&fleet), "--base-url", &base, "--no-progress"]).await;
+    let took = started.elapsed();
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "cannot reach {base}: check the network, a proxy, or --region"
+        )),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert_eq!(read_results(&results).len(), 0);
+}
