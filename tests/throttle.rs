@@ -42,7 +42,10 @@ fn count_code(stats: &sim::Stats, code: &str) -> u64 {
 }
 
 /// Asserts that every serial ended `registered`, each in one line.
-fn assert_all_registered(results: &Path, n: usize) -> Vec<std::collections::HashMap<String, String>> {
+fn assert_all_registered(
+    results: &Path,
+    n: usize,
+) -> Vec<std::collections::HashMap<String, String>> {
     let lines = read_results(results);
     assert_eq!(lines.len(), n, "one line per row");
     for l in &lines {
@@ -76,7 +79,14 @@ async fn cooldown_model_retries_wait_out_the_cooldown_and_new_rows_keep_flowing(
     let out = run_against(
         &sim,
         &fleet,
-        &["--rate", "20/s", "--throttle-pause", "3s", "--no-progress", "-v"],
+        &[
+            "--rate",
+            "20/s",
+            "--throttle-pause",
+            "3s",
+            "--no-progress",
+            "-v",
+        ],
     )
     .await;
     let took = started.elapsed();
@@ -84,7 +94,10 @@ async fn cooldown_model_retries_wait_out_the_cooldown_and_new_rows_keep_flowing(
     let lines = assert_all_registered(&results, 60);
     let stats = sim.stats();
     let failed_first = count_code(&stats, "10001");
-    assert!(failed_first >= 3, "the seed fails some rows first: {stats:?}");
+    assert!(
+        failed_first >= 3,
+        "the seed fails some rows first: {stats:?}"
+    );
     // At most the retries sent before the first 10012 came back meet the cooldown.
     let refused = count_code(&stats, "10012");
     assert!(refused <= 3, "{refused} answers 10012: {:?}", stats.by_code);
@@ -173,7 +186,10 @@ async fn kill_9_while_rows_are_deferred_loses_none_and_a_restart_costs_one_10012
     let _ = child.wait().await;
     let first = sim.stats();
     let ended_first: Vec<_> = read_results(&results);
-    assert!(ended_first.len() < 40, "rows were still waiting at the kill");
+    assert!(
+        ended_first.len() < 40,
+        "rows were still waiting at the kill"
+    );
     // Started again at once.
     let started = Instant::now();
     let out = run_bin(&args).await;
@@ -291,7 +307,7 @@ async fn spacing_model_refused_rows_are_deferred_and_the_pace_drops() {
     assert_all_registered(&results, 40);
     let stats = sim.stats();
     let refused = count_code(&stats, "10012");
-    assert!(refused >= 1 && refused <= 12, "{:?}", stats.by_code);
+    assert!((1..=12).contains(&refused), "{:?}", stats.by_code);
     for (sn, history) in &stats.history_per_sn {
         for (i, (gap, _)) in gaps(history).iter().enumerate().skip(1) {
             assert_eq!(history[i - 1].code, Some(10012), "{sn}");
@@ -367,7 +383,10 @@ async fn minus_one_names_the_new_domain_and_stops() {
     let err = stderr(&out);
     assert!(err.contains("legacy host name"), "{err}");
     assert!(err.contains("https://openapi.growatt.com"), "{err}");
-    assert!(stats.requests <= 4, "stopped at the first answers: {stats:?}");
+    assert!(
+        stats.requests <= 4,
+        "stopped at the first answers: {stats:?}"
+    );
     assert_eq!(lines, 0, "no row ended: all stay for the next run");
 }
 
@@ -381,7 +400,10 @@ async fn ten_thousand_eleven_on_every_first_answer_names_the_causes_in_order() {
     assert!(at("whitelist") < at("ShinePhone"), "{err}");
     assert!(at("ShinePhone") < at("test token"), "{err}");
     assert!(stats.requests <= 10, "{stats:?}");
-    assert_eq!(lines, 0, "no row is written off as rejected: all stay for the next run");
+    assert_eq!(
+        lines, 0,
+        "no row is written off as rejected: all stay for the next run"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

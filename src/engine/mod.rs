@@ -137,9 +137,7 @@ impl Probe {
     /// Whether the answers so far might still turn out all alike.
     fn undecided(&self) -> bool {
         self.answers < PROBE
-            && [self.denied, self.unreachable, self.not_api]
-                .iter()
-                .any(|n| *n == self.answers)
+            && [self.denied, self.unreachable, self.not_api].contains(&self.answers)
     }
 }
 
@@ -227,7 +225,9 @@ impl Engine {
             .clone();
         // --max-runtime struck while refused rows waited out a cooldown past it: say so.
         let reason = match reason {
-            Some(Stop::MaxRuntime) if self.outlasted.load(Ordering::Relaxed) => Some(Stop::Throttled),
+            Some(Stop::MaxRuntime) if self.outlasted.load(Ordering::Relaxed) => {
+                Some(Stop::Throttled)
+            }
             other => other,
         };
         reason
