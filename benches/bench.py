@@ -382,11 +382,20 @@ class Bench:
                 self.record(f"{wl.key} {c}", sim.cmd, cmd)
             proc = measure(self.pinned(1), cmd, rundir, clean_env(), deadline,
                            rundir / "contender.log")
-            stats = sim.stats(summary=n > FULL_STATS_LIMIT)
+            try:
+                stats = sim.stats(summary=n > FULL_STATS_LIMIT)
+            except OSError as e:
+                # The simulator is gone: record the run as measured-nothing, keep the rest.
+                stats = {}
+                sim_gone = f"simulator unreachable after the run: {e}; exit {sim.p.poll()}"
+            else:
+                sim_gone = ""
         finally:
             sim.stop()
         rec = analyse(c, n, stats, proc, out)
         rec.update(workload=wl.key, contender=c, label=label)
+        if sim_gone:
+            rec["log_tail"] = sim_gone + "\n" + (rundir / "sim.log").read_text(errors="replace")[-300:]
         if proc.exit_code not in (0, 3) or proc.killed:
             tail = (rundir / "contender.log").read_text(errors="replace")[-400:]
             rec["log_tail"] = tail
