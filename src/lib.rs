@@ -7,6 +7,7 @@
 //! resolved) → `report` → `commands` (one per command).
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod api;
 pub mod cli;
 pub mod commands;

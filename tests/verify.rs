@@ -32,6 +32,7 @@ fn world(plants: u64, per_plant: usize, offline: &[usize]) -> (sim::Fixture, Str
             plants: plant_list,
             devices,
             associated: vec![],
+            account: Default::default(),
         },
         fleet,
     )
