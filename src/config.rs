@@ -1,6 +1,7 @@
 //! Resolved settings: every choice about rate, retries, paths, token and terminal made once,
 //! from the command line (or, for `demo`, from the command line it would type).
 
+use crate::account::Screen;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -187,6 +188,8 @@ pub struct RunConfig {
     pub read: ReadOptions,
     /// Output control.
     pub ui: Ui,
+    /// With `--account`: the account screen rows pass before any add.
+    pub account: Option<Screen>,
 }
 
 impl RunConfig {
@@ -201,6 +204,7 @@ impl RunConfig {
             restart: args.restart,
             read: read_options(&args.input)?,
             ui: Ui::from_args(&args.output),
+            account: None,
         })
     }
 }
@@ -233,6 +237,8 @@ pub struct VerifyConfig {
     pub request: RequestConfig,
     /// Output control.
     pub ui: Ui,
+    /// Ask where devices not linked sit (`--locate`).
+    pub locate: bool,
 }
 
 impl VerifyConfig {
@@ -247,6 +253,7 @@ impl VerifyConfig {
             out,
             request: RequestConfig::from_args(&args.request, &args.server, token_env)?,
             ui: Ui::from_args(&args.output),
+            locate: args.locate,
         })
     }
 }
@@ -312,6 +319,9 @@ pub enum RunError {
     /// A flag's value cannot be used.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The account cache cannot be read, written or filled.
+    #[error("{0}")]
+    Account(String),
 }
 
 impl RunError {

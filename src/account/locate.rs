@@ -65,9 +65,8 @@ pub async fn locate(engine: &Arc<Engine>, sn: &str) -> Located {
             };
             Located::Unknown(format!("plant/sn_plant answered {code} {msg}"))
         }
-        ListingVerdict::Failed => Located::Unknown(format!(
-            "plant/sn_plant failed: {:?}",
-            attempt.answer
-        )),
+        ListingVerdict::Failed => {
+            Located::Unknown(format!("plant/sn_plant failed: {:?}", attempt.answer))
+        }
     }
 }

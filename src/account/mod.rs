@@ -20,7 +20,7 @@ pub mod screen;
 
 pub use locate::{locate, Located};
 pub use pull::{pull, PullReport};
-pub use screen::{Finding, Screen};
+pub use screen::{screened, Finding, Screen};
 
 /// Calls a day the vendor documents for each listing endpoint.
 pub const DAILY_CAP: u32 = 10;
@@ -45,7 +45,13 @@ pub fn server_label(base: &reqwest::Url) -> String {
     };
     label
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -139,7 +145,11 @@ pub struct CacheKey {
 
 impl CacheKey {
     /// The cache of `base` and `token` under `--cache DIR` or the platform's cache folder.
-    pub fn new(dir: Option<&Path>, base: &reqwest::Url, token: &Token) -> Result<CacheKey, CacheError> {
+    pub fn new(
+        dir: Option<&Path>,
+        base: &reqwest::Url,
+        token: &Token,
+    ) -> Result<CacheKey, CacheError> {
         let dir = cache_dir(dir).ok_or(CacheError::NoDir)?;
         let server = server_label(base);
         let token_fingerprint = fingerprint(token);
@@ -232,7 +242,10 @@ impl AccountCache {
 
     /// The day the listings were read, for "listing of …" messages: the oldest pass's start.
     pub fn listed_on(&self) -> String {
-        let days = [&self.plant_listing.started_at, &self.user_listing.started_at];
+        let days = [
+            &self.plant_listing.started_at,
+            &self.user_listing.started_at,
+        ];
         days.iter()
             .filter_map(|d| d.as_deref())
             .min()

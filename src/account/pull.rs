@@ -143,7 +143,11 @@ pub async fn pull(
             state.pulled_at = Some(now_rfc3339());
             state.count = count.or(state.count);
             let pages = count.map_or(
-                if items as u64 >= PER_PAGE { page + 1 } else { page },
+                if items as u64 >= PER_PAGE {
+                    page + 1
+                } else {
+                    page
+                },
                 |c| c.div_ceil(PER_PAGE),
             );
             if items == 0 || page >= pages || page >= MAX_PAGES {

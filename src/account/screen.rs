@@ -42,7 +42,7 @@ impl AccountCache {
 }
 
 /// Screens triaged rows against the account cache and keeps the owner warnings.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Screen {
     cache: AccountCache,
     refresh: String,
@@ -68,8 +68,14 @@ impl Screen {
     /// The message of an invalid row, naming the listing's date and how to refresh it.
     fn message(&self, device: &Device, finding: &Finding) -> Option<String> {
         let (what, code) = match finding {
-            Finding::PlantMissing => (format!("plant_id {} is not in the account", device.plant_id), 10004),
-            Finding::UserMissing => (format!("c_user_id {} is not in the account", device.c_user_id), 10005),
+            Finding::PlantMissing => (
+                format!("plant_id {} is not in the account", device.plant_id),
+                10004,
+            ),
+            Finding::UserMissing => (
+                format!("c_user_id {} is not in the account", device.c_user_id),
+                10005,
+            ),
             Finding::NotOwner { .. } => return None,
         };
         Some(format!(
@@ -136,6 +142,14 @@ impl Screen {
     }
 }
 
+/// A triaged row through the screen, when there is one.
+pub fn screened(screen: Option<&mut Screen>, next: Next) -> Next {
+    match screen {
+        Some(s) => s.apply(next),
+        None => next,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,7 +173,11 @@ mod tests {
         assert_eq!(c.assess(1001, 502), Some(Finding::NotOwner { owner: 501 }));
         assert_eq!(c.assess(1002, 502), None, "no owner listed: nothing to say");
         let c = cache(false);
-        assert_eq!(c.assess(9, 9), None, "a partial cache marks nothing missing");
+        assert_eq!(
+            c.assess(9, 9),
+            None,
+            "a partial cache marks nothing missing"
+        );
         assert_eq!(c.assess(1001, 502), Some(Finding::NotOwner { owner: 501 }));
     }
 }

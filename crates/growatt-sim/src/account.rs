@@ -183,7 +183,12 @@ impl Book {
     }
 
     /// Answers one admitted `plant/sn_plant`: where the device sits.
-    pub(crate) fn sn_plant(&mut self, world: &World, body: &[u8], now: Instant) -> Result<Value, Answer> {
+    pub(crate) fn sn_plant(
+        &mut self,
+        world: &World,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<Value, Answer> {
         let raw = pairs(body)
             .find(|(k, _)| k == "device_sn")
             .map(|(_, v)| v.into_owned())

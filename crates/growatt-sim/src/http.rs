@@ -94,7 +94,11 @@ impl Shared {
     }
 
     /// Count an arriving request and decide whether it gets past admission.
-    pub(crate) fn arrive(self: &Arc<Self>, st: &mut SimState, token: TokenCheck) -> (Admission, InFlight) {
+    pub(crate) fn arrive(
+        self: &Arc<Self>,
+        st: &mut SimState,
+        token: TokenCheck,
+    ) -> (Admission, InFlight) {
         let now = Instant::now();
         st.meter.arrive(now, unix_ms());
         st.meter.token(token);

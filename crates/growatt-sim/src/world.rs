@@ -86,9 +86,7 @@ impl World {
             .associated
             .iter()
             .map(|sn| sn.trim().to_ascii_uppercase())
-            .chain(
-                (fixture.account.located.iter()).map(|l| l.sn.trim().to_ascii_uppercase()),
-            )
+            .chain((fixture.account.located.iter()).map(|l| l.sn.trim().to_ascii_uppercase()))
             .map(|key| (key, now_unix_ms))
             .collect();
         World {
