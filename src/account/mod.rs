@@ -275,20 +275,14 @@ impl AccountCache {
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .map_or_else(
                 || "never pulled".to_string(),
-                |d| {
-                    format!(
+                |d| match d.as_secs() / 60 {
+                    0 => "pulled less than a minute ago".to_string(),
+                    minutes => format!(
                         "pulled {} ago",
-                        humantime::format_duration(std::time::Duration::from_secs(
-                            d.as_secs() / 60 * 60
-                        ))
-                    )
+                        humantime::format_duration(std::time::Duration::from_secs(minutes * 60))
+                    ),
                 },
             );
-        let age = if age.ends_with(" 0s ago") || age == "pulled 0s ago" {
-            "pulled less than a minute ago".to_string()
-        } else {
-            age
-        };
         format!(
             "account cache {}\n  server {}, token {}…, {age} (listing of {})\n  plants: {} ({})\n  users: {} ({})\n  listing calls today: plant/list {p} of {DAILY_CAP}, user/c_user_list {u} of {DAILY_CAP}\n  {}\n",
             path.display(),
@@ -325,11 +319,13 @@ mod tests {
 
     #[test]
     fn calls_of_another_day_do_not_count_today() {
-        let mut c = AccountCache::default();
-        c.calls = DailyCalls {
-            day: "2000-01-01".into(),
-            plant_list: 10,
-            user_list: 3,
+        let mut c = AccountCache {
+            calls: DailyCalls {
+                day: "2000-01-01".into(),
+                plant_list: 10,
+                user_list: 3,
+            },
+            ..AccountCache::default()
         };
         assert_eq!(c.calls_today(), (0, 0));
         c.calls.day = today();

@@ -134,6 +134,14 @@ pub async fn pull(
                 }
             }
             let data = attempt.data.unwrap_or_default();
+            if page == 1 {
+                // A new pass: what it lists replaces the last pass's entries, so plants and users
+                // gone from the account leave the cache too.
+                match which {
+                    Which::Plants => cache.plants.clear(),
+                    Which::Users => cache.users.clear(),
+                }
+            }
             let items = take_page(cache, which, &data);
             let count = data.get("count").and_then(|c| c.as_u64());
             let state = listing_state(cache, which);

@@ -188,6 +188,18 @@ mod tests {
     }
 
     #[test]
+    fn large_account_sample_is_larger_than_a_days_listing() {
+        let fx: Fixture =
+            serde_json::from_str(include_str!("../../../samples/fixture-large-account.json"))
+                .unwrap();
+        assert_eq!(fx.owned_plants().len(), 1158);
+        assert_eq!(fx.users().len(), 1032);
+        let builtin = Fixture::builtin();
+        assert_eq!(builtin.account.located.len(), 2);
+        assert_eq!(builtin.account.extra_plants, 0);
+    }
+
+    #[test]
     fn online_defaults_to_true_and_associated_to_empty() {
         let fx: Fixture = serde_json::from_str(
             r#"{"plants":[],"devices":[{"sn":"X1"},{"sn":"X2","online":false}]}"#,
