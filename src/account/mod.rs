@@ -314,7 +314,7 @@ mod tests {
         let url = reqwest::Url::parse("http://127.0.0.1:4000/").unwrap();
         assert_eq!(server_label(&url), "127.0.0.1-4000");
         let url = reqwest::Url::parse("https://[::1]/").unwrap();
-        assert_eq!(server_label(&url), "__1_");
+        assert_eq!(server_label(&url), "___1_");
     }
 
     #[test]
