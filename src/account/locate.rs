@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::api::Answer;
-use crate::engine::{Call, Engine, ListingVerdict};
+use crate::engine::{Call, Engine, LocateVerdict};
 
 /// What `plant/sn_plant` said about a serial.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,8 +46,8 @@ pub async fn locate(engine: &Arc<Engine>, sn: &str) -> Located {
             outcome, attempt, ..
         } => (outcome, attempt),
     };
-    match engine.policy().listing(&attempt.answer, outcome) {
-        ListingVerdict::Page => {
+    match engine.policy().locating(&attempt.answer, outcome) {
+        LocateVerdict::Found => {
             let plant = attempt.data.as_ref().and_then(|d| d.get("plant"));
             match plant.and_then(|p| id(p.get("plant_id"))) {
                 Some(plant_id) => Located::On {
@@ -57,15 +57,15 @@ pub async fn locate(engine: &Arc<Engine>, sn: &str) -> Located {
                 None => Located::Unknown("the answer named no plant".into()),
             }
         }
-        ListingVerdict::Refused { code: 10005 } => Located::Nowhere,
-        ListingVerdict::PlantMissing | ListingVerdict::Refused { .. } => {
+        LocateVerdict::NoSuchDevice => Located::Nowhere,
+        LocateVerdict::Refused { .. } => {
             let (code, msg) = match &attempt.answer {
                 Answer::Envelope { code, msg, .. } => (*code, msg.clone()),
                 _ => (0, String::new()),
             };
             Located::Unknown(format!("plant/sn_plant answered {code} {msg}"))
         }
-        ListingVerdict::Failed => {
+        LocateVerdict::Failed => {
             Located::Unknown(format!("plant/sn_plant failed: {:?}", attempt.answer))
         }
     }

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::account::Screen;
+use crate::account::{screened, Screen};
 use crate::cli::CheckArgs;
 use crate::config::{input_paths, read_options, RunError};
 use crate::exit::Exit;
@@ -86,15 +86,12 @@ pub fn check(
     for item in reader {
         let row = item?;
         report.rows += 1;
-        let mut next = triage(&mut seen, row);
-        let to_send = matches!(next, Next::Send(..));
-        if let Some(screen) = screen.as_deref_mut() {
-            next = screen.apply(next);
-        }
-        match next {
+        let next = triage(&mut seen, row);
+        let was_to_send = matches!(next, Next::Send(..));
+        match screened(screen.as_deref_mut(), next) {
             Next::Ended(line) => {
                 match line.outcome {
-                    Outcome::Invalid if to_send => {
+                    Outcome::Invalid if was_to_send => {
                         report.invalid += 1;
                         report.not_in_account += 1;
                     }
