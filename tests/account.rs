@@ -295,6 +295,42 @@ async fn a_large_account_is_pulled_over_two_days_within_the_daily_cap() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cap_spent_elsewhere_ends_the_pull_at_the_first_refusal() {
+    let sim = start_sim(SimConfig {
+        fixture: small_account(),
+        ..SimConfig::default()
+    })
+    .await;
+    // Another client spends today's plant/list calls.
+    let http = reqwest::Client::new();
+    for _ in 0..10 {
+        let r = http
+            .get(format!(
+                "{}/v1/plant/list?page=1&perpage=100",
+                sim.base_url()
+            ))
+            .header("token", DEFAULT_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let out = account_cmd(&sim, &cache, "pull", &["--rate", "100/s"]).await;
+    assert_exit(&out, 4);
+    let err = stderr(&out);
+    assert!(
+        err.contains("refused a listing call as too frequent (10012)"),
+        "{err}"
+    );
+    assert!(!err.contains("paused"), "no pause is announced: {err}");
+    let a = sim.account_stats();
+    assert_eq!(a.over_cap, 1, "one refusal, never asked again: {a:?}");
+    assert_eq!(a.user_list_total, 0, "the pull ended at the refusal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_locate_finds_the_device_registered_elsewhere_and_asks_once() {
     let sim = start_sim(SimConfig {
         fixture: small_account(),

@@ -2,13 +2,13 @@
 //! 10 calls a day per listing, saved after every page so that a pull stopped for any reason
 //! (the day's calls spent, Ctrl-C, a refusal) goes on from the next page later.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::{now_rfc3339, today, AccountCache, CacheError, CacheKey, ListingState, DAILY_CAP};
 use super::{MAX_PAGES, PER_PAGE};
 use crate::api::Answer;
-use crate::engine::{Call, Engine, ListingVerdict};
+use crate::engine::{Call, Engine, ListingVerdict, Stop, Verdict};
 
 /// The two listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +46,9 @@ pub struct PullReport {
     pub failed: Option<String>,
     /// The run stopped (Ctrl-C, --max-runtime, a refused token) before the pull ended.
     pub stopped: bool,
+    /// The server refused a listing call as too frequent (10012): its daily cap is likely spent
+    /// (by another client, or by pulls this cache does not know of). The pull ended there.
+    pub refused_by_server: bool,
 }
 
 /// Pulls what the cache still lacks. A listing already complete is read again from page 1 when
@@ -89,8 +92,18 @@ pub async fn pull(
             ];
             let label = format!("{} page {page}", which.path());
             let before = engine.counters.requests.load(Ordering::Relaxed);
+            let refused = AtomicBool::new(false);
+            // A listing refused as too frequent is the server's daily cap, not a pace to wait
+            // out: stop the pull rather than pause and ask again.
             let call = engine
-                .call(&label, || engine.client.get(which.path(), &query))
+                .call(&label, || async {
+                    let attempt = engine.client.get(which.path(), &query).await;
+                    if engine.policy().verdict(&attempt.answer) == Verdict::Throttled {
+                        refused.store(true, Ordering::Relaxed);
+                        engine.halt(Stop::Throttled);
+                    }
+                    attempt
+                })
                 .await;
             let sent = engine.counters.requests.load(Ordering::Relaxed) - before;
             let sent = u32::try_from(sent).unwrap_or(u32::MAX);
@@ -101,7 +114,8 @@ pub async fn pull(
             }
             let (outcome, attempt) = match call {
                 Call::Stopped => {
-                    report.stopped = true;
+                    report.refused_by_server = refused.load(Ordering::Relaxed);
+                    report.stopped = !report.refused_by_server;
                     key.save(cache)?;
                     return Ok(report);
                 }

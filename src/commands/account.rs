@@ -115,11 +115,14 @@ async fn pull_with(
     // A retry is a call like any other against the cap: a failed page ends this pull, and the
     // next pull goes on from it.
     engine_cfg.policy.max_attempts = 1;
+    // A 10012 ends the pull instead of pausing it, so there is no pause to announce.
+    engine_cfg.announce = false;
     let engine = Engine::new(client, engine_cfg, ui.log());
     let watchers = engine.watch();
     let report = account::pull(&engine, key, cache, refresh, force).await;
     watchers.end().await;
-    if let Some(stop) = engine.stop_reason() {
+    let refused = report.as_ref().is_ok_and(|r| r.refused_by_server);
+    if let Some(stop) = engine.stop_reason().filter(|_| !refused) {
         return Err(RunError::Account(format!(
             "the account pull stopped: {}",
             stop.describe()
@@ -151,6 +154,11 @@ fn say_pulled(log: &Log, key: &CacheKey, cache: &account::AccountCache, report: 
         }),
         &text,
     );
+    if report.refused_by_server {
+        log.notice(&format!(
+            "growatt-onboard account: the server refused a listing call as too frequent (10012): its daily cap of {DAILY_CAP} is likely spent by another client or an earlier pull; run `{REFRESH}` again tomorrow (UTC)"
+        ));
+    }
     for noun in &report.cap_reached {
         let (listed, count) = if *noun == "plants" {
             (cache.plants.len(), cache.plant_listing.count)
