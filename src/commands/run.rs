@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Semaphore;
 
+use crate::account::screened;
 use crate::api::{Answer, Attempt};
 use crate::cli::RunArgs;
 use crate::config::{RunConfig, RunError};
@@ -24,13 +25,29 @@ const MSG_LIMIT: usize = 500;
 /// `run`: resolves the flags, runs, prints the summary.
 pub async fn execute(args: RunArgs, token_env: Option<&str>) -> Exit {
     let log = Log::new(args.output.log_format == crate::cli::LogFormat::Json);
-    let cfg = match RunConfig::from_args(&args, token_env) {
+    let mut cfg = match RunConfig::from_args(&args, token_env) {
         Ok(cfg) => cfg,
         Err(e) => {
             log.error(&e.to_string());
             return e.exit();
         }
     };
+    let account = &args.account;
+    match super::account::screen_for(
+        account,
+        &args.server,
+        &args.request,
+        &args.output,
+        token_env,
+    )
+    .await
+    {
+        Ok(screen) => cfg.account = screen,
+        Err(e) => {
+            log.error(&e.to_string());
+            return e.exit();
+        }
+    }
     let quiet = cfg.ui.quiet;
     match run(cfg).await {
         Ok(report) => {
@@ -148,7 +165,7 @@ impl Shared {
 
 /// Runs the whole job. Errors are fatal problems found before anything was sent; everything
 /// after that is reported in the [`RunReport`].
-pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
+pub async fn run(mut cfg: RunConfig) -> Result<RunReport, RunError> {
     let started_at = SystemTime::now();
     let started = Instant::now();
     let client = cfg.request.client()?;
@@ -210,6 +227,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         source,
     })?;
     let mut seen = previous.done;
+    let mut screen = cfg.account.take();
     let mut reader = reader;
 
     let engine = Engine::new(client, cfg.request.engine(&cfg.ui), log.clone());
@@ -253,7 +271,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
                 break;
             }
         };
-        match triage(&mut seen, row) {
+        match screened(screen.as_mut(), triage(&mut seen, row)) {
             Next::Done => shared.advance(None),
             Next::Ended(line) => shared.finish(line),
             Next::Send(row, device) => {
@@ -274,6 +292,11 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     }
     drop(reader);
     drop(seen);
+    if let Some(screen) = screen.filter(|_| !cfg.ui.quiet) {
+        for line in screen.warning_lines() {
+            log.notice(&format!("growatt-onboard: {line}"));
+        }
+    }
     while let Some(r) = tasks.join_next().await {
         unended |= !matches!(r, Ok(true));
         crashed |= r.is_err();

@@ -23,7 +23,7 @@ mod signals;
 mod stop;
 
 pub use pacer::{PaceStatus, Pacer};
-pub use policy::{ListingVerdict, RetryPolicy, Symptom, Verdict};
+pub use policy::{ListingVerdict, LocateVerdict, RetryPolicy, Symptom, Verdict};
 pub use schedule::{Class, Scheduler, Waiting};
 pub use stop::Stop;
 

@@ -117,7 +117,17 @@ pub(super) fn read_log(
         .iter()
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .collect();
-    if header.is_empty() || names.iter().map(String::as_str).ne(columns.iter().copied()) {
+    // A verify file from before `--locate` has the same columns but the last three.
+    let older_verify = columns == super::VERIFY_COLUMNS.as_slice()
+        && names
+            .iter()
+            .map(String::as_str)
+            .eq(columns[..super::VERIFY_COLUMNS_BEFORE_LOCATE]
+                .iter()
+                .copied());
+    if header.is_empty()
+        || (!older_verify && names.iter().map(String::as_str).ne(columns.iter().copied()))
+    {
         return Err(ResultsError::Foreign {
             path: path.to_path_buf(),
             header: crate::text::quote(&names.join(",")),

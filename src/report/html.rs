@@ -114,6 +114,22 @@ th{{background:#f5f5f5}}.num{{text-align:right;font-variant-numeric:tabular-nums
         h.push_str(&parts.join(", "));
         h.push_str("</p>");
     }
+    if !d.elsewhere.is_empty() {
+        h.push_str("<h2>Devices sitting on another plant (from verify --locate)</h2><table id=\"elsewhere\"><tr><th class=\"num\">row</th><th>sn</th><th>row's plant</th><th>sits on plant</th><th>of user</th><th>what to do</th></tr>");
+        for e in &d.elsewhere {
+            let _ = write!(
+                h,
+                "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                e.row,
+                esc(&e.sn),
+                esc(&e.plant_id),
+                esc(&e.located_plant_id),
+                esc(&e.located_user_id),
+                esc(super::ELSEWHERE_ADVICE)
+            );
+        }
+        h.push_str("</table>");
+    }
     let _ = write!(
         h,
         "<h2>Rows needing attention (<span id=\"attention-total\">{}</span>)</h2>",

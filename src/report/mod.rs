@@ -81,7 +81,27 @@ pub struct ReportData {
     pub history: Vec<HistoryEntry>,
     /// Linked / pending counts from the verify file, when there is one.
     pub links: Option<BTreeMap<String, u64>>,
+    /// Rows `verify --locate` found sitting on another plant, by row number.
+    pub elsewhere: Vec<Elsewhere>,
 }
+
+/// A device `verify --locate` found on another plant than its row's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Elsewhere {
+    /// Spreadsheet row number.
+    pub row: u64,
+    /// The serial.
+    pub sn: String,
+    /// The row's plant.
+    pub plant_id: String,
+    /// The plant it sits on.
+    pub located_plant_id: String,
+    /// That plant's user.
+    pub located_user_id: String,
+}
+
+/// What to do about a device sitting elsewhere.
+pub const ELSEWHERE_ADVICE: &str = "move it to the row's plant in ShineServer (a previous owner may have to release it), or correct the row's plant_id if the plant it sits on is the right one";
 
 impl ReportData {
     /// Rows in the file (distinct row numbers).
@@ -160,17 +180,34 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
     let verify = &paths.verify;
     if verify.is_file() {
         let mut links: HashMap<u64, String> = HashMap::new();
+        let mut located: HashMap<u64, Elsewhere> = HashMap::new();
         let _ = journal::scan_log(verify, &journal::VERIFY_COLUMNS, |r| {
-            let row = r.get(0).and_then(|b| std::str::from_utf8(b).ok());
-            let status = r.get(3).and_then(|b| std::str::from_utf8(b).ok());
+            let cell = |i| r.get(i).and_then(|b| std::str::from_utf8(b).ok());
+            let row = cell(0);
+            let status = cell(3);
             if let (Some(Ok(row)), Some(status)) = (row.map(str::parse::<u64>), status) {
                 links.insert(row, status.to_string());
+                let text = |i| cell(i).unwrap_or_default().to_string();
+                located.insert(
+                    row,
+                    Elsewhere {
+                        row,
+                        sn: text(2),
+                        plant_id: text(1),
+                        located_plant_id: text(7),
+                        located_user_id: text(8),
+                    },
+                );
             }
         });
         let mut counts = BTreeMap::new();
-        for s in links.into_values() {
+        for (row, s) in links {
+            if s == "elsewhere" {
+                data.elsewhere.extend(located.remove(&row));
+            }
             *counts.entry(s).or_default() += 1;
         }
+        data.elsewhere.sort_by_key(|e| e.row);
         data.links = Some(counts);
     }
     Ok(data)
