@@ -349,7 +349,12 @@ async fn spacing_model_refused_rows_are_deferred_and_the_pace_drops() {
     assert_all_registered(&results, 40);
     let stats = sim.stats();
     let refused = count_code(&stats, "10012");
-    assert!((1..=12).contains(&refused), "{:?}", stats.by_code);
+    // A short run at twice the allowed pace: a few refusals at each step down, never most.
+    assert!(
+        refused >= 1 && refused * 2 < stats.requests,
+        "{:?}",
+        stats.by_code
+    );
     for (sn, history) in &stats.history_per_sn {
         for (i, (gap, _)) in gaps(history).iter().enumerate().skip(1) {
             assert_eq!(history[i - 1].code, Some(10012), "{sn}");

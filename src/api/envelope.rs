@@ -49,13 +49,16 @@ pub fn decode_envelope_data(
     Ok((code, msg, data))
 }
 
+/// How an HTML body is named in [`crate::api::Answer::NotEnvelope`]'s reason.
+pub const HTML_PAGE: &str = "an HTML page";
+
 fn describe_body(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
     let text = text.trim();
     if text.is_empty() {
         "an empty body".into()
     } else if text.starts_with('<') {
-        format!("an HTML page ('{}')", crate::text::quote(text))
+        format!("{HTML_PAGE} ('{}')", crate::text::quote(text))
     } else {
         format!("'{}'", crate::text::quote(text))
     }

@@ -14,7 +14,7 @@ mod envelope;
 mod region;
 mod token;
 
-pub use envelope::{decode_envelope, decode_envelope_data};
+pub use envelope::{decode_envelope, decode_envelope_data, HTML_PAGE};
 pub use region::Region;
 pub use token::Token;
 

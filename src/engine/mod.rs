@@ -430,7 +430,8 @@ impl Engine {
             if let Some(pace) = self.pacer.refused(epoch, pause) {
                 if self.cfg.announce {
                     self.log.notice(&format!(
-                        "growatt-onboard: the API refused new rows at this pace (10012): account-wide limit; pace now {pace:.2}/s, settling below the refused pace; refused rows are sent again after the cooldown"
+                        "growatt-onboard: paused by the API's rate limit (10012) for {:.1}s: new rows were refused at this pace (account-wide limit); pace now {pace:.2}/s, settling below the refused pace; refused rows are sent again after the cooldown",
+                        pause.as_secs_f64()
                     ));
                 }
             }

@@ -29,6 +29,10 @@ const SETTLE_SHARE: f64 = 0.9;
 const PROBE_CLEAN: u32 = 400;
 /// How much each probe raises the ceiling.
 const PROBE_STEP: f64 = 1.05;
+/// Requests sent at a new pace before a refusal may lower it again. Refusals of single rows
+/// (a run started again while its deferred rows still cool down) come one after another at
+/// the start of a run; without this, each would halve the pace once more.
+const SENDS_BETWEEN_DECREASES: u32 = 20;
 
 /// The shared pace of a run.
 pub struct Pacer {
@@ -53,6 +57,8 @@ struct State {
     ceiling: Option<f64>,
     /// The lowest pace ever refused, for the summary's suggested `--rate`.
     lowest_refused: Option<f64>,
+    /// Requests sent since the pace was last lowered.
+    sent_since_decrease: u32,
 }
 
 fn period(per_second: f64) -> Duration {
@@ -99,6 +105,7 @@ impl Pacer {
                 pauses: 0,
                 ceiling: None,
                 lowest_refused: None,
+                sent_since_decrease: SENDS_BETWEEN_DECREASES,
             }),
         }
     }
@@ -122,18 +129,21 @@ impl Pacer {
     pub fn take(&self, slot: Instant) -> u64 {
         let mut s = self.lock();
         s.next = slot.max(s.next) + s.period;
+        s.sent_since_decrease = s.sent_since_decrease.saturating_add(1);
         s.epoch
     }
 
     /// A first attempt sent in `epoch` was answered 10012: the account-wide pace is too high.
     /// The first such answer of an epoch remembers the pace as refused, halves it and pauses
-    /// the run for `pause`; returns the new pace then. Answers of requests already in flight
+    /// the run for `pause`; returns the new pace then. Answers of requests already in flight,
+    /// and refusals before [`SENDS_BETWEEN_DECREASES`] requests went out at the new pace,
     /// return `None`.
     pub fn refused(&self, epoch: u64, pause: Duration) -> Option<f64> {
         let mut s = self.lock();
-        if s.epoch != epoch {
+        if s.epoch != epoch || s.sent_since_decrease < SENDS_BETWEEN_DECREASES {
             return None;
         }
+        s.sent_since_decrease = 0;
         let refused = s.per_second;
         s.ceiling = Some(s.ceiling.map_or(refused, |c| c.min(refused)));
         s.lowest_refused = Some(s.lowest_refused.map_or(refused, |c| c.min(refused)));
@@ -205,6 +215,10 @@ mod tests {
         assert_eq!(p.refused(e, Duration::from_millis(50)), Some(5.0));
         // A second in-flight answer from the same epoch does not halve again.
         assert_eq!(p.refused(e, Duration::from_millis(50)), None);
+        // Nor does a refusal before enough requests went out at the new pace.
+        let later = Instant::now() + Duration::from_millis(60);
+        let e2 = p.take(later);
+        assert_eq!(p.refused(e2, Duration::ZERO), None);
         let s = p.status();
         assert_eq!(s.pauses, 1);
         assert_eq!(s.lowest_refused, Some(10.0));
@@ -252,6 +266,7 @@ mod tests {
         let p = Pacer::new("64/s".parse().unwrap());
         for _ in 0..20 {
             let e = p.lock().epoch;
+            p.lock().sent_since_decrease = SENDS_BETWEEN_DECREASES;
             p.refused(e, Duration::ZERO);
         }
         assert!((p.status().per_second - 1.0).abs() < 1e-9);

@@ -213,7 +213,12 @@ pub fn symptom(answer: &Answer) -> Symptom {
             http_status: 408 | 429 | 500..=599,
             ..
         } => Symptom::Fine,
-        Answer::NotEnvelope { .. } => Symptom::NotApi,
+        // A web page served where the API should answer: a login page (HTTP 200) or a site's
+        // "not found". Redirects, oversized or cut-off bodies say nothing about the address.
+        Answer::NotEnvelope {
+            http_status: 200..=299 | 404,
+            why,
+        } if why.contains(crate::api::HTML_PAGE) => Symptom::NotApi,
         Answer::Connection(why) if why.starts_with(crate::api::CONNECT_FAILED) => {
             Symptom::Unreachable
         }
@@ -336,9 +341,15 @@ mod tests {
     fn symptoms_and_new_domains() {
         let html = |s| Answer::NotEnvelope {
             http_status: s,
-            why: "html".into(),
+            why: format!("HTTP {s}: {} ('<html>')", crate::api::HTML_PAGE),
         };
         assert_eq!(symptom(&env(10011)), Symptom::Denied);
+        assert_eq!(symptom(&html(302)), Symptom::Fine);
+        let big = Answer::NotEnvelope {
+            http_status: 200,
+            why: "HTTP 200 with a body over 64 KiB".into(),
+        };
+        assert_eq!(symptom(&big), Symptom::Fine);
         assert_eq!(symptom(&html(403)), Symptom::Denied);
         assert_eq!(symptom(&html(200)), Symptom::NotApi);
         assert_eq!(symptom(&html(404)), Symptom::NotApi);

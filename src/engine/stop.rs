@@ -59,7 +59,7 @@ impl Stop {
             Stop::Throttled => "rows refused by the API's rate limit (10012) could not be sent again within --max-runtime; run again later to send them".into(),
             Stop::Interrupted => "interrupted; every row that ended is in the results file, run again to continue".into(),
             Stop::LegacyDomain { new_base } => format!("the API answered -1: this is a legacy host name that no longer serves the OpenAPI; use the new domain {new_base} (pick it with --region, or --base-url)"),
-            Stop::Denied => "the API refused the token (10011, permission denied) on every first answer of the run; likely causes, most likely first: the wrong --region (a token works on its own regional server only); this machine's IP is not on the token's whitelist; an end-user (ShinePhone) token instead of the installer's OSS API token; the public test token on a production server".into(),
+            Stop::Denied => "the API refused the token (10011, permission denied) on every first answer of the run; likely causes, most likely first: the wrong --region (a token works on its own regional server only); this machine's IP is not on the token's whitelist; an end-user (ShinePhone) token instead of the installer's OSS API token; the public test token on a production server. Check the token (GROWATT_TOKEN or --token-file) and --region".into(),
             Stop::Unreachable { base } => format!("cannot reach {base}: check the network, a proxy, or --region"),
             Stop::NotApi { base } => format!("{base} answered with a web page (a login page or other HTML) instead of the OpenAPI's JSON: the base URL is not the OpenAPI; check --base-url or --region"),
             Stop::Unwritable(e) => format!("cannot write the results file: {e}"),
