@@ -316,7 +316,7 @@ impl Engine {
             let attempt = send().await;
             // The answer is in: the server saw the request before this moment.
             let answered = Instant::now();
-            drop(ticket.permit);
+            self.scheduler.release(ticket.permit, &self.pacer);
             if self.cfg.trace_requests {
                 self.log.notice(&format!(
                     "{label}: request {sent} → {:?} in {} ms",

@@ -133,6 +133,21 @@ impl Pacer {
         s.epoch
     }
 
+    /// Takes the current slot if it is due by `now` (not paused, not in the future), in one
+    /// step, so two takers never share a slot. A slot that came due less than a period ago keeps
+    /// its place on the grid (a late wake-up does not push the later slots back); an older one
+    /// is not saved up: the slot is `now`. Returns the epoch, as [`Pacer::take`].
+    pub fn try_take(&self, now: Instant) -> Option<u64> {
+        let mut s = self.lock();
+        if s.paused_until.is_some_and(|u| u > now) || s.next > now {
+            return None;
+        }
+        let slot = if now - s.next < s.period { s.next } else { now };
+        s.next = slot + s.period;
+        s.sent_since_decrease = s.sent_since_decrease.saturating_add(1);
+        Some(s.epoch)
+    }
+
     /// A first attempt sent in `epoch` was answered 10012: the account-wide pace is too high.
     /// The first such answer of an epoch remembers the pace as refused, halves it and pauses
     /// the run for `pause`; returns the new pace then. Answers of requests already in flight,

@@ -144,27 +144,20 @@ impl Scheduler {
                 }
                 notified.await;
             }
-            let slot = match pacer.slot(Instant::now()) {
-                Slot::PausedUntil(until) => {
-                    tokio::time::sleep_until(until.into()).await;
-                    continue;
+            let Ok(mut permit) = self.slots.clone().acquire_owned().await else {
+                return;
+            };
+            // The next slot of the pace, taken in one step (a request handing its slot on may
+            // take one meanwhile).
+            let epoch = loop {
+                match pacer.slot(Instant::now()) {
+                    Slot::PausedUntil(until) => tokio::time::sleep_until(until.into()).await,
+                    Slot::At(slot) => wait_until(slot).await,
                 }
-                Slot::At(slot) => slot,
+                if let Some(epoch) = pacer.try_take(Instant::now()) {
+                    break epoch;
+                }
             };
-            wait_until(slot).await;
-            // A refusal while waiting paused the run: that takes precedence.
-            if matches!(pacer.slot(Instant::now()), Slot::PausedUntil(_)) {
-                continue;
-            }
-            let (mut permit, slot) = match self.slots.clone().try_acquire_owned() {
-                Ok(p) => (p, slot),
-                Err(_) => match self.slots.clone().acquire_owned().await {
-                    // Waited for a request to end: the slot is now, not the missed grid point.
-                    Ok(p) => (p, slot.max(Instant::now())),
-                    Err(_) => return,
-                },
-            };
-            let epoch = pacer.take(slot);
             loop {
                 let Some(w) = lock(&self.queue).heap.pop() else {
                     break;
@@ -176,6 +169,25 @@ impl Scheduler {
                 }
             }
         }
+    }
+
+    /// A request's answer is in: its place among `--concurrency` goes straight to the first
+    /// waiter in line when the pace allows a start now (one wake-up instead of two), else back
+    /// to the pool for the dispatcher.
+    pub fn release(&self, mut permit: OwnedSemaphorePermit, pacer: &Pacer) {
+        let mut q = lock(&self.queue);
+        while !q.heap.is_empty() {
+            let Some(epoch) = pacer.try_take(Instant::now()) else {
+                break;
+            };
+            let Some(w) = q.heap.pop() else { break };
+            match w.tx.send(Ticket { permit, epoch }) {
+                Ok(()) => return,
+                Err(t) => permit = t.permit,
+            }
+        }
+        drop(q);
+        drop(permit);
     }
 
     /// Notes a row deferred until `due`; the returned guard forgets it when dropped.
