@@ -16,6 +16,9 @@ pub fn execute(args: &ReportArgs) -> Exit {
             return e.exit();
         }
     };
+    if let Some(warning) = data.damaged.describe(&data.results) {
+        log.notice(&format!("growatt-onboard: {warning}"));
+    }
     match &args.html {
         Some(path) => match report::write_html(&data, path) {
             Ok(()) => {

@@ -109,8 +109,21 @@ impl Shared {
         self.progress.advance(1, &t, pace.per_second, paused);
     }
 
-    /// Writes a row's line (one whole line, handed to the OS at once) and counts it.
+    /// Writes a row's line (one whole line, handed to the OS at once), then counts and logs it.
+    ///
+    /// The line goes to the results file first: a log write that fails or blocks can never cost
+    /// the row its line. A row whose line did not reach the file is not counted, so the summary
+    /// only ever claims what the file holds; the run stops and the row is processed again next time.
     fn finish(&self, line: ResultLine) {
+        {
+            let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(w) = writer.as_mut() else { return };
+            if let Err(e) = w.write(&line) {
+                *writer = None;
+                self.engine.halt(Stop::Unwritable(e.to_string()));
+                return;
+            }
+        }
         self.advance(Some(&line));
         if self.verbose >= 1 {
             let text = format!(
@@ -137,12 +150,6 @@ impl Shared {
                 &text,
             );
         }
-        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(w) = writer.as_mut() else { return };
-        if let Err(e) = w.write(&line) {
-            *writer = None;
-            self.engine.halt(Stop::Unwritable(e.to_string()));
-        }
     }
 }
 
@@ -153,15 +160,21 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let client = cfg.request.client()?;
     let results_path = &cfg.paths.results;
+    // Check the input before touching anything on disk, so a bad input changes nothing.
+    let reader = FleetReader::open_with(&cfg.input, &cfg.read)?;
+    if journal::same_file(&cfg.input, results_path) {
+        return Err(ResultsError::IsInput {
+            results: results_path.clone(),
+        }
+        .into());
+    }
     if let Some(parent) = results_path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| ResultsError::Io {
             path: results_path.clone(),
             source,
         })?;
     }
-    let lock = RunLock::acquire(results_path)?;
-    // Check the input before touching the results, so a bad file changes nothing.
-    let reader = FleetReader::open_with(&cfg.input, &cfg.read)?;
+    let lock = RunLock::acquire(results_path, journal::RUN_HINT)?;
     let mut notes = Vec::new();
     if cfg.restart {
         if let Some(aside) = journal::set_aside(results_path)? {
@@ -177,6 +190,9 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
             "the results file ended in a cut-off line ({} bytes, from an interrupted run); it was removed and that row will be processed again",
             previous.repaired_bytes
         ));
+    }
+    if let Some(warning) = previous.damaged.describe(results_path) {
+        notes.push(warning);
     }
     if previous.done.done_count() > 0 {
         notes.push(format!(

@@ -13,8 +13,8 @@ mod resume;
 mod seen;
 mod writer;
 
-pub use lock::RunLock;
-pub use reader::{read_done, scan_log, Opened, Previous};
+pub use lock::{same_file, RunLock, RUN_HINT, VERIFY_HINT};
+pub use reader::{read_done, scan_log, Damaged, Opened, Previous};
 pub use resume::{duplicate_msg, triage, Next};
 pub use seen::{Seen, Sight};
 pub use writer::{open_for_append, open_log, set_aside, ResultsWriter};
@@ -122,12 +122,21 @@ pub enum ResultsError {
         source: std::io::Error,
     },
     /// Another run holds the lock.
-    #[error("another growatt-onboard run is using {results} (lock {lock} is held); wait for it to end, or pass -o to write elsewhere")]
+    #[error("another growatt-onboard run or verify is using {results} (lock {lock} is held); wait for it to end{hint}")]
     Locked {
         /// The results file.
         results: PathBuf,
         /// The lock file.
         lock: PathBuf,
+        /// What else the user can do (`run` can write elsewhere with -o; `verify` cannot).
+        hint: &'static str,
+    },
+    /// The results file is the input file itself (through any path or link): every line
+    /// written would become a row to read.
+    #[error("the results file {results} is the input file itself; pass -o with another path")]
+    IsInput {
+        /// The results file.
+        results: PathBuf,
     },
     /// The file exists but is not a results file of this tool.
     #[error("{path} exists but is not a growatt-onboard results file (its header is '{header}'); pass -o to choose another path, or --restart to set it aside")]

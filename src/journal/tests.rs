@@ -85,11 +85,11 @@ fn foreign_file_is_refused() {
 fn lock_is_exclusive_and_released() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.csv");
-    let first = RunLock::acquire(&path).unwrap();
-    let second = RunLock::acquire(&path).unwrap_err();
+    let first = RunLock::acquire(&path, RUN_HINT).unwrap();
+    let second = RunLock::acquire(&path, RUN_HINT).unwrap_err();
     assert!(second.to_string().contains("r.csv.lock"), "{second}");
     drop(first);
-    assert!(RunLock::acquire(&path).is_ok());
+    assert!(RunLock::acquire(&path, RUN_HINT).is_ok());
 }
 
 #[test]
