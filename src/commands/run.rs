@@ -204,6 +204,9 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     let mode = cfg.ui.progress_mode();
     let total = if mode == Mode::Hidden {
         None
+    } else if let Some(rows) = reader.known_rows() {
+        // A spreadsheet is already in memory: counted there, never read a second time.
+        Some(rows)
     } else {
         // A fast pre-scan gives the bar its total and the plain lines their percentage.
         let (path, read) = (cfg.input.clone(), cfg.read.clone());

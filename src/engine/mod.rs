@@ -119,7 +119,10 @@ impl Engine {
     /// Starts the tasks that watch the signals and the `--max-runtime` clock; they end with the
     /// returned guard.
     pub fn watch(self: &Arc<Engine>) -> Watchers {
-        let mut tasks = vec![tokio::spawn(signals::watch(self.clone()))];
+        let mut tasks = vec![tokio::spawn(signals::watch(
+            self.clone(),
+            signals::install(),
+        ))];
         if let Some(deadline) = self.deadline {
             let engine = self.clone();
             tasks.push(tokio::spawn(async move {

@@ -243,6 +243,16 @@ impl FleetReader {
         }
     }
 
+    /// The non-blank data records left, when they are known without reading the file again (a
+    /// spreadsheet is held in memory); `None` for a CSV, which [`FleetReader::count_rows_with`]
+    /// scans.
+    pub fn known_rows(&self) -> Option<u64> {
+        match &self.source {
+            Source::Csv(_) => None,
+            Source::Sheet(sheet) => Some(sheet.remaining_rows()),
+        }
+    }
+
     /// Counts the non-blank data records without validating them, for the progress bar's total.
     pub fn count_rows(path: &Path) -> Result<u64, InputError> {
         FleetReader::count_rows_with(path, &ReadOptions::default())

@@ -76,12 +76,19 @@ pub fn parse_id(column: &str, text: &str) -> Result<u64, String> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return match text.parse::<u64>() {
             Ok(0) => Err(format!("{column} is 0; it must be a positive integer")),
-            Ok(n) => Ok(n),
-            Err(_) => Err(format!(
-                "{column} '{}' is too large to be an id",
+            // The API's ids are signed 64-bit numbers.
+            Ok(n) if n <= MAX_ID => Ok(n),
+            _ => Err(format!(
+                "{column} '{}' is too large to be an id (at most {MAX_ID})",
                 quote(text)
             )),
         };
+    }
+    if looks_date(text) {
+        return Err(format!(
+            "{column} '{}' is a date: the spreadsheet formatted the column as dates; format the column as text, type the ids again and save",
+            quote(text)
+        ));
     }
     if looks_spreadsheet_number(text) {
         return Err(format!(
@@ -95,10 +102,32 @@ pub fn parse_id(column: &str, text: &str) -> Result<u64, String> {
     ))
 }
 
+/// The largest id accepted: the API keeps ids as signed 64-bit numbers.
+pub const MAX_ID: u64 = i64::MAX as u64;
+
+/// `2025-01-02` or `2025-01-02 10:30:00`: a date cell of a spreadsheet, shown as text.
+fn looks_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() >= 10
+        && b[..10].iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        })
+}
+
 /// Validates an `sn` cell (already trimmed): letters and digits only.
 pub fn check_sn(text: &str) -> Result<&str, String> {
     if text.is_empty() {
         return Err("sn is empty".into());
+    }
+    if looks_date(text) {
+        return Err(format!(
+            "sn '{}' is a date: the spreadsheet formatted the column as dates; format the column as text, type the serials again and save",
+            quote(text)
+        ));
     }
     // Letters and digits alone ("123E45") are a serial as written, not a spreadsheet's number.
     if looks_spreadsheet_number(text) && !text.bytes().all(|b| b.is_ascii_alphanumeric()) {
