@@ -538,7 +538,11 @@ fn corpus_cases() -> Vec<Case> {
                     inv(4, &["plant_id '+5' is not a positive integer"]),
                     inv(5, &["plant_id '18446744073709551616' is too large"]),
                     inv(6, &["plant_id '99999999999999999999999999' is too large"]),
-                    reg(7, u64::MAX, "ID0006", u64::MAX),
+                    // The API keeps ids as signed 64-bit numbers: i64::MAX is the largest sent.
+                    inv(
+                        7,
+                        &["plant_id '18446744073709551615' is too large to be an id (at most 9223372036854775807)"],
+                    ),
                     reg(8, 42, "ID0007", 7),
                     inv(9, &["c_user_id is 0"]),
                     inv(10, &["plant_id '0x1F' is not a positive integer"]),
@@ -551,6 +555,8 @@ fn corpus_cases() -> Vec<Case> {
                         &["plant_id '1e3' was converted to a number by a spreadsheet"],
                     ),
                     ok(16, "ID0015"),
+                    reg(17, i64::MAX as u64, "ID0016", i64::MAX as u64),
+                    inv(18, &["plant_id '9223372036854775808' is too large"]),
                 ],
             )
         },

@@ -303,9 +303,9 @@ async fn invalid_and_duplicate_rows_are_written_again_on_every_run_and_never_sen
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_torn_last_line_is_cut_and_its_row_sent_again() {
-    // Two tears: half a line, and a line that lacks only its newline (it would parse, but it was
-    // never finished, so it is not trusted).
-    for cut_half in [true, false] {
+    // Half a line: what a power loss leaves. (A last line that lacks only its line break is
+    // whole, and kept: see hostile_env.rs.)
+    {
         let sim = start_sim(SimConfig::default()).await;
         let dir = tempfile::tempdir().unwrap();
         let fleet = write(dir.path(), "f.csv", good_fleet(10));
@@ -319,11 +319,7 @@ async fn a_torn_last_line_is_cut_and_its_row_sent_again() {
         let (kept, last) = body.split_at(cut);
         let torn_row: u64 = last.split(',').next().unwrap().parse().unwrap();
         let torn_sn = last.split(',').nth(2).unwrap().to_string();
-        let fragment = if cut_half {
-            &last[..last.len() / 2]
-        } else {
-            last
-        };
+        let fragment = &last[..last.len() / 2];
         std::fs::write(&results, format!("{kept}{fragment}")).unwrap();
 
         let out = run_bin(&run_args(&fleet, &base, &["--rate", "500/s"])).await;
