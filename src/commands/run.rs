@@ -174,7 +174,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
             source,
         })?;
     }
-    let lock = RunLock::acquire(results_path, journal::RUN_HINT)?;
+    let mut lock = RunLock::acquire(results_path, journal::RUN_HINT)?;
     let mut notes = Vec::new();
     if cfg.restart {
         if let Some(aside) = journal::set_aside(results_path)? {
@@ -185,6 +185,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         }
     }
     let (file, previous) = journal::open_for_append(results_path)?;
+    lock.cover(results_path)?;
     if previous.repaired_bytes > 0 {
         notes.push(format!(
             "the results file ended in a cut-off line ({} bytes, from an interrupted run); it was removed and that row will be processed again",

@@ -17,6 +17,7 @@ pub struct RunLock {
     _results: Option<File>,
     /// The lock file's path, for messages.
     pub path: PathBuf,
+    hint: &'static str,
 }
 
 /// What `run` can do when the lock is held.
@@ -69,7 +70,24 @@ impl RunLock {
             _file: file,
             _results: results_lock,
             path,
+            hint,
         })
+    }
+
+    /// Locks the results file itself once it exists (a first run creates it after taking the
+    /// lock, `--restart` replaces it), so a run through a hard link made meanwhile is refused too.
+    pub fn cover(&mut self, results: &Path) -> Result<(), ResultsError> {
+        // A second lock from this process on the same file would conflict with the first.
+        self._results = None;
+        self._results = lock_file_itself(results).map_err(|e| match e {
+            None => ResultsError::Locked {
+                results: results.to_path_buf(),
+                lock: self.path.clone(),
+                hint: self.hint,
+            },
+            Some(e) => io_err(results)(e),
+        })?;
+        Ok(())
     }
 }
 
