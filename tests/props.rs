@@ -128,7 +128,7 @@ proptest! {
     }
 
     #[test]
-    fn parse_id_accepts_exactly_positive_u64_digit_strings(
+    fn parse_id_accepts_exactly_positive_i64_digit_strings(
         s in id_text(),
         column in prop::sample::select(vec!["plant_id", "c_user_id"]),
     ) {
