@@ -1187,9 +1187,14 @@ async fn messages_and_cells_cannot_drive_the_terminal_or_forge_a_line() {
         ("verify", stderr(&verify.out)),
     ] {
         assert!(err.contains("owned"), "{what} shows the message: {err}");
-        for c in err.chars().filter(|c| c.is_control() && *c != '\n') {
-            panic!("{what} printed the control character {c:?}: {err:?}");
-        }
+        let raw: Vec<char> = err
+            .chars()
+            .filter(|c| c.is_control() && *c != '\n')
+            .collect();
+        assert!(
+            raw.is_empty(),
+            "{what} printed control characters {raw:?}: {err:?}"
+        );
         assert!(
             !err.lines()
                 .any(|l| l.starts_with("growatt-onboard: 1 rows")),

@@ -134,7 +134,7 @@ pub(super) fn whole_end(
 fn ends_in_timestamp(record: &csv::ByteRecord) -> bool {
     record
         .iter()
-        .last()
+        .next_back()
         .and_then(|b| std::str::from_utf8(b).ok())
         .is_some_and(|t| humantime::parse_rfc3339(t.trim()).is_ok())
 }

@@ -102,3 +102,61 @@ fn set_aside_renames_never_deletes() {
     assert!(!path.exists());
     assert_eq!(std::fs::read_to_string(aside).unwrap(), "x");
 }
+
+/// The header and two whole lines, as a run writes them.
+fn journal_text(rows: &[(u64, &str, &str)]) -> String {
+    let mut text = COLUMNS.join(",") + "\n";
+    for (row, sn, outcome) in rows {
+        text.push_str(&format!(
+            "{row},1,{sn},2,{outcome},0,,1,200,3,2026-01-01T00:00:00.000Z\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_damaged_line_is_named_and_swallows_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    let mut text = journal_text(&[(2, "A1", "registered"), (3, "A2", "registered")]);
+    // A stray quote opens a cell and never closes it, then a line with a cell too few.
+    text.push_str("4,\"1,A3,2,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n");
+    text.push_str("5,1,A4,2,registered,0,1,200,3,2026-01-01T00:00:00.000Z\n");
+    text.push_str(
+        &journal_text(&[(6, "A5", "registered"), (7, "A6", "registered")])
+            [COLUMNS.join(",").len() + 1..],
+    );
+    std::fs::write(&path, &text).unwrap();
+    let prev = read_done(&path).unwrap();
+    assert_eq!(prev.lines, 4);
+    assert_eq!(prev.damaged.count, 2);
+    assert_eq!(prev.damaged.lines, vec![4, 5]);
+    for sn in ["A1", "A2", "A5", "A6"] {
+        assert!(prev.done.is_done(sn_key(sn)), "{sn} read after the damage");
+    }
+    assert!(!prev.done.is_done(sn_key("A3")));
+    let warning = prev.damaged.describe(&path).unwrap();
+    assert!(
+        warning.contains("2 damaged lines skipped (line 4, 5)"),
+        "{warning}"
+    );
+}
+
+#[test]
+fn a_whole_crlf_last_line_without_a_line_break_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    let text = journal_text(&[(2, "A1", "registered"), (3, "A2", "registered")]);
+    let crlf = text.trim_end().replace('\n', "\r\n");
+    std::fs::write(&path, &crlf).unwrap();
+    let (file, prev) = open_for_append(&path).unwrap();
+    assert_eq!(prev.lines, 2);
+    assert_eq!(prev.repaired_bytes, 0);
+    assert!(prev.done.is_done(sn_key("A2")));
+    let mut w = ResultsWriter::new(&path, file);
+    w.write(&line(4, "A3", Outcome::Registered)).unwrap();
+    drop(w);
+    let prev = read_done(&path).unwrap();
+    assert_eq!(prev.lines, 3, "the next line went on a line of its own");
+    assert_eq!(prev.damaged.count, 0);
+}

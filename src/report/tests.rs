@@ -52,3 +52,27 @@ fn html_is_escaped_and_self_contained() {
     assert!(!html.contains("href=\"http"));
     assert!(html.contains("<svg id=\"outcomes-chart\""));
 }
+
+#[test]
+fn serials_not_row_numbers_identify_devices() {
+    // A device inserted on top between two runs takes row 2; A1 moved to row 3. Two inputs
+    // sharing the file would look the same.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("f.results.csv");
+    std::fs::write(
+        &p,
+        "row,plant_id,sn,c_user_id,outcome,error_code,error_msg,attempts,http_status,latency_ms,finished_at\n\
+         2,1,A1,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n\
+         3,1,A2,5,rejected,10004,no,1,200,3,2026-01-01T00:00:00.000Z\n\
+         2,1,NEW,5,registered,0,,1,200,3,2026-01-02T00:00:00.000Z\n\
+         4,1,A2,5,registered,0,,1,200,3,2026-01-02T00:00:00.000Z\n",
+    )
+    .unwrap();
+    let d = load(&p).unwrap();
+    assert_eq!(d.count(Outcome::Registered), 3, "{:?}", d.outcomes);
+    assert_eq!(d.rows(), 3);
+    assert_eq!(
+        d.attention_total, 0,
+        "A2's later line on another row clears it"
+    );
+}
