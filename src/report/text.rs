@@ -74,5 +74,7 @@ pub fn render_text(d: &ReportData) -> String {
             );
         }
     }
-    out
+    // A results or history file edited by hand may hold what a run never writes: escape control
+    // characters so the report cannot drive the terminal it is shown on.
+    crate::text::escape_controls(&out, true).into_owned()
 }
