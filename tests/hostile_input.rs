@@ -729,6 +729,20 @@ fn corpus_cases() -> Vec<Case> {
             0,
             vec![ok(2, "BH0001"), ok(4, "BH0002")],
         ),
+        // Dates where ids belong (a column formatted as dates, then exported): named as dates,
+        // with the fix, never sent as a number.
+        rows(
+            "37_dates_in_id_columns.csv",
+            3,
+            vec![
+                inv(2, &["plant_id '2025-01-02' is a date", "format the column as text"]),
+                inv(3, &["c_user_id '02/01/2025' is a date"]),
+                inv(4, &["plant_id '02.01.2025' is a date"]),
+                inv(5, &["sn '2025-01-02 10:30:00' is a date"]),
+                ok(6, "DT0005"),
+                inv(7, &["plant_id '1.2' was converted to a number by a spreadsheet"]),
+            ],
+        ),
     ]
 }
 

@@ -105,17 +105,25 @@ pub fn parse_id(column: &str, text: &str) -> Result<u64, String> {
 /// The largest id accepted: the API keeps ids as signed 64-bit numbers.
 pub const MAX_ID: u64 = i64::MAX as u64;
 
-/// `2025-01-02` or `2025-01-02 10:30:00`: a date cell of a spreadsheet, shown as text.
+/// A date as a spreadsheet shows one: `2025-01-02` (a date cell read from a sheet, maybe with a
+/// time after it), or a CSV export's `02/01/2025`, `1/2/25`, `02.01.2025`.
 fn looks_date(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.len() >= 10
-        && b[..10].iter().enumerate().all(|(i, c)| {
-            if i == 4 || i == 7 {
-                *c == b'-'
-            } else {
-                c.is_ascii_digit()
-            }
-        })
+    let date = text.split(' ').next().unwrap_or(text);
+    let Some(sep) = date.chars().find(|c| matches!(c, '-' | '/' | '.')) else {
+        return false;
+    };
+    let parts: Vec<&str> = date.split(sep).collect();
+    let digits = |p: &&str| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() != 3 || !parts.iter().all(digits) {
+        return false;
+    }
+    let long = |p: &str| p.len() == 4;
+    match sep {
+        // ISO: year first.
+        '-' => long(parts[0]) && parts[1].len() <= 2 && parts[2].len() <= 2,
+        // Day and month first, the year last (two or four digits).
+        _ => parts[0].len() <= 2 && parts[1].len() <= 2 && matches!(parts[2].len(), 2 | 4),
+    }
 }
 
 /// Validates an `sn` cell (already trimmed): letters and digits only.
