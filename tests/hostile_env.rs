@@ -557,6 +557,61 @@ async fn sighup_ends_the_run_with_its_summary_and_history() {
     );
 }
 
+/// SIGTERM the moment the server sees the first request: the handler is already in place, so
+/// the run ends as any interrupted run does (exit 130, the summary written, every answered row
+/// in the file).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_as_the_first_request_goes_out_is_handled() {
+    let (fixture, fleet_text) = big_world(20);
+    let sim = start_sim(SimConfig {
+        fixture,
+        latency: Duration::from_millis(200),
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", &fleet_text);
+    let results = dir.path().join("f.results.csv");
+    let base = sim.base_url();
+    let mut child = tokio::process::Command::new(BIN)
+        .args([
+            "run",
+            s(&fleet),
+            "--base-url",
+            &base,
+            "--rate",
+            "5/s",
+            "--no-progress",
+        ])
+        .env("GROWATT_TOKEN", DEFAULT_TOKEN)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    poll_until("the first request", || sim.stats().requests >= 1).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::time::timeout(RUN_LIMIT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(summary(&results)["exit_code"], 130);
+    let sent: BTreeSet<String> = sim.stats().requests_per_sn.keys().cloned().collect();
+    let written: BTreeSet<String> = read_results(&results)
+        .iter()
+        .map(|l| l["sn"].clone())
+        .collect();
+    assert_eq!(sent, written);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 9. Token files that are not files
 // ---------------------------------------------------------------------------------------------
