@@ -160,3 +160,35 @@ fn a_whole_crlf_last_line_without_a_line_break_is_kept() {
     assert_eq!(prev.lines, 3, "the next line went on a line of its own");
     assert_eq!(prev.damaged.count, 0);
 }
+
+#[test]
+fn lines_parse_as_the_writer_quotes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.csv");
+    let (file, _) = open_for_append(&path).unwrap();
+    let mut w = ResultsWriter::new(&path, file);
+    let mut l = line(2, "A1", Outcome::Rejected);
+    l.error_msg = "a \"quoted\", comma'd message".into();
+    l.plant_id = "=1+1".into();
+    w.write(&l).unwrap();
+    w.write(&line(3, "A2", Outcome::Registered)).unwrap();
+    drop(w);
+    let mut seen = Vec::new();
+    let opened = scan_log(&path, &COLUMNS, |r| seen.push(r.clone())).unwrap();
+    assert_eq!(opened.lines, 2);
+    assert_eq!(opened.damaged.count, 0);
+    assert_eq!(&seen[0][6], b"a \"quoted\", comma'd message");
+    assert_eq!(&seen[0][1], b"'=1+1");
+    assert_eq!(&seen[1][2], b"A2");
+    // Text after a closing quote, a quote inside a bare cell, a cell too many: damaged.
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("4,\"1\"x,A3,2,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n");
+    text.push_str("5,1,A\"4,2,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n");
+    text.push_str("6,1,A5,2,registered,0,,1,200,3,2026-01-01T00:00:00.000Z,extra\n");
+    std::fs::write(&path, text).unwrap();
+    let opened = scan_log(&path, &COLUMNS, |_| {}).unwrap();
+    assert_eq!(
+        (opened.lines, opened.damaged.lines.clone()),
+        (2, vec![4, 5, 6])
+    );
+}
