@@ -247,6 +247,10 @@ pub struct ReportArgs {
     /// Write a self-contained HTML page here instead of the text summary.
     #[arg(long, value_name = "PATH")]
     pub html: Option<PathBuf>,
+    /// Write the latest outcome per row as an Excel workbook (.xlsx) here, instead of the text
+    /// summary: it opens as columns in any locale, ids and serials stay text.
+    #[arg(long, value_name = "PATH")]
+    pub xlsx: Option<PathBuf>,
 }
 
 /// Options of `completions`.

@@ -22,7 +22,7 @@ pub enum ConfigError {
     #[error("GROWATT_TOKEN is not set; export it or pass --token-file")]
     NoToken,
     /// The token file cannot be read.
-    #[error("cannot read the token file {path}: {source}")]
+    #[error("cannot read the token file {path}: {}", crate::text::io_reason(.source))]
     TokenFile {
         /// The file.
         path: PathBuf,

@@ -159,6 +159,12 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         "report: {} (open it in a browser)\n",
         html.display()
     ));
+    let xlsx = dir.join("report.xlsx");
+    report::write_xlsx(&paths.results, &xlsx)?;
+    said.push_str(&format!(
+        "spreadsheet: {} (opens in Excel or LibreOffice)\n",
+        xlsx.display()
+    ));
     crate::ui::log::stdout(said.as_bytes());
     Ok(match report.exit {
         Exit::Success | Exit::NeedsAttention => Exit::Success,

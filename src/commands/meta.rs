@@ -24,8 +24,9 @@ pub fn manpage(args: &ManpageArgs) -> Exit {
         }
         Err(e) => {
             Log::new(false).error(&format!(
-                "cannot write man pages to {}: {e}",
-                args.dir.display()
+                "cannot write man pages to {}: {}",
+                args.dir.display(),
+                crate::text::io_reason(&e)
             ));
             Exit::Fatal
         }

@@ -59,7 +59,8 @@ impl RunReport {
     pub fn print(&self, log: &Log, quiet: bool) {
         if let Err(e) = self.summary.append_history() {
             log.notice(&format!(
-                "growatt-onboard: cannot append to the run history: {e}"
+                "growatt-onboard: cannot append to the run history: {}",
+                crate::text::io_reason(&e)
             ));
         }
         if log.is_json() {
@@ -344,8 +345,9 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     );
     if let Err(e) = summary.write_json(&cfg.paths.summary) {
         log.notice(&format!(
-            "growatt-onboard: cannot write the summary {}: {e}",
-            cfg.paths.summary.display()
+            "growatt-onboard: cannot write the summary {}: {}",
+            cfg.paths.summary.display(),
+            crate::text::io_reason(&e)
         ));
     }
     drop(lock);

@@ -22,7 +22,7 @@ pub const REQUIRED: [&str; 3] = ["plant_id", "sn", "c_user_id"];
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// The file could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {}", crate::text::io_reason(.source))]
     Io {
         /// The input file.
         path: PathBuf,

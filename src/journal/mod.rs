@@ -110,11 +110,25 @@ pub fn safe_cell(text: &str) -> String {
     }
 }
 
+/// The text a person typed, from a cell [`safe_cell`] wrote: without the apostrophe it put
+/// before a would-be formula. Used where the cell is shown rather than opened as CSV (the
+/// reports, the spreadsheet export), so `'-1004` reads `-1004` again.
+pub fn shown_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest)
+            if rest.starts_with(' ') || rest.trim_start().starts_with(['=', '+', '-', '@']) =>
+        {
+            rest
+        }
+        _ => cell,
+    }
+}
+
 /// A problem with the results file; fatal for the run.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
     /// The file (or its folder) cannot be opened, read or written.
-    #[error("results file {path}: {source}")]
+    #[error("results file {path}: {}", crate::text::io_reason(.source))]
     Io {
         /// The results file.
         path: PathBuf,

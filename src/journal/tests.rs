@@ -102,3 +102,17 @@ fn set_aside_renames_never_deletes() {
     assert!(!path.exists());
     assert_eq!(std::fs::read_to_string(aside).unwrap(), "x");
 }
+
+#[test]
+fn shown_cell_drops_only_the_formula_guard() {
+    for text in [
+        "-1004", "=cmd", "+1", "@SUM(A1)", "  @x", "plain", "'quoted'", "it's",
+    ] {
+        assert_eq!(shown_cell(&safe_cell(text)), text, "{text}");
+    }
+    assert_eq!(
+        shown_cell("'abc"),
+        "'abc",
+        "an apostrophe a person typed stays"
+    );
+}

@@ -13,9 +13,11 @@ use crate::paths::Paths;
 
 pub mod html;
 pub mod text;
+pub mod xlsx;
 
 pub use html::{render_html, write_html};
 pub use text::render_text;
+pub use xlsx::write_xlsx;
 
 /// Most attention rows listed; the rest are counted.
 pub const ATTENTION_LIMIT: usize = 2000;
@@ -37,6 +39,19 @@ pub struct AttentionRow {
     pub error_code: Option<i64>,
     /// The message.
     pub error_msg: String,
+}
+
+/// A device `verify` did not find on its plant (yet), from the verify file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLink {
+    /// Spreadsheet row number.
+    pub row: u64,
+    /// The plant it should be on.
+    pub plant_id: String,
+    /// The serial.
+    pub sn: String,
+    /// `pending` or `plant_missing`.
+    pub status: String,
 }
 
 /// One past run, from the history file.
@@ -81,6 +96,8 @@ pub struct ReportData {
     pub history: Vec<HistoryEntry>,
     /// Linked / pending counts from the verify file, when there is one.
     pub links: Option<BTreeMap<String, u64>>,
+    /// Devices not (yet) linked, by row, from the verify file (at most [`ATTENTION_LIMIT`]).
+    pub pending: Vec<PendingLink>,
 }
 
 impl ReportData {
@@ -113,7 +130,7 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
     let opened = journal::scan_log(results_path, &journal::COLUMNS, |r| {
         let text = |i| {
             r.get(i)
-                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .map(|b| journal::shown_cell(&String::from_utf8_lossy(b)).to_string())
                 .unwrap_or_default()
         };
         let (Ok(row), Some(outcome)) = (text(0).parse::<u64>(), Outcome::parse(&text(4))) else {
@@ -157,23 +174,45 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect();
     }
-    let verify = &paths.verify;
-    if verify.is_file() {
-        let mut links: HashMap<u64, String> = HashMap::new();
-        let _ = journal::scan_log(verify, &journal::VERIFY_COLUMNS, |r| {
-            let row = r.get(0).and_then(|b| std::str::from_utf8(b).ok());
-            let status = r.get(3).and_then(|b| std::str::from_utf8(b).ok());
-            if let (Some(Ok(row)), Some(status)) = (row.map(str::parse::<u64>), status) {
-                links.insert(row, status.to_string());
-            }
-        });
+    if let Some(links) = link_statuses(&paths.verify) {
         let mut counts = BTreeMap::new();
-        for s in links.into_values() {
-            *counts.entry(s).or_default() += 1;
+        for l in links.values() {
+            *counts.entry(l.status.clone()).or_default() += 1;
         }
         data.links = Some(counts);
+        data.pending = links
+            .into_values()
+            .filter(|l| l.status != "linked")
+            .take(ATTENTION_LIMIT)
+            .collect();
     }
     Ok(data)
+}
+
+/// The latest verify line per row (its status as `PendingLink::status`, `linked` included), or
+/// `None` when `verify` has not run.
+pub fn link_statuses(verify: &Path) -> Option<BTreeMap<u64, PendingLink>> {
+    if !verify.is_file() {
+        return None;
+    }
+    let mut links = BTreeMap::new();
+    let _ = journal::scan_log(verify, &journal::VERIFY_COLUMNS, |r| {
+        let text = |i| {
+            r.get(i)
+                .map(|b| journal::shown_cell(&String::from_utf8_lossy(b)).to_string())
+                .unwrap_or_default()
+        };
+        if let Ok(row) = text(0).parse::<u64>() {
+            let link = PendingLink {
+                row,
+                plant_id: text(1),
+                sn: text(2),
+                status: text(3),
+            };
+            links.insert(row, link);
+        }
+    });
+    Some(links)
 }
 
 #[cfg(test)]
