@@ -86,9 +86,10 @@ impl Ui {
         }
     }
 
-    /// The emitter of stderr lines these settings call for.
+    /// The emitter of stderr lines these settings call for: text lines carry the time when
+    /// stderr is not a terminal (a log file collects many runs).
     pub fn log(&self) -> Log {
-        Log::new(self.log_json)
+        Log::with_timestamps(self.log_json, !self.terminal)
     }
 
     /// The progress display this calls for.

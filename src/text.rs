@@ -28,6 +28,16 @@ pub fn shorten(text: &str, limit: usize) -> String {
     }
 }
 
+/// A count with its noun, singular or plural: `1 row`, `2 rows`, `0 rows`. Every count a person
+/// reads is written this one way.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// What an I/O error means, in words a person can act on: never the operating system's error
 /// number (`(os error 2)`) nor a temporary file's name (`at path "/x/.tmpQWhIk0"`).
 pub fn io_reason(e: &std::io::Error) -> String {

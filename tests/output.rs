@@ -30,8 +30,17 @@ async fn without_a_terminal_progress_is_plain_lines_without_control_characters()
     let err = stderr(&out);
     let lines: Vec<&str> = err
         .lines()
-        .filter(|l| l.starts_with("growatt-onboard: progress after"))
+        .filter(|l| l.contains(" growatt-onboard: progress after"))
         .collect();
+    for line in &lines {
+        // Without a terminal, each line starts with its time, so runs appended to one log can be
+        // told apart.
+        let (stamp, _) = line.split_once(' ').unwrap();
+        assert!(
+            humantime::parse_rfc3339(stamp).is_ok(),
+            "a timestamp first: {line}"
+        );
+    }
     assert!(lines.len() >= 3, "a line every 300 ms over ~2 s: {err}");
     assert!(lines[0].contains("/40 rows ("), "{}", lines[0]);
     assert!(lines[0].contains("pace 20.00/s"), "{}", lines[0]);
@@ -212,4 +221,51 @@ async fn json_logs_cover_fatal_errors_and_bad_flag_values_are_usage_errors() {
         assert_exit(&out, 2);
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eta_after_a_resume_counts_only_the_rows_still_to_send() {
+    let (fixture, fleet_text) = big_world(260);
+    let sim = start_sim(SimConfig {
+        fixture,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // A first run registers the first 200 rows; the second sends the 60 left at 10/s (6 s).
+    let first: String = fleet_text
+        .lines()
+        .take(201)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let fleet = write(dir.path(), "f.csv", &first);
+    let out = run_against(&sim, &fleet, &["--rate", "1000/s", "--no-progress"]).await;
+    assert_exit(&out, 0);
+    write(dir.path(), "f.csv", &fleet_text);
+    let out = run_against(
+        &sim,
+        &fleet,
+        &["--rate", "10/s", "--progress-interval", "500ms"],
+    )
+    .await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    let first_line = err
+        .lines()
+        .find(|l| l.contains("progress after"))
+        .unwrap_or_else(|| panic!("no progress line: {err}"));
+    assert!(
+        first_line.contains("skipped 200 (done earlier)"),
+        "{first_line}"
+    );
+    // Counting the 200 skipped rows as progress made this ETA 0:00; about 50 rows are left at
+    // 10 rows a second.
+    let eta = first_line
+        .split("ETA ")
+        .nth(1)
+        .and_then(|t| t.split(';').next())
+        .unwrap_or_else(|| panic!("no ETA: {first_line}"));
+    let (m, s) = eta.split_once(':').unwrap();
+    let secs = m.parse::<u64>().unwrap() * 60 + s.parse::<u64>().unwrap();
+    assert!((3..=8).contains(&secs), "ETA {secs} s: {first_line}");
 }

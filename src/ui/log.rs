@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 
 struct Inner {
     json: bool,
+    /// Text lines start with the time (UTC, to the second): for logs that collect many runs.
+    stamped: bool,
     /// The progress bar, once one is drawn: lines then print above it.
     bar: OnceLock<ProgressBar>,
 }
@@ -37,6 +39,20 @@ impl Log {
         Log {
             inner: Arc::new(Inner {
                 json,
+                stamped: false,
+                bar: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Like [`Log::new`], and text lines start with the time (`2026-05-04T10:00:00Z `) when
+    /// `stamped`: for stderr that goes to a log file (cron), where runs appended one after
+    /// another must be told apart. JSON lines carry their `ts` field either way.
+    pub fn with_timestamps(json: bool, stamped: bool) -> Log {
+        Log {
+            inner: Arc::new(Inner {
+                json,
+                stamped,
                 bar: OnceLock::new(),
             }),
         }
@@ -101,6 +117,16 @@ impl Log {
     }
 
     fn line(&self, text: &str) {
+        let stamped;
+        let text = if self.inner.stamped && !self.inner.json {
+            stamped = format!(
+                "{} {text}",
+                humantime::format_rfc3339_seconds(SystemTime::now())
+            );
+            stamped.as_str()
+        } else {
+            text
+        };
         match self.inner.bar.get() {
             Some(bar) if !bar.is_finished() => bar.println(text),
             _ => {
