@@ -414,7 +414,7 @@ fn corpus_cases() -> Vec<Case> {
             &[
                 "missing columns plant_id, sn;",
                 "'plantid', 'serial', 'c_user_id'",
-                "did you mean 'plantid'",
+                "add: --column plant_id=plantid --column sn=serial",
             ],
         ),
         fatal(
@@ -424,9 +424,9 @@ fn corpus_cases() -> Vec<Case> {
         fatal(
             "13_no_header_row.csv",
             &[
-                "missing columns plant_id, sn, c_user_id;",
-                "'1', 'ND0001', '1'",
-                "!did you mean",
+                "the first row holds values ('1', 'ND0001', '1'), not column names",
+                "add a header row with plant_id, sn, c_user_id",
+                "!--column",
             ],
         ),
         rows(

@@ -37,7 +37,7 @@ pub enum InputError {
     },
     /// One or more required columns are not in the header.
     #[error(
-        "{path}: missing column{plural} {missing}; the header has: {found}{hint}; rename the column, or map it with --column plant_id=\"Plant ID\"",
+        "{path}: missing column{plural} {missing}; the header has: {found}{hint}",
         plural = if missing.contains(',') { "s" } else { "" }
     )]
     MissingColumns {
@@ -47,8 +47,16 @@ pub enum InputError {
         missing: String,
         /// The header names that were found.
         found: String,
-        /// A "did you mean" suggestion, empty when nothing is close.
+        /// What to do: the `--column` mapping to paste, or the rename to make.
         hint: String,
+    },
+    /// The first row holds values, not column names.
+    #[error("{path}: the first row holds values ({found}), not column names; add a header row with plant_id, sn, c_user_id")]
+    NoHeader {
+        /// The input file.
+        path: PathBuf,
+        /// The first row's cells.
+        found: String,
     },
     /// A required column appears twice, so the tool cannot know which one is meant.
     #[error("{path}: the column {name} appears twice in the header (columns {first} and {second}); keep one")]
