@@ -130,8 +130,8 @@ pub struct RequestArgs {
         allow_negative_numbers = true
     )]
     pub retry_codes: Vec<i64>,
-    /// Per-request time limit, in seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = parse_secs)]
+    /// Per-request time limit: seconds (fractional allowed) or a duration such as 30s, 2m, 500ms.
+    #[arg(long, default_value_t = 30.0, value_name = "DURATION", value_parser = parse_secs)]
     pub timeout: f64,
     /// Delay before the first retry; it doubles with each further retry, up to 60s (with jitter).
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]

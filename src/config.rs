@@ -213,6 +213,15 @@ pub fn input_paths(input: &InputArgs) -> Paths {
 
 /// The read options the input flags describe.
 pub fn read_options(input: &InputArgs) -> Result<ReadOptions, ConfigError> {
+    if input.sheet.is_some() {
+        // A file that cannot be opened is left for the reader, which says why.
+        if let Ok(crate::input::Kind::Text) = crate::input::Kind::of(&input.input) {
+            return Err(ConfigError::Usage(format!(
+                "--sheet picks a sheet of a workbook (.xlsx, .xls, .ods), but {} is a CSV file, which has none; leave --sheet out",
+                input.input.display()
+            )));
+        }
+    }
     let mut options = ReadOptions {
         sheet: input.sheet.clone(),
         ..Default::default()

@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 mod columns;
 mod csv_file;
+mod kind;
 mod sheet;
 mod validate;
 
 pub use csv_file::sniff_delimiter;
+pub use kind::Kind;
 pub use sheet::cell_text;
 pub use validate::{check_sn, parse_id, sn_key, MAX_SN_LEN};
 
@@ -165,13 +167,10 @@ impl ReadOptions {
     }
 }
 
-/// Spreadsheet formats read directly (first sheet, or the one asked for).
+/// Whether the file is a workbook (.xlsx, .xlsm, .xlsb, .xls, .ods), by its content; a file that
+/// cannot be opened counts as text, and opening it says why.
 pub fn is_spreadsheet(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-        ["xlsx", "xlsm", "xlsb", "xls", "ods"]
-            .iter()
-            .any(|x| e.eq_ignore_ascii_case(x))
-    })
+    Kind::of(path).is_ok_and(Kind::is_workbook)
 }
 
 /// Where records come from.

@@ -16,6 +16,26 @@ pub(super) struct SheetSource {
     first_row: u64,
 }
 
+/// Opens the workbook by its content (an .xlsx renamed .xls, or without an extension, opens
+/// too); what cannot be opened is said in words a person can act on.
+fn open_book(path: &Path) -> Result<calamine::Sheets<std::io::BufReader<File>>, String> {
+    use calamine::{open_workbook, Ods, Sheets, Xls, Xlsb, Xlsx};
+    let opened = match super::Kind::of(path) {
+        Ok(super::Kind::Ole) => open_workbook::<Xls<_>, _>(path).ok().map(Sheets::Xls),
+        Ok(super::Kind::Zip) => open_workbook::<Xlsx<_>, _>(path)
+            .map(Sheets::Xlsx)
+            .ok()
+            .or_else(|| open_workbook::<Ods<_>, _>(path).map(Sheets::Ods).ok())
+            .or_else(|| open_workbook::<Xlsb<_>, _>(path).map(Sheets::Xlsb).ok()),
+        _ => None,
+    };
+    opened.ok_or_else(|| {
+        "it is not a workbook this tool can read (damaged, password-protected, or another \
+         kind of document); open it in Excel or LibreOffice and save it as .xlsx or as CSV UTF-8"
+            .to_string()
+    })
+}
+
 /// Opens a spreadsheet's sheet (the first, or `options.sheet`) and matches the required columns
 /// in its first non-blank row.
 pub(super) fn open(
@@ -33,7 +53,7 @@ pub(super) fn open(
             source,
         });
     }
-    let mut book = calamine::open_workbook_auto(path).map_err(|e| sheet_err(e.to_string()))?;
+    let mut book = open_book(path).map_err(sheet_err)?;
     let names = book.sheet_names();
     let name = match &options.sheet {
         Some(want) => names
@@ -59,7 +79,12 @@ pub(super) fn open(
     };
     let range = book
         .worksheet_range(&name)
-        .map_err(|e| sheet_err(format!("sheet '{}': {e}", quote(&name))))?;
+        .map_err(|_| {
+            sheet_err(format!(
+                "the sheet '{}' cannot be read; open the file in Excel or LibreOffice and save it again",
+                quote(&name)
+            ))
+        })?;
     let first_row = range.start().map_or(1, |(r, _)| u64::from(r) + 1);
     let mut record = csv::ByteRecord::new();
     let mut next = 0;
