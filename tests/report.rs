@@ -255,3 +255,44 @@ async fn demo_writes_the_xlsx_report_too() {
     );
     assert!(cells[0].contains(&calamine::Data::String("link status".into())));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_file_given_for_the_results_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "fleet.csv", good_fleet(3));
+    let before = std::fs::read(&fleet).unwrap();
+    let f = fleet.to_str().unwrap();
+    let token = Some(DEFAULT_TOKEN);
+    for args in [
+        vec!["report", f],
+        vec!["report", f, "--xlsx", "r.xlsx"],
+        vec!["verify", f, "--base-url", "http://127.0.0.1:9"],
+        vec!["run", f, "-o", f, "--base-url", "http://127.0.0.1:9"],
+    ] {
+        let out = run_bin_env(&args, &[("GROWATT_TOKEN", token)]).await;
+        assert_exit(&out, 1);
+        let err = stderr(&out);
+        assert!(
+            err.contains("fleet.csv looks like your fleet file, not a results file; pass")
+                && err.contains("fleet.results.csv"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            !err.contains("--restart") && !err.contains("-o "),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(&fleet).unwrap(),
+        before,
+        "the fleet is untouched"
+    );
+    // A workbook passed to report is a fleet too.
+    let out = run_bin_env(&["report", "samples/fleet.xlsx"], &[]).await;
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("looks like your fleet file"),
+        "{}",
+        stderr(&out)
+    );
+}

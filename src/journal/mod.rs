@@ -143,14 +143,34 @@ pub enum ResultsError {
         /// The lock file.
         lock: PathBuf,
     },
-    /// The file exists but is not a results file of this tool.
-    #[error("{path} exists but is not a growatt-onboard results file (its header is '{header}'); pass -o to choose another path, or --restart to set it aside")]
+    /// The file exists but is not a results file of this tool. The advice never names a flag
+    /// (the commands that meet this differ in their flags) nor a rename of the file (it may be
+    /// the person's own fleet).
+    #[error("{}", foreign_message(.path, .header, *.fleet))]
     Foreign {
         /// The results file.
         path: PathBuf,
         /// Its first line.
         header: String,
+        /// It looks like a fleet file (a workbook, or a header with the fleet's columns).
+        fleet: bool,
     },
+}
+
+/// What to say about a file that is not a results file.
+fn foreign_message(path: &Path, header: &str, fleet: bool) -> String {
+    if fleet {
+        format!(
+            "{} looks like your fleet file, not a results file; pass {}, the results file a run on it writes",
+            path.display(),
+            crate::paths::default_results_path(path).display()
+        )
+    } else {
+        format!(
+            "{} is not a growatt-onboard results file (its first line is '{header}'); name the results file a run wrote, or a new file",
+            path.display()
+        )
+    }
 }
 
 impl ResultsError {

@@ -118,9 +118,14 @@ pub(super) fn read_log(
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .collect();
     if header.is_empty() || names.iter().map(String::as_str).ne(columns.iter().copied()) {
+        let joined = names.join(",").to_lowercase();
+        let fleet = crate::input::Kind::of(path).is_ok_and(crate::input::Kind::is_workbook)
+            || (["plant", "sn", "serial"].iter().any(|w| joined.contains(w))
+                && !joined.contains("outcome"));
         return Err(ResultsError::Foreign {
             path: path.to_path_buf(),
             header: crate::text::quote(&names.join(",")),
+            fleet,
         });
     }
     let mut record = csv::ByteRecord::new();
