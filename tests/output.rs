@@ -269,3 +269,31 @@ async fn eta_after_a_resume_counts_only_the_rows_still_to_send() {
     let secs = m.parse::<u64>().unwrap() * 60 + s.parse::<u64>().unwrap();
     assert!((3..=8).contains(&secs), "ETA {secs} s: {first_line}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_is_not_32_characters_draws_a_warning_first() {
+    let sim = slow_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(2));
+    let base = sim.base_url();
+    let short = "0123456789abcdef0123456789abcde";
+    let out = run_bin_env(
+        &["run", fleet.to_str().unwrap(), "--base-url", &base],
+        &[("GROWATT_TOKEN", Some(short))],
+    )
+    .await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(
+            "warning: the token is 31 characters, but ShineServer's OpenAPI tokens have 32"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains(short), "never the token: {err}");
+    // The right length draws none.
+    let out = run_against(&sim, &fleet, &[]).await;
+    assert_exit(&out, 0);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}

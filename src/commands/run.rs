@@ -14,8 +14,8 @@ use crate::engine::{Call, Engine, Stop};
 use crate::exit::Exit;
 use crate::input::{Device, FleetReader, InputRow};
 use crate::journal::{self, triage, Next, ResultLine, ResultsError, ResultsWriter, RunLock};
-use crate::outcome::{Outcome, CODE_ALREADY};
-use crate::text::shorten;
+use crate::outcome::{Outcome, CODE_ALREADY, CODE_PERMISSION_DENIED};
+use crate::text::{count, shorten};
 use crate::ui::{Log, Mode, Progress, Summary, Tally};
 
 /// Longest API message kept in a results line.
@@ -31,6 +31,11 @@ pub async fn execute(args: RunArgs, token_env: Option<&str>) -> Exit {
             return e.exit();
         }
     };
+    if let Some(warning) = cfg.request.token.length_warning() {
+        if !cfg.ui.quiet {
+            log.notice(&format!("growatt-onboard: warning: {warning}"));
+        }
+    }
     let quiet = cfg.ui.quiet;
     match run(cfg).await {
         Ok(report) => {
@@ -88,6 +93,9 @@ struct Shared {
     tally: Mutex<Tally>,
     /// The results file; `None` after a write failed (the run is stopping then).
     writer: Mutex<Option<ResultsWriter>>,
+    /// Rows denied (10011) while the token is in doubt: written once the token proves good,
+    /// dropped when the run stops for the token, so the next run sends them again.
+    held: Mutex<Vec<ResultLine>>,
 }
 
 impl Shared {
@@ -110,8 +118,36 @@ impl Shared {
         self.progress.advance(1, &t, pace.per_second, paused);
     }
 
-    /// Writes a row's line (one whole line, handed to the OS at once) and counts it.
+    /// Ends a row: its line is written, or held while a denial may be the token's fault.
     fn finish(&self, line: ResultLine) {
+        let denied = line.outcome == Outcome::Rejected
+            && (line.error_code == Some(CODE_PERMISSION_DENIED)
+                || matches!(line.http_status, Some(401 | 403)));
+        if denied && self.engine.token_in_doubt() {
+            self.held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(line);
+            return;
+        }
+        if !self.engine.token_in_doubt() {
+            self.release_held(true);
+        }
+        self.write_line(line);
+    }
+
+    /// Writes the held lines (`write`), or drops them when the run stopped for the token.
+    fn release_held(&self, write: bool) {
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|e| e.into_inner()));
+        if write {
+            for line in held {
+                self.write_line(line);
+            }
+        }
+    }
+
+    /// Writes a row's line (one whole line, handed to the OS at once) and counts it.
+    fn write_line(&self, line: ResultLine) {
         self.advance(Some(&line));
         if self.verbose >= 1 {
             let text = format!(
@@ -221,6 +257,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         verbose: cfg.ui.verbose,
         tally: Mutex::new(Tally::default()),
         writer: Mutex::new(Some(ResultsWriter::new(results_path, file))),
+        held: Mutex::new(Vec::new()),
     });
     let ticker = tokio::spawn(sync_ticker(sync_handle, engine.clone()));
 
@@ -281,6 +318,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         unended |= !matches!(r, Ok(true));
         crashed |= r.is_err();
     }
+    shared.release_held(engine.stop_reason() != Some(Stop::Denied));
     watchers.end().await;
     ticker.abort();
     let _ = ticker.await;
@@ -419,25 +457,38 @@ fn line_for(
                 );
             }
             if outcome == Outcome::Failed {
-                msg = format!("gave up after {attempts} attempts; last answer {code} {msg}; run again to retry");
+                msg = format!(
+                    "gave up after {}; last answer {code}{}; run again to retry",
+                    count(u64::from(attempts), "attempt", "attempts"),
+                    if msg.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {msg}")
+                    }
+                );
             }
             (Some(*code), msg)
         }
         Answer::NotEnvelope { why, .. } => (
             None,
             format!(
-                "gave up after {attempts} attempts; last: {}",
+                "gave up after {}; last: {}",
+                count(u64::from(attempts), "attempt", "attempts"),
                 shorten(why, MSG_LIMIT)
             ),
         ),
         Answer::Timeout => (
             None,
-            format!("gave up after {attempts} attempts; last: no answer within the time limit"),
+            format!(
+                "gave up after {}; last: no answer within the time limit",
+                count(u64::from(attempts), "attempt", "attempts")
+            ),
         ),
         Answer::Connection(e) => (
             None,
             format!(
-                "gave up after {attempts} attempts; last: {}",
+                "gave up after {}; last: {}",
+                count(u64::from(attempts), "attempt", "attempts"),
                 shorten(e, MSG_LIMIT)
             ),
         ),

@@ -35,6 +35,11 @@ pub async fn execute(args: VerifyArgs, token_env: Option<&str>) -> Exit {
             return e.exit();
         }
     };
+    if let Some(warning) = cfg.request.token.length_warning() {
+        if !cfg.ui.quiet {
+            log.notice(&format!("growatt-onboard: warning: {warning}"));
+        }
+    }
     let out = cfg.out.clone();
     match verify(cfg).await {
         Ok(report) => {

@@ -157,6 +157,13 @@ impl Engine {
         })
     }
 
+    /// Whether the token is in doubt: every answer so far was a denial (once the probe's answers
+    /// are all denials the run stops, so the doubt never clears). A row denied meanwhile is not
+    /// known to be the row's own fault.
+    pub fn token_in_doubt(&self) -> bool {
+        self.probe.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
     /// Records an answer for the token probe; true when this denial proves the token wrong.
     fn probe(&self, denied: bool) -> bool {
         let mut p = self.probe.lock().unwrap_or_else(|e| e.into_inner());

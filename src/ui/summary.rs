@@ -221,7 +221,8 @@ impl Summary {
             self.achieved_rate_per_second,
             self.configured_rate_per_second
         ));
-        if let Some(why) = &self.stopped {
+        // A fatal stop is said once, as the error line that follows the summary.
+        if let Some(why) = self.stopped.as_ref().filter(|_| self.exit_code != 1) {
             out.push_str(&format!("  stopped early: {why}\n"));
         }
         out.push_str(&format!("  results: {}\n", self.results.display()));
