@@ -296,3 +296,105 @@ async fn a_fleet_file_given_for_the_results_is_named_as_such() {
         stderr(&out)
     );
 }
+
+/// What the page measures in Chromium, shown in an iframe `width` pixels wide: the document's
+/// scroll width and the frame's inner width.
+fn measure_in_chromium(dir: &Path, page: &Path, width: u32) -> (u64, u64) {
+    let harness = dir.join(format!("harness-{width}.html"));
+    std::fs::write(
+        &harness,
+        format!(
+            "<!DOCTYPE html><html><head><style>body{{margin:0}}iframe{{border:0;width:{width}px;height:3000px;display:block}}</style></head><body><iframe id=\"f\" src=\"{}\"></iframe><script>document.getElementById('f').addEventListener('load',()=>{{const w=document.getElementById('f').contentWindow;const p=document.createElement('pre');p.id='probe';p.textContent=w.document.documentElement.scrollWidth+' '+w.innerWidth;document.body.appendChild(p);}});</script></body></html>",
+            page.file_name().unwrap().to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let window = format!("--window-size={},3000", width.max(500) + 20);
+    let run = |extra: &[String]| {
+        let profile = tempfile::tempdir().unwrap();
+        Command::new(chromium())
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                "--allow-file-access-from-files",
+            ])
+            .arg(&window)
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(format!("file://{}", harness.display()))
+            .output()
+            .expect("chromium runs")
+    };
+    // A screenshot to look at: target/tmp/report-1280.png, target/tmp/report-420.png.
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("report-{width}.png"));
+    let _ = std::fs::remove_file(&shot);
+    let out = run(&[format!("--screenshot={}", shot.display())]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::metadata(&shot).unwrap().len() > 10_000,
+        "a screenshot"
+    );
+    let out = run(&["--dump-dom".to_string()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let probe = dom
+        .split("<pre id=\"probe\">")
+        .nth(1)
+        .and_then(|t| t.split('<').next())
+        .unwrap_or_else(|| panic!("no measurement in {dom}"));
+    let mut n = probe.split(' ').map(|v| v.parse::<u64>().unwrap());
+    (n.next().unwrap(), n.next().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium; .ci/run installs it and runs the ignored tests"]
+async fn html_report_fits_1280_and_420_pixels_without_sideways_scrolling() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = demo_results(dir.path()).await;
+    // Cells that do not wrap by themselves: a 64-character serial and a long message without
+    // spaces, and a cell the CSV guards against formulas.
+    let mut text = std::fs::read_to_string(&results).unwrap();
+    text.push_str(&format!(
+        "400,'-1004,{},501,invalid,,{},0,,,2026-01-01T00:00:00.000Z\n",
+        "S".repeat(64),
+        "x".repeat(300)
+    ));
+    std::fs::write(&results, text).unwrap();
+    let html = dir.path().join("report.html");
+    let out = run_bin_env(
+        &[
+            "report",
+            results.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_exit(&out, 3);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("name=\"viewport\""));
+    assert!(!page.contains(">&#39;-1004<"), "no formula guard shown");
+    for width in [1280, 420] {
+        let (scroll, inner) = measure_in_chromium(dir.path(), &html, width);
+        assert_eq!(inner, u64::from(width), "the frame is {width} px wide");
+        assert!(
+            scroll <= inner,
+            "at {width} px the page is {scroll} px wide: it scrolls sideways"
+        );
+    }
+}
