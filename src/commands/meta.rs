@@ -41,7 +41,7 @@ fn write_manpages(dir: &Path) -> std::io::Result<usize> {
     let mut render = |name: String, cmd: clap::Command| -> std::io::Result<()> {
         let mut buf = Vec::new();
         clap_mangen::Man::new(cmd).render(&mut buf)?;
-        std::fs::write(dir.join(format!("{name}.1")), buf)?;
+        crate::files::write_whole(&dir.join(format!("{name}.1")), &buf)?;
         n += 1;
         Ok(())
     };

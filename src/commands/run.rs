@@ -201,11 +201,20 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     let reader = FleetReader::open_with(&cfg.input, &cfg.read)?;
     let mut notes = Vec::new();
     if cfg.restart {
-        if let Some(aside) = journal::set_aside(results_path)? {
-            notes.push(format!(
-                "--restart: the earlier results were renamed to {}",
-                aside.display()
-            ));
+        // The history and the links belong to the results they describe: they go aside too.
+        let p = &cfg.paths;
+        for (what, path) in [
+            ("results", &p.results),
+            ("run history", &p.history),
+            ("verify results", &p.verify),
+            ("summary", &p.summary),
+        ] {
+            if let Some(aside) = journal::set_aside(path)? {
+                notes.push(format!(
+                    "--restart: the earlier {what} set aside as {}",
+                    aside.display()
+                ));
+            }
         }
     }
     let (file, previous) = journal::open_for_append(results_path)?;

@@ -305,9 +305,5 @@ fn history_section(h: &mut String, d: &ReportData) {
 
 /// Writes the HTML page whole (via a temporary file and a rename).
 pub fn write_html(d: &ReportData, path: &Path) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))?;
-    std::io::Write::write_all(&mut tmp, render_html(d).as_bytes())?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::files::write_whole(path, render_html(d).as_bytes())
 }

@@ -92,19 +92,11 @@ pub fn write_xlsx(results: &Path, path: &Path) -> Result<XlsxWritten, XlsxExport
         rows: latest.len().min(MAX_ROWS),
         left_out: latest.len().saturating_sub(MAX_ROWS),
     };
-    save(path, &bytes).map_err(|e| XlsxExportError::Write {
+    crate::files::write_whole(path, &bytes).map_err(|e| XlsxExportError::Write {
         path: path.to_path_buf(),
         reason: crate::text::io_reason(&e),
     })?;
     Ok(written)
-}
-
-fn save(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))?;
-    std::io::Write::write_all(&mut tmp, bytes)?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// The workbook's bytes.

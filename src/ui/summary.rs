@@ -154,12 +154,9 @@ impl Summary {
 
     /// Writes the JSON file (whole, via a temporary file and a rename).
     pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-        let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))?;
-        serde_json::to_writer_pretty(&mut tmp, self)?;
-        std::io::Write::write_all(&mut tmp, b"\n")?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        let mut json = serde_json::to_vec_pretty(self)?;
+        json.push(b'\n');
+        crate::files::write_whole(path, &json)
     }
 
     /// Appends this summary as one JSON line to the run history beside the results
@@ -168,10 +165,7 @@ impl Summary {
         let path = Paths::of_results(&self.results).history;
         let mut line = serde_json::to_string(self)?;
         line.push('\n');
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        let mut f = crate::files::open_append(&path, false)?;
         std::io::Write::write_all(&mut f, line.as_bytes())
     }
 
