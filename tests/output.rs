@@ -119,7 +119,25 @@ async fn help_ends_with_examples() {
                 >= 2,
             "{cmd}: {tail}"
         );
+        // Examples never wrap mid-command in an 80-column terminal: long ones are split with `\`.
+        for line in tail.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{cmd}: too long for 80 columns: {line}"
+            );
+        }
     }
+    let out = run_bin_env(&["completions", "--help"], &[]).await;
+    for line in stdout(&out).lines() {
+        assert!(line.chars().count() <= 80, "completions: {line}");
+    }
+    // The input may be a spreadsheet, and the help says so.
+    let flat = |t: String| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let top = flat(stdout(&run_bin_env(&["--help"], &[]).await));
+    assert!(top.contains("CSV, .xlsx, .xls or .ods"), "{top}");
+    let run = flat(stdout(&run_bin_env(&["run", "--help"], &[]).await));
+    let input = &run[run.find("<INPUT>").unwrap()..];
+    assert!(input.contains("CSV, .xlsx, .xls or .ods"), "{run}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,6 +162,54 @@ async fn completions_and_man_pages() {
     );
     let run = std::fs::read_to_string(dir.path().join("growatt-onboard-run.1")).unwrap();
     assert!(run.contains("max\\-runtime"), "run page lists its options");
+    for page in [
+        "growatt-onboard.1",
+        "growatt-onboard-run.1",
+        "growatt-onboard-verify.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        let exit = text
+            .find(".SH \"EXIT STATUS\"")
+            .unwrap_or_else(|| panic!("{page}: no EXIT STATUS"));
+        let env = text
+            .find(".SH ENVIRONMENT")
+            .unwrap_or_else(|| panic!("{page}: no ENVIRONMENT"));
+        assert!(exit < env, "{page}");
+        let exits = &text[exit..env];
+        for code in ["0", "1", "2", "3", "4", "130"] {
+            assert!(
+                exits.contains(&format!("\\fB{code}\\fR")),
+                "{page}: exit {code}"
+            );
+        }
+        for var in [
+            "GROWATT_TOKEN",
+            "GROWATT_ONBOARD_LOG",
+            "HTTPS_PROXY",
+            "NO_PROXY",
+        ] {
+            assert!(text[env..].contains(var), "{page}: {var}");
+        }
+    }
+    // man itself reads the page, sections and all, where it is installed.
+    if std::process::Command::new("man")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let out = std::process::Command::new("man")
+            .arg("-l")
+            .arg(dir.path().join("growatt-onboard.1"))
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "80")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("EXIT STATUS") && text.contains("GROWATT_TOKEN"),
+            "{text}"
+        );
+    }
 }
 
 /// `script` runs the binary on a pseudo-terminal, as a person at a terminal would. util-linux's
