@@ -93,9 +93,9 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<CheckReport, RunE
     };
     let _ = writeln!(
         out,
-        "{}: {} rows: {} to send, {} invalid, {} duplicate{done}",
+        "{}: {}: {} to send, {} invalid, {} duplicate{done}",
         path.display(),
-        report.rows,
+        crate::text::count(report.rows, "row", "rows"),
         report.to_send,
         report.invalid,
         report.duplicate

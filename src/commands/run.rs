@@ -226,8 +226,8 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     }
     if previous.done.done_count() > 0 {
         notes.push(format!(
-            "continuing: {} serials are already done in {}",
-            previous.done.done_count(),
+            "continuing: {} already done in {}",
+            crate::text::count(previous.done.done_count() as u64, "serial is", "serials are"),
             results_path.display()
         ));
     }

@@ -213,7 +213,7 @@ impl Progress {
         } else {
             let of = match self.inner.total {
                 Some(t) if t > 0 => format!("{}/{t} rows ({}%)", s.done, s.done * 100 / t),
-                _ => format!("{} rows", s.done),
+                _ => crate::text::count(s.done, "row", "rows"),
             };
             let eta = eta
                 .map(|e| format!(", ETA {}", clock(e)))

@@ -189,8 +189,8 @@ impl Summary {
             String::new()
         };
         let first = format!(
-            "growatt-onboard: {} rows in {}: {counts}{skipped}",
-            self.rows_ended,
+            "growatt-onboard: {} in {}: {counts}{skipped}",
+            crate::text::count(self.rows_ended, "row", "rows"),
             format_wall(self.wall_seconds)
         );
         if quiet {
@@ -207,9 +207,9 @@ impl Summary {
             out.push_str(&format!("  error codes: {}\n", codes.join(", ")));
         }
         out.push_str(&format!(
-            "  requests: {} ({} retries, {} throttled), throttle pauses: {}, achieved {:.2}/s of {:.2}/s allowed\n",
+            "  requests: {} ({}, {} throttled), throttle pauses: {}, achieved {:.2}/s of {:.2}/s allowed\n",
             self.requests,
-            self.retries,
+            crate::text::count(self.retries, "retry", "retries"),
             self.throttled_answers,
             self.throttle_pauses,
             self.achieved_rate_per_second,
