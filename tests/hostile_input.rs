@@ -326,10 +326,11 @@ async fn check_case(dir: &Path, input: &Path, case: &Case) {
         want_lines,
         "{what}: rows reported\n{text}"
     );
-    let closing = format!(
-        "{} rows: {to_send} to send, {invalid} invalid, {duplicate} duplicate",
-        case.rows.len()
-    );
+    let rows = match case.rows.len() {
+        1 => "1 row".to_string(),
+        n => format!("{n} rows"),
+    };
+    let closing = format!("{rows}: {to_send} to send, {invalid} invalid, {duplicate} duplicate");
     assert!(text.contains(&closing), "{what}: {closing:?} in\n{text}");
 }
 

@@ -152,18 +152,18 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         "the simulator received {} requests, at most {} in any one second\n",
         stats.requests, stats.max_in_one_second
     ));
+    let xlsx = dir.join("report.xlsx");
+    report::write_xlsx(&paths.results, &xlsx)?;
+    said.push_str(&format!(
+        "spreadsheet: {} (opens in Excel or LibreOffice)\n",
+        xlsx.display()
+    ));
     let html = dir.join("report.html");
     let data = report::load(&paths.results)?;
     report::write_html(&data, &html).with_context(|| format!("cannot write {}", html.display()))?;
     said.push_str(&format!(
         "report: {} (open it in a browser)\n",
         html.display()
-    ));
-    let xlsx = dir.join("report.xlsx");
-    report::write_xlsx(&paths.results, &xlsx)?;
-    said.push_str(&format!(
-        "spreadsheet: {} (opens in Excel or LibreOffice)\n",
-        xlsx.display()
     ));
     crate::ui::log::stdout(said.as_bytes());
     Ok(match report.exit {

@@ -227,7 +227,11 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     if previous.done.done_count() > 0 {
         notes.push(format!(
             "continuing: {} already done in {}",
-            crate::text::count(previous.done.done_count() as u64, "serial is", "serials are"),
+            crate::text::count(
+                previous.done.done_count() as u64,
+                "serial is",
+                "serials are"
+            ),
             results_path.display()
         ));
     }
