@@ -363,3 +363,55 @@ async fn a_token_that_is_not_32_characters_draws_a_warning_first() {
     assert_exit(&out, 0);
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_carry_no_programmer_text() {
+    let sim = slow_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(
+        dir.path(),
+        "f.csv",
+        format!("{}999999,NOSUCH1,1\n", good_fleet(2)),
+    );
+    let out = run_against(&sim, &fleet, &["--rate", "50/s", "-vv"]).await;
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(err.contains(": attempt 1: HTTP 200, code 0 in "), "{err}");
+    assert!(
+        err.contains("code 10004 (") || err.contains("code 10002 ("),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Envelope {") && !err.contains("http_status:"),
+        "{err}"
+    );
+    // A missing file, a folder that cannot hold the report: said in words.
+    let missing = dir.path().join("nope.csv");
+    let out = run_bin_env(&["check", missing.to_str().unwrap()], &[]).await;
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("no such file or folder"),
+        "{}",
+        stderr(&out)
+    );
+    let results = dir.path().join("f.results.csv");
+    let html = dir.path().join("no/such/dir/r.html");
+    let out = run_bin_env(
+        &[
+            "report",
+            results.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("no such file or folder"), "{err}");
+    // What follows the page's own name (the test's folder is a .tmp one itself).
+    let said = err.split("r.html").nth(1).unwrap_or_default();
+    for programmer in ["os error", ".tmp", "at path"] {
+        assert!(!said.contains(programmer), "{programmer}: {err}");
+    }
+}

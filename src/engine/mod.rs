@@ -212,7 +212,7 @@ impl Engine {
             drop(permit);
             if self.cfg.trace_requests {
                 self.log.notice(&format!(
-                    "{label}: attempt {} → {:?} in {} ms",
+                    "{label}: attempt {}: {} in {} ms",
                     attempts + 1,
                     attempt.answer,
                     attempt.latency.as_millis()
