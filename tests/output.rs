@@ -415,3 +415,84 @@ async fn messages_carry_no_programmer_text() {
         assert!(!said.contains(programmer), "{programmer}: {err}");
     }
 }
+
+/// Text as a terminal shows it, line by line: escape sequences dropped, split at line ends and
+/// carriage returns (each redraw starts a line over).
+#[cfg(target_os = "linux")]
+fn screen_lines(raw: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    plain.split(['\n', '\r']).map(str::to_string).collect()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs util-linux's script; .ci/run runs the ignored tests"]
+async fn on_a_narrow_terminal_the_bar_never_wraps() {
+    assert!(
+        std::path::Path::new("/usr/bin/script").exists(),
+        "this test needs util-linux's script (Debian: apt-get install bsdutils)"
+    );
+    let sim = slow_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A first run on half the fleet, so the second shows skipped rows too: a long second line.
+    let full = good_fleet(40);
+    let half: String = full.lines().take(21).map(|l| format!("{l}\n")).collect();
+    let fleet = write(dir.path(), "f.csv", format!("{half}x,BAD1,1\n"));
+    let out = run_against(&sim, &fleet, &["--rate", "500/s", "--no-progress"]).await;
+    assert_exit(&out, 3);
+    write(dir.path(), "f.csv", format!("{full}x,BAD1,1\n"));
+    let cmd = format!(
+        "stty cols 60 rows 24; exec {BIN} run {} --base-url {} --rate 10/s",
+        fleet.display(),
+        sim.base_url()
+    );
+    let out = tokio::process::Command::new("/usr/bin/script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("GROWATT_TOKEN", DEFAULT_TOKEN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_exit(&out, 3);
+    let screen = stdout(&out);
+    assert!(screen.contains("skipped 20"), "{screen:?}");
+    // Each frame of the bar is two rows of the 60-column screen: the first padded to the width,
+    // then the counts. The second must leave room for the `^C` a terminal echoes after it, or a
+    // Ctrl-C wraps it and leaves a stale line behind.
+    let frames: Vec<String> = screen_lines(&screen)
+        .into_iter()
+        .filter(|l| l.contains("rows, ETA"))
+        .map(|l| {
+            // A frame starts at its spinner, the character before ` [elapsed]`; a notice printed
+            // above the bar may precede it in the same stretch of output.
+            let at = l.find(" [").unwrap();
+            let start = l[..at].char_indices().last().map_or(0, |(i, _)| i);
+            l[start..].to_string()
+        })
+        .collect();
+    assert!(frames.len() >= 3, "{screen:?}");
+    for frame in &frames {
+        let second: String = frame.chars().skip(60).collect();
+        let second = second.trim_end();
+        assert!(
+            second.chars().count() <= 58,
+            "the counts line is {} columns on a 60-column terminal: {second:?}",
+            second.chars().count()
+        );
+    }
+}
