@@ -23,7 +23,10 @@ const MSG_LIMIT: usize = 500;
 
 /// `run`: resolves the flags, runs, prints the summary.
 pub async fn execute(args: RunArgs, token_env: Option<&str>) -> Exit {
-    let log = Log::new(args.output.log_format == crate::cli::LogFormat::Json);
+    let log = Log::with_timestamps(
+        args.output.log_format == crate::cli::LogFormat::Json,
+        !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     let cfg = match RunConfig::from_args(&args, token_env) {
         Ok(cfg) => cfg,
         Err(e) => {

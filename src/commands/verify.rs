@@ -27,7 +27,10 @@ use crate::ui::Log;
 
 /// `verify`: resolves the flags, checks the links, prints what it found.
 pub async fn execute(args: VerifyArgs, token_env: Option<&str>) -> Exit {
-    let log = Log::new(args.output.log_format == crate::cli::LogFormat::Json);
+    let log = Log::with_timestamps(
+        args.output.log_format == crate::cli::LogFormat::Json,
+        !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     let cfg = match VerifyConfig::from_args(&args, token_env) {
         Ok(cfg) => cfg,
         Err(e) => {
