@@ -35,6 +35,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Start the simulator in-process and run the bundled sample fleet against it, end to end.
     Demo(DemoArgs),
+    /// The account's plants and end users, cached locally for `check --account` and `run --account`.
+    #[command(after_help = ACCOUNT_EXAMPLES)]
+    Account(AccountArgs),
     /// Summarise a results file: counts, codes, rows needing attention, run history.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
@@ -66,7 +69,13 @@ const VERIFY_EXAMPLES: &str = "Examples:
 
 const CHECK_EXAMPLES: &str = "Examples:
   growatt-onboard check fleet.csv    # problems per row, what `run` would send
-  growatt-onboard check fleet.csv -o results.csv  # also count rows done";
+  growatt-onboard check fleet.csv -o results.csv  # also count rows done
+  growatt-onboard check fleet.csv --account  # plants, users the account lacks";
+
+const ACCOUNT_EXAMPLES: &str = "Examples:
+  growatt-onboard account pull  # plants and users (10 listing calls a day)
+  growatt-onboard account show   # counts, age, partial or complete
+  growatt-onboard check fleet.csv --account";
 
 const SIM_EXAMPLES: &str = "Examples:
   growatt-onboard sim --listen 127.0.0.1:8080
@@ -107,6 +116,9 @@ pub struct RunArgs {
     /// Validate and report like `check`; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub account: AccountUse,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub server: ServerArgs,
@@ -226,6 +238,10 @@ pub struct VerifyArgs {
     /// A results file written by `run`.
     #[arg(value_name = "RESULTS")]
     pub results: PathBuf,
+    /// For rows still not linked, ask where the device sits (POST /v1/plant/sn_plant, one
+    /// request per serial, never again within 5 minutes) and mark those on another plant `elsewhere`.
+    #[arg(long)]
+    pub locate: bool,
     /// The verify file [default: RESULTS with .verify.csv in place of its extension].
     #[arg(short = 'o', long, value_name = "PATH")]
     pub out: Option<PathBuf>,
@@ -285,6 +301,76 @@ pub struct CheckArgs {
     /// Only the counts, not every problem row.
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub account: AccountUse,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub server: ServerArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub request: RequestArgs,
+}
+
+/// Using the account cache in `check` and `run`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct AccountUse {
+    /// Flag rows whose plant or user the account lacks, before any add (pulls the account
+    /// cache first when there is none).
+    #[arg(long)]
+    pub account: bool,
+    /// The folder of the account caches [default: the platform's cache folder].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
+/// Options of `account`.
+#[derive(Debug, Args, Clone)]
+pub struct AccountArgs {
+    /// What to do with the cache.
+    #[command(subcommand)]
+    pub command: AccountCommand,
+}
+
+/// The `account` commands.
+#[derive(Debug, Subcommand, Clone)]
+pub enum AccountCommand {
+    /// List the account's plants and end users (100 a page) into the cache; goes on from where
+    /// an earlier pull stopped.
+    Pull(AccountPullArgs),
+    /// Print what the cache holds: counts, age, partial or complete.
+    Show(AccountShowArgs),
+}
+
+/// Options of `account pull`.
+#[derive(Debug, Args, Clone)]
+pub struct AccountPullArgs {
+    /// The folder of the account caches [default: the platform's cache folder].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Call past the vendor's documented cap of 10 listing calls a day per endpoint.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub request: RequestArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub server: ServerArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub output: OutputArgs,
+}
+
+/// Options of `account show`.
+#[derive(Debug, Args, Clone)]
+pub struct AccountShowArgs {
+    /// The folder of the account caches [default: the platform's cache folder].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub server: ServerArgs,
 }
 
 /// Options of `sim`.

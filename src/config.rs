@@ -1,6 +1,7 @@
 //! Resolved settings: every choice about rate, retries, paths, token and terminal made once,
 //! from the command line (or, for `demo`, from the command line it would type).
 
+use crate::account::Screen;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -188,6 +189,8 @@ pub struct RunConfig {
     pub read: ReadOptions,
     /// Output control.
     pub ui: Ui,
+    /// With `--account`: the account screen rows pass before any add.
+    pub account: Option<Screen>,
 }
 
 impl RunConfig {
@@ -202,6 +205,7 @@ impl RunConfig {
             restart: args.restart,
             read: read_options(&args.input)?,
             ui: Ui::from_args(&args.output),
+            account: None,
         })
     }
 }
@@ -243,6 +247,8 @@ pub struct VerifyConfig {
     pub request: RequestConfig,
     /// Output control.
     pub ui: Ui,
+    /// Ask where devices not linked sit (`--locate`).
+    pub locate: bool,
 }
 
 impl VerifyConfig {
@@ -257,6 +263,7 @@ impl VerifyConfig {
             out,
             request: RequestConfig::from_args(&args.request, &args.server, token_env)?,
             ui: Ui::from_args(&args.output),
+            locate: args.locate,
         })
     }
 }
@@ -322,6 +329,9 @@ pub enum RunError {
     /// A flag's value cannot be used.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The account cache cannot be read, written or filled.
+    #[error("{0}")]
+    Account(String),
 }
 
 impl RunError {

@@ -7,6 +7,7 @@
 //! resolved) → `report` → `commands` (one per command).
 #![warn(missing_docs)]
 
+pub mod account;
 pub mod api;
 pub mod cli;
 pub mod commands;
@@ -32,12 +33,19 @@ pub async fn execute(cli: Cli) -> Exit {
     let token_env = std::env::var("GROWATT_TOKEN").ok();
     let token_env = token_env.as_deref();
     match cli.command {
-        Command::Run(args) if args.dry_run => commands::check::execute(&cli::CheckArgs {
-            input: args.input,
-            quiet: args.output.quiet,
-        }),
+        Command::Run(args) if args.dry_run => {
+            let check = cli::CheckArgs {
+                input: args.input,
+                quiet: args.output.quiet,
+                account: args.account,
+                server: args.server,
+                request: args.request,
+            };
+            commands::check::execute(&check, token_env).await
+        }
         Command::Run(args) => commands::run::execute(args, token_env).await,
-        Command::Check(args) => commands::check::execute(&args),
+        Command::Check(args) => commands::check::execute(&args, token_env).await,
+        Command::Account(args) => commands::account::execute(args, token_env).await,
         Command::Verify(args) => commands::verify::execute(args, token_env).await,
         Command::Sim(args) => commands::sim::execute(&args).await,
         Command::Report(args) => commands::report::execute(&args),

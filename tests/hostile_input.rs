@@ -108,6 +108,7 @@ fn world_for(rows: &[(u64, Want)]) -> sim::Fixture {
             .collect(),
         devices,
         associated: vec![],
+        account: Default::default(),
     }
 }
 

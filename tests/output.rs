@@ -105,7 +105,7 @@ async fn quiet_prints_only_the_summary_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_ends_with_examples() {
-    for cmd in ["run", "check", "verify", "sim", "report"] {
+    for cmd in ["run", "check", "verify", "sim", "report", "account"] {
         let out = run_bin_env(&[cmd, "--help"], &[]).await;
         assert_exit(&out, 0);
         let text = stdout(&out);

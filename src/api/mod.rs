@@ -230,6 +230,21 @@ impl Client {
         self.send(self.http.get(url).query(query)).await
     }
 
+    /// `POST` a form to a `v1/` path (for reading calls such as `plant/sn_plant`).
+    pub async fn post(&self, path: &str, form: &[(&str, String)]) -> Attempt {
+        let url = match self.base.join(path) {
+            Ok(u) => u,
+            Err(e) => {
+                return Attempt {
+                    answer: Answer::Connection(format!("bad path {path}: {e}")),
+                    data: None,
+                    latency: Duration::ZERO,
+                }
+            }
+        };
+        self.send(self.http.post(url).form(form)).await
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> Attempt {
         let started = Instant::now();
         let (answer, data) = match tokio::time::timeout(self.timeout, self.exchange(request)).await

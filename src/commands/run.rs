@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Semaphore;
 
+use crate::account::screened;
 use crate::api::{Answer, Attempt};
 use crate::cli::RunArgs;
 use crate::config::{RunConfig, RunError};
@@ -27,7 +28,7 @@ pub async fn execute(args: RunArgs, token_env: Option<&str>) -> Exit {
         args.output.log_format == crate::cli::LogFormat::Json,
         !std::io::IsTerminal::is_terminal(&std::io::stderr()),
     );
-    let cfg = match RunConfig::from_args(&args, token_env) {
+    let mut cfg = match RunConfig::from_args(&args, token_env) {
         Ok(cfg) => cfg,
         Err(e) => {
             log.error(&e.to_string());
@@ -37,6 +38,22 @@ pub async fn execute(args: RunArgs, token_env: Option<&str>) -> Exit {
     if let Some(warning) = cfg.request.token.length_warning() {
         if !cfg.ui.quiet {
             log.notice(&format!("growatt-onboard: warning: {warning}"));
+        }
+    }
+    let account = &args.account;
+    match super::account::screen_for(
+        account,
+        &args.server,
+        &args.request,
+        &args.output,
+        token_env,
+    )
+    .await
+    {
+        Ok(screen) => cfg.account = screen,
+        Err(e) => {
+            log.error(&e.to_string());
+            return e.exit();
         }
     }
     let quiet = cfg.ui.quiet;
@@ -188,7 +205,7 @@ impl Shared {
 
 /// Runs the whole job. Errors are fatal problems found before anything was sent; everything
 /// after that is reported in the [`RunReport`].
-pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
+pub async fn run(mut cfg: RunConfig) -> Result<RunReport, RunError> {
     let started_at = SystemTime::now();
     let started = Instant::now();
     let client = cfg.request.client()?;
@@ -263,6 +280,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         source,
     })?;
     let mut seen = previous.done;
+    let mut screen = cfg.account.take();
     let mut reader = reader;
 
     let engine = Engine::new(client, cfg.request.engine(&cfg.ui), log.clone());
@@ -305,7 +323,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
                 break;
             }
         };
-        match triage(&mut seen, row) {
+        match screened(screen.as_mut(), triage(&mut seen, row)) {
             Next::Done => shared.advance(None),
             Next::Ended(line) => shared.finish(line),
             Next::Send(row, device) => {
@@ -330,6 +348,11 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     }
     drop(reader);
     drop(seen);
+    if let Some(screen) = screen.filter(|_| !cfg.ui.quiet) {
+        for line in screen.warning_lines() {
+            log.notice(&format!("growatt-onboard: {line}"));
+        }
+    }
     while let Some(r) = tasks.join_next().await {
         unended |= !matches!(r, Ok(true));
         crashed |= r.is_err();

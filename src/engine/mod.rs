@@ -21,7 +21,7 @@ mod signals;
 mod stop;
 
 pub use pacer::{PaceStatus, Pacer};
-pub use policy::{ListingVerdict, RetryPolicy, Verdict};
+pub use policy::{ListingVerdict, LocateVerdict, RetryPolicy, Verdict};
 pub use stop::Stop;
 
 /// How many answers at the start of a run decide that a refused token is the token's fault.

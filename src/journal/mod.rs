@@ -34,8 +34,9 @@ pub const COLUMNS: [&str; 11] = [
     "finished_at",
 ];
 
-/// The verify file's header.
-pub const VERIFY_COLUMNS: [&str; 7] = [
+/// The verify file's header. The `located_*` columns (where `verify --locate` found the device)
+/// came later: a file with only the first [`VERIFY_COLUMNS_BEFORE_LOCATE`] columns still reads.
+pub const VERIFY_COLUMNS: [&str; 10] = [
     "row",
     "plant_id",
     "sn",
@@ -43,7 +44,13 @@ pub const VERIFY_COLUMNS: [&str; 7] = [
     "device_status",
     "last_update_time",
     "checked_at",
+    "located_plant_id",
+    "located_user_id",
+    "located_at",
 ];
+
+/// How many columns verify files had before `--locate`.
+pub const VERIFY_COLUMNS_BEFORE_LOCATE: usize = 7;
 
 /// One line of the results file.
 #[derive(Debug, Clone, PartialEq)]

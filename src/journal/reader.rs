@@ -117,7 +117,17 @@ pub(super) fn read_log(
         .iter()
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .collect();
-    if header.is_empty() || names.iter().map(String::as_str).ne(columns.iter().copied()) {
+    // A verify file from before `--locate` has the same columns but the last three.
+    let older_verify = columns == super::VERIFY_COLUMNS.as_slice()
+        && names
+            .iter()
+            .map(String::as_str)
+            .eq(columns[..super::VERIFY_COLUMNS_BEFORE_LOCATE]
+                .iter()
+                .copied());
+    if header.is_empty()
+        || (!older_verify && names.iter().map(String::as_str).ne(columns.iter().copied()))
+    {
         let joined = names.join(",").to_lowercase();
         let fleet = crate::input::Kind::of(path).is_ok_and(crate::input::Kind::is_workbook)
             || (["plant", "sn", "serial"].iter().any(|w| joined.contains(w))

@@ -173,6 +173,7 @@ pub fn render_html_at(d: &ReportData, now: DateTime<Local>) -> String {
         h.push_str(&bar_chart("codes-chart", "Rows per API error", &errors));
     }
     links_section(&mut h, d);
+    elsewhere_section(&mut h, d);
     attention_section(&mut h, d);
     history_section(&mut h, d);
     h.push_str("<p class=\"muted\">Made by growatt-onboard. What to do per outcome: registered and already registered need nothing; rejected rows need the cause fixed (see each row); failed rows need another run; invalid rows need the cell fixed in the spreadsheet.</p></body></html>\n");
@@ -213,6 +214,35 @@ fn links_section(h: &mut String, d: &ReportData) {
             td("serial", "sn", &esc(&p.sn)),
             td("plant", "id", &esc(&p.plant_id)),
             td("status", "", &esc(&p.status.replace('_', " "))),
+        );
+    }
+    h.push_str("</table>");
+}
+
+/// Devices `verify --locate` found sitting on another plant, with what to do.
+fn elsewhere_section(h: &mut String, d: &ReportData) {
+    if d.elsewhere.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Devices sitting on another plant (from verify --locate)</h2><table id=\"elsewhere\" class=\"rows\">");
+    h.push_str(&head(&[
+        ("row", "num"),
+        ("sn", ""),
+        ("row's plant", ""),
+        ("sits on plant", ""),
+        ("of user", ""),
+        ("what to do", ""),
+    ]));
+    for e in &d.elsewhere {
+        let _ = write!(
+            h,
+            "<tr>{}{}{}{}{}{}</tr>",
+            td("row", "num", &e.row.to_string()),
+            td("sn", "sn", &esc(&e.sn)),
+            td("row's plant", "id", &esc(&e.plant_id)),
+            td("sits on plant", "id", &esc(&e.located_plant_id)),
+            td("of user", "id", &esc(&e.located_user_id)),
+            td("what to do", "wrap todo", &esc(super::ELSEWHERE_ADVICE)),
         );
     }
     h.push_str("</table>");

@@ -50,8 +50,12 @@ pub struct PendingLink {
     pub plant_id: String,
     /// The serial.
     pub sn: String,
-    /// `pending` or `plant_missing`.
+    /// `pending` or `plant_missing` (`linked` and `elsewhere` too, from [`link_statuses`]).
     pub status: String,
+    /// The plant `verify --locate` found the device on, if any.
+    pub located_plant_id: String,
+    /// That plant's user.
+    pub located_user_id: String,
 }
 
 /// One past run, from the history file.
@@ -98,7 +102,27 @@ pub struct ReportData {
     pub links: Option<BTreeMap<String, u64>>,
     /// Devices not (yet) linked, by row, from the verify file (at most [`ATTENTION_LIMIT`]).
     pub pending: Vec<PendingLink>,
+    /// Rows `verify --locate` found sitting on another plant, by row number.
+    pub elsewhere: Vec<Elsewhere>,
 }
+
+/// A device `verify --locate` found on another plant than its row's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Elsewhere {
+    /// Spreadsheet row number.
+    pub row: u64,
+    /// The serial.
+    pub sn: String,
+    /// The row's plant.
+    pub plant_id: String,
+    /// The plant it sits on.
+    pub located_plant_id: String,
+    /// That plant's user.
+    pub located_user_id: String,
+}
+
+/// What to do about a device sitting elsewhere.
+pub const ELSEWHERE_ADVICE: &str = "move it to the row's plant in ShineServer (a previous owner may have to release it), or correct the row's plant_id if the plant it sits on is the right one";
 
 impl ReportData {
     /// Rows in the file (distinct row numbers).
@@ -180,9 +204,20 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
             *counts.entry(l.status.clone()).or_default() += 1;
         }
         data.links = Some(counts);
+        data.elsewhere = links
+            .values()
+            .filter(|l| l.status == "elsewhere")
+            .map(|l| Elsewhere {
+                row: l.row,
+                sn: l.sn.clone(),
+                plant_id: l.plant_id.clone(),
+                located_plant_id: l.located_plant_id.clone(),
+                located_user_id: l.located_user_id.clone(),
+            })
+            .collect();
         data.pending = links
             .into_values()
-            .filter(|l| l.status != "linked")
+            .filter(|l| l.status != "linked" && l.status != "elsewhere")
             .take(ATTENTION_LIMIT)
             .collect();
     }
@@ -208,6 +243,8 @@ pub fn link_statuses(verify: &Path) -> Option<BTreeMap<u64, PendingLink>> {
                 plant_id: text(1),
                 sn: text(2),
                 status: text(3),
+                located_plant_id: text(7),
+                located_user_id: text(8),
             };
             links.insert(row, link);
         }

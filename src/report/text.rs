@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::ReportData;
+use super::{ReportData, ELSEWHERE_ADVICE};
 use crate::outcome::{advice, code_meaning, Outcome};
 
 /// The text report for stdout.
@@ -37,6 +37,19 @@ pub fn render_text(d: &ReportData) -> String {
                 p.sn,
                 p.plant_id,
                 p.status.replace('_', " ")
+            );
+        }
+    }
+    if !d.elsewhere.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nDevices sitting on another plant (from verify --locate):"
+        );
+        for e in &d.elsewhere {
+            let _ = writeln!(
+                out,
+                "  row {:<6} {} sits on plant {} (user {}), not {} -> {}",
+                e.row, e.sn, e.located_plant_id, e.located_user_id, e.plant_id, ELSEWHERE_ADVICE
             );
         }
     }
