@@ -174,13 +174,19 @@ def main():
     with open(os.path.join(HERE, "fixture.json"), "w", encoding="utf-8", newline="\n") as f:
         # One record per line: readable, and a diff of a regenerated file stays small.
         f.write("{\n")
-        for key, last in (("plants", False), ("devices", False), ("associated", True)):
+        for key in ("plants", "devices", "associated"):
             items = fixture[key]
             f.write(f'  "{key}": [\n')
             for n, item in enumerate(items):
                 sep = "," if n + 1 < len(items) else ""
                 f.write(f"    {json.dumps(item)}{sep}\n")
-            f.write("  ]" + ("" if last else ",") + "\n")
+            f.write("  ],\n")
+        # Two associated devices sit elsewhere, for `verify --locate`: one on another plant of
+        # the account (a typo'd plant id), one on a previous owner's plant outside it.
+        f.write('  "account": {\n    "located": [\n')
+        f.write('      {"sn": "TNE9J4023K", "plant_id": 1003, "user_id": 504},\n')
+        f.write('      {"sn": "DDD2L1402S", "plant_id": 2001, "user_id": 599}\n')
+        f.write("    ]\n  }\n")
         f.write("}\n")
 
     with open(os.path.join(HERE, "fleet.csv"), "w", encoding="utf-8", newline="") as f:

@@ -1,6 +1,7 @@
 //! Resolved settings: every choice about rate, retries, paths, token and terminal made once,
 //! from the command line (or, for `demo`, from the command line it would type).
 
+use crate::account::Screen;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,7 +23,7 @@ pub enum ConfigError {
     #[error("GROWATT_TOKEN is not set; export it or pass --token-file")]
     NoToken,
     /// The token file cannot be read.
-    #[error("cannot read the token file {path}: {source}")]
+    #[error("cannot read the token file {path}: {}", crate::text::io_reason(.source))]
     TokenFile {
         /// The file.
         path: PathBuf,
@@ -86,9 +87,10 @@ impl Ui {
         }
     }
 
-    /// The emitter of stderr lines these settings call for.
+    /// The emitter of stderr lines these settings call for: text lines carry the time when
+    /// stderr is not a terminal (a log file collects many runs).
     pub fn log(&self) -> Log {
-        Log::new(self.log_json)
+        Log::with_timestamps(self.log_json, !self.terminal)
     }
 
     /// The progress display this calls for.
@@ -187,6 +189,8 @@ pub struct RunConfig {
     pub read: ReadOptions,
     /// Output control.
     pub ui: Ui,
+    /// With `--account`: the account screen rows pass before any add.
+    pub account: Option<Screen>,
 }
 
 impl RunConfig {
@@ -201,6 +205,7 @@ impl RunConfig {
             restart: args.restart,
             read: read_options(&args.input)?,
             ui: Ui::from_args(&args.output),
+            account: None,
         })
     }
 }
@@ -212,6 +217,15 @@ pub fn input_paths(input: &InputArgs) -> Paths {
 
 /// The read options the input flags describe.
 pub fn read_options(input: &InputArgs) -> Result<ReadOptions, ConfigError> {
+    if input.sheet.is_some() {
+        // A file that cannot be opened is left for the reader, which says why.
+        if let Ok(crate::input::Kind::Text) = crate::input::Kind::of(&input.input) {
+            return Err(ConfigError::Usage(format!(
+                "--sheet picks a sheet of a workbook (.xlsx, .xls, .ods), but {} is a CSV file, which has none; leave --sheet out",
+                input.input.display()
+            )));
+        }
+    }
     let mut options = ReadOptions {
         sheet: input.sheet.clone(),
         ..Default::default()
@@ -233,6 +247,8 @@ pub struct VerifyConfig {
     pub request: RequestConfig,
     /// Output control.
     pub ui: Ui,
+    /// Ask where devices not linked sit (`--locate`).
+    pub locate: bool,
 }
 
 impl VerifyConfig {
@@ -247,6 +263,7 @@ impl VerifyConfig {
             out,
             request: RequestConfig::from_args(&args.request, &args.server, token_env)?,
             ui: Ui::from_args(&args.output),
+            locate: args.locate,
         })
     }
 }
@@ -339,6 +356,9 @@ pub enum RunError {
     /// A flag's value cannot be used.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The account cache cannot be read, written or filled.
+    #[error("{0}")]
+    Account(String),
 }
 
 impl RunError {

@@ -108,6 +108,7 @@ fn world_for(rows: &[(u64, Want)]) -> sim::Fixture {
             .collect(),
         devices,
         associated: vec![],
+        account: Default::default(),
     }
 }
 
@@ -326,10 +327,11 @@ async fn check_case(dir: &Path, input: &Path, case: &Case) {
         want_lines,
         "{what}: rows reported\n{text}"
     );
-    let closing = format!(
-        "{} rows: {to_send} to send, {invalid} invalid, {duplicate} duplicate",
-        case.rows.len()
-    );
+    let rows = match case.rows.len() {
+        1 => "1 row".to_string(),
+        n => format!("{n} rows"),
+    };
+    let closing = format!("{rows}: {to_send} to send, {invalid} invalid, {duplicate} duplicate");
     assert!(text.contains(&closing), "{what}: {closing:?} in\n{text}");
 }
 
@@ -414,7 +416,7 @@ fn corpus_cases() -> Vec<Case> {
             &[
                 "missing columns plant_id, sn;",
                 "'plantid', 'serial', 'c_user_id'",
-                "did you mean 'plantid'",
+                "add: --column plant_id=plantid --column sn=serial",
             ],
         ),
         fatal(
@@ -424,9 +426,9 @@ fn corpus_cases() -> Vec<Case> {
         fatal(
             "13_no_header_row.csv",
             &[
-                "missing columns plant_id, sn, c_user_id;",
-                "'1', 'ND0001', '1'",
-                "!did you mean",
+                "the first row holds values ('1', 'ND0001', '1'), not column names",
+                "add a header row with plant_id, sn, c_user_id",
+                "!--column",
             ],
         ),
         rows(

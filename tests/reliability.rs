@@ -370,7 +370,7 @@ async fn restart_sets_the_old_file_aside_and_sends_everything_again() {
         let out = run_bin(&run_args(&fleet, &base, &["--rate", "500/s", "--restart"])).await;
         assert_exit(&out, 0);
         assert!(
-            stderr(&out).contains("--restart: the earlier results were renamed to"),
+            stderr(&out).contains("--restart: the earlier results set aside as"),
             "{}",
             stderr(&out)
         );

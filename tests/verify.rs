@@ -32,6 +32,7 @@ fn world(plants: u64, per_plant: usize, offline: &[usize]) -> (sim::Fixture, Str
             plants: plant_list,
             devices,
             associated: vec![],
+            account: Default::default(),
         },
         fleet,
     )
@@ -85,7 +86,7 @@ async fn linked_and_pending_then_only_pending_rows_are_checked_again() {
     let verify_path = dir.path().join("fleet.results.verify.csv");
     let text = std::fs::read_to_string(&verify_path).unwrap();
     assert!(
-        text.starts_with("row,plant_id,sn,link_status,device_status,last_update_time,checked_at\n")
+        text.starts_with("row,plant_id,sn,link_status,device_status,last_update_time,checked_at,located_plant_id,located_user_id,located_at\n")
     );
     let mut rdr = csv::Reader::from_path(&verify_path).unwrap();
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();

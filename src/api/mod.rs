@@ -59,6 +59,35 @@ impl Answer {
     }
 }
 
+impl std::fmt::Display for Answer {
+    /// The answer in words, for `-vv` lines: `HTTP 200, code 10004 (plant does not exist)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Envelope {
+                http_status,
+                code,
+                msg,
+            } => {
+                write!(f, "HTTP {http_status}, code {code}")?;
+                if msg.is_empty() {
+                    Ok(())
+                } else {
+                    write!(f, " ({})", crate::text::quote(msg))
+                }
+            }
+            Answer::NotEnvelope { http_status, why } => {
+                write!(
+                    f,
+                    "HTTP {http_status}, not the API's answer: {}",
+                    crate::text::quote(why)
+                )
+            }
+            Answer::Timeout => f.write_str("no answer within the time limit"),
+            Answer::Connection(e) => write!(f, "connection failed: {}", crate::text::quote(e)),
+        }
+    }
+}
+
 /// One request and its outcome.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -214,6 +243,21 @@ impl Client {
             }
         };
         self.send(self.http.get(url).query(query)).await
+    }
+
+    /// `POST` a form to a `v1/` path (for reading calls such as `plant/sn_plant`).
+    pub async fn post(&self, path: &str, form: &[(&str, String)]) -> Attempt {
+        let url = match self.base.join(path) {
+            Ok(u) => u,
+            Err(e) => {
+                return Attempt {
+                    answer: Answer::Connection(format!("bad path {path}: {e}")),
+                    data: None,
+                    latency: Duration::ZERO,
+                }
+            }
+        };
+        self.send(self.http.post(url).form(form)).await
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Attempt {

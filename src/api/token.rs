@@ -22,6 +22,18 @@ impl Token {
         Ok(Token(t.to_string()))
     }
 
+    /// A warning when the token does not have the 32 characters of a ShineServer OpenAPI token
+    /// (cut short or pasted twice, most likely); it says the length, never the token.
+    pub fn length_warning(&self) -> Option<String> {
+        let n = self.0.chars().count();
+        (n != 32).then(|| {
+            format!(
+                "the token is {}, but ShineServer's OpenAPI tokens have 32; check that it was copied whole",
+                crate::text::count(n as u64, "character", "characters")
+            )
+        })
+    }
+
     /// The secret itself, for the header and for redaction only.
     pub fn expose(&self) -> &str {
         &self.0

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 
+use crate::account::{screened, Screen};
 use crate::cli::CheckArgs;
 use crate::config::{input_paths, read_options, RunError};
 use crate::exit::Exit;
@@ -10,9 +11,26 @@ use crate::journal::{self, triage, Next};
 use crate::outcome::Outcome;
 use crate::ui::Log;
 
-/// `check` (and `run --dry-run`): the problems on stdout, a fatal one on stderr.
-pub fn execute(args: &CheckArgs) -> Exit {
-    match check(args, &mut std::io::stdout().lock()) {
+/// `check` (and `run --dry-run`): the problems on stdout, a fatal one on stderr. With
+/// `--account`, rows are also screened against the account cache (pulled first if there is none).
+pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Exit {
+    let output = super::account::check_output(args.quiet);
+    let screen = super::account::screen_for(
+        &args.account,
+        &args.server,
+        &args.request,
+        &output,
+        token_env,
+    )
+    .await;
+    let mut screen = match screen {
+        Ok(s) => s,
+        Err(e) => {
+            Log::new(false).error(&e.to_string());
+            return e.exit();
+        }
+    };
+    match check(args, screen.as_mut(), &mut std::io::stdout().lock()) {
         Ok(report) => report.exit(),
         Err(e) => {
             Log::new(false).error(&e.to_string());
@@ -34,6 +52,10 @@ pub struct CheckReport {
     pub duplicate: u64,
     /// Rows an earlier run already finished (per the results file).
     pub done: u64,
+    /// Of the invalid rows, those whose plant or user the account lacks (`--account`).
+    pub not_in_account: u64,
+    /// Rows to send whose plant another user owns (`--account`; a warning).
+    pub owner_mismatch: u64,
 }
 
 impl CheckReport {
@@ -48,8 +70,12 @@ impl CheckReport {
 }
 
 /// Validates the input, writing one line per problem row (unless `quiet`) and a closing count to
-/// `out`.
-pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<CheckReport, RunError> {
+/// `out`; with a `screen`, rows the account rules out are invalid and owner mismatches warned.
+pub fn check(
+    args: &CheckArgs,
+    mut screen: Option<&mut Screen>,
+    out: &mut impl Write,
+) -> Result<CheckReport, RunError> {
     let path = &args.input.input;
     let results_path = input_paths(&args.input).results;
     let options = read_options(&args.input)?;
@@ -64,9 +90,15 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<CheckReport, RunE
     for item in reader {
         let row = item?;
         report.rows += 1;
-        match triage(&mut seen, row) {
+        let next = triage(&mut seen, row);
+        let was_to_send = matches!(next, Next::Send(..));
+        match screened(screen.as_deref_mut(), next) {
             Next::Ended(line) => {
                 match line.outcome {
+                    Outcome::Invalid if was_to_send => {
+                        report.invalid += 1;
+                        report.not_in_account += 1;
+                    }
                     Outcome::Invalid => report.invalid += 1,
                     _ => report.duplicate += 1,
                 }
@@ -86,6 +118,26 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<CheckReport, RunE
         }
     }
     let _ = out.write_all(problems.as_bytes());
+    let mut account = String::new();
+    if let Some(screen) = screen {
+        report.owner_mismatch = screen.warned_rows();
+        if !args.quiet {
+            for line in screen.warning_lines() {
+                let _ = writeln!(out, "{line}");
+            }
+        }
+        account = format!(
+            " ({} not in the account listing of {}{}, {} on a plant another user owns)",
+            report.not_in_account,
+            screen.cache().listed_on(),
+            if screen.cache().complete() {
+                ""
+            } else {
+                ", partial"
+            },
+            report.owner_mismatch
+        );
+    }
     let done = if report.done > 0 {
         format!(
             ", {} already done in {}",
@@ -97,9 +149,9 @@ pub fn check(args: &CheckArgs, out: &mut impl Write) -> Result<CheckReport, RunE
     };
     let _ = writeln!(
         out,
-        "{}: {} rows: {} to send, {} invalid, {} duplicate{done}",
+        "{}: {}: {} to send, {} invalid{account}, {} duplicate{done}",
         path.display(),
-        report.rows,
+        crate::text::count(report.rows, "row", "rows"),
         report.to_send,
         report.invalid,
         report.duplicate

@@ -71,7 +71,12 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     // A folder used before (or holding a file of the user's under one of these names) keeps
     // every file: each is renamed with a timestamp, as `--restart` does with results.
     let mut set_aside = Vec::new();
-    for file in [&fleet, &dir.join("fixture.json"), &html] {
+    for file in [
+        &fleet,
+        &dir.join("fixture.json"),
+        &html,
+        &dir.join("report.xlsx"),
+    ] {
         if let Some(aside) = journal::set_aside(file)? {
             set_aside.push(aside);
         }
@@ -160,6 +165,12 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     said.push_str(&format!(
         "the simulator received {} requests, at most {} in any one second\n",
         stats.requests, stats.max_in_one_second
+    ));
+    let xlsx = dir.join("report.xlsx");
+    report::write_xlsx(&paths.results, &xlsx)?;
+    said.push_str(&format!(
+        "spreadsheet: {} (opens in Excel or LibreOffice)\n",
+        xlsx.display()
     ));
     let data = report::load(&paths.results)?;
     report::write_html(&data, &html).with_context(|| format!("cannot write {}", html.display()))?;

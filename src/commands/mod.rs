@@ -1,6 +1,7 @@
 //! One module per command: each resolves its flags, does its work, prints what it found through
 //! the log emitter, and returns the exit code for `main`.
 
+pub mod account;
 pub mod check;
 pub mod demo;
 pub mod meta;

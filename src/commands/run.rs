@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::Semaphore;
 
+use crate::account::screened;
 use crate::api::{Answer, Attempt};
 use crate::cli::RunArgs;
 use crate::config::{RunConfig, RunError};
@@ -14,8 +15,8 @@ use crate::engine::{Call, Engine, Stop};
 use crate::exit::Exit;
 use crate::input::{Device, FleetReader, InputRow};
 use crate::journal::{self, triage, Next, ResultLine, ResultsError, ResultsWriter, RunLock};
-use crate::outcome::{Outcome, CODE_ALREADY};
-use crate::text::shorten;
+use crate::outcome::{Outcome, CODE_ALREADY, CODE_PERMISSION_DENIED};
+use crate::text::{count, shorten};
 use crate::ui::{Log, Mode, Progress, Summary, Tally};
 
 /// Longest API message kept in a results line.
@@ -23,14 +24,38 @@ const MSG_LIMIT: usize = 500;
 
 /// `run`: resolves the flags, runs, prints the summary.
 pub async fn execute(args: RunArgs, token_env: Option<&str>) -> Exit {
-    let log = Log::new(args.output.log_format == crate::cli::LogFormat::Json);
-    let cfg = match RunConfig::from_args(&args, token_env) {
+    let log = Log::with_timestamps(
+        args.output.log_format == crate::cli::LogFormat::Json,
+        !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
+    let mut cfg = match RunConfig::from_args(&args, token_env) {
         Ok(cfg) => cfg,
         Err(e) => {
             log.error(&e.to_string());
             return e.exit();
         }
     };
+    if let Some(warning) = cfg.request.token.length_warning() {
+        if !cfg.ui.quiet {
+            log.notice(&format!("growatt-onboard: warning: {warning}"));
+        }
+    }
+    let account = &args.account;
+    match super::account::screen_for(
+        account,
+        &args.server,
+        &args.request,
+        &args.output,
+        token_env,
+    )
+    .await
+    {
+        Ok(screen) => cfg.account = screen,
+        Err(e) => {
+            log.error(&e.to_string());
+            return e.exit();
+        }
+    }
     let quiet = cfg.ui.quiet;
     match run(cfg).await {
         Ok(report) => {
@@ -59,7 +84,8 @@ impl RunReport {
     pub fn print(&self, log: &Log, quiet: bool) {
         if let Err(e) = self.summary.append_history() {
             log.notice(&format!(
-                "growatt-onboard: cannot append to the run history: {e}"
+                "growatt-onboard: cannot append to the run history: {}",
+                crate::text::io_reason(&e)
             ));
         }
         if log.is_json() {
@@ -87,6 +113,9 @@ struct Shared {
     tally: Mutex<Tally>,
     /// The results file; `None` after a write failed (the run is stopping then).
     writer: Mutex<Option<ResultsWriter>>,
+    /// Rows denied (10011) while the token is in doubt: written once the token proves good,
+    /// dropped when the run stops for the token, so the next run sends them again.
+    held: Mutex<Vec<ResultLine>>,
 }
 
 impl Shared {
@@ -109,12 +138,40 @@ impl Shared {
         self.progress.advance(1, &t, pace.per_second, paused);
     }
 
+    /// Ends a row: its line is written, or held while a denial may be the token's fault.
+    fn finish(&self, line: ResultLine) {
+        let denied = line.outcome == Outcome::Rejected
+            && (line.error_code == Some(CODE_PERMISSION_DENIED)
+                || matches!(line.http_status, Some(401 | 403)));
+        if denied && self.engine.token_in_doubt() {
+            self.held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(line);
+            return;
+        }
+        if !self.engine.token_in_doubt() {
+            self.release_held(true);
+        }
+        self.write_line(line);
+    }
+
+    /// Writes the held lines (`write`), or drops them when the run stopped for the token.
+    fn release_held(&self, write: bool) {
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|e| e.into_inner()));
+        if write {
+            for line in held {
+                self.write_line(line);
+            }
+        }
+    }
+
     /// Writes a row's line (one whole line, handed to the OS at once), then counts and logs it.
     ///
     /// The line goes to the results file first: a log write that fails or blocks can never cost
     /// the row its line. A row whose line did not reach the file is not counted, so the summary
     /// only ever claims what the file holds; the run stops and the row is processed again next time.
-    fn finish(&self, line: ResultLine) {
+    fn write_line(&self, line: ResultLine) {
         {
             let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
             let Some(w) = writer.as_mut() else { return };
@@ -155,7 +212,7 @@ impl Shared {
 
 /// Runs the whole job. Errors are fatal problems found before anything was sent; everything
 /// after that is reported in the [`RunReport`].
-pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
+pub async fn run(mut cfg: RunConfig) -> Result<RunReport, RunError> {
     let started_at = SystemTime::now();
     let started = Instant::now();
     let client = cfg.request.client()?;
@@ -177,11 +234,20 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     let mut lock = RunLock::acquire(results_path, journal::RUN_HINT)?;
     let mut notes = Vec::new();
     if cfg.restart {
-        if let Some(aside) = journal::set_aside(results_path)? {
-            notes.push(format!(
-                "--restart: the earlier results were renamed to {}",
-                aside.display()
-            ));
+        // The history and the links belong to the results they describe: they go aside too.
+        let p = &cfg.paths;
+        for (what, path) in [
+            ("results", &p.results),
+            ("run history", &p.history),
+            ("verify results", &p.verify),
+            ("summary", &p.summary),
+        ] {
+            if let Some(aside) = journal::set_aside(path)? {
+                notes.push(format!(
+                    "--restart: the earlier {what} set aside as {}",
+                    aside.display()
+                ));
+            }
         }
     }
     let (file, previous) = journal::open_for_append(results_path)?;
@@ -197,8 +263,12 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     }
     if previous.done.done_count() > 0 {
         notes.push(format!(
-            "continuing: {} serials are already done in {}",
-            previous.done.done_count(),
+            "continuing: {} already done in {}",
+            crate::text::count(
+                previous.done.done_count() as u64,
+                "serial is",
+                "serials are"
+            ),
             results_path.display()
         ));
     }
@@ -230,6 +300,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         source,
     })?;
     let mut seen = previous.done;
+    let mut screen = cfg.account.take();
     let mut reader = reader;
 
     let engine = Engine::new(client, cfg.request.engine(&cfg.ui), log.clone());
@@ -240,6 +311,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
         verbose: cfg.ui.verbose,
         tally: Mutex::new(Tally::default()),
         writer: Mutex::new(Some(ResultsWriter::new(results_path, file))),
+        held: Mutex::new(Vec::new()),
     });
     let ticker = tokio::spawn(sync_ticker(sync_handle, engine.clone()));
 
@@ -271,7 +343,7 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
                 break;
             }
         };
-        match triage(&mut seen, row) {
+        match screened(screen.as_mut(), triage(&mut seen, row)) {
             Next::Done => shared.advance(None),
             Next::Ended(line) => shared.finish(line),
             Next::Send(row, device) => {
@@ -296,10 +368,16 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     }
     drop(reader);
     drop(seen);
+    if let Some(screen) = screen.filter(|_| !cfg.ui.quiet) {
+        for line in screen.warning_lines() {
+            log.notice(&format!("growatt-onboard: {line}"));
+        }
+    }
     while let Some(r) = tasks.join_next().await {
         unended |= !matches!(r, Ok(true));
         crashed |= r.is_err();
     }
+    shared.release_held(engine.stop_reason() != Some(Stop::Denied));
     watchers.end().await;
     ticker.abort();
     let _ = ticker.await;
@@ -364,8 +442,9 @@ pub async fn run(cfg: RunConfig) -> Result<RunReport, RunError> {
     );
     if let Err(e) = summary.write_json(&cfg.paths.summary) {
         log.notice(&format!(
-            "growatt-onboard: cannot write the summary {}: {e}",
-            cfg.paths.summary.display()
+            "growatt-onboard: cannot write the summary {}: {}",
+            cfg.paths.summary.display(),
+            crate::text::io_reason(&e)
         ));
     }
     drop(lock);
@@ -437,25 +516,38 @@ fn line_for(
                 );
             }
             if outcome == Outcome::Failed {
-                msg = format!("gave up after {attempts} attempts; last answer {code} {msg}; run again to retry");
+                msg = format!(
+                    "gave up after {}; last answer {code}{}; run again to retry",
+                    count(u64::from(attempts), "attempt", "attempts"),
+                    if msg.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {msg}")
+                    }
+                );
             }
             (Some(*code), msg)
         }
         Answer::NotEnvelope { why, .. } => (
             None,
             format!(
-                "gave up after {attempts} attempts; last: {}",
+                "gave up after {}; last: {}",
+                count(u64::from(attempts), "attempt", "attempts"),
                 shorten(why, MSG_LIMIT)
             ),
         ),
         Answer::Timeout => (
             None,
-            format!("gave up after {attempts} attempts; last: no answer within the time limit"),
+            format!(
+                "gave up after {}; last: no answer within the time limit",
+                count(u64::from(attempts), "attempt", "attempts")
+            ),
         ),
         Answer::Connection(e) => (
             None,
             format!(
-                "gave up after {attempts} attempts; last: {}",
+                "gave up after {}; last: {}",
+                count(u64::from(attempts), "attempt", "attempts"),
                 shorten(e, MSG_LIMIT)
             ),
         ),

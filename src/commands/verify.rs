@@ -25,9 +25,15 @@ use crate::journal::{
 use crate::outcome::Outcome;
 use crate::ui::Log;
 
+#[path = "verify_locate.rs"]
+mod locate;
+
 /// `verify`: resolves the flags, checks the links, prints what it found.
 pub async fn execute(args: VerifyArgs, token_env: Option<&str>) -> Exit {
-    let log = Log::new(args.output.log_format == crate::cli::LogFormat::Json);
+    let log = Log::with_timestamps(
+        args.output.log_format == crate::cli::LogFormat::Json,
+        !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     let cfg = match VerifyConfig::from_args(&args, token_env) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -35,6 +41,11 @@ pub async fn execute(args: VerifyArgs, token_env: Option<&str>) -> Exit {
             return e.exit();
         }
     };
+    if let Some(warning) = cfg.request.token.length_warning() {
+        if !cfg.ui.quiet {
+            log.notice(&format!("growatt-onboard: warning: {warning}"));
+        }
+    }
     let out = cfg.out.clone();
     match verify(cfg).await {
         Ok(report) => {
@@ -62,6 +73,8 @@ pub enum LinkStatus {
     Pending,
     /// The plant itself does not exist (the list call answered 10003).
     PlantMissing,
+    /// `--locate`: the device sits on another plant (the `located_*` columns say which).
+    Elsewhere,
 }
 
 impl LinkStatus {
@@ -71,6 +84,7 @@ impl LinkStatus {
             LinkStatus::Linked => "linked",
             LinkStatus::Pending => "pending",
             LinkStatus::PlantMissing => "plant_missing",
+            LinkStatus::Elsewhere => "elsewhere",
         }
     }
 }
@@ -147,6 +161,10 @@ impl VerifyReport {
         if missing > 0 {
             out.push_str(&format!(", {missing} on plants that no longer exist"));
         }
+        let elsewhere = self.checked.get("elsewhere").copied().unwrap_or(0);
+        if elsewhere > 0 {
+            out.push_str(&format!(", {elsewhere} sitting on another plant"));
+        }
         if self.unchecked > 0 {
             out.push_str(&format!(", {} not checked (run again)", self.unchecked));
         }
@@ -163,10 +181,11 @@ impl VerifyReport {
 
 /// A registered row to check.
 #[derive(Debug, Clone)]
-struct Target {
-    row: u64,
-    plant_cell: String,
-    sn: String,
+pub(crate) struct Target {
+    pub(crate) row: u64,
+    pub(crate) plant_cell: String,
+    pub(crate) user_cell: String,
+    pub(crate) sn: String,
 }
 
 /// A problem that ends verify before any request.
@@ -227,6 +246,7 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
         let target = outcome.is_done().then(|| Target {
             row,
             plant_cell: text(1),
+            user_cell: text(3),
             sn,
         });
         latest.insert(key, target);
@@ -239,7 +259,9 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
 
     // Serials an earlier verify found linked are not checked again.
     let mut linked_before: HashSet<u64> = HashSet::new();
+    let mut located = locate::Earlier::default();
     let (file, _) = journal::open_log(&cfg.out, &VERIFY_COLUMNS, |r| {
+        located.read(r);
         let sn = r.get(2).and_then(|b| std::str::from_utf8(b).ok());
         let status = r.get(3);
         if let (Some(sn), Some(status)) = (sn, status) {
@@ -280,6 +302,7 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
         });
     }
     let mut write_error = None;
+    let mut to_locate = Vec::new();
     while let Some(joined) = tasks.join_next().await {
         let Ok((mut targets, listing)) = joined else {
             continue;
@@ -311,6 +334,10 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
                 Err(()) => (LinkStatus::PlantMissing, String::new(), String::new()),
                 Ok(devices) => match devices.get(&sn_key(&t.sn)) {
                     Some(d) => (LinkStatus::Linked, d.status.clone(), d.updated.clone()),
+                    None if cfg.locate => {
+                        to_locate.push(t);
+                        continue;
+                    }
                     None => (LinkStatus::Pending, String::new(), String::new()),
                 },
             };
@@ -323,6 +350,9 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
                 safe_cell(&device_status),
                 safe_cell(&updated),
                 checked_at.clone(),
+                String::new(),
+                String::new(),
+                String::new(),
             ];
             if let Err(e) = writer.write_record(&cells) {
                 write_error = Some(e);
@@ -330,6 +360,18 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
                 break;
             }
         }
+    }
+    if write_error.is_none() {
+        let quiet = cfg.ui.quiet;
+        let pass = locate::pass(
+            &engine,
+            to_locate,
+            &located,
+            &mut writer,
+            &mut report,
+            quiet,
+        );
+        write_error = pass.await.err();
     }
     watchers.end().await;
     let sync = writer.sync();

@@ -21,7 +21,7 @@ mod signals;
 mod stop;
 
 pub use pacer::{PaceStatus, Pacer};
-pub use policy::{ListingVerdict, RetryPolicy, Verdict};
+pub use policy::{ListingVerdict, LocateVerdict, RetryPolicy, Verdict};
 pub use stop::Stop;
 
 /// How many answers at the start of a run decide that a refused token is the token's fault.
@@ -160,6 +160,13 @@ impl Engine {
         })
     }
 
+    /// Whether the token is in doubt: every answer so far was a denial (once the probe's answers
+    /// are all denials the run stops, so the doubt never clears). A row denied meanwhile is not
+    /// known to be the row's own fault.
+    pub fn token_in_doubt(&self) -> bool {
+        self.probe.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
     /// Records an answer for the token probe; true when this denial proves the token wrong.
     fn probe(&self, denied: bool) -> bool {
         let mut p = self.probe.lock().unwrap_or_else(|e| e.into_inner());
@@ -208,7 +215,7 @@ impl Engine {
             drop(permit);
             if self.cfg.trace_requests {
                 self.log.notice(&format!(
-                    "{label}: attempt {} → {:?} in {} ms",
+                    "{label}: attempt {}: {} in {} ms",
                     attempts + 1,
                     attempt.answer,
                     attempt.latency.as_millis()

@@ -57,6 +57,22 @@ pub enum ListingVerdict {
     Failed,
 }
 
+/// What a final answer to `plant/sn_plant` (where a device sits) says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocateVerdict {
+    /// The answer names the plant.
+    Found,
+    /// No plant has the device (10005).
+    NoSuchDevice,
+    /// Any other code, or a code that outlasted the retries.
+    Refused {
+        /// The code.
+        code: i64,
+    },
+    /// Retryable failures without an API answer used up the attempts.
+    Failed,
+}
+
 /// Retry settings, resolved once from the command line.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -137,6 +153,22 @@ impl RetryPolicy {
         }
     }
 
+    /// What the final answer to `plant/sn_plant` means: 10005 says no plant has the device.
+    pub fn locating(&self, answer: &Answer, outcome: Outcome) -> LocateVerdict {
+        match answer {
+            Answer::Envelope { code, .. } if outcome == Outcome::Failed => {
+                LocateVerdict::Refused { code: *code }
+            }
+            Answer::Envelope { code: 0, .. } => LocateVerdict::Found,
+            Answer::Envelope {
+                code: CODE_NO_SUCH_DEVICE,
+                ..
+            } => LocateVerdict::NoSuchDevice,
+            Answer::Envelope { code, .. } => LocateVerdict::Refused { code: *code },
+            _ => LocateVerdict::Failed,
+        }
+    }
+
     /// The wait before attempt `next` (2 for the first retry): about `base`, doubling, capped,
     /// with ±25 % jitter so rows failing together do not retry together.
     pub fn backoff(&self, next: u32, rng: &mut impl Rng) -> Duration {
@@ -167,6 +199,9 @@ pub fn may_have_reached(answer: &Answer) -> bool {
             }
     )
 }
+
+/// `plant/sn_plant`'s code for a device no plant has.
+const CODE_NO_SUCH_DEVICE: i64 = 10005;
 
 #[cfg(test)]
 mod tests {
@@ -280,6 +315,27 @@ mod tests {
         assert_eq!(
             p.listing(&Answer::Timeout, Outcome::Failed),
             ListingVerdict::Failed
+        );
+    }
+
+    #[test]
+    fn locating_answers() {
+        let p = RetryPolicy::default();
+        assert_eq!(
+            p.locating(&env(0), Outcome::Registered),
+            LocateVerdict::Found
+        );
+        assert_eq!(
+            p.locating(&env(10005), Outcome::Rejected),
+            LocateVerdict::NoSuchDevice
+        );
+        assert_eq!(
+            p.locating(&env(10011), Outcome::Rejected),
+            LocateVerdict::Refused { code: 10011 }
+        );
+        assert_eq!(
+            p.locating(&Answer::Timeout, Outcome::Failed),
+            LocateVerdict::Failed
         );
     }
 

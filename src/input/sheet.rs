@@ -16,6 +16,26 @@ pub(super) struct SheetSource {
     first_row: u64,
 }
 
+/// Opens the workbook by its content (an .xlsx renamed .xls, or without an extension, opens
+/// too); what cannot be opened is said in words a person can act on.
+fn open_book(path: &Path) -> Result<calamine::Sheets<std::io::BufReader<File>>, String> {
+    use calamine::{open_workbook, Ods, Sheets, Xls, Xlsb, Xlsx};
+    let opened = match super::Kind::of(path) {
+        Ok(super::Kind::Ole) => open_workbook::<Xls<_>, _>(path).ok().map(Sheets::Xls),
+        Ok(super::Kind::Zip) => open_workbook::<Xlsx<_>, _>(path)
+            .map(Sheets::Xlsx)
+            .ok()
+            .or_else(|| open_workbook::<Ods<_>, _>(path).map(Sheets::Ods).ok())
+            .or_else(|| open_workbook::<Xlsb<_>, _>(path).map(Sheets::Xlsb).ok()),
+        _ => None,
+    };
+    opened.ok_or_else(|| {
+        "it is not a workbook this tool can read (damaged, password-protected, or another \
+         kind of document); open it in Excel or LibreOffice and save it as .xlsx or as CSV UTF-8"
+            .to_string()
+    })
+}
+
 /// Opens a spreadsheet's sheet (the first, or `options.sheet`) and matches the required columns
 /// in its first non-blank row.
 pub(super) fn open(
@@ -33,7 +53,7 @@ pub(super) fn open(
             source,
         });
     }
-    let mut book = calamine::open_workbook_auto(path).map_err(|e| sheet_err(e.to_string()))?;
+    let mut book = open_book(path).map_err(sheet_err)?;
     let names = book.sheet_names();
     let name = match &options.sheet {
         Some(want) => names
@@ -57,8 +77,15 @@ pub(super) fn open(
             .cloned()
             .ok_or_else(|| sheet_err("the file has no sheets".into()))?,
     };
-    let range = read_range(&mut book, &name)
-        .map_err(|e| sheet_err(format!("sheet '{}': {e}", quote(&name))))?;
+    let range = read_range(&mut book, &name).map_err(|too_large| {
+        sheet_err(match too_large {
+            Some(why) => format!("the sheet '{}': {why}", quote(&name)),
+            None => format!(
+                "the sheet '{}' cannot be read; open the file in Excel or LibreOffice and save it again",
+                quote(&name)
+            ),
+        })
+    })?;
     let first_row = range.start().map_or(1, |(r, _)| u64::from(r) + 1);
     let mut record = csv::ByteRecord::new();
     let mut next = 0;
@@ -97,25 +124,26 @@ pub const MAX_SHEET_CELLS: u64 = 1 << 24;
 
 /// The sheet's cells as a range, never allocated by the size the file claims: .xlsx and .xlsb
 /// are read cell by cell, and the grid is built only when the cells actually there span at most
-/// [`MAX_SHEET_CELLS`].
+/// [`MAX_SHEET_CELLS`]. `Err(Some(why))` for a sheet too large, `Err(None)` for one the reader
+/// cannot read.
 fn read_range(
     book: &mut calamine::Sheets<std::io::BufReader<File>>,
     name: &str,
-) -> Result<calamine::Range<calamine::Data>, String> {
+) -> Result<calamine::Range<calamine::Data>, Option<String>> {
     use calamine::{Reader as _, Sheets};
     match book {
         Sheets::Xlsx(x) => {
-            let mut cells = x.worksheet_cells_reader(name).map_err(|e| e.to_string())?;
-            sparse_range(|| cells.next_cell().map_err(|e| e.to_string()))
+            let mut cells = x.worksheet_cells_reader(name).map_err(|_| None)?;
+            sparse_range(|| cells.next_cell().map_err(|_| None))
         }
         Sheets::Xlsb(x) => {
-            let mut cells = x.worksheet_cells_reader(name).map_err(|e| e.to_string())?;
-            sparse_range(|| cells.next_cell().map_err(|e| e.to_string()))
+            let mut cells = x.worksheet_cells_reader(name).map_err(|_| None)?;
+            sparse_range(|| cells.next_cell().map_err(|_| None))
         }
         // .xls (at most 65,536 × 256) and .ods come whole from their readers.
         other => {
-            let range = other.worksheet_range(name).map_err(|e| e.to_string())?;
-            check_size(range.height() as u64, range.width() as u64)?;
+            let range = other.worksheet_range(name).map_err(|_| None)?;
+            check_size(range.height() as u64, range.width() as u64).map_err(Some)?;
             Ok(range)
         }
     }
@@ -123,8 +151,8 @@ fn read_range(
 
 /// Collects the non-empty cells one by one and builds the grid they span, when it is small enough.
 fn sparse_range<'a>(
-    mut next: impl FnMut() -> Result<Option<calamine::Cell<calamine::DataRef<'a>>>, String>,
-) -> Result<calamine::Range<calamine::Data>, String> {
+    mut next: impl FnMut() -> Result<Option<calamine::Cell<calamine::DataRef<'a>>>, Option<String>>,
+) -> Result<calamine::Range<calamine::Data>, Option<String>> {
     let mut cells: Vec<calamine::Cell<calamine::Data>> = Vec::new();
     let (mut top, mut bottom, mut left, mut right) = (u32::MAX, 0u32, u32::MAX, 0u32);
     while let Some(cell) = next()? {
@@ -137,14 +165,14 @@ fn sparse_range<'a>(
         (left, right) = (left.min(c), right.max(c));
         // More cells than the cap can ever span is enough to know, whatever comes next.
         if cells.len() as u64 >= MAX_SHEET_CELLS {
-            check_size(u64::from(bottom - top) + 1, u64::from(right - left) + 1)?;
+            check_size(u64::from(bottom - top) + 1, u64::from(right - left) + 1).map_err(Some)?;
         }
         cells.push(calamine::Cell::new((r, c), value));
     }
     if cells.is_empty() {
         return Ok(calamine::Range::empty());
     }
-    check_size(u64::from(bottom - top) + 1, u64::from(right - left) + 1)?;
+    check_size(u64::from(bottom - top) + 1, u64::from(right - left) + 1).map_err(Some)?;
     // The grid is built assuming rows in order; a file may list them in any order.
     cells.sort_by_key(|c| c.get_position());
     Ok(calamine::Range::from_sparse(cells))

@@ -34,8 +34,9 @@ pub const COLUMNS: [&str; 11] = [
     "finished_at",
 ];
 
-/// The verify file's header.
-pub const VERIFY_COLUMNS: [&str; 7] = [
+/// The verify file's header. The `located_*` columns (where `verify --locate` found the device)
+/// came later: a file with only the first [`VERIFY_COLUMNS_BEFORE_LOCATE`] columns still reads.
+pub const VERIFY_COLUMNS: [&str; 10] = [
     "row",
     "plant_id",
     "sn",
@@ -43,7 +44,13 @@ pub const VERIFY_COLUMNS: [&str; 7] = [
     "device_status",
     "last_update_time",
     "checked_at",
+    "located_plant_id",
+    "located_user_id",
+    "located_at",
 ];
+
+/// How many columns verify files had before `--locate`.
+pub const VERIFY_COLUMNS_BEFORE_LOCATE: usize = 7;
 
 /// One line of the results file.
 #[derive(Debug, Clone, PartialEq)]
@@ -110,11 +117,25 @@ pub fn safe_cell(text: &str) -> String {
     }
 }
 
+/// The text a person typed, from a cell [`safe_cell`] wrote: without the apostrophe it put
+/// before a would-be formula. Used where the cell is shown rather than opened as CSV (the
+/// reports, the spreadsheet export), so `'-1004` reads `-1004` again.
+pub fn shown_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest)
+            if rest.starts_with(' ') || rest.trim_start().starts_with(['=', '+', '-', '@']) =>
+        {
+            rest
+        }
+        _ => cell,
+    }
+}
+
 /// A problem with the results file; fatal for the run.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
     /// The file (or its folder) cannot be opened, read or written.
-    #[error("results file {path}: {source}")]
+    #[error("results file {path}: {}", crate::text::io_reason(.source))]
     Io {
         /// The results file.
         path: PathBuf,
@@ -138,14 +159,34 @@ pub enum ResultsError {
         /// The results file.
         results: PathBuf,
     },
-    /// The file exists but is not a results file of this tool.
-    #[error("{path} exists but is not a growatt-onboard results file (its header is '{header}'); pass -o to choose another path, or --restart to set it aside")]
+    /// The file exists but is not a results file of this tool. The advice never names a flag
+    /// (the commands that meet this differ in their flags) nor a rename of the file (it may be
+    /// the person's own fleet).
+    #[error("{}", foreign_message(.path, .header, *.fleet))]
     Foreign {
         /// The results file.
         path: PathBuf,
         /// Its first line.
         header: String,
+        /// It looks like a fleet file (a workbook, or a header with the fleet's columns).
+        fleet: bool,
     },
+}
+
+/// What to say about a file that is not a results file.
+fn foreign_message(path: &Path, header: &str, fleet: bool) -> String {
+    if fleet {
+        format!(
+            "{} looks like your fleet file, not a results file; pass {}, the results file a run on it writes",
+            path.display(),
+            crate::paths::default_results_path(path).display()
+        )
+    } else {
+        format!(
+            "{} is not a growatt-onboard results file (its first line is '{header}'); name the results file a run wrote, or a new file",
+            path.display()
+        )
+    }
 }
 
 impl ResultsError {

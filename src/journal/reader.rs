@@ -122,32 +122,35 @@ pub(super) fn whole_end(
     let mut tail = vec![0u8; tail_len as usize];
     file.seek(SeekFrom::Start(whole))?;
     file.read_exact(&mut tail)?;
-    if parse_line(&tail, columns.len()).is_some_and(|r| ends_in_timestamp(&r)) {
+    let tail_whole =
+        parse_line(&tail).is_some_and(|r| r.len() == columns.len() && has_timestamp(&r, columns));
+    if tail_whole {
         Ok((len, true))
     } else {
         Ok((whole, false))
     }
 }
 
-/// Every log the tool keeps ends its records with a timestamp (`finished_at`, `checked_at`): a
-/// line cut short has lost at least its `Z`.
-fn ends_in_timestamp(record: &csv::ByteRecord) -> bool {
-    record
+/// Every log the tool keeps has a timestamp in each record (`finished_at`, `checked_at`): a line
+/// cut short before it, or in it, has lost at least its `Z`.
+fn has_timestamp(record: &csv::ByteRecord, columns: &[&str]) -> bool {
+    columns
         .iter()
-        .next_back()
+        .position(|c| *c == "finished_at" || *c == "checked_at")
+        .and_then(|i| record.get(i))
         .and_then(|b| std::str::from_utf8(b).ok())
         .is_some_and(|t| humantime::parse_rfc3339(t.trim()).is_ok())
 }
 
-/// One line (without its line break) as a record of exactly `fields` cells, or `None` when it is
-/// not one: a stray or unbalanced quote, text after a closing quote, too few or too many cells.
+/// One line (without its line break) as a record, or `None` when it is not one: a stray or
+/// unbalanced quote, text after a closing quote. Callers check the number of cells.
 /// The tool never writes a line break inside a cell, so a line is a record or it is damaged.
 ///
 /// Parsed strictly by hand (RFC 4180 quoting, as the writer quotes): cheaper than a CSV reader
 /// per line, and nothing is guessed about a damaged line.
-fn parse_line(line: &[u8], fields: usize) -> Option<csv::ByteRecord> {
+fn parse_line(line: &[u8]) -> Option<csv::ByteRecord> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let mut record = csv::ByteRecord::with_capacity(line.len(), fields);
+    let mut record = csv::ByteRecord::with_capacity(line.len(), 16);
     let mut cell = Vec::new();
     let mut i = 0;
     loop {
@@ -192,11 +195,8 @@ fn parse_line(line: &[u8], fields: usize) -> Option<csv::ByteRecord> {
             }
             i = end + 1;
         }
-        if record.len() > fields {
-            return None;
-        }
     }
-    (record.len() == fields).then_some(record)
+    Some(record)
 }
 
 /// Reads what an earlier run left without changing the file (for `check`): a torn last line is
@@ -262,19 +262,40 @@ pub(super) fn read_log(
     read_line(&mut reader, &mut line)?;
     let head = line.strip_suffix(b"\n").unwrap_or(&line);
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    let header = parse_line(head, columns.len());
-    let matches = header.as_ref().is_some_and(|h| {
-        h.iter()
-            .map(|c| String::from_utf8_lossy(c))
-            .eq(columns.iter().map(|c| std::borrow::Cow::Borrowed(*c)))
-    });
-    if !matches {
-        let text = String::from_utf8_lossy(head);
+    let names: Vec<String> = parse_line(head)
+        .map(|h| {
+            h.iter()
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect()
+        })
+        .unwrap_or_else(|| {
+            vec![String::from_utf8_lossy(head)
+                .trim_end_matches('\r')
+                .to_string()]
+        });
+    // A verify file from before `--locate` has the same columns but the last three.
+    let older_verify = columns == super::VERIFY_COLUMNS.as_slice()
+        && names
+            .iter()
+            .map(String::as_str)
+            .eq(columns[..super::VERIFY_COLUMNS_BEFORE_LOCATE]
+                .iter()
+                .copied());
+    if head.is_empty()
+        || (!older_verify && names.iter().map(String::as_str).ne(columns.iter().copied()))
+    {
+        let joined = names.join(",").to_lowercase();
+        let fleet = crate::input::Kind::of(path).is_ok_and(crate::input::Kind::is_workbook)
+            || (["plant", "sn", "serial"].iter().any(|w| joined.contains(w))
+                && !joined.contains("outcome"));
         return Err(ResultsError::Foreign {
             path: path.to_path_buf(),
-            header: crate::text::quote(text.trim_end_matches('\r')),
+            header: crate::text::quote(&names.join(",")),
+            fleet,
         });
     }
+    // Lines of an older verify file, and the full lines appended to it since, are both whole.
+    let widths = [names.len(), columns.len()];
     let mut number = 1u64;
     loop {
         if read_line(&mut reader, &mut line)? == 0 {
@@ -285,7 +306,7 @@ pub(super) fn read_log(
         if text.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
-        match parse_line(text, columns.len()) {
+        match parse_line(text).filter(|r| widths.contains(&r.len())) {
             Some(record) => {
                 opened.lines += 1;
                 each(&record);

@@ -192,3 +192,17 @@ fn lines_parse_as_the_writer_quotes_them() {
         (2, vec![4, 5, 6])
     );
 }
+
+#[test]
+fn shown_cell_drops_only_the_formula_guard() {
+    for text in [
+        "-1004", "=cmd", "+1", "@SUM(A1)", "  @x", "plain", "'quoted'", "it's",
+    ] {
+        assert_eq!(shown_cell(&safe_cell(text)), text, "{text}");
+    }
+    assert_eq!(
+        shown_cell("'abc"),
+        "'abc",
+        "an apostrophe a person typed stays"
+    );
+}

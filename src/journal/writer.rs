@@ -1,7 +1,7 @@
 //! Writing a journal: opened for appending after a torn last line is cut, one whole line per
 //! write; `--restart` sets the old file aside.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -72,12 +72,7 @@ pub fn open_log(
     mut each: impl FnMut(&csv::ByteRecord),
 ) -> Result<(File, Opened), ResultsError> {
     let err = io_err(path);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(&err)?;
+    let mut file = crate::files::open_append(path, true).map_err(&err)?;
     let mut opened = Opened::default();
     let len = file.metadata().map_err(&err)?.len();
     if len > 0 {

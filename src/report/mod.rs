@@ -14,9 +14,11 @@ use crate::paths::Paths;
 
 pub mod html;
 pub mod text;
+pub mod xlsx;
 
 pub use html::{render_html, write_html};
 pub use text::render_text;
+pub use xlsx::write_xlsx;
 
 /// Most attention rows listed; the rest are counted.
 pub const ATTENTION_LIMIT: usize = 2000;
@@ -38,6 +40,23 @@ pub struct AttentionRow {
     pub error_code: Option<i64>,
     /// The message.
     pub error_msg: String,
+}
+
+/// A device `verify` did not find on its plant (yet), from the verify file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLink {
+    /// Spreadsheet row number.
+    pub row: u64,
+    /// The plant it should be on.
+    pub plant_id: String,
+    /// The serial.
+    pub sn: String,
+    /// `pending` or `plant_missing` (`linked` and `elsewhere` too, from [`link_statuses`]).
+    pub status: String,
+    /// The plant `verify --locate` found the device on, if any.
+    pub located_plant_id: String,
+    /// That plant's user.
+    pub located_user_id: String,
 }
 
 /// One past run, from the history file.
@@ -84,7 +103,29 @@ pub struct ReportData {
     pub damaged: journal::Damaged,
     /// Linked / pending counts from the verify file, when there is one.
     pub links: Option<BTreeMap<String, u64>>,
+    /// Devices not (yet) linked, by row, from the verify file (at most [`ATTENTION_LIMIT`]).
+    pub pending: Vec<PendingLink>,
+    /// Rows `verify --locate` found sitting on another plant, by row number.
+    pub elsewhere: Vec<Elsewhere>,
 }
+
+/// A device `verify --locate` found on another plant than its row's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Elsewhere {
+    /// Spreadsheet row number.
+    pub row: u64,
+    /// The serial.
+    pub sn: String,
+    /// The row's plant.
+    pub plant_id: String,
+    /// The plant it sits on.
+    pub located_plant_id: String,
+    /// That plant's user.
+    pub located_user_id: String,
+}
+
+/// What to do about a device sitting elsewhere.
+pub const ELSEWHERE_ADVICE: &str = "move it to the row's plant in ShineServer (a previous owner may have to release it), or correct the row's plant_id if the plant it sits on is the right one";
 
 impl ReportData {
     /// Rows in the file (distinct serials, plus rows that had none to send).
@@ -140,7 +181,7 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
     let opened = journal::scan_log(results_path, &journal::COLUMNS, |r| {
         let text = |i| {
             r.get(i)
-                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .map(|b| journal::shown_cell(&String::from_utf8_lossy(b)).to_string())
                 .unwrap_or_default()
         };
         let (Ok(row), Some(outcome)) = (text(0).parse::<u64>(), Outcome::parse(&text(4))) else {
@@ -199,23 +240,58 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect();
     }
-    let verify = &paths.verify;
-    if verify.is_file() {
-        let mut links: HashMap<u64, String> = HashMap::new();
-        let _ = journal::scan_log(verify, &journal::VERIFY_COLUMNS, |r| {
-            let sn = r.get(2).and_then(|b| std::str::from_utf8(b).ok());
-            let status = r.get(3).and_then(|b| std::str::from_utf8(b).ok());
-            if let (Some(sn), Some(status)) = (sn, status) {
-                links.insert(sn_key(sn.trim()), status.to_string());
-            }
-        });
+    if let Some(links) = link_statuses(&paths.verify) {
         let mut counts = BTreeMap::new();
-        for s in links.into_values() {
-            *counts.entry(s).or_default() += 1;
+        for l in links.values() {
+            *counts.entry(l.status.clone()).or_default() += 1;
         }
         data.links = Some(counts);
+        data.elsewhere = links
+            .values()
+            .filter(|l| l.status == "elsewhere")
+            .map(|l| Elsewhere {
+                row: l.row,
+                sn: l.sn.clone(),
+                plant_id: l.plant_id.clone(),
+                located_plant_id: l.located_plant_id.clone(),
+                located_user_id: l.located_user_id.clone(),
+            })
+            .collect();
+        data.pending = links
+            .into_values()
+            .filter(|l| l.status != "linked" && l.status != "elsewhere")
+            .take(ATTENTION_LIMIT)
+            .collect();
     }
     Ok(data)
+}
+
+/// The latest verify line per row (its status as `PendingLink::status`, `linked` included), or
+/// `None` when `verify` has not run.
+pub fn link_statuses(verify: &Path) -> Option<BTreeMap<u64, PendingLink>> {
+    if !verify.is_file() {
+        return None;
+    }
+    let mut links = BTreeMap::new();
+    let _ = journal::scan_log(verify, &journal::VERIFY_COLUMNS, |r| {
+        let text = |i| {
+            r.get(i)
+                .map(|b| journal::shown_cell(&String::from_utf8_lossy(b)).to_string())
+                .unwrap_or_default()
+        };
+        if let Ok(row) = text(0).parse::<u64>() {
+            let link = PendingLink {
+                row,
+                plant_id: text(1),
+                sn: text(2),
+                status: text(3),
+                located_plant_id: text(7),
+                located_user_id: text(8),
+            };
+            links.insert(row, link);
+        }
+    });
+    Some(links)
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ use serde_json::{json, Value};
 
 struct Inner {
     json: bool,
+    /// Text lines start with the time (UTC, to the second): for logs that collect many runs.
+    stamped: bool,
     /// The progress bar, once one is drawn: lines then print above it.
     bar: OnceLock<ProgressBar>,
 }
@@ -41,6 +43,20 @@ impl Log {
         Log {
             inner: Arc::new(Inner {
                 json,
+                stamped: false,
+                bar: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Like [`Log::new`], and text lines start with the time (`2026-05-04T10:00:00Z `) when
+    /// `stamped`: for stderr that goes to a log file (cron), where runs appended one after
+    /// another must be told apart. JSON lines carry their `ts` field either way.
+    pub fn with_timestamps(json: bool, stamped: bool) -> Log {
+        Log {
+            inner: Arc::new(Inner {
+                json,
+                stamped,
                 bar: OnceLock::new(),
             }),
         }
@@ -110,8 +126,18 @@ impl Log {
         self.emit(&crate::text::escape_controls(text, false));
     }
 
-    /// Writes one line already made safe.
+    /// Writes one line already made safe, with the time in front when lines are stamped.
     fn emit(&self, text: &str) {
+        let stamped;
+        let text = if self.inner.stamped && !self.inner.json {
+            stamped = format!(
+                "{} {text}",
+                humantime::format_rfc3339_seconds(SystemTime::now())
+            );
+            stamped.as_str()
+        } else {
+            text
+        };
         match self.inner.bar.get() {
             Some(bar) if !bar.is_finished() => bar.println(text),
             _ => {

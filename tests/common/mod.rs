@@ -134,6 +134,7 @@ pub fn big_world(n: usize) -> (sim::Fixture, String) {
         }],
         devices,
         associated: vec![],
+        account: Default::default(),
     };
     (fixture, fleet)
 }

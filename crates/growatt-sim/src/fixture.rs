@@ -40,6 +40,79 @@ pub struct Fixture {
     /// answers `10003`. They are not listed under any fixture plant.
     #[serde(default)]
     pub associated: Vec<String>,
+    /// What the account-level listings and `plant/sn_plant` serve beyond the plants above.
+    #[serde(default)]
+    pub account: FixtureAccount,
+}
+
+/// Where a device already sits: the answer `POST /v1/plant/sn_plant` gives for it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct FixtureLocation {
+    /// The serial, matched case-insensitively.
+    pub sn: String,
+    /// The plant it sits on (need not be one of the fixture's plants: a previous owner's).
+    pub plant_id: u64,
+    /// The end user owning that plant.
+    pub user_id: u64,
+}
+
+/// The account beyond the fixture's plants: where associated devices sit, and filler plants and
+/// users that make the account larger than one day's listing allowance.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct FixtureAccount {
+    /// Where `associated` serials sit. An associated serial not named here is unknown to
+    /// `plant/sn_plant` (10005), like a device removed from its plant.
+    #[serde(default)]
+    pub located: Vec<FixtureLocation>,
+    /// Extra plants, ids `2000001..`, each owned by one of the extra users in turn (or by the
+    /// first fixture plant's first user when there are none); they exist for `sn/add` too.
+    #[serde(default)]
+    pub extra_plants: u64,
+    /// Extra end users, ids `3000001..`.
+    #[serde(default)]
+    pub extra_users: u64,
+}
+
+/// First id of [`FixtureAccount::extra_plants`].
+pub(crate) const EXTRA_PLANT_BASE: u64 = 2_000_001;
+/// First id of [`FixtureAccount::extra_users`].
+pub(crate) const EXTRA_USER_BASE: u64 = 3_000_001;
+
+impl Fixture {
+    /// Every plant of the account with its owner (its first user), fixture plants first, then
+    /// the extra ones, in id order within each group.
+    pub(crate) fn owned_plants(&self) -> Vec<(u64, Option<u64>)> {
+        let mut out: Vec<(u64, Option<u64>)> = self
+            .plants
+            .iter()
+            .map(|p| (p.plant_id, p.c_user_ids.first().copied()))
+            .collect();
+        let fallback = out.first().and_then(|(_, u)| *u);
+        let users = self.account.extra_users;
+        out.extend((0..self.account.extra_plants).map(|i| {
+            let owner = if users > 0 {
+                Some(EXTRA_USER_BASE + i % users)
+            } else {
+                fallback
+            };
+            (EXTRA_PLANT_BASE + i, owner)
+        }));
+        out
+    }
+
+    /// Every end user of the account: the fixture plants' users (first seen first), then the
+    /// extra ones.
+    pub(crate) fn users(&self) -> Vec<u64> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out: Vec<u64> = self
+            .plants
+            .iter()
+            .flat_map(|p| p.c_user_ids.iter().copied())
+            .filter(|u| seen.insert(*u))
+            .collect();
+        out.extend((0..self.account.extra_users).map(|i| EXTRA_USER_BASE + i));
+        out
+    }
 }
 
 impl Fixture {
@@ -83,6 +156,7 @@ pub(crate) fn small() -> Fixture {
             })
             .collect(),
         associated: vec!["aaa0a0003c".into()],
+        account: FixtureAccount::default(),
     }
 }
 
@@ -111,6 +185,18 @@ mod tests {
             .collect();
         assert_eq!(unknown.len(), 2, "{unknown:?}");
         assert_eq!(fleet.lines().count(), 301);
+    }
+
+    #[test]
+    fn large_account_sample_is_larger_than_a_days_listing() {
+        let fx: Fixture =
+            serde_json::from_str(include_str!("../../../samples/fixture-large-account.json"))
+                .unwrap();
+        assert_eq!(fx.owned_plants().len(), 1158);
+        assert_eq!(fx.users().len(), 1032);
+        let builtin = Fixture::builtin();
+        assert_eq!(builtin.account.located.len(), 2);
+        assert_eq!(builtin.account.extra_plants, 0);
     }
 
     #[test]

@@ -13,6 +13,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+use crate::account::Book;
+use crate::account_http;
 use crate::admission::{check_token, Admission, Faults, Gate, TokenCheck};
 use crate::answer::{Answer, OK};
 use crate::form::{pairs, AddForm, ListQuery};
@@ -27,7 +29,8 @@ const PRECISE_TAIL: Duration = Duration::from_millis(3);
 
 /// Everything a request changes, behind one lock.
 pub(crate) struct SimState {
-    world: World,
+    pub(crate) world: World,
+    pub(crate) account: Book,
     gate: Gate,
     pub(crate) meter: Meter,
 }
@@ -57,6 +60,7 @@ impl Shared {
             open_world,
         } = cfg;
         let mut world = World::new(&fixture, unix_ms());
+        let account = Book::new(&fixture);
         world.link_delay_ms = link_delay.map(|d| d.as_millis() as u64);
         world.open_world = open_world;
         Shared {
@@ -70,11 +74,17 @@ impl Shared {
             },
             state: Mutex::new(SimState {
                 world,
+                account,
                 gate: Gate::new(throttle_per_sec, seed),
                 meter: Meter::default(),
             }),
             stopping: watch::channel(false).0,
         }
+    }
+
+    /// The accepted token.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, SimState> {
@@ -84,7 +94,11 @@ impl Shared {
     }
 
     /// Count an arriving request and decide whether it gets past admission.
-    fn arrive(self: &Arc<Self>, st: &mut SimState, token: TokenCheck) -> (Admission, InFlight) {
+    pub(crate) fn arrive(
+        self: &Arc<Self>,
+        st: &mut SimState,
+        token: TokenCheck,
+    ) -> (Admission, InFlight) {
         let now = Instant::now();
         st.meter.arrive(now, unix_ms());
         st.meter.token(token);
@@ -94,7 +108,7 @@ impl Shared {
     }
 
     /// How long to hold the answer back.
-    fn delay(&self, st: &mut SimState, hang: bool) -> Duration {
+    pub(crate) fn delay(&self, st: &mut SimState, hang: bool) -> Duration {
         let base = st.gate.delay(&self.faults);
         if hang {
             st.meter.stats.hung += 1;
@@ -105,7 +119,7 @@ impl Shared {
     }
 
     /// Holds the answer until `delay` after the request arrived.
-    async fn pause(&self, arrived: Instant, delay: Duration) {
+    pub(crate) async fn pause(&self, arrived: Instant, delay: Duration) {
         if delay.is_zero() {
             return;
         }
@@ -138,7 +152,7 @@ impl Shared {
 
 /// Marks a request as in flight until dropped, including when the connection goes away
 /// and the handler is abandoned mid-delay.
-struct InFlight(Arc<Shared>);
+pub(crate) struct InFlight(Arc<Shared>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
@@ -146,13 +160,13 @@ impl Drop for InFlight {
     }
 }
 
-fn unix_ms() -> u64 {
+pub(crate) fn unix_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn envelope(a: Answer, data: Value) -> Response {
+pub(crate) fn envelope(a: Answer, data: Value) -> Response {
     Json(json!({ "data": data, "error_code": a.code, "error_msg": a.msg })).into_response()
 }
 
@@ -161,7 +175,12 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/device/sn/add", post(add_device))
         .route("/v1/device/list", get(list_devices))
+        .route("/v1/plant/list", get(account_http::plant_list))
+        .route("/v1/user/c_user_list", get(account_http::user_list))
+        .route("/v1/plant/sn_plant", post(account_http::sn_plant))
         .route("/__sim/stats", get(stats))
+        .route("/__sim/account", get(account_http::stats))
+        .route("/__sim/next_day", post(account_http::next_day))
         .route("/__sim/online", post(mark_online))
         .fallback(not_found)
         .with_state(shared)

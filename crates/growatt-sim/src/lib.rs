@@ -16,6 +16,8 @@
 //! alone, so that it can serve as an independent oracle.
 #![warn(missing_docs)]
 
+mod account;
+mod account_http;
 mod admission;
 mod answer;
 mod config;
@@ -34,8 +36,9 @@ use anyhow::Context as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use account::{AccountStats, DAILY_LISTING_CAP, SN_PLANT_COOLDOWN};
 pub use config::{SimConfig, DEFAULT_TOKEN};
-pub use fixture::{Fixture, FixtureDevice, FixturePlant};
+pub use fixture::{Fixture, FixtureAccount, FixtureDevice, FixtureLocation, FixturePlant};
 pub use stats::Stats;
 
 use http::Shared;
@@ -71,6 +74,16 @@ impl SimServer {
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.shared.lock().meter.stats.clone()
+    }
+
+    /// A snapshot of the account endpoints' counters (listing calls per day, `sn_plant` calls).
+    pub fn account_stats(&self) -> AccountStats {
+        self.shared.lock().account.stats.clone()
+    }
+
+    /// Moves the simulated day on: the listings' daily caps start over.
+    pub fn next_day(&self) {
+        self.shared.lock().account.next_day();
     }
 
     /// Stop accepting connections, answer requests still waiting out a delay or hang at once,

@@ -65,6 +65,11 @@ impl World {
                 .or_default()
                 .extend(p.c_user_ids.iter().copied());
         }
+        // The account's extra plants exist for adds too, with their owner as their one user.
+        for (plant_id, owner) in fixture.owned_plants() {
+            let users = plants.entry(plant_id).or_default();
+            users.extend(owner);
+        }
         let devices = fixture
             .devices
             .iter()
@@ -80,7 +85,9 @@ impl World {
         let links = fixture
             .associated
             .iter()
-            .map(|sn| (sn.trim().to_ascii_uppercase(), now_unix_ms))
+            .map(|sn| sn.trim().to_ascii_uppercase())
+            .chain((fixture.account.located.iter()).map(|l| l.sn.trim().to_ascii_uppercase()))
+            .map(|key| (key, now_unix_ms))
             .collect();
         World {
             plants,
@@ -167,6 +174,22 @@ impl World {
         for sn in due {
             self.bring_online(&sn, now_unix_ms);
         }
+    }
+
+    /// The plant a serial (upper-cased key) was associated with by an add here, linked or not.
+    pub(crate) fn plant_of(&self, sn_key: &str) -> Option<u64> {
+        if let Some((plant, _)) = self.pending.get(sn_key) {
+            return Some(*plant);
+        }
+        self.by_plant
+            .iter()
+            .find(|(_, serials)| serials.iter().any(|s| s == sn_key))
+            .map(|(plant, _)| *plant)
+    }
+
+    /// Whether a serial (upper-cased key) is associated with some plant.
+    pub(crate) fn is_associated(&self, sn_key: &str) -> bool {
+        self.links.contains_key(sn_key)
     }
 
     /// Marks a device online (as `POST /__sim/online` does); a pending association links now.

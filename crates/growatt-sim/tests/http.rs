@@ -28,6 +28,7 @@ fn fixture() -> Fixture {
             })
             .collect(),
         associated: vec!["aaa0a0003c".into()],
+        account: Default::default(),
     }
 }
 

@@ -1,0 +1,97 @@
+//! The HTTP side of the account-level reads: `plant/list`, `user/c_user_list`, `plant/sn_plant`,
+//! and the `/__sim/account` and `/__sim/next_day` controls.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::Value;
+
+use crate::account::Listing;
+use crate::admission::{check_token, Admission};
+use crate::answer::{Answer, OK};
+use crate::http::{envelope, Shared, SimState};
+
+/// Admission, the endpoint's own answer, the delay: the same path as every other endpoint.
+async fn answer(
+    app: Arc<Shared>,
+    headers: &HeaderMap,
+    decide: impl FnOnce(&mut SimState) -> Result<Value, Answer>,
+) -> Response {
+    let arrived = Instant::now();
+    let token = check_token(app.token(), headers);
+    let (result, delay, _in_flight) = {
+        let mut st = app.lock();
+        let (admission, in_flight) = app.arrive(&mut st, token);
+        let (result, hang) = match admission {
+            Admission::Refuse(a) => (Err(a), false),
+            Admission::Admit { hang } => (decide(&mut st), hang),
+        };
+        st.meter
+            .answered(result.as_ref().map_or_else(|a| *a, |_| OK));
+        let delay = app.delay(&mut st, hang);
+        (result, delay, in_flight)
+    };
+    app.pause(arrived, delay).await;
+    match result {
+        Ok(data) => envelope(OK, data),
+        Err(a) => envelope(a, Value::Null),
+    }
+}
+
+/// `GET /v1/plant/list?page&perpage`: the account's plants with their owner.
+pub(crate) async fn plant_list(
+    State(app): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let q = query.unwrap_or_default();
+    answer(app, &headers, |st| {
+        st.account.list(Listing::Plants, q.as_bytes())
+    })
+    .await
+}
+
+/// `GET /v1/user/c_user_list?page&perpage`: the account's end users.
+pub(crate) async fn user_list(
+    State(app): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let q = query.unwrap_or_default();
+    answer(app, &headers, |st| {
+        st.account.list(Listing::Users, q.as_bytes())
+    })
+    .await
+}
+
+/// `POST /v1/plant/sn_plant` (form `device_sn`): the plant a device sits on.
+pub(crate) async fn sn_plant(
+    State(app): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = body.unwrap_or_default();
+    answer(app, &headers, |st| {
+        let SimState { world, account, .. } = st;
+        account.sn_plant(world, &body, Instant::now())
+    })
+    .await
+}
+
+/// `GET /__sim/account`: the account endpoints' counters.
+pub(crate) async fn stats(State(app): State<Arc<Shared>>) -> Response {
+    Json(app.lock().account.stats.clone()).into_response()
+}
+
+/// `POST /__sim/next_day`: a new simulated day; the listings' daily caps start over.
+pub(crate) async fn next_day(State(app): State<Arc<Shared>>) -> Response {
+    let mut st = app.lock();
+    st.account.next_day();
+    Json(st.account.stats.clone()).into_response()
+}
