@@ -388,7 +388,8 @@ async fn the_input_file_is_never_its_own_results_file() {
         .await;
         assert_exit(&out, 1);
         assert!(
-            stderr(&out).contains("is the input file itself"),
+            stderr(&out).contains("is the input file itself")
+                && stderr(&out).contains("r.results.csv"),
             "{}",
             stderr(&out)
         );

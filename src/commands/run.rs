@@ -222,6 +222,7 @@ pub async fn run(mut cfg: RunConfig) -> Result<RunReport, RunError> {
     if journal::same_file(&cfg.input, results_path) {
         return Err(ResultsError::IsInput {
             results: results_path.clone(),
+            input: cfg.input.clone(),
         }
         .into());
     }

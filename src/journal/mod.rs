@@ -154,10 +154,16 @@ pub enum ResultsError {
     },
     /// The results file is the input file itself (through any path or link): every line
     /// written would become a row to read.
-    #[error("the results file {results} is the input file itself; pass -o with another path")]
+    #[error(
+        "{} looks like your fleet file, not a results file; pass {}, the results file a run on it writes (the results file given is the input file itself, through this path or a link)",
+        .results.display(),
+        crate::paths::default_results_path(.input).display()
+    )]
     IsInput {
         /// The results file.
         results: PathBuf,
+        /// The input file.
+        input: PathBuf,
     },
     /// The file exists but is not a results file of this tool. The advice never names a flag
     /// (the commands that meet this differ in their flags) nor a rename of the file (it may be
