@@ -115,5 +115,6 @@ How much the simulator (\fBsim\fR) logs on standard error: warn (the default), i
 .TP
 \fBHTTPS_PROXY\fR, \fBHTTP_PROXY\fR, \fBALL_PROXY\fR, \fBNO_PROXY\fR
 A proxy for the API's requests, and the hosts reached without one (their lower\-case forms work
-too).
+too). Only an https:// base URL goes through a proxy, in an encrypted tunnel; a loopback or
+http:// base URL never does.
 "#;
