@@ -45,3 +45,18 @@ pub fn open_append(path: &Path, read: bool) -> std::io::Result<File> {
     }
     options.open(path)
 }
+
+/// Opens (or creates) a journal for reading and writing, never emptying it. Not append-only: a
+/// torn last line is cut with `set_len`, which Windows refuses through an append-only handle;
+/// the caller positions the handle at the end before writing, and the run lock keeps every other
+/// writer out.
+pub fn open_journal(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).read(true).write(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(MODE);
+    }
+    options.open(path)
+}

@@ -3,7 +3,9 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+#[cfg(unix)]
+use std::collections::BTreeMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -58,6 +60,7 @@ async fn poll_until(what: &str, mut cond: impl FnMut() -> bool) {
 }
 
 /// Whole lines in the file after the header (0 when it does not exist yet).
+#[cfg(unix)]
 fn data_lines(path: &Path) -> usize {
     std::fs::read(path)
         .map(|b| b.iter().filter(|c| **c == b'\n').count().saturating_sub(1))
@@ -70,6 +73,7 @@ fn has_header(path: &Path) -> bool {
 }
 
 /// Sends a signal with the system's `kill` command (no libc or nix needed).
+#[cfg(unix)]
 fn send_signal(child: &Child, sig: &str) {
     let pid = child.id().expect("the child is still running").to_string();
     let status = std::process::Command::new("kill")
@@ -649,8 +653,10 @@ async fn a_throttle_pause_that_would_outlast_max_runtime_ends_the_run_at_once() 
 }
 
 // ---------------------------------------------------------------------------------------------
-// 8. Ctrl-C and SIGTERM
+// 8. Ctrl-C, SIGTERM and SIGHUP (Unix signals; Windows console events are exercised by CI's
+// Windows run)
 
+#[cfg(unix)]
 async fn interrupted_run_keeps_every_ended_row_and_the_next_run_finishes(sig: &str) {
     let (fixture, fleet_text) = big_world(60);
     let sim = start_sim(SimConfig {
@@ -707,16 +713,25 @@ async fn interrupted_run_keeps_every_ended_row_and_the_next_run_finishes(sig: &s
     assert!(stats.adds_per_sn.values().all(|n| *n == 1));
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_exits_130_and_the_next_run_finishes() {
     interrupted_run_keeps_every_ended_row_and_the_next_run_finishes("-INT").await;
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_exits_130_and_the_next_run_finishes() {
     interrupted_run_keeps_every_ended_row_and_the_next_run_finishes("-TERM").await;
 }
 
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_exits_130_and_the_next_run_finishes() {
+    interrupted_run_keeps_every_ended_row_and_the_next_run_finishes("-HUP").await;
+}
+
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_ctrl_c_quits_at_once() {
     // Every request hangs for a minute (the client's limit is 30 s), so after the first Ctrl-C the
@@ -802,6 +817,7 @@ async fn a_second_ctrl_c_quits_at_once() {
     );
 }
 
+#[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_during_a_throttle_pause_or_a_backoff_exits_at_once() {
     // Nothing is in flight: rows wait out a 10-minute rate-limit pause, or a 10-minute backoff.

@@ -72,7 +72,7 @@ pub fn open_log(
     mut each: impl FnMut(&csv::ByteRecord),
 ) -> Result<(File, Opened), ResultsError> {
     let err = io_err(path);
-    let mut file = crate::files::open_append(path, true).map_err(&err)?;
+    let mut file = crate::files::open_journal(path).map_err(&err)?;
     let mut opened = Opened::default();
     let len = file.metadata().map_err(&err)?.len();
     if len > 0 {
