@@ -16,6 +16,10 @@ WINE=/usr/lib/wine/wine64
 WINESERVER=/usr/lib/wine/wineserver64
 export CARGO_TERM_COLOR=never
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+# Unless told otherwise, the Windows build keeps its target folder outside the clone, so a machine
+# that runs this again rebuilds only what changed (a cold release cross-build takes ~10 minutes
+# on 2 cores).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/growatt-onboard/target}"
 # The simulator's token.
 export GROWATT_TOKEN=0123456789abcdef0123456789abcdef
 
@@ -65,7 +69,7 @@ mkdir -p "$work/bin"
 x86_64-w64-mingw32-gcc -shared -O2 -Wall -Werror -o "$work/bin/bcryptprimitives.dll" \
   .ci/wine-shim/bcryptprimitives.c -ladvapi32
 cargo build --release --locked --target "$TARGET"
-exe_built="${CARGO_TARGET_DIR:-target}/$TARGET/release/growatt-onboard.exe"
+exe_built="$CARGO_TARGET_DIR/$TARGET/release/growatt-onboard.exe"
 cp "$exe_built" "$work/bin/"
 step "cross-built $(du -h "$exe_built" | cut -f1) $exe_built"
 
@@ -194,12 +198,14 @@ wait "$sim_pid" || rc=$?
 [ "$rc" -eq 0 ] || { cat "$work/sim.err"; fail "sim exited $rc on Ctrl-C"; }
 step "sim: exit 0 on Ctrl-C"
 
-# d. The unit tests (among them the results file's torn-line cut and lock) as a Windows program;
-# release, so the dependencies built above serve again. WINEPATH lets it find the shim.
+# d. The unit tests (among them the results file's torn-line cut and lock) as a Windows program:
+# the release profile, so the dependencies built above serve again, but this crate unoptimised
+# (2.5 minutes less). WINEPATH lets it find the shim.
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="timeout -k 10 300 $WINE"
 export WINEPATH
 WINEPATH=$(win "$work/bin")
-cargo test --release --locked --target "$TARGET" --lib
+cargo test --release --locked --target "$TARGET" --lib \
+  --config 'profile.release.package.growatt-onboard.opt-level=0'
 
 step "unit tests under Wine"
 echo "windows: all passed in $((SECONDS - t0)) s"
