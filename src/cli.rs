@@ -8,8 +8,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::api::Region;
 use crate::units::{parse_duration, parse_probability, parse_secs, Rate};
 
-/// Register a fleet of Growatt devices with their plants and end-user accounts, from a CSV, through
-/// the ShineServer OpenAPI: paced, concurrent, retrying and resumable.
+/// Register a fleet of Growatt devices with their plants and end-user accounts, from a CSV, .xlsx,
+/// .xls or .ods file, through the ShineServer OpenAPI: paced, concurrent, retrying and resumable.
 #[derive(Debug, Parser)]
 #[command(name = "growatt-onboard", version, propagate_version = true)]
 pub struct Cli {
@@ -43,7 +43,7 @@ pub enum Command {
     Report(ReportArgs),
     /// Print shell completions (bash, zsh, fish, elvish, powershell) on stdout.
     #[command(
-        after_help = "Examples:\n  growatt-onboard completions bash > /etc/bash_completion.d/growatt-onboard\n  growatt-onboard completions zsh > \"${fpath[1]}/_growatt-onboard\"\n  growatt-onboard completions fish > ~/.config/fish/completions/growatt-onboard.fish"
+        after_help = "Examples:\n  growatt-onboard completions bash > /etc/bash_completion.d/growatt-onboard\n  growatt-onboard completions zsh > \"${fpath[1]}/_growatt-onboard\"\n  growatt-onboard completions fish \\\n    > ~/.config/fish/completions/growatt-onboard.fish"
     )]
     Completions(CompletionsArgs),
     /// Write the man pages (growatt-onboard.1 and one per command) into a folder.
@@ -55,33 +55,39 @@ pub enum Command {
 
 const RUN_EXAMPLES: &str = "Examples:
   export GROWATT_TOKEN=...            # your 32-character OpenAPI token
-  growatt-onboard run fleet.csv       # results in fleet.results.csv; run again to continue
-  growatt-onboard run fleet.csv --region us --rate 30/min -o /var/lib/onboard/results.csv
-  growatt-onboard run fleet.csv --base-url http://127.0.0.1:8080 --token-file token.txt";
+  growatt-onboard run fleet.csv   # writes fleet.results.csv; again to go on
+  growatt-onboard run fleet.xlsx --sheet Fleet --column sn=\"Serial number\"
+  growatt-onboard run fleet.csv --region us --rate 30/min \\
+    -o /var/lib/onboard/results.csv
+  growatt-onboard run fleet.csv --base-url http://127.0.0.1:8080 \\
+    --token-file token.txt";
 
 const VERIFY_EXAMPLES: &str = "Examples:
-  growatt-onboard verify fleet.results.csv        # writes fleet.results.verify.csv
-  growatt-onboard verify fleet.results.csv --region us --rate 1/min   # again later: only rows not yet linked";
+  growatt-onboard verify fleet.results.csv    # writes fleet.results.verify.csv
+  # again later: only the rows not yet linked are checked
+  growatt-onboard verify fleet.results.csv --region us --rate 1/min";
 
 const CHECK_EXAMPLES: &str = "Examples:
-  growatt-onboard check fleet.csv     # problems per row, and what `run` would send
-  growatt-onboard check fleet.csv -o results.csv   # also count rows already done
-  growatt-onboard check fleet.csv --account        # also plants and users the account lacks";
+  growatt-onboard check fleet.csv    # problems per row, what `run` would send
+  growatt-onboard check fleet.csv -o results.csv  # also count rows done
+  growatt-onboard check fleet.csv --account  # plants, users the account lacks";
 
 const ACCOUNT_EXAMPLES: &str = "Examples:
-  growatt-onboard account pull        # list the account's plants and users (at most 10 calls a day each)
-  growatt-onboard account show        # counts, age, partial or complete
+  growatt-onboard account pull  # plants and users (10 listing calls a day)
+  growatt-onboard account show   # counts, age, partial or complete
   growatt-onboard check fleet.csv --account";
 
 const SIM_EXAMPLES: &str = "Examples:
   growatt-onboard sim --listen 127.0.0.1:8080
   growatt-onboard sim --latency-ms 200 --fail-rate 0.1 --throttle 5/s --seed 7
-  GROWATT_TOKEN=0123456789abcdef0123456789abcdef growatt-onboard run samples/fleet.csv --base-url http://127.0.0.1:8080";
+  export GROWATT_TOKEN=0123456789abcdef0123456789abcdef   # the simulator's
+  growatt-onboard run samples/fleet.csv --base-url http://127.0.0.1:8080";
 
 /// Reading the input, shared by `run` and `check`.
 #[derive(Debug, Args, Clone)]
 pub struct InputArgs {
-    /// The fleet file: CSV with the columns plant_id, sn, c_user_id (any order, other columns ignored).
+    /// The fleet file: CSV, .xlsx, .xls or .ods, with the columns plant_id, sn, c_user_id (any
+    /// order, other columns ignored).
     #[arg(value_name = "INPUT")]
     pub input: PathBuf,
     /// The results file [default: INPUT with .results.csv in place of its extension].
@@ -142,8 +148,8 @@ pub struct RequestArgs {
         allow_negative_numbers = true
     )]
     pub retry_codes: Vec<i64>,
-    /// Per-request time limit, in seconds.
-    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = parse_secs)]
+    /// Per-request time limit: seconds (fractional allowed) or a duration such as 30s, 2m, 500ms.
+    #[arg(long, default_value_t = 30.0, value_name = "DURATION", value_parser = parse_secs)]
     pub timeout: f64,
     /// Delay before the first retry; it doubles with each further retry, up to 60s (with jitter).
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
@@ -251,8 +257,9 @@ pub struct VerifyArgs {
 }
 
 const REPORT_EXAMPLES: &str = "Examples:
-  growatt-onboard report fleet.results.csv                  # a text summary on stdout
-  growatt-onboard report fleet.results.csv --html report.html   # a page to open or e-mail";
+  growatt-onboard report fleet.results.csv                     # text on stdout
+  growatt-onboard report fleet.results.csv --html report.html  # a web page
+  growatt-onboard report fleet.results.csv --xlsx report.xlsx  # for Excel";
 
 /// Options of `report`.
 #[derive(Debug, Args, Clone)]
@@ -263,6 +270,10 @@ pub struct ReportArgs {
     /// Write a self-contained HTML page here instead of the text summary.
     #[arg(long, value_name = "PATH")]
     pub html: Option<PathBuf>,
+    /// Write the latest outcome per row as an Excel workbook (.xlsx) here, instead of the text
+    /// summary: it opens as columns in any locale, ids and serials stay text.
+    #[arg(long, value_name = "PATH")]
+    pub xlsx: Option<PathBuf>,
 }
 
 /// Options of `completions`.

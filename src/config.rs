@@ -23,7 +23,7 @@ pub enum ConfigError {
     #[error("GROWATT_TOKEN is not set; export it or pass --token-file")]
     NoToken,
     /// The token file cannot be read.
-    #[error("cannot read the token file {path}: {source}")]
+    #[error("cannot read the token file {path}: {}", crate::text::io_reason(.source))]
     TokenFile {
         /// The file.
         path: PathBuf,
@@ -87,9 +87,10 @@ impl Ui {
         }
     }
 
-    /// The emitter of stderr lines these settings call for.
+    /// The emitter of stderr lines these settings call for: text lines carry the time when
+    /// stderr is not a terminal (a log file collects many runs).
     pub fn log(&self) -> Log {
-        Log::new(self.log_json)
+        Log::with_timestamps(self.log_json, !self.terminal)
     }
 
     /// The progress display this calls for.
@@ -217,6 +218,15 @@ pub fn input_paths(input: &InputArgs) -> Paths {
 
 /// The read options the input flags describe.
 pub fn read_options(input: &InputArgs) -> Result<ReadOptions, ConfigError> {
+    if input.sheet.is_some() {
+        // A file that cannot be opened is left for the reader, which says why.
+        if let Ok(crate::input::Kind::Text) = crate::input::Kind::of(&input.input) {
+            return Err(ConfigError::Usage(format!(
+                "--sheet picks a sheet of a workbook (.xlsx, .xls, .ods), but {} is a CSV file, which has none; leave --sheet out",
+                input.input.display()
+            )));
+        }
+    }
     let mut options = ReadOptions {
         sheet: input.sheet.clone(),
         ..Default::default()
@@ -286,23 +296,50 @@ pub fn resolve_token(server: &ServerArgs, env: Option<&str>) -> Result<Token, Co
     }
 }
 
+/// Most bytes a token file may hold; a token is a few dozen characters.
+const TOKEN_FILE_MAX: u64 = 4096;
+/// How long a token file may take to give its text (a pipe from a password manager); a FIFO
+/// nobody writes to would otherwise hang the command.
+const TOKEN_FILE_WAIT: Duration = Duration::from_secs(5);
+
+/// Reads at most [`TOKEN_FILE_MAX`] + 1 bytes, whatever the file is (`/dev/zero`, a pipe, a
+/// device), and gives up after [`TOKEN_FILE_WAIT`].
 fn read_token_file(path: &Path) -> Result<String, ConfigError> {
-    let err = |source| ConfigError::TokenFile {
-        path: path.to_path_buf(),
-        source,
-    };
-    let meta = std::fs::metadata(path).map_err(err)?;
-    if meta.len() > 4096 {
-        return Err(ConfigError::BadToken {
-            origin: format!("token file {}", path.display()),
-            why: "the file is larger than a token could be",
-        });
-    }
-    let bytes = std::fs::read(path).map_err(err)?;
-    String::from_utf8(bytes).map_err(|_| ConfigError::BadToken {
+    use std::io::Read as _;
+    let bad = |why| ConfigError::BadToken {
         origin: format!("token file {}", path.display()),
-        why: "the file is not text",
-    })
+        why,
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    // On a thread of its own: opening a FIFO blocks until a writer comes, and nothing can cut
+    // that short; a thread left waiting ends with the process.
+    std::thread::spawn(move || {
+        let read = std::fs::File::open(&owned).and_then(|f| {
+            let mut bytes = Vec::new();
+            f.take(TOKEN_FILE_MAX + 1).read_to_end(&mut bytes)?;
+            Ok(bytes)
+        });
+        let _ = tx.send(read);
+    });
+    let bytes = match rx.recv_timeout(TOKEN_FILE_WAIT) {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(source)) => {
+            return Err(ConfigError::TokenFile {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+        Err(_) => {
+            return Err(bad(
+                "nothing came from it within 5 seconds (a pipe nobody writes to?)",
+            ))
+        }
+    };
+    if bytes.len() as u64 > TOKEN_FILE_MAX {
+        return Err(bad("the file is larger than a token could be"));
+    }
+    String::from_utf8(bytes).map_err(|_| bad("the file is not text"))
 }
 
 /// A problem that ends the run before any row is sent.

@@ -1,8 +1,8 @@
 //! growatt-onboard: register a fleet of Growatt devices through the ShineServer OpenAPI.
 //!
 //! `main.rs` parses the arguments and calls [`execute`]; everything else lives here so tests can
-//! call it in-process. The layers, from the bottom: `units`, `text`, `outcome`, `paths`, `exit`
-//! (plain vocabulary) → `input`, `api`, `journal` (the fleet file, the vendor's API, the results
+//! call it in-process. The layers, from the bottom: `units`, `text`, `outcome`, `paths`, `files`,
+//! `exit` (plain vocabulary) → `input`, `api`, `journal` (the fleet file, the vendor's API, the results
 //! file) → `ui` (what is shown) → `engine` (pace, policy, retries, stops) → `config` (flags
 //! resolved) → `report` → `commands` (one per command).
 #![warn(missing_docs)]
@@ -14,6 +14,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod exit;
+pub mod files;
 pub mod input;
 pub mod journal;
 pub mod outcome;

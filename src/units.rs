@@ -83,13 +83,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     secs_to_duration(d.as_secs_f64()).map_err(|e| format!("'{s}': {e}"))
 }
 
-/// Parses a number of seconds, fractional allowed, above zero.
+/// Parses a time limit above zero, in seconds: a plain number (fractional allowed) or a
+/// duration with its unit like every other duration flag (`30s`, `1m`, `500ms`).
 pub fn parse_secs(s: &str) -> Result<f64, String> {
-    let secs: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
-    secs_to_duration(secs)?;
+    let secs = parse_duration(s)?.as_secs_f64();
     if secs == 0.0 {
         return Err("the time limit must be above zero".into());
     }
@@ -159,6 +156,11 @@ mod tests {
         assert!(parse_duration("-3").is_err());
         assert!(parse_secs("0").is_err());
         assert_eq!(parse_secs("2.5"), Ok(2.5));
+        assert_eq!(parse_secs("30s"), Ok(30.0));
+        assert_eq!(parse_secs("1m"), Ok(60.0));
+        assert_eq!(parse_secs("500ms"), Ok(0.5));
+        assert!(parse_secs("0s").is_err());
+        assert!(parse_secs("thirty").is_err());
         assert!(parse_probability("1.5").is_err());
     }
 }

@@ -327,10 +327,11 @@ async fn check_case(dir: &Path, input: &Path, case: &Case) {
         want_lines,
         "{what}: rows reported\n{text}"
     );
-    let closing = format!(
-        "{} rows: {to_send} to send, {invalid} invalid, {duplicate} duplicate",
-        case.rows.len()
-    );
+    let rows = match case.rows.len() {
+        1 => "1 row".to_string(),
+        n => format!("{n} rows"),
+    };
+    let closing = format!("{rows}: {to_send} to send, {invalid} invalid, {duplicate} duplicate");
     assert!(text.contains(&closing), "{what}: {closing:?} in\n{text}");
 }
 
@@ -415,7 +416,7 @@ fn corpus_cases() -> Vec<Case> {
             &[
                 "missing columns plant_id, sn;",
                 "'plantid', 'serial', 'c_user_id'",
-                "did you mean 'plantid'",
+                "add: --column plant_id=plantid --column sn=serial",
             ],
         ),
         fatal(
@@ -425,9 +426,9 @@ fn corpus_cases() -> Vec<Case> {
         fatal(
             "13_no_header_row.csv",
             &[
-                "missing columns plant_id, sn, c_user_id;",
-                "'1', 'ND0001', '1'",
-                "!did you mean",
+                "the first row holds values ('1', 'ND0001', '1'), not column names",
+                "add a header row with plant_id, sn, c_user_id",
+                "!--column",
             ],
         ),
         rows(
@@ -539,7 +540,11 @@ fn corpus_cases() -> Vec<Case> {
                     inv(4, &["plant_id '+5' is not a positive integer"]),
                     inv(5, &["plant_id '18446744073709551616' is too large"]),
                     inv(6, &["plant_id '99999999999999999999999999' is too large"]),
-                    reg(7, u64::MAX, "ID0006", u64::MAX),
+                    // The API keeps ids as signed 64-bit numbers: i64::MAX is the largest sent.
+                    inv(
+                        7,
+                        &["plant_id '18446744073709551615' is too large to be an id (at most 9223372036854775807)"],
+                    ),
                     reg(8, 42, "ID0007", 7),
                     inv(9, &["c_user_id is 0"]),
                     inv(10, &["plant_id '0x1F' is not a positive integer"]),
@@ -552,6 +557,8 @@ fn corpus_cases() -> Vec<Case> {
                         &["plant_id '1e3' was converted to a number by a spreadsheet"],
                     ),
                     ok(16, "ID0015"),
+                    reg(17, i64::MAX as u64, "ID0016", i64::MAX as u64),
+                    inv(18, &["plant_id '9223372036854775808' is too large"]),
                 ],
             )
         },
@@ -723,6 +730,20 @@ fn corpus_cases() -> Vec<Case> {
             "36_blank_lines_before_header.csv",
             0,
             vec![ok(2, "BH0001"), ok(4, "BH0002")],
+        ),
+        // Dates where ids belong (a column formatted as dates, then exported): named as dates,
+        // with the fix, never sent as a number.
+        rows(
+            "37_dates_in_id_columns.csv",
+            3,
+            vec![
+                inv(2, &["plant_id '2025-01-02' is a date", "format the column as text"]),
+                inv(3, &["c_user_id '02/01/2025' is a date"]),
+                inv(4, &["plant_id '02.01.2025' is a date"]),
+                inv(5, &["sn '2025-01-02 10:30:00' is a date"]),
+                ok(6, "DT0005"),
+                inv(7, &["plant_id '1.2' was converted to a number by a spreadsheet"]),
+            ],
         ),
     ]
 }

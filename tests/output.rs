@@ -30,8 +30,17 @@ async fn without_a_terminal_progress_is_plain_lines_without_control_characters()
     let err = stderr(&out);
     let lines: Vec<&str> = err
         .lines()
-        .filter(|l| l.starts_with("growatt-onboard: progress after"))
+        .filter(|l| l.contains(" growatt-onboard: progress after"))
         .collect();
+    for line in &lines {
+        // Without a terminal, each line starts with its time, so runs appended to one log can be
+        // told apart.
+        let (stamp, _) = line.split_once(' ').unwrap();
+        assert!(
+            humantime::parse_rfc3339(stamp).is_ok(),
+            "a timestamp first: {line}"
+        );
+    }
     assert!(lines.len() >= 3, "a line every 300 ms over ~2 s: {err}");
     assert!(lines[0].contains("/40 rows ("), "{}", lines[0]);
     assert!(lines[0].contains("pace 20.00/s"), "{}", lines[0]);
@@ -96,7 +105,7 @@ async fn quiet_prints_only_the_summary_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_ends_with_examples() {
-    for cmd in ["run", "check", "verify", "sim", "report"] {
+    for cmd in ["run", "check", "verify", "sim", "report", "account"] {
         let out = run_bin_env(&[cmd, "--help"], &[]).await;
         assert_exit(&out, 0);
         let text = stdout(&out);
@@ -110,7 +119,25 @@ async fn help_ends_with_examples() {
                 >= 2,
             "{cmd}: {tail}"
         );
+        // Examples never wrap mid-command in an 80-column terminal: long ones are split with `\`.
+        for line in tail.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{cmd}: too long for 80 columns: {line}"
+            );
+        }
     }
+    let out = run_bin_env(&["completions", "--help"], &[]).await;
+    for line in stdout(&out).lines() {
+        assert!(line.chars().count() <= 80, "completions: {line}");
+    }
+    // The input may be a spreadsheet, and the help says so.
+    let flat = |t: String| t.split_whitespace().collect::<Vec<_>>().join(" ");
+    let top = flat(stdout(&run_bin_env(&["--help"], &[]).await));
+    assert!(top.contains("CSV, .xlsx, .xls or .ods"), "{top}");
+    let run = flat(stdout(&run_bin_env(&["run", "--help"], &[]).await));
+    let input = &run[run.find("<INPUT>").unwrap()..];
+    assert!(input.contains("CSV, .xlsx, .xls or .ods"), "{run}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,6 +162,54 @@ async fn completions_and_man_pages() {
     );
     let run = std::fs::read_to_string(dir.path().join("growatt-onboard-run.1")).unwrap();
     assert!(run.contains("max\\-runtime"), "run page lists its options");
+    for page in [
+        "growatt-onboard.1",
+        "growatt-onboard-run.1",
+        "growatt-onboard-verify.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        let exit = text
+            .find(".SH \"EXIT STATUS\"")
+            .unwrap_or_else(|| panic!("{page}: no EXIT STATUS"));
+        let env = text
+            .find(".SH ENVIRONMENT")
+            .unwrap_or_else(|| panic!("{page}: no ENVIRONMENT"));
+        assert!(exit < env, "{page}");
+        let exits = &text[exit..env];
+        for code in ["0", "1", "2", "3", "4", "130"] {
+            assert!(
+                exits.contains(&format!("\\fB{code}\\fR")),
+                "{page}: exit {code}"
+            );
+        }
+        for var in [
+            "GROWATT_TOKEN",
+            "GROWATT_ONBOARD_LOG",
+            "HTTPS_PROXY",
+            "NO_PROXY",
+        ] {
+            assert!(text[env..].contains(var), "{page}: {var}");
+        }
+    }
+    // man itself reads the page, sections and all, where it is installed.
+    if std::process::Command::new("man")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let out = std::process::Command::new("man")
+            .arg("-l")
+            .arg(dir.path().join("growatt-onboard.1"))
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "80")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains("EXIT STATUS") && text.contains("GROWATT_TOKEN"),
+            "{text}"
+        );
+    }
 }
 
 /// `script` runs the binary on a pseudo-terminal, as a person at a terminal would. util-linux's
@@ -211,5 +286,213 @@ async fn json_logs_cover_fatal_errors_and_bad_flag_values_are_usage_errors() {
         let out = run_bin(&["run", good.to_str().unwrap(), flag, value]).await;
         assert_exit(&out, 2);
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eta_after_a_resume_counts_only_the_rows_still_to_send() {
+    let (fixture, fleet_text) = big_world(260);
+    let sim = start_sim(SimConfig {
+        fixture,
+        ..SimConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // A first run registers the first 200 rows; the second sends the 60 left at 10/s (6 s).
+    let first: String = fleet_text
+        .lines()
+        .take(201)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let fleet = write(dir.path(), "f.csv", &first);
+    let out = run_against(&sim, &fleet, &["--rate", "1000/s", "--no-progress"]).await;
+    assert_exit(&out, 0);
+    write(dir.path(), "f.csv", &fleet_text);
+    let out = run_against(
+        &sim,
+        &fleet,
+        &["--rate", "10/s", "--progress-interval", "500ms"],
+    )
+    .await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    let first_line = err
+        .lines()
+        .find(|l| l.contains("progress after"))
+        .unwrap_or_else(|| panic!("no progress line: {err}"));
+    assert!(
+        first_line.contains("skipped 200 (done earlier)"),
+        "{first_line}"
+    );
+    // Counting the 200 skipped rows as progress made this ETA 0:00; about 50 rows are left at
+    // 10 rows a second.
+    let eta = first_line
+        .split("ETA ")
+        .nth(1)
+        .and_then(|t| t.split(';').next())
+        .unwrap_or_else(|| panic!("no ETA: {first_line}"));
+    let (m, s) = eta.split_once(':').unwrap();
+    let secs = m.parse::<u64>().unwrap() * 60 + s.parse::<u64>().unwrap();
+    assert!((3..=8).contains(&secs), "ETA {secs} s: {first_line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_is_not_32_characters_draws_a_warning_first() {
+    let sim = slow_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(2));
+    let base = sim.base_url();
+    let short = "0123456789abcdef0123456789abcde";
+    let out = run_bin_env(
+        &["run", fleet.to_str().unwrap(), "--base-url", &base],
+        &[("GROWATT_TOKEN", Some(short))],
+    )
+    .await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.contains(
+            "warning: the token is 31 characters, but ShineServer's OpenAPI tokens have 32"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains(short), "never the token: {err}");
+    // The right length draws none.
+    let out = run_against(&sim, &fleet, &[]).await;
+    assert_exit(&out, 0);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_carry_no_programmer_text() {
+    let sim = slow_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(
+        dir.path(),
+        "f.csv",
+        format!("{}999999,NOSUCH1,1\n", good_fleet(2)),
+    );
+    let out = run_against(&sim, &fleet, &["--rate", "50/s", "-vv"]).await;
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    assert!(err.contains(": attempt 1: HTTP 200, code 0 in "), "{err}");
+    assert!(
+        err.contains("code 10004 (") || err.contains("code 10002 ("),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Envelope {") && !err.contains("http_status:"),
+        "{err}"
+    );
+    // A missing file, a folder that cannot hold the report: said in words.
+    let missing = dir.path().join("nope.csv");
+    let out = run_bin_env(&["check", missing.to_str().unwrap()], &[]).await;
+    assert_exit(&out, 1);
+    assert!(
+        stderr(&out).contains("no such file or folder"),
+        "{}",
+        stderr(&out)
+    );
+    let results = dir.path().join("f.results.csv");
+    let html = dir.path().join("no/such/dir/r.html");
+    let out = run_bin_env(
+        &[
+            "report",
+            results.to_str().unwrap(),
+            "--html",
+            html.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("no such file or folder"), "{err}");
+    // What follows the page's own name (the test's folder is a .tmp one itself).
+    let said = err.split("r.html").nth(1).unwrap_or_default();
+    for programmer in ["os error", ".tmp", "at path"] {
+        assert!(!said.contains(programmer), "{programmer}: {err}");
+    }
+}
+
+/// Text as a terminal shows it, line by line: escape sequences dropped, split at line ends and
+/// carriage returns (each redraw starts a line over).
+#[cfg(target_os = "linux")]
+fn screen_lines(raw: &str) -> Vec<String> {
+    let mut plain = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        plain.push(c);
+    }
+    plain.split(['\n', '\r']).map(str::to_string).collect()
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs util-linux's script; .ci/run runs the ignored tests"]
+async fn on_a_narrow_terminal_the_bar_never_wraps() {
+    assert!(
+        std::path::Path::new("/usr/bin/script").exists(),
+        "this test needs util-linux's script (Debian: apt-get install bsdutils)"
+    );
+    let sim = slow_sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    // A first run on half the fleet, so the second shows skipped rows too: a long second line.
+    let full = good_fleet(40);
+    let half: String = full.lines().take(21).map(|l| format!("{l}\n")).collect();
+    let fleet = write(dir.path(), "f.csv", format!("{half}x,BAD1,1\n"));
+    let out = run_against(&sim, &fleet, &["--rate", "500/s", "--no-progress"]).await;
+    assert_exit(&out, 3);
+    write(dir.path(), "f.csv", format!("{full}x,BAD1,1\n"));
+    let cmd = format!(
+        "stty cols 60 rows 24; exec {BIN} run {} --base-url {} --rate 10/s",
+        fleet.display(),
+        sim.base_url()
+    );
+    let out = tokio::process::Command::new("/usr/bin/script")
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("GROWATT_TOKEN", DEFAULT_TOKEN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert_exit(&out, 3);
+    let screen = stdout(&out);
+    assert!(screen.contains("skipped 20"), "{screen:?}");
+    // Each frame of the bar is two rows of the 60-column screen: the first padded to the width,
+    // then the counts. The second must leave room for the `^C` a terminal echoes after it, or a
+    // Ctrl-C wraps it and leaves a stale line behind.
+    let frames: Vec<String> = screen_lines(&screen)
+        .into_iter()
+        .filter(|l| l.contains("rows, ETA"))
+        .map(|l| {
+            // A frame starts at its spinner, the character before ` [elapsed]`; a notice printed
+            // above the bar may precede it in the same stretch of output.
+            let at = l.find(" [").unwrap();
+            let start = l[..at].char_indices().last().map_or(0, |(i, _)| i);
+            l[start..].to_string()
+        })
+        .collect();
+    assert!(frames.len() >= 3, "{screen:?}");
+    for frame in &frames {
+        let second: String = frame.chars().skip(60).collect();
+        let second = second.trim_end();
+        assert!(
+            second.chars().count() <= 58,
+            "the counts line is {} columns on a 60-column terminal: {second:?}",
+            second.chars().count()
+        );
     }
 }

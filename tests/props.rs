@@ -66,7 +66,8 @@ fn csvish_bytes() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(byte, 0..400)
 }
 
-/// What `parse_id` should say, worked out without it: digits only, value 1..=u64::MAX.
+/// What `parse_id` should say, worked out without it: digits only, value 1..=i64::MAX (the
+/// API's ids are signed 64-bit numbers).
 fn id_oracle(s: &str) -> Option<u64> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -76,7 +77,7 @@ fn id_oracle(s: &str) -> Option<u64> {
         return None;
     }
     let v: u128 = digits.parse().unwrap();
-    u64::try_from(v).ok()
+    u64::try_from(v).ok().filter(|&v| v <= i64::MAX as u64)
 }
 
 fn id_text() -> impl Strategy<Value = String> {
@@ -86,6 +87,7 @@ fn id_text() -> impl Strategy<Value = String> {
         "[ +-]?[0-9]{1,25}([.,][0-9]{0,3})?([eE][+-]?[0-9]{1,3})?",
         any::<u64>().prop_map(|n| n.to_string()),
         (0u128..1000).prop_map(|d| (u64::MAX as u128 + d).to_string()),
+        (0u128..1000).prop_map(|d| (i64::MAX as u128 - 500 + d).to_string()),
         (0usize..5, any::<u64>()).prop_map(|(z, n)| format!("{}{n}", "0".repeat(z))),
     ]
 }
@@ -126,7 +128,7 @@ proptest! {
     }
 
     #[test]
-    fn parse_id_accepts_exactly_positive_u64_digit_strings(
+    fn parse_id_accepts_exactly_positive_i64_digit_strings(
         s in id_text(),
         column in prop::sample::select(vec!["plant_id", "c_user_id"]),
     ) {
@@ -216,9 +218,9 @@ fn pad() -> impl Strategy<Value = (usize, usize)> {
 
 fn row_gen(extra_cols: usize) -> impl Strategy<Value = RowGen> {
     (
-        1..=u64::MAX,
+        1..=i64::MAX as u64,
         "[A-Za-z0-9]{1,64}",
-        1..=u64::MAX,
+        1..=i64::MAX as u64,
         [pad(), pad(), pad()],
         prop::collection::vec(any::<bool>(), 3 + extra_cols),
         prop::collection::vec(

@@ -136,8 +136,12 @@ async fn column_mapping_reads_other_headers() {
         err.contains("'Plant ID', 'Serial Number', 'Customer'"),
         "{err}"
     );
-    assert!(err.contains("did you mean 'Plant ID'"), "{err}");
-    assert!(err.contains("--column"), "{err}");
+    assert!(
+        err.contains(
+            "--column plant_id=\"Plant ID\" --column sn=\"Serial Number\" --column c_user_id=Customer"
+        ),
+        "{err}"
+    );
 
     // A bad mapping is a usage error.
     let out = run_bin_env(
@@ -145,5 +149,65 @@ async fn column_mapping_reads_other_headers() {
         &[],
     )
     .await;
+    assert_exit(&out, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_kind_comes_from_the_content_not_the_name() {
+    let (want, _) = check_lines("samples/fleet.xlsx", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let xlsx = std::fs::read("samples/fleet.xlsx").unwrap();
+    let csv = std::fs::read("samples/fleet.csv").unwrap();
+    for (name, bytes) in [
+        ("renamed.xls", &xlsx),
+        ("no_extension", &xlsx),
+        ("export.xlsx", &csv),
+    ] {
+        let path = write(dir.path(), name, bytes);
+        let out = run_bin_env(&["check", path.to_str().unwrap()], &[]).await;
+        assert_eq!(out.status.code(), Some(want), "{name}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains("300 rows: 288 to send, 7 invalid, 5 duplicate"),
+            "{name}: {}",
+            stdout(&out)
+        );
+    }
+    // Not a workbook at all, though it starts like one: said in words, no library's text.
+    let ole = write(
+        dir.path(),
+        "old.xls",
+        [
+            &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1][..],
+            b"junk",
+        ]
+        .concat(),
+    );
+    let out = run_bin_env(&["check", ole.to_str().unwrap()], &[]).await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(err.contains("save it as .xlsx or as CSV UTF-8"), "{err}");
+    assert!(!err.contains("Cfb") && !err.contains("OLE"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sheet_on_a_csv_is_a_usage_error_and_timeout_takes_units() {
+    let out = run_bin_env(&["check", "samples/fleet.csv", "--sheet", "Fleet"], &[]).await;
+    assert_exit(&out, 2);
+    assert!(
+        stderr(&out).contains("is a CSV file, which has none"),
+        "{}",
+        stderr(&out)
+    );
+    let (code, _) = check_lines("samples/fleet.xlsx", &["--sheet", "Fleet"]).await;
+    assert_eq!(code, 3, "a workbook takes --sheet");
+
+    let sim = start_sim(SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", good_fleet(2));
+    for timeout in ["30s", "2m", "1500ms", "30"] {
+        let out = run_against(&sim, &fleet, &["--timeout", timeout, "--restart", "-q"]).await;
+        assert_exit(&out, 0);
+    }
+    let out = run_against(&sim, &fleet, &["--timeout", "30 parsecs"]).await;
     assert_exit(&out, 2);
 }

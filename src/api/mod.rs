@@ -59,6 +59,35 @@ impl Answer {
     }
 }
 
+impl std::fmt::Display for Answer {
+    /// The answer in words, for `-vv` lines: `HTTP 200, code 10004 (plant does not exist)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Answer::Envelope {
+                http_status,
+                code,
+                msg,
+            } => {
+                write!(f, "HTTP {http_status}, code {code}")?;
+                if msg.is_empty() {
+                    Ok(())
+                } else {
+                    write!(f, " ({})", crate::text::quote(msg))
+                }
+            }
+            Answer::NotEnvelope { http_status, why } => {
+                write!(
+                    f,
+                    "HTTP {http_status}, not the API's answer: {}",
+                    crate::text::quote(why)
+                )
+            }
+            Answer::Timeout => f.write_str("no answer within the time limit"),
+            Answer::Connection(e) => write!(f, "connection failed: {}", crate::text::quote(e)),
+        }
+    }
+}
+
 /// One request and its outcome.
 #[derive(Debug, Clone)]
 pub struct Attempt {
@@ -91,13 +120,7 @@ pub fn resolve_base(raw: &str) -> Result<Url, ClientError> {
     match url.scheme() {
         "https" => {}
         "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            };
-            if !loopback {
+            if !is_loopback(&url) {
                 return Err(ClientError::BaseUrl(format!(
                     "--base-url '{raw}' uses plain http:// to a host that is not loopback; the token would travel unencrypted, so use https://"
                 )));
@@ -123,7 +146,24 @@ pub fn resolve_base(raw: &str) -> Result<Url, ClientError> {
     Ok(url)
 }
 
+/// Whether `url` names this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 /// The HTTP client for the OpenAPI, with the token in a sensitive default header.
+///
+/// Proxies: a loopback base URL (the simulator, a local gateway) is never proxied, whatever
+/// `http_proxy`, `https_proxy` or `all_proxy` say, so the token cannot reach a proxy in clear
+/// text and a proxy's answer is never taken for the server's. For an `https://` base, proxies from
+/// the environment are used: the request goes through a CONNECT tunnel, encrypted end to end,
+/// and the proxy sees neither the token nor the answers. Plain `http://` is loopback only (see
+/// [`resolve_base`]), so an `http://` request never goes through a proxy.
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
@@ -146,7 +186,11 @@ impl Client {
             .map_err(|_| ClientError::Http("the token cannot be sent as a header".into()))?;
         value.set_sensitive(true);
         headers.insert("token", value);
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if is_loopback(&base) || base.scheme() != "https" {
+            builder = builder.no_proxy();
+        }
+        let http = builder
             .default_headers(headers)
             .user_agent(concat!("growatt-onboard/", env!("CARGO_PKG_VERSION")))
             // A redirect would carry the custom `token` header to wherever it points.

@@ -80,7 +80,11 @@ pub fn check(
     let results_path = input_paths(&args.input).results;
     let options = read_options(&args.input)?;
     let reader = FleetReader::open_with(path, &options)?;
-    let mut seen = journal::read_done(&results_path)?.done;
+    let previous = journal::read_done(&results_path)?;
+    if let Some(warning) = previous.damaged.describe(&results_path) {
+        let _ = writeln!(out, "warning: {warning}");
+    }
+    let mut seen = previous.done;
     let mut report = CheckReport::default();
     let mut problems = String::new();
     for item in reader {
@@ -145,9 +149,9 @@ pub fn check(
     };
     let _ = writeln!(
         out,
-        "{}: {} rows: {} to send, {} invalid{account}, {} duplicate{done}",
+        "{}: {}: {} to send, {} invalid{account}, {} duplicate{done}",
         path.display(),
-        report.rows,
+        crate::text::count(report.rows, "row", "rows"),
         report.to_send,
         report.invalid,
         report.duplicate

@@ -67,6 +67,20 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
             .keep(),
     };
     let fleet = dir.join("fleet.csv");
+    let html = dir.join("report.html");
+    // A folder used before (or holding a file of the user's under one of these names) keeps
+    // every file: each is renamed with a timestamp, as `--restart` does with results.
+    let mut set_aside = Vec::new();
+    for file in [
+        &fleet,
+        &dir.join("fixture.json"),
+        &html,
+        &dir.join("report.xlsx"),
+    ] {
+        if let Some(aside) = journal::set_aside(file)? {
+            set_aside.push(aside);
+        }
+    }
     std::fs::write(&fleet, SAMPLE_FLEET)
         .with_context(|| format!("cannot write {}", fleet.display()))?;
     std::fs::write(dir.join("fixture.json"), SAMPLE_FIXTURE)
@@ -152,13 +166,24 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         "the simulator received {} requests, at most {} in any one second\n",
         stats.requests, stats.max_in_one_second
     ));
-    let html = dir.join("report.html");
+    let xlsx = dir.join("report.xlsx");
+    report::write_xlsx(&paths.results, &xlsx)?;
+    said.push_str(&format!(
+        "spreadsheet: {} (opens in Excel or LibreOffice)\n",
+        xlsx.display()
+    ));
     let data = report::load(&paths.results)?;
     report::write_html(&data, &html).with_context(|| format!("cannot write {}", html.display()))?;
     said.push_str(&format!(
         "report: {} (open it in a browser)\n",
         html.display()
     ));
+    for aside in &set_aside {
+        said.push_str(&format!(
+            "an earlier file was kept as {}\n",
+            aside.display()
+        ));
+    }
     crate::ui::log::stdout(said.as_bytes());
     Ok(match report.exit {
         Exit::Success | Exit::NeedsAttention => Exit::Success,

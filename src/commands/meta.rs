@@ -24,8 +24,9 @@ pub fn manpage(args: &ManpageArgs) -> Exit {
         }
         Err(e) => {
             Log::new(false).error(&format!(
-                "cannot write man pages to {}: {e}",
-                args.dir.display()
+                "cannot write man pages to {}: {}",
+                args.dir.display(),
+                crate::text::io_reason(&e)
             ));
             Exit::Fatal
         }
@@ -39,8 +40,8 @@ fn write_manpages(dir: &Path) -> std::io::Result<usize> {
     let mut n = 0;
     let mut render = |name: String, cmd: clap::Command| -> std::io::Result<()> {
         let mut buf = Vec::new();
-        clap_mangen::Man::new(cmd).render(&mut buf)?;
-        std::fs::write(dir.join(format!("{name}.1")), buf)?;
+        render_page(cmd, &mut buf)?;
+        crate::files::write_whole(&dir.join(format!("{name}.1")), &buf)?;
         n += 1;
         Ok(())
     };
@@ -51,3 +52,69 @@ fn write_manpages(dir: &Path) -> std::io::Result<usize> {
     render("growatt-onboard".into(), cmd)?;
     Ok(n)
 }
+
+/// One man page: clap's sections, then EXIT STATUS and ENVIRONMENT, then the version.
+fn render_page(cmd: clap::Command, w: &mut Vec<u8>) -> std::io::Result<()> {
+    let has_options = cmd.get_arguments().any(|a| !a.is_hide_set());
+    let has_commands = cmd.has_subcommands();
+    let has_extra = cmd.get_after_help().is_some() || cmd.get_after_long_help().is_some();
+    let has_version = cmd.get_version().is_some();
+    let man = clap_mangen::Man::new(cmd);
+    man.render_title(w)?;
+    man.render_name_section(w)?;
+    man.render_synopsis_section(w)?;
+    man.render_description_section(w)?;
+    if has_options {
+        man.render_options_section(w)?;
+    }
+    if has_commands {
+        man.render_subcommands_section(w)?;
+    }
+    if has_extra {
+        man.render_extra_section(w)?;
+    }
+    w.extend_from_slice(EXIT_AND_ENVIRONMENT.as_bytes());
+    if has_version {
+        man.render_version_section(w)?;
+    }
+    Ok(())
+}
+
+/// The EXIT STATUS and ENVIRONMENT sections every page shares, in roff.
+const EXIT_AND_ENVIRONMENT: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+Every row is registered, already_registered or duplicate (report: no row needs attention).
+.TP
+\fB1\fR
+Fatal: the input is unreadable or lacks a column, the results file is unwritable or locked, there is
+no token, or an account\-level error (wrong token, wrong region) stopped the run.
+.TP
+\fB2\fR
+Usage error: a flag or a flag's value cannot be used.
+.TP
+\fB3\fR
+The run finished, but some rows are invalid, rejected or failed.
+.TP
+\fB4\fR
+Incomplete: stopped by \fB\-\-max\-runtime\fR or by throttling before every row was tried; run again
+to continue.
+.TP
+\fB130\fR
+Interrupted by Ctrl\-C or SIGTERM.
+.PP
+Where two apply, the first in the order 1, 130, 4, 3 wins.
+.SH ENVIRONMENT
+.TP
+\fBGROWATT_TOKEN\fR
+The ShineServer OpenAPI token (32 characters), used unless \fB\-\-token\-file\fR is given. It is
+sent only as the token header and never printed, logged or written to a file.
+.TP
+\fBGROWATT_ONBOARD_LOG\fR
+How much the simulator (\fBsim\fR) logs on standard error: warn (the default), info or debug.
+.TP
+\fBHTTPS_PROXY\fR, \fBHTTP_PROXY\fR, \fBALL_PROXY\fR, \fBNO_PROXY\fR
+A proxy for the API's requests, and the hosts reached without one (their lower\-case forms work
+too). Only an https:// base URL goes through a proxy, in an encrypted tunnel; a loopback or
+http:// base URL never does.
+"#;

@@ -1,4 +1,4 @@
-//! `report`: a results file summarised as text on stdout, or as an HTML page.
+//! `report`: a results file summarised as text on stdout, as an HTML page, or as a spreadsheet.
 
 use crate::cli::ReportArgs;
 use crate::exit::Exit;
@@ -6,7 +6,7 @@ use crate::report::{self, ReportData};
 use crate::ui::log::{self, Log};
 
 /// `report`: exit 3 when rows need attention, as `run` would have ended; 1 when the file cannot
-/// be read or the page written.
+/// be read or a page or workbook written.
 pub fn execute(args: &ReportArgs) -> Exit {
     let log = Log::new(false);
     let data = match report::load(&args.results) {
@@ -16,22 +16,44 @@ pub fn execute(args: &ReportArgs) -> Exit {
             return e.exit();
         }
     };
-    match &args.html {
-        Some(path) => match report::write_html(&data, path) {
-            Ok(()) => {
+    if let Some(warning) = data.damaged.describe(&data.results) {
+        log.notice(&format!("growatt-onboard: {warning}"));
+    }
+    if args.html.is_none() && args.xlsx.is_none() {
+        log::stdout(report::render_text(&data).as_bytes());
+        return data_exit(&data);
+    }
+    if let Some(path) = &args.html {
+        if let Err(e) = report::write_html(&data, path) {
+            log.error(&format!(
+                "cannot write {}: {}",
+                path.display(),
+                crate::text::io_reason(&e)
+            ));
+            return Exit::Fatal;
+        }
+        log::stdout(format!("{}\n", path.display()).as_bytes());
+    }
+    if let Some(path) = &args.xlsx {
+        match report::write_xlsx(&args.results, path) {
+            Ok(written) => {
+                if written.left_out > 0 {
+                    log.notice(&format!(
+                        "growatt-onboard: warning: {}: a sheet holds {} rows; the last {} are in the results file only",
+                        path.display(),
+                        report::xlsx::MAX_ROWS,
+                        written.left_out
+                    ));
+                }
                 log::stdout(format!("{}\n", path.display()).as_bytes());
-                data_exit(&data)
             }
             Err(e) => {
-                log.error(&format!("cannot write {}: {e}", path.display()));
-                Exit::Fatal
+                log.error(&e.to_string());
+                return Exit::Fatal;
             }
-        },
-        None => {
-            log::stdout(report::render_text(&data).as_bytes());
-            data_exit(&data)
         }
     }
+    data_exit(&data)
 }
 
 /// A report's exit code: 3 when rows need attention, else 0 (as `run` would have ended).

@@ -15,8 +15,8 @@ use crate::engine::{Call, Engine, Stop};
 use crate::exit::Exit;
 use crate::input::{Device, FleetReader, InputRow};
 use crate::journal::{self, triage, Next, ResultLine, ResultsError, ResultsWriter, RunLock};
-use crate::outcome::{Outcome, CODE_ALREADY};
-use crate::text::shorten;
+use crate::outcome::{Outcome, CODE_ALREADY, CODE_PERMISSION_DENIED};
+use crate::text::{count, shorten};
 use crate::ui::{Log, Mode, Progress, Summary, Tally};
 
 /// Longest API message kept in a results line.
@@ -24,7 +24,10 @@ const MSG_LIMIT: usize = 500;
 
 /// `run`: resolves the flags, runs, prints the summary.
 pub async fn execute(args: RunArgs, token_env: Option<&str>) -> Exit {
-    let log = Log::new(args.output.log_format == crate::cli::LogFormat::Json);
+    let log = Log::with_timestamps(
+        args.output.log_format == crate::cli::LogFormat::Json,
+        !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     let mut cfg = match RunConfig::from_args(&args, token_env) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -32,6 +35,11 @@ pub async fn execute(args: RunArgs, token_env: Option<&str>) -> Exit {
             return e.exit();
         }
     };
+    if let Some(warning) = cfg.request.token.length_warning() {
+        if !cfg.ui.quiet {
+            log.notice(&format!("growatt-onboard: warning: {warning}"));
+        }
+    }
     let account = &args.account;
     match super::account::screen_for(
         account,
@@ -76,7 +84,8 @@ impl RunReport {
     pub fn print(&self, log: &Log, quiet: bool) {
         if let Err(e) = self.summary.append_history() {
             log.notice(&format!(
-                "growatt-onboard: cannot append to the run history: {e}"
+                "growatt-onboard: cannot append to the run history: {}",
+                crate::text::io_reason(&e)
             ));
         }
         if log.is_json() {
@@ -104,6 +113,9 @@ struct Shared {
     tally: Mutex<Tally>,
     /// The results file; `None` after a write failed (the run is stopping then).
     writer: Mutex<Option<ResultsWriter>>,
+    /// Rows denied (10011) while the token is in doubt: written once the token proves good,
+    /// dropped when the run stops for the token, so the next run sends them again.
+    held: Mutex<Vec<ResultLine>>,
 }
 
 impl Shared {
@@ -126,8 +138,49 @@ impl Shared {
         self.progress.advance(1, &t, pace.per_second, paused);
     }
 
-    /// Writes a row's line (one whole line, handed to the OS at once) and counts it.
+    /// Ends a row: its line is written, or held while a denial may be the token's fault.
     fn finish(&self, line: ResultLine) {
+        let denied = line.outcome == Outcome::Rejected
+            && (line.error_code == Some(CODE_PERMISSION_DENIED)
+                || matches!(line.http_status, Some(401 | 403)));
+        if denied && self.engine.token_in_doubt() {
+            self.held
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(line);
+            return;
+        }
+        if !self.engine.token_in_doubt() {
+            self.release_held(true);
+        }
+        self.write_line(line);
+    }
+
+    /// Writes the held lines (`write`), or drops them when the run stopped for the token.
+    fn release_held(&self, write: bool) {
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|e| e.into_inner()));
+        if write {
+            for line in held {
+                self.write_line(line);
+            }
+        }
+    }
+
+    /// Writes a row's line (one whole line, handed to the OS at once), then counts and logs it.
+    ///
+    /// The line goes to the results file first: a log write that fails or blocks can never cost
+    /// the row its line. A row whose line did not reach the file is not counted, so the summary
+    /// only ever claims what the file holds; the run stops and the row is processed again next time.
+    fn write_line(&self, line: ResultLine) {
+        {
+            let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(w) = writer.as_mut() else { return };
+            if let Err(e) = w.write(&line) {
+                *writer = None;
+                self.engine.halt(Stop::Unwritable(e.to_string()));
+                return;
+            }
+        }
         self.advance(Some(&line));
         if self.verbose >= 1 {
             let text = format!(
@@ -154,12 +207,6 @@ impl Shared {
                 &text,
             );
         }
-        let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(w) = writer.as_mut() else { return };
-        if let Err(e) = w.write(&line) {
-            *writer = None;
-            self.engine.halt(Stop::Unwritable(e.to_string()));
-        }
     }
 }
 
@@ -170,41 +217,68 @@ pub async fn run(mut cfg: RunConfig) -> Result<RunReport, RunError> {
     let started = Instant::now();
     let client = cfg.request.client()?;
     let results_path = &cfg.paths.results;
+    // Check the input before touching anything on disk, so a bad input changes nothing.
+    let reader = FleetReader::open_with(&cfg.input, &cfg.read)?;
+    if journal::same_file(&cfg.input, results_path) {
+        return Err(ResultsError::IsInput {
+            results: results_path.clone(),
+            input: cfg.input.clone(),
+        }
+        .into());
+    }
     if let Some(parent) = results_path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| ResultsError::Io {
             path: results_path.clone(),
             source,
         })?;
     }
-    let lock = RunLock::acquire(results_path)?;
-    // Check the input before touching the results, so a bad file changes nothing.
-    let reader = FleetReader::open_with(&cfg.input, &cfg.read)?;
+    let mut lock = RunLock::acquire(results_path, journal::RUN_HINT)?;
     let mut notes = Vec::new();
     if cfg.restart {
-        if let Some(aside) = journal::set_aside(results_path)? {
-            notes.push(format!(
-                "--restart: the earlier results were renamed to {}",
-                aside.display()
-            ));
+        // The history and the links belong to the results they describe: they go aside too.
+        let p = &cfg.paths;
+        for (what, path) in [
+            ("results", &p.results),
+            ("run history", &p.history),
+            ("verify results", &p.verify),
+            ("summary", &p.summary),
+        ] {
+            if let Some(aside) = journal::set_aside(path)? {
+                notes.push(format!(
+                    "--restart: the earlier {what} set aside as {}",
+                    aside.display()
+                ));
+            }
         }
     }
     let (file, previous) = journal::open_for_append(results_path)?;
+    lock.cover(results_path)?;
     if previous.repaired_bytes > 0 {
         notes.push(format!(
             "the results file ended in a cut-off line ({} bytes, from an interrupted run); it was removed and that row will be processed again",
             previous.repaired_bytes
         ));
     }
+    if let Some(warning) = previous.damaged.describe(results_path) {
+        notes.push(warning);
+    }
     if previous.done.done_count() > 0 {
         notes.push(format!(
-            "continuing: {} serials are already done in {}",
-            previous.done.done_count(),
+            "continuing: {} already done in {}",
+            crate::text::count(
+                previous.done.done_count() as u64,
+                "serial is",
+                "serials are"
+            ),
             results_path.display()
         ));
     }
     let mode = cfg.ui.progress_mode();
     let total = if mode == Mode::Hidden {
         None
+    } else if let Some(rows) = reader.known_rows() {
+        // A spreadsheet is already in memory: counted there, never read a second time.
+        Some(rows)
     } else {
         // A fast pre-scan gives the bar its total and the plain lines their percentage.
         let (path, read) = (cfg.input.clone(), cfg.read.clone());
@@ -238,6 +312,7 @@ pub async fn run(mut cfg: RunConfig) -> Result<RunReport, RunError> {
         verbose: cfg.ui.verbose,
         tally: Mutex::new(Tally::default()),
         writer: Mutex::new(Some(ResultsWriter::new(results_path, file))),
+        held: Mutex::new(Vec::new()),
     });
     let ticker = tokio::spawn(sync_ticker(sync_handle, engine.clone()));
     let throttle_display = tokio::spawn(throttle_ticker(engine.clone(), progress.clone()));
@@ -301,6 +376,7 @@ pub async fn run(mut cfg: RunConfig) -> Result<RunReport, RunError> {
         unended |= !matches!(r, Ok(true));
         crashed |= r.is_err();
     }
+    shared.release_held(engine.stop_reason() != Some(Stop::Denied));
     watchers.end().await;
     ticker.abort();
     let _ = ticker.await;
@@ -369,8 +445,9 @@ pub async fn run(mut cfg: RunConfig) -> Result<RunReport, RunError> {
     );
     if let Err(e) = summary.write_json(&cfg.paths.summary) {
         log.notice(&format!(
-            "growatt-onboard: cannot write the summary {}: {e}",
-            cfg.paths.summary.display()
+            "growatt-onboard: cannot write the summary {}: {}",
+            cfg.paths.summary.display(),
+            crate::text::io_reason(&e)
         ));
     }
     drop(lock);
@@ -464,25 +541,38 @@ fn line_for(
                 );
             }
             if outcome == Outcome::Failed {
-                msg = format!("gave up after {attempts} attempts; last answer {code} {msg}; run again to retry");
+                msg = format!(
+                    "gave up after {}; last answer {code}{}; run again to retry",
+                    count(u64::from(attempts), "attempt", "attempts"),
+                    if msg.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {msg}")
+                    }
+                );
             }
             (Some(*code), msg)
         }
         Answer::NotEnvelope { why, .. } => (
             None,
             format!(
-                "gave up after {attempts} attempts; last: {}",
+                "gave up after {}; last: {}",
+                count(u64::from(attempts), "attempt", "attempts"),
                 shorten(why, MSG_LIMIT)
             ),
         ),
         Answer::Timeout => (
             None,
-            format!("gave up after {attempts} attempts; last: no answer within the time limit"),
+            format!(
+                "gave up after {}; last: no answer within the time limit",
+                count(u64::from(attempts), "attempt", "attempts")
+            ),
         ),
         Answer::Connection(e) => (
             None,
             format!(
-                "gave up after {attempts} attempts; last: {}",
+                "gave up after {}; last: {}",
+                count(u64::from(attempts), "attempt", "attempts"),
                 shorten(e, MSG_LIMIT)
             ),
         ),

@@ -30,7 +30,10 @@ mod locate;
 
 /// `verify`: resolves the flags, checks the links, prints what it found.
 pub async fn execute(args: VerifyArgs, token_env: Option<&str>) -> Exit {
-    let log = Log::new(args.output.log_format == crate::cli::LogFormat::Json);
+    let log = Log::with_timestamps(
+        args.output.log_format == crate::cli::LogFormat::Json,
+        !std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    );
     let cfg = match VerifyConfig::from_args(&args, token_env) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -38,6 +41,11 @@ pub async fn execute(args: VerifyArgs, token_env: Option<&str>) -> Exit {
             return e.exit();
         }
     };
+    if let Some(warning) = cfg.request.token.length_warning() {
+        if !cfg.ui.quiet {
+            log.notice(&format!("growatt-onboard: warning: {warning}"));
+        }
+    }
     let out = cfg.out.clone();
     match verify(cfg).await {
         Ok(report) => {
@@ -208,11 +216,12 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
     }
     let client = cfg.request.client()?;
     // The same lock as `run`: a verify never reads a results file a run is still writing.
-    let lock = RunLock::acquire(&cfg.results)?;
+    let lock = RunLock::acquire(&cfg.results, journal::VERIFY_HINT)?;
 
-    // The latest line per row of the results, keeping the registered ones.
+    // The latest line per serial of the results (as `run` keys them, so a sorted sheet or two
+    // inputs sharing one results file lose no device), keeping the registered ones.
     let mut latest: HashMap<u64, Option<Target>> = HashMap::new();
-    journal::scan_log(&cfg.results, &COLUMNS, |r| {
+    let opened = journal::scan_log(&cfg.results, &COLUMNS, |r| {
         let text = |i| {
             r.get(i)
                 .map(|b| String::from_utf8_lossy(b).into_owned())
@@ -221,32 +230,46 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
         let Ok(row) = text(0).parse::<u64>() else {
             return;
         };
-        let done = Outcome::parse(&text(4)).is_some_and(Outcome::is_done);
-        let target = done.then(|| Target {
+        let Some(outcome) = Outcome::parse(&text(4)) else {
+            return;
+        };
+        // A line about the row itself says nothing about its serial's registration.
+        if matches!(outcome, Outcome::Invalid | Outcome::Duplicate) {
+            return;
+        }
+        let sn = text(2);
+        let key = sn_key(sn.trim());
+        // As in `run`, a serial once done stays done.
+        if latest.get(&key).is_some_and(Option::is_some) && !outcome.is_done() {
+            return;
+        }
+        let target = outcome.is_done().then(|| Target {
             row,
             plant_cell: text(1),
             user_cell: text(3),
-            sn: text(2),
+            sn,
         });
-        latest.insert(row, target);
+        latest.insert(key, target);
     })?;
+    if let Some(warning) = opened.damaged.describe(&cfg.results) {
+        cfg.ui
+            .log()
+            .notice(&format!("growatt-onboard verify: {warning}"));
+    }
 
-    // Rows an earlier verify found linked are not checked again.
-    let mut linked_before: HashSet<(u64, u64)> = HashSet::new();
+    // Serials an earlier verify found linked are not checked again.
+    let mut linked_before: HashSet<u64> = HashSet::new();
     let mut located = locate::Earlier::default();
     let (file, _) = journal::open_log(&cfg.out, &VERIFY_COLUMNS, |r| {
         located.read(r);
-        let row = r.get(0).and_then(|b| std::str::from_utf8(b).ok());
         let sn = r.get(2).and_then(|b| std::str::from_utf8(b).ok());
         let status = r.get(3);
-        if let (Some(row), Some(sn), Some(status)) = (row, sn, status) {
-            if let Ok(row) = row.parse::<u64>() {
-                let key = (row, sn_key(sn));
-                if status == b"linked" {
-                    linked_before.insert(key);
-                } else {
-                    linked_before.remove(&key);
-                }
+        if let (Some(sn), Some(status)) = (sn, status) {
+            let key = sn_key(sn.trim());
+            if status == b"linked" {
+                linked_before.insert(key);
+            } else {
+                linked_before.remove(&key);
             }
         }
     })?;
@@ -255,7 +278,7 @@ pub async fn verify(cfg: VerifyConfig) -> Result<VerifyReport, VerifyError> {
     let mut by_plant: BTreeMap<u64, Vec<Target>> = BTreeMap::new();
     for target in latest.into_values().flatten() {
         report.registered_rows += 1;
-        if linked_before.contains(&(target.row, sn_key(&target.sn))) {
+        if linked_before.contains(&sn_key(target.sn.trim())) {
             report.linked_before += 1;
             continue;
         }

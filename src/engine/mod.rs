@@ -190,7 +190,7 @@ impl Engine {
         let engine = self.clone();
         let mut tasks = vec![
             tokio::spawn(async move { engine.scheduler.dispatch(&engine.pacer).await }),
-            tokio::spawn(signals::watch(self.clone())),
+            tokio::spawn(signals::watch(self.clone(), signals::install())),
         ];
         if let Some(deadline) = self.deadline {
             let engine = self.clone();
@@ -240,6 +240,14 @@ impl Engine {
                     .load(Ordering::Relaxed)
                     .then_some(Stop::Throttled)
             })
+    }
+
+    /// Whether the token is in doubt: every answer so far was a denial (once the probe's answers
+    /// are all denials the run stops, so the doubt never clears). A row denied meanwhile is not
+    /// known to be the row's own fault.
+    pub fn token_in_doubt(&self) -> bool {
+        let p = self.probe.lock().unwrap_or_else(|e| e.into_inner());
+        p.denied == p.answers
     }
 
     /// Records one of the run's first answers; returns the diagnosis when the first
@@ -319,7 +327,7 @@ impl Engine {
             self.scheduler.release(ticket.permit, &self.pacer);
             if self.cfg.trace_requests {
                 self.log.notice(&format!(
-                    "{label}: request {sent} → {:?} in {} ms",
+                    "{label}: attempt {sent}: {} in {} ms",
                     attempt.answer,
                     attempt.latency.as_millis()
                 ));

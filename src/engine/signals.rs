@@ -7,9 +7,14 @@ use std::sync::Arc;
 use super::{Engine, Stop};
 use crate::exit::Exit;
 
+/// The signal handlers, installed at once (not when a task first runs), so a signal that comes
+/// before the first request is sent is already the run's to handle.
+pub(super) fn install() -> Signals {
+    Signals::new()
+}
+
 /// Waits for the signals for the whole run; ends with the engine's watchers.
-pub(super) async fn watch(engine: Arc<Engine>) {
-    let mut signals = Signals::new();
+pub(super) async fn watch(engine: Arc<Engine>, mut signals: Signals) {
     signals.next().await;
     engine.halt(Stop::Interrupted);
     engine.log.notice(
@@ -24,7 +29,7 @@ pub(super) async fn watch(engine: Arc<Engine>) {
 /// The signal streams, created once: a fresh stream per wait would miss a second Ctrl-C that
 /// arrives before it is first polled.
 #[cfg(unix)]
-struct Signals {
+pub(super) struct Signals {
     interrupt: Option<tokio::signal::unix::Signal>,
     terminate: Option<tokio::signal::unix::Signal>,
     hangup: Option<tokio::signal::unix::Signal>,
@@ -51,7 +56,7 @@ impl Signals {
 }
 
 #[cfg(windows)]
-struct Signals {
+pub(super) struct Signals {
     ctrl_c: Option<tokio::signal::windows::CtrlC>,
     ctrl_break: Option<tokio::signal::windows::CtrlBreak>,
     close: Option<tokio::signal::windows::CtrlClose>,

@@ -1,5 +1,6 @@
-//! Finding the required columns in a header: by name or `--column` mapping, with a "did you
-//! mean" for a near miss.
+//! Finding the required columns in a header: by name or `--column` mapping; when some are
+//! missing, a ready-to-paste `--column` mapping from the closest headers, and a first row of
+//! values told apart from a header.
 
 use std::path::Path;
 
@@ -31,6 +32,13 @@ pub(super) fn match_columns(
     if let [Some(a), Some(b), Some(c)] = found {
         return Ok([a, b, c]);
     }
+    let shown: Vec<String> = headers.iter().map(|h| format!("'{}'", quote(h))).collect();
+    if found.iter().all(Option::is_none) && looks_like_values(headers) {
+        return Err(InputError::NoHeader {
+            path: path.to_path_buf(),
+            found: shown.join(", "),
+        });
+    }
     let missing: Vec<String> = REQUIRED
         .iter()
         .zip(found.iter())
@@ -44,25 +52,6 @@ pub(super) fn match_columns(
             }
         })
         .collect();
-    let shown: Vec<String> = headers.iter().map(|h| format!("'{}'", quote(h))).collect();
-    let hints: Vec<String> = missing
-        .iter()
-        .zip(
-            REQUIRED
-                .iter()
-                .zip(names.iter())
-                .zip(found.iter())
-                .filter(|(_, f)| f.is_none()),
-        )
-        .filter_map(|(m, ((_, name), _))| {
-            closest(name, headers).map(|h| format!("{m} (did you mean '{}'?)", quote(h)))
-        })
-        .collect();
-    let hint = if hints.is_empty() {
-        String::new()
-    } else {
-        format!("; closest: {}", hints.join(", "))
-    };
     Err(InputError::MissingColumns {
         path: path.to_path_buf(),
         missing: missing.join(", "),
@@ -71,18 +60,150 @@ pub(super) fn match_columns(
         } else {
             shown.join(", ")
         },
-        hint,
+        hint: suggestion(headers, &found, names),
     })
+}
+
+/// What to do about the missing columns: a ready-to-paste `--column` mapping from the closest
+/// headers not already in use, or, where no header comes close, the rename to make.
+fn suggestion(headers: &[String], found: &[Option<usize>; 3], names: &[String; 3]) -> String {
+    let mut taken: Vec<usize> = found.iter().flatten().copied().collect();
+    let mut maps = Vec::new();
+    let mut unmatched = Vec::new();
+    for (c, key) in REQUIRED.iter().enumerate() {
+        if found[c].is_some() {
+            continue;
+        }
+        let pick = likely_header(key, &names[c], headers, &taken);
+        match pick.and_then(|i| shell_word(&headers[i]).map(|w| (i, w))) {
+            Some((i, word)) => {
+                taken.push(i);
+                maps.push(format!("--column {key}={word}"));
+            }
+            None => unmatched.push(*key),
+        }
+    }
+    let mut hint = String::new();
+    if !maps.is_empty() {
+        hint.push_str(&format!(
+            "; if these are the columns, add: {}",
+            maps.join(" ")
+        ));
+    }
+    if !unmatched.is_empty() {
+        hint.push_str(&format!(
+            "; otherwise name {} in the header row, or map {} with --column {}=\"YOUR HEADER\"",
+            if unmatched.len() == 1 {
+                "a column"
+            } else {
+                "columns"
+            },
+            unmatched.join(", "),
+            unmatched[0]
+        ));
+    }
+    hint
+}
+
+/// Words people put in a header for each required column, lower case, letters and digits only.
+const SYNONYMS: [&[&str]; 3] = [
+    &[
+        "plant",
+        "plantid",
+        "plantno",
+        "station",
+        "stationid",
+        "site",
+        "siteid",
+        "anlage",
+    ],
+    &[
+        "sn",
+        "serial",
+        "serialnumber",
+        "serialno",
+        "deviceserial",
+        "devicesn",
+        "inverter",
+        "datalogger",
+        "logger",
+        "seriennummer",
+    ],
+    &[
+        "cuserid",
+        "user",
+        "userid",
+        "customer",
+        "customerid",
+        "client",
+        "clientid",
+        "owner",
+        "enduser",
+        "account",
+        "kunde",
+    ],
+];
+
+/// Lower case letters and digits only: `Plant ID` and `plant_id` both become `plantid`.
+fn norm(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The unused header most likely meant for `key`: one that names it (or a word people use for
+/// it), else one spelt closely enough to be a slip.
+fn likely_header(key: &str, want: &str, headers: &[String], taken: &[usize]) -> Option<usize> {
+    let synonyms = REQUIRED
+        .iter()
+        .position(|k| *k == key)
+        .map_or(&[][..], |i| SYNONYMS[i]);
+    let free = || (0..headers.len()).filter(|i| !taken.contains(i));
+    let exact = free().find(|i| {
+        let h = norm(&headers[*i]);
+        h == norm(want) || synonyms.contains(&h.as_str())
+    });
+    let within = || {
+        free().find(|i| {
+            let h = norm(&headers[*i]);
+            synonyms.iter().any(|s| s.len() >= 4 && h.contains(s))
+        })
+    };
+    exact
+        .or_else(within)
+        .or_else(|| closest(want, headers).and_then(|h| free().find(|i| &headers[*i] == h)))
+}
+
+/// `header` as one shell word: bare when plain, else in double quotes (single quotes when it
+/// holds characters a shell treats specially inside double quotes). `None` when it cannot be
+/// pasted safely.
+fn shell_word(header: &str) -> Option<String> {
+    if header.is_empty() || header.chars().any(char::is_control) {
+        return None;
+    }
+    if header
+        .chars()
+        .all(|c| c.is_alphanumeric() || "_.-/:+,@%".contains(c))
+    {
+        return Some(header.to_string());
+    }
+    if !header.contains(['"', '$', '`', '\\', '!']) {
+        return Some(format!("\"{header}\""));
+    }
+    (!header.contains('\'')).then(|| format!("'{header}'"))
+}
+
+/// A first row of values rather than names: some cell is a plain number (a header names
+/// columns; a data row holds ids).
+fn looks_like_values(headers: &[String]) -> bool {
+    headers
+        .iter()
+        .any(|h| !h.is_empty() && h.trim().chars().all(|c| c.is_ascii_digit()))
 }
 
 /// The header most like `want`, when it is close enough to be a likely misspelling.
 fn closest<'a>(want: &str, headers: &'a [String]) -> Option<&'a String> {
-    let norm = |s: &str| -> String {
-        s.chars()
-            .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
-            .collect()
-    };
     let w = norm(want);
     headers
         .iter()

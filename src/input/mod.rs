@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 mod columns;
 mod csv_file;
+mod kind;
 mod sheet;
 mod validate;
 
 pub use csv_file::sniff_delimiter;
+pub use kind::Kind;
 pub use sheet::cell_text;
 pub use validate::{check_sn, parse_id, sn_key, MAX_SN_LEN};
 
@@ -22,7 +24,7 @@ pub const REQUIRED: [&str; 3] = ["plant_id", "sn", "c_user_id"];
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     /// The file could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {}", crate::text::io_reason(.source))]
     Io {
         /// The input file.
         path: PathBuf,
@@ -37,7 +39,7 @@ pub enum InputError {
     },
     /// One or more required columns are not in the header.
     #[error(
-        "{path}: missing column{plural} {missing}; the header has: {found}{hint}; rename the column, or map it with --column plant_id=\"Plant ID\"",
+        "{path}: missing column{plural} {missing}; the header has: {found}{hint}",
         plural = if missing.contains(',') { "s" } else { "" }
     )]
     MissingColumns {
@@ -47,8 +49,16 @@ pub enum InputError {
         missing: String,
         /// The header names that were found.
         found: String,
-        /// A "did you mean" suggestion, empty when nothing is close.
+        /// What to do: the `--column` mapping to paste, or the rename to make.
         hint: String,
+    },
+    /// The first row holds values, not column names.
+    #[error("{path}: the first row holds values ({found}), not column names; add a header row with plant_id, sn, c_user_id")]
+    NoHeader {
+        /// The input file.
+        path: PathBuf,
+        /// The first row's cells.
+        found: String,
     },
     /// A required column appears twice, so the tool cannot know which one is meant.
     #[error("{path}: the column {name} appears twice in the header (columns {first} and {second}); keep one")]
@@ -157,13 +167,10 @@ impl ReadOptions {
     }
 }
 
-/// Spreadsheet formats read directly (first sheet, or the one asked for).
+/// Whether the file is a workbook (.xlsx, .xlsm, .xlsb, .xls, .ods), by its content; a file that
+/// cannot be opened counts as text, and opening it says why.
 pub fn is_spreadsheet(path: &Path) -> bool {
-    path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-        ["xlsx", "xlsm", "xlsb", "xls", "ods"]
-            .iter()
-            .any(|x| e.eq_ignore_ascii_case(x))
-    })
+    Kind::of(path).is_ok_and(Kind::is_workbook)
 }
 
 /// Where records come from.
@@ -240,6 +247,16 @@ impl FleetReader {
         match &mut self.source {
             Source::Csv(csv) => csv.next_record(&self.path, &mut self.record),
             Source::Sheet(sheet) => sheet.next_record(&mut self.record).map(Ok),
+        }
+    }
+
+    /// The non-blank data records left, when they are known without reading the file again (a
+    /// spreadsheet is held in memory); `None` for a CSV, which [`FleetReader::count_rows_with`]
+    /// scans.
+    pub fn known_rows(&self) -> Option<u64> {
+        match &self.source {
+            Source::Csv(_) => None,
+            Source::Sheet(sheet) => Some(sheet.remaining_rows()),
         }
     }
 

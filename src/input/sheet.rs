@@ -16,6 +16,26 @@ pub(super) struct SheetSource {
     first_row: u64,
 }
 
+/// Opens the workbook by its content (an .xlsx renamed .xls, or without an extension, opens
+/// too); what cannot be opened is said in words a person can act on.
+fn open_book(path: &Path) -> Result<calamine::Sheets<std::io::BufReader<File>>, String> {
+    use calamine::{open_workbook, Ods, Sheets, Xls, Xlsb, Xlsx};
+    let opened = match super::Kind::of(path) {
+        Ok(super::Kind::Ole) => open_workbook::<Xls<_>, _>(path).ok().map(Sheets::Xls),
+        Ok(super::Kind::Zip) => open_workbook::<Xlsx<_>, _>(path)
+            .map(Sheets::Xlsx)
+            .ok()
+            .or_else(|| open_workbook::<Ods<_>, _>(path).map(Sheets::Ods).ok())
+            .or_else(|| open_workbook::<Xlsb<_>, _>(path).map(Sheets::Xlsb).ok()),
+        _ => None,
+    };
+    opened.ok_or_else(|| {
+        "it is not a workbook this tool can read (damaged, password-protected, or another \
+         kind of document); open it in Excel or LibreOffice and save it as .xlsx or as CSV UTF-8"
+            .to_string()
+    })
+}
+
 /// Opens a spreadsheet's sheet (the first, or `options.sheet`) and matches the required columns
 /// in its first non-blank row.
 pub(super) fn open(
@@ -33,7 +53,7 @@ pub(super) fn open(
             source,
         });
     }
-    let mut book = calamine::open_workbook_auto(path).map_err(|e| sheet_err(e.to_string()))?;
+    let mut book = open_book(path).map_err(sheet_err)?;
     let names = book.sheet_names();
     let name = match &options.sheet {
         Some(want) => names
@@ -57,9 +77,15 @@ pub(super) fn open(
             .cloned()
             .ok_or_else(|| sheet_err("the file has no sheets".into()))?,
     };
-    let range = book
-        .worksheet_range(&name)
-        .map_err(|e| sheet_err(format!("sheet '{}': {e}", quote(&name))))?;
+    let range = read_range(&mut book, &name).map_err(|too_large| {
+        sheet_err(match too_large {
+            Some(why) => format!("the sheet '{}': {why}", quote(&name)),
+            None => format!(
+                "the sheet '{}' cannot be read; open the file in Excel or LibreOffice and save it again",
+                quote(&name)
+            ),
+        })
+    })?;
     let first_row = range.start().map_or(1, |(r, _)| u64::from(r) + 1);
     let mut record = csv::ByteRecord::new();
     let mut next = 0;
@@ -91,7 +117,90 @@ pub(super) fn open(
     ))
 }
 
+/// Most cells a sheet's used range may span, rows × columns (a million-row fleet with 16
+/// columns fits). Past it, one stray value far out (cell XFD1048576) would have the whole sheet's
+/// grid held in memory, terabytes of it.
+pub const MAX_SHEET_CELLS: u64 = 1 << 24;
+
+/// The sheet's cells as a range, never allocated by the size the file claims: .xlsx and .xlsb
+/// are read cell by cell, and the grid is built only when the cells actually there span at most
+/// [`MAX_SHEET_CELLS`]. `Err(Some(why))` for a sheet too large, `Err(None)` for one the reader
+/// cannot read.
+fn read_range(
+    book: &mut calamine::Sheets<std::io::BufReader<File>>,
+    name: &str,
+) -> Result<calamine::Range<calamine::Data>, Option<String>> {
+    use calamine::{Reader as _, Sheets};
+    match book {
+        Sheets::Xlsx(x) => {
+            let mut cells = x.worksheet_cells_reader(name).map_err(|_| None)?;
+            sparse_range(|| cells.next_cell().map_err(|_| None))
+        }
+        Sheets::Xlsb(x) => {
+            let mut cells = x.worksheet_cells_reader(name).map_err(|_| None)?;
+            sparse_range(|| cells.next_cell().map_err(|_| None))
+        }
+        // .xls (at most 65,536 × 256) and .ods come whole from their readers.
+        other => {
+            let range = other.worksheet_range(name).map_err(|_| None)?;
+            check_size(range.height() as u64, range.width() as u64).map_err(Some)?;
+            Ok(range)
+        }
+    }
+}
+
+/// Collects the non-empty cells one by one and builds the grid they span, when it is small enough.
+fn sparse_range<'a>(
+    mut next: impl FnMut() -> Result<Option<calamine::Cell<calamine::DataRef<'a>>>, Option<String>>,
+) -> Result<calamine::Range<calamine::Data>, Option<String>> {
+    let mut cells: Vec<calamine::Cell<calamine::Data>> = Vec::new();
+    let (mut top, mut bottom, mut left, mut right) = (u32::MAX, 0u32, u32::MAX, 0u32);
+    while let Some(cell) = next()? {
+        let value = calamine::Data::from(cell.get_value().clone());
+        if value == calamine::Data::Empty {
+            continue;
+        }
+        let (r, c) = cell.get_position();
+        (top, bottom) = (top.min(r), bottom.max(r));
+        (left, right) = (left.min(c), right.max(c));
+        // More cells than the cap can ever span is enough to know, whatever comes next.
+        if cells.len() as u64 >= MAX_SHEET_CELLS {
+            check_size(u64::from(bottom - top) + 1, u64::from(right - left) + 1).map_err(Some)?;
+        }
+        cells.push(calamine::Cell::new((r, c), value));
+    }
+    if cells.is_empty() {
+        return Ok(calamine::Range::empty());
+    }
+    check_size(u64::from(bottom - top) + 1, u64::from(right - left) + 1).map_err(Some)?;
+    // The grid is built assuming rows in order; a file may list them in any order.
+    cells.sort_by_key(|c| c.get_position());
+    Ok(calamine::Range::from_sparse(cells))
+}
+
+/// Refuses a used range over [`MAX_SHEET_CELLS`], naming its size and what to do.
+fn check_size(rows: u64, columns: u64) -> Result<(), String> {
+    if rows.saturating_mul(columns) > MAX_SHEET_CELLS {
+        return Err(format!(
+            "its used range is {rows} rows × {columns} columns, more than the {MAX_SHEET_CELLS} cells this tool reads from a sheet; a stray value far below or right of the data usually does this: delete the rows and columns after the data (or copy the data to a new sheet) and save again"
+        ));
+    }
+    Ok(())
+}
+
 impl SheetSource {
+    /// The non-blank rows left to read, counted in memory (the progress bar's total, without
+    /// reading the file a second time).
+    pub(super) fn remaining_rows(&self) -> u64 {
+        let mut record = csv::ByteRecord::new();
+        (self.next..self.range.height())
+            .filter(|&i| {
+                sheet_record(&self.range, i, &mut record);
+                !is_blank(&record)
+            })
+            .count() as u64
+    }
+
     /// Reads the next row into `record`: `Some(Some(row))` for a data row, `Some(None)` for a
     /// blank one, `None` at the end.
     pub(super) fn next_record(&mut self, record: &mut csv::ByteRecord) -> Option<Option<u64>> {
@@ -121,6 +230,31 @@ fn sheet_record(
     }
 }
 
+/// An Excel date serial as `YYYY-MM-DD` (with the time when it has one); `#DATE?` when out of range.
+fn excel_date_text(serial: f64) -> String {
+    if !serial.is_finite() || !(0.0..=2_958_465.0).contains(&serial) {
+        return "#DATE?".into();
+    }
+    let days = serial.floor() as i64;
+    // Day 0 is 1899-12-30 in the 1900 system (Excel's 1900 leap-year bug included).
+    let z = days - 25_569 + 719_468; // days since 0000-03-01
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let seconds = ((serial - serial.floor()) * 86_400.0).round() as i64;
+    if seconds == 0 {
+        format!("{year:04}-{month:02}-{day:02}")
+    } else {
+        let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+        format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02}")
+    }
+}
+
 /// A cell as the text a person sees: whole numbers without a decimal point or exponent, so an id
 /// or serial stored as a number is not damaged.
 pub fn cell_text(cell: &calamine::Data) -> String {
@@ -130,9 +264,13 @@ pub fn cell_text(cell: &calamine::Data) -> String {
         Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
         Data::Int(i) => i.to_string(),
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        // Past 15 digits Excel has already rounded the number: shown the way Excel shows it,
+        // `1.23456789012346E+16`, which validation refuses with a hint, never sent as a guess.
+        Data::Float(f) if f.abs() >= 1e15 => format!("{f:E}").replace('E', "E+"),
         Data::Float(f) => f.to_string(),
         Data::Bool(b) => if *b { "TRUE" } else { "FALSE" }.to_string(),
-        Data::DateTime(d) => d.to_string(),
+        // A date as a person sees it, never Excel's serial number (2 Jan 2025 is 45659).
+        Data::DateTime(d) => excel_date_text(d.as_f64()),
         Data::Error(e) => e.to_string(),
     }
 }

@@ -64,7 +64,50 @@ fn missing_columns_name_what_was_found_and_the_closest() {
     let msg = err.to_string();
     assert!(msg.contains("missing columns plant_id, sn"), "{msg}");
     assert!(msg.contains("'plant id'"), "{msg}");
-    assert!(msg.contains("did you mean 'plant id'"), "{msg}");
+    assert!(
+        msg.contains("add: --column plant_id=\"plant id\" --column sn=serial"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn missing_columns_suggest_a_mapping_from_the_closest_headers() {
+    let err = read_all(b"Plant ID;Serial;Customer\n1;A1;2\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(
+            "--column plant_id=\"Plant ID\" --column sn=Serial --column c_user_id=Customer"
+        ),
+        "{msg}"
+    );
+    // Another sheet gets its own mapping, never the same fixed example.
+    let err = read_all(b"Station,Seriennummer,End User,Note\n1,A1,2,x\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains(
+            "--column plant_id=Station --column sn=Seriennummer --column c_user_id=\"End User\""
+        ),
+        "{msg}"
+    );
+    assert!(!msg.contains("Plant ID"), "{msg}");
+    // A column nothing resembles is named, with what to do.
+    let err = read_all(b"plant_id,Serial,Note\n1,A1,x\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("--column sn=Serial;"), "{msg}");
+    assert!(
+        msg.contains("map c_user_id with --column c_user_id=\"YOUR HEADER\""),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_first_row_of_values_asks_for_a_header_row() {
+    let err = read_all(b"1001,AB12,5\n1002,AB13,5\n").unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("the first row holds values ('1001', 'AB12', '5'), not column names; add a header row with plant_id, sn, c_user_id"),
+        "{msg}"
+    );
 }
 
 #[test]

@@ -76,12 +76,19 @@ pub fn parse_id(column: &str, text: &str) -> Result<u64, String> {
     if text.bytes().all(|b| b.is_ascii_digit()) {
         return match text.parse::<u64>() {
             Ok(0) => Err(format!("{column} is 0; it must be a positive integer")),
-            Ok(n) => Ok(n),
-            Err(_) => Err(format!(
-                "{column} '{}' is too large to be an id",
+            // The API's ids are signed 64-bit numbers.
+            Ok(n) if n <= MAX_ID => Ok(n),
+            _ => Err(format!(
+                "{column} '{}' is too large to be an id (at most {MAX_ID})",
                 quote(text)
             )),
         };
+    }
+    if looks_date(text) {
+        return Err(format!(
+            "{column} '{}' is a date: the spreadsheet formatted the column as dates; format the column as text, type the ids again and save",
+            quote(text)
+        ));
     }
     if looks_spreadsheet_number(text) {
         return Err(format!(
@@ -95,10 +102,40 @@ pub fn parse_id(column: &str, text: &str) -> Result<u64, String> {
     ))
 }
 
+/// The largest id accepted: the API keeps ids as signed 64-bit numbers.
+pub const MAX_ID: u64 = i64::MAX as u64;
+
+/// A date as a spreadsheet shows one: `2025-01-02` (a date cell read from a sheet, maybe with a
+/// time after it), or a CSV export's `02/01/2025`, `1/2/25`, `02.01.2025`.
+fn looks_date(text: &str) -> bool {
+    let date = text.split(' ').next().unwrap_or(text);
+    let Some(sep) = date.chars().find(|c| matches!(c, '-' | '/' | '.')) else {
+        return false;
+    };
+    let parts: Vec<&str> = date.split(sep).collect();
+    let digits = |p: &&str| !p.is_empty() && p.len() <= 4 && p.bytes().all(|b| b.is_ascii_digit());
+    if parts.len() != 3 || !parts.iter().all(digits) {
+        return false;
+    }
+    let long = |p: &str| p.len() == 4;
+    match sep {
+        // ISO: year first.
+        '-' => long(parts[0]) && parts[1].len() <= 2 && parts[2].len() <= 2,
+        // Day and month first, the year last (two or four digits).
+        _ => parts[0].len() <= 2 && parts[1].len() <= 2 && matches!(parts[2].len(), 2 | 4),
+    }
+}
+
 /// Validates an `sn` cell (already trimmed): letters and digits only.
 pub fn check_sn(text: &str) -> Result<&str, String> {
     if text.is_empty() {
         return Err("sn is empty".into());
+    }
+    if looks_date(text) {
+        return Err(format!(
+            "sn '{}' is a date: the spreadsheet formatted the column as dates; format the column as text, type the serials again and save",
+            quote(text)
+        ));
     }
     // Letters and digits alone ("123E45") are a serial as written, not a spreadsheet's number.
     if looks_spreadsheet_number(text) && !text.bytes().all(|b| b.is_ascii_alphanumeric()) {

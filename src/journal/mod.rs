@@ -13,8 +13,8 @@ mod resume;
 mod seen;
 mod writer;
 
-pub use lock::RunLock;
-pub use reader::{read_done, scan_log, Opened, Previous};
+pub use lock::{same_file, RunLock, RUN_HINT, VERIFY_HINT};
+pub use reader::{read_done, scan_log, Damaged, Opened, Previous};
 pub use resume::{duplicate_msg, triage, Next};
 pub use seen::{Seen, Sight};
 pub use writer::{open_for_append, open_log, set_aside, ResultsWriter};
@@ -117,11 +117,25 @@ pub fn safe_cell(text: &str) -> String {
     }
 }
 
+/// The text a person typed, from a cell [`safe_cell`] wrote: without the apostrophe it put
+/// before a would-be formula. Used where the cell is shown rather than opened as CSV (the
+/// reports, the spreadsheet export), so `'-1004` reads `-1004` again.
+pub fn shown_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest)
+            if rest.starts_with(' ') || rest.trim_start().starts_with(['=', '+', '-', '@']) =>
+        {
+            rest
+        }
+        _ => cell,
+    }
+}
+
 /// A problem with the results file; fatal for the run.
 #[derive(Debug, thiserror::Error)]
 pub enum ResultsError {
     /// The file (or its folder) cannot be opened, read or written.
-    #[error("results file {path}: {source}")]
+    #[error("results file {path}: {}", crate::text::io_reason(.source))]
     Io {
         /// The results file.
         path: PathBuf,
@@ -129,21 +143,56 @@ pub enum ResultsError {
         source: std::io::Error,
     },
     /// Another run holds the lock.
-    #[error("another growatt-onboard run is using {results} (lock {lock} is held); wait for it to end, or pass -o to write elsewhere")]
+    #[error("another growatt-onboard run or verify is using {results} (lock {lock} is held); wait for it to end{hint}")]
     Locked {
         /// The results file.
         results: PathBuf,
         /// The lock file.
         lock: PathBuf,
+        /// What else the user can do (`run` can write elsewhere with -o; `verify` cannot).
+        hint: &'static str,
     },
-    /// The file exists but is not a results file of this tool.
-    #[error("{path} exists but is not a growatt-onboard results file (its header is '{header}'); pass -o to choose another path, or --restart to set it aside")]
+    /// The results file is the input file itself (through any path or link): every line
+    /// written would become a row to read.
+    #[error(
+        "{} looks like your fleet file, not a results file; pass {}, the results file a run on it writes (the results file given is the input file itself, through this path or a link)",
+        .results.display(),
+        crate::paths::default_results_path(.input).display()
+    )]
+    IsInput {
+        /// The results file.
+        results: PathBuf,
+        /// The input file.
+        input: PathBuf,
+    },
+    /// The file exists but is not a results file of this tool. The advice never names a flag
+    /// (the commands that meet this differ in their flags) nor a rename of the file (it may be
+    /// the person's own fleet).
+    #[error("{}", foreign_message(.path, .header, *.fleet))]
     Foreign {
         /// The results file.
         path: PathBuf,
         /// Its first line.
         header: String,
+        /// It looks like a fleet file (a workbook, or a header with the fleet's columns).
+        fleet: bool,
     },
+}
+
+/// What to say about a file that is not a results file.
+fn foreign_message(path: &Path, header: &str, fleet: bool) -> String {
+    if fleet {
+        format!(
+            "{} looks like your fleet file, not a results file; pass {}, the results file a run on it writes",
+            path.display(),
+            crate::paths::default_results_path(path).display()
+        )
+    } else {
+        format!(
+            "{} is not a growatt-onboard results file (its first line is '{header}'); name the results file a run wrote, or a new file",
+            path.display()
+        )
+    }
 }
 
 impl ResultsError {

@@ -2,7 +2,7 @@
 //! handed on; what an earlier run finished.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::{io_err, ResultsError, Seen, COLUMNS};
@@ -12,6 +12,8 @@ use crate::outcome::Outcome;
 /// What an earlier run left: the serials already done, and how many lines were read.
 #[derive(Debug, Default)]
 pub struct Previous {
+    /// Lines skipped as damaged.
+    pub damaged: Damaged,
     /// Serials ([`sn_key`]) with a registered or already_registered line, marked done.
     pub done: Seen,
     /// Whole lines read.
@@ -31,12 +33,59 @@ pub(super) fn done_serial(record: &csv::ByteRecord) -> Option<&str> {
 }
 
 /// What opening an append-only log found.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Opened {
     /// Whole lines read (header excluded).
     pub lines: u64,
     /// Bytes cut off a torn last line.
     pub repaired_bytes: u64,
+    /// Lines that are not a whole record, skipped.
+    pub damaged: Damaged,
+    /// The last line is whole but has no line break after it (a re-saved file): one is added
+    /// before the next line is appended.
+    pub unterminated: bool,
+}
+
+/// Lines of a log that are not one whole record: a stray quote, a line cut in two, cells lost
+/// or added by hand. Each is skipped on its own; the lines around it are read as usual.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Damaged {
+    /// How many lines were skipped.
+    pub count: u64,
+    /// Their line numbers in the file (the header is line 1), the first [`DAMAGED_LISTED`].
+    pub lines: Vec<u64>,
+}
+
+/// Most damaged line numbers named in a message; the rest are counted.
+pub const DAMAGED_LISTED: usize = 10;
+
+impl Damaged {
+    fn add(&mut self, line: u64) {
+        self.count += 1;
+        if self.lines.len() < DAMAGED_LISTED {
+            self.lines.push(line);
+        }
+    }
+
+    /// A warning naming the damaged lines of `path`, or `None` when there are none.
+    pub fn describe(&self, path: &Path) -> Option<String> {
+        if self.count == 0 {
+            return None;
+        }
+        let listed: Vec<String> = self.lines.iter().map(u64::to_string).collect();
+        let more = if self.count > self.lines.len() as u64 {
+            format!(" and {} more", self.count - self.lines.len() as u64)
+        } else {
+            String::new()
+        };
+        Some(format!(
+            "{}: {} damaged line{} skipped (line {}{more}): not one whole record; each line around it was read as usual, and a row whose only line is damaged counts as not done",
+            path.display(),
+            self.count,
+            if self.count == 1 { "" } else { "s" },
+            listed.join(", "),
+        ))
+    }
 }
 
 /// Length of the file up to and including its last newline.
@@ -56,6 +105,100 @@ pub(super) fn whole_length(file: &mut File, len: u64) -> std::io::Result<u64> {
     Ok(0)
 }
 
+/// Where the log's whole lines end: after the last newline, or at the end of the file when the
+/// bytes after it are themselves a whole record (a file re-saved without a final line break).
+/// Returns that length and whether the last line lacks its line break.
+pub(super) fn whole_end(
+    file: &mut File,
+    len: u64,
+    columns: &[&str],
+) -> std::io::Result<(u64, bool)> {
+    let whole = whole_length(file, len)?;
+    let tail_len = len - whole;
+    // A line longer than any the tool writes cannot be whole; nor can a lone header-less tail.
+    if tail_len == 0 || tail_len > 64 * 1024 || whole == 0 {
+        return Ok((whole, false));
+    }
+    let mut tail = vec![0u8; tail_len as usize];
+    file.seek(SeekFrom::Start(whole))?;
+    file.read_exact(&mut tail)?;
+    let tail_whole =
+        parse_line(&tail).is_some_and(|r| r.len() == columns.len() && has_timestamp(&r, columns));
+    if tail_whole {
+        Ok((len, true))
+    } else {
+        Ok((whole, false))
+    }
+}
+
+/// Every log the tool keeps has a timestamp in each record (`finished_at`, `checked_at`): a line
+/// cut short before it, or in it, has lost at least its `Z`.
+fn has_timestamp(record: &csv::ByteRecord, columns: &[&str]) -> bool {
+    columns
+        .iter()
+        .position(|c| *c == "finished_at" || *c == "checked_at")
+        .and_then(|i| record.get(i))
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .is_some_and(|t| humantime::parse_rfc3339(t.trim()).is_ok())
+}
+
+/// One line (without its line break) as a record, or `None` when it is not one: a stray or
+/// unbalanced quote, text after a closing quote. Callers check the number of cells.
+/// The tool never writes a line break inside a cell, so a line is a record or it is damaged.
+///
+/// Parsed strictly by hand (RFC 4180 quoting, as the writer quotes): cheaper than a CSV reader
+/// per line, and nothing is guessed about a damaged line.
+fn parse_line(line: &[u8]) -> Option<csv::ByteRecord> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut record = csv::ByteRecord::with_capacity(line.len(), 16);
+    let mut cell = Vec::new();
+    let mut i = 0;
+    loop {
+        if line.get(i) == Some(&b'"') {
+            cell.clear();
+            i += 1;
+            loop {
+                match line.get(i) {
+                    None => return None,
+                    Some(b'"') if line.get(i + 1) == Some(&b'"') => {
+                        cell.push(b'"');
+                        i += 2;
+                    }
+                    Some(b'"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(&b) => {
+                        cell.push(b);
+                        i += 1;
+                    }
+                }
+            }
+            record.push_field(&cell);
+            match line.get(i) {
+                None => break,
+                Some(b',') => i += 1,
+                Some(_) => return None,
+            }
+        } else {
+            let end = line[i..]
+                .iter()
+                .position(|&b| b == b',')
+                .map_or(line.len(), |p| i + p);
+            let text = &line[i..end];
+            if text.contains(&b'"') {
+                return None;
+            }
+            record.push_field(text);
+            if end == line.len() {
+                break;
+            }
+            i = end + 1;
+        }
+    }
+    Some(record)
+}
+
 /// Reads what an earlier run left without changing the file (for `check`): a torn last line is
 /// ignored, as `run` would cut it. A missing file reads as nothing done.
 pub fn read_done(path: &Path) -> Result<Previous, ResultsError> {
@@ -69,11 +212,13 @@ pub fn read_done(path: &Path) -> Result<Previous, ResultsError> {
         done,
         lines: opened.lines,
         repaired_bytes: opened.repaired_bytes,
+        damaged: opened.damaged,
     })
 }
 
 /// Reads a log without changing it: checks the header, hands every whole record to `each`, and
-/// ignores a torn last line. A missing file reads as empty.
+/// ignores a torn last line (a last line without its line break is read when it is whole). A
+/// missing file reads as empty.
 pub fn scan_log(
     path: &Path,
     columns: &[&str],
@@ -86,37 +231,48 @@ pub fn scan_log(
         Err(e) => return Err(err(e)),
     };
     let len = file.metadata().map_err(&err)?.len();
-    let whole = whole_length(&mut file, len).map_err(&err)?;
+    let (whole, unterminated) = whole_end(&mut file, len, columns).map_err(&err)?;
     file.seek(SeekFrom::Start(0)).map_err(&err)?;
     let mut opened = Opened {
-        lines: 0,
         repaired_bytes: len - whole,
+        unterminated,
+        ..Opened::default()
     };
     if whole > 0 {
-        opened.lines = read_log(path, file.take(whole), columns, &mut each)?;
+        read_log(path, file.take(whole), columns, &mut opened, &mut each)?;
     }
     Ok(opened)
 }
 
-/// Reads a log's records after checking its header; returns how many there were.
+/// Reads a log line by line after checking its header: each line that is one whole record goes
+/// to `each`, each other line is counted as damaged in `opened` and skipped on its own.
 pub(super) fn read_log(
     path: &Path,
     file: impl Read,
     columns: &[&str],
+    opened: &mut Opened,
     each: &mut dyn FnMut(&csv::ByteRecord),
-) -> Result<u64, ResultsError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(std::io::BufReader::new(file));
-    let header = reader
-        .byte_headers()
-        .map_err(|e| io_err(path)(std::io::Error::other(e.to_string())))?
-        .clone();
-    let names: Vec<String> = header
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).into_owned())
-        .collect();
+) -> Result<(), ResultsError> {
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let read_line = |reader: &mut BufReader<_>, line: &mut Vec<u8>| {
+        line.clear();
+        reader.read_until(b'\n', line).map_err(|e| io_err(path)(e))
+    };
+    read_line(&mut reader, &mut line)?;
+    let head = line.strip_suffix(b"\n").unwrap_or(&line);
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let names: Vec<String> = parse_line(head)
+        .map(|h| {
+            h.iter()
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect()
+        })
+        .unwrap_or_else(|| {
+            vec![String::from_utf8_lossy(head)
+                .trim_end_matches('\r')
+                .to_string()]
+        });
     // A verify file from before `--locate` has the same columns but the last three.
     let older_verify = columns == super::VERIFY_COLUMNS.as_slice()
         && names
@@ -125,23 +281,37 @@ pub(super) fn read_log(
             .eq(columns[..super::VERIFY_COLUMNS_BEFORE_LOCATE]
                 .iter()
                 .copied());
-    if header.is_empty()
+    if head.is_empty()
         || (!older_verify && names.iter().map(String::as_str).ne(columns.iter().copied()))
     {
+        let joined = names.join(",").to_lowercase();
+        let fleet = crate::input::Kind::of(path).is_ok_and(crate::input::Kind::is_workbook)
+            || (["plant", "sn", "serial"].iter().any(|w| joined.contains(w))
+                && !joined.contains("outcome"));
         return Err(ResultsError::Foreign {
             path: path.to_path_buf(),
             header: crate::text::quote(&names.join(",")),
+            fleet,
         });
     }
-    let mut record = csv::ByteRecord::new();
-    let mut lines = 0;
+    // Lines of an older verify file, and the full lines appended to it since, are both whole.
+    let widths = [names.len(), columns.len()];
+    let mut number = 1u64;
     loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => return Ok(lines),
-            Err(e) => return Err(io_err(path)(std::io::Error::other(e.to_string()))),
+        if read_line(&mut reader, &mut line)? == 0 {
+            return Ok(());
         }
-        lines += 1;
-        each(&record);
+        number += 1;
+        let text = line.strip_suffix(b"\n").unwrap_or(&line);
+        if text.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        match parse_line(text).filter(|r| widths.contains(&r.len())) {
+            Some(record) => {
+                opened.lines += 1;
+                each(&record);
+            }
+            None => opened.damaged.add(number),
+        }
     }
 }

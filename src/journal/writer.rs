@@ -1,12 +1,12 @@
 //! Writing a journal: opened for appending after a torn last line is cut, one whole line per
 //! write; `--restart` sets the old file aside.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::reader::{done_serial, read_log, whole_length};
+use super::reader::{done_serial, read_log, whole_end};
 use super::{io_err, Opened, Previous, ResultLine, ResultsError, Seen, COLUMNS};
 use crate::input::sn_key;
 
@@ -58,6 +58,7 @@ pub fn open_for_append(path: &Path) -> Result<(File, Previous), ResultsError> {
             done,
             lines: opened.lines,
             repaired_bytes: opened.repaired_bytes,
+            damaged: opened.damaged,
         },
     ))
 }
@@ -71,23 +72,28 @@ pub fn open_log(
     mut each: impl FnMut(&csv::ByteRecord),
 ) -> Result<(File, Opened), ResultsError> {
     let err = io_err(path);
-    let mut file = OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(&err)?;
+    let mut file = crate::files::open_journal(path).map_err(&err)?;
     let mut opened = Opened::default();
     let len = file.metadata().map_err(&err)?.len();
     if len > 0 {
-        let whole = whole_length(&mut file, len).map_err(&err)?;
+        let (whole, unterminated) = whole_end(&mut file, len, columns).map_err(&err)?;
         if whole < len {
             file.set_len(whole).map_err(&err)?;
             opened.repaired_bytes = len - whole;
         }
         file.seek(SeekFrom::Start(0)).map_err(&err)?;
-        opened.lines = read_log(path, &mut file, columns, &mut each)?;
+        read_log(
+            path,
+            (&mut file).take(whole),
+            columns,
+            &mut opened,
+            &mut each,
+        )?;
         file.seek(SeekFrom::End(0)).map_err(&err)?;
+        if unterminated {
+            // A whole last line without its line break: end it before appending.
+            file.write_all(b"\n").map_err(&err)?;
+        }
     }
     if file.metadata().map_err(&err)?.len() == 0 {
         let mut header = columns.join(",");

@@ -1,10 +1,15 @@
-//! The report as one self-contained HTML page: inline CSS and SVG, no external assets.
+//! The report as one self-contained HTML page: inline CSS and SVG, no scripts, no external
+//! assets. It reads on a 1280-pixel screen and on a 420-pixel phone alike: wide tables become one
+//! card per row on a narrow screen, long cells wrap, charts scale down.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use chrono::{DateTime, Local};
+
 use super::ReportData;
-use crate::outcome::{advice, code_colour, code_meaning, Outcome};
+use crate::outcome::{advice, code_colour, code_meaning, Outcome, CODE_ALREADY};
+use crate::text::count;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(text: &str) -> String {
@@ -22,26 +27,47 @@ pub fn esc(text: &str) -> String {
     out
 }
 
-/// A horizontal bar chart as inline SVG.
-fn bar_chart(id: &str, bars: &[(String, u64, &str)]) -> String {
+/// The page's style: narrow screens get one card per table row, with the column's name
+/// before each cell.
+const STYLE: &str = "\
+*{box-sizing:border-box}\
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;padding:0 1.5rem;color:#222;max-width:1100px;line-height:1.4}\
+h1{font-size:1.4rem;overflow-wrap:anywhere}h2{font-size:1.1rem;margin-top:2rem}\
+table{border-collapse:collapse;width:100%}\
+td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;font-size:.9rem;vertical-align:top;overflow-wrap:break-word}\
+th{background:#f5f5f5}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.when,.word{white-space:nowrap}\
+td.wrap{overflow-wrap:anywhere}td.todo{min-width:14em}td.id{overflow-wrap:anywhere;min-width:5.5em}td.sn{overflow-wrap:anywhere;min-width:8.5em}\
+.cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;min-width:8rem;flex:0 1 auto}\
+.card b{display:block;font-size:1.6rem}.muted{color:#666}code{overflow-wrap:anywhere}\
+svg{display:block;width:100%;max-width:480px;height:auto}table#pending{width:auto;min-width:50%}\
+@media (max-width:700px){body{margin:1rem auto;padding:0 .8rem}\
+table.rows,.rows tbody,.rows tr,.rows td{display:block;width:100%}.rows tr.head{display:none}\
+.rows tr{border:1px solid #ddd;border-radius:6px;margin:0 0 .6rem;padding:.2rem 0}\
+.rows td{border:0;padding:.15rem .6rem}.rows td.num{text-align:left}\
+.rows td.word,.rows td.when{white-space:normal}.rows td{min-width:0}.rows td[data-label]::before{content:attr(data-label) \": \";font-weight:600;color:#555}\
+.card{min-width:6.5rem;padding:.4rem .7rem}}";
+
+/// A horizontal bar chart as inline SVG, scaled to the page's width.
+fn bar_chart(id: &str, title: &str, bars: &[(String, u64, &str)]) -> String {
     let max = bars.iter().map(|b| b.1).max().unwrap_or(0).max(1);
     let row_h = 26;
     let height = bars.len() * row_h + 10;
     let mut svg = format!(
-        "<svg id=\"{id}\" role=\"img\" viewBox=\"0 0 720 {height}\" width=\"720\" height=\"{height}\">"
+        "<svg id=\"{id}\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 480 {height}\" width=\"480\" height=\"{height}\" preserveAspectRatio=\"xMinYMin meet\">",
+        esc(title)
     );
     for (i, (label, n, colour)) in bars.iter().enumerate() {
         let y = 5 + i * row_h;
-        let w = (*n as f64 / max as f64 * 380.0)
+        let w = (*n as f64 / max as f64 * 160.0)
             .round()
             .max(if *n > 0 { 2.0 } else { 0.0 });
         let _ = write!(
             svg,
-            "<text x=\"250\" y=\"{}\" text-anchor=\"end\" font-size=\"13\">{}</text><rect x=\"260\" y=\"{y}\" width=\"{w}\" height=\"18\" fill=\"{colour}\"><title>{}: {n}</title></rect><text x=\"{}\" y=\"{}\" font-size=\"13\">{n}</text>",
+            "<text x=\"260\" y=\"{}\" text-anchor=\"end\" font-size=\"13\">{}</text><rect x=\"270\" y=\"{y}\" width=\"{w}\" height=\"18\" fill=\"{colour}\"><title>{}: {n}</title></rect><text x=\"{}\" y=\"{}\" font-size=\"13\">{n}</text>",
             y + 14,
             esc(label),
             esc(label),
-            260.0 + w + 6.0,
+            270.0 + w + 6.0,
             y + 14
         );
     }
@@ -49,33 +75,75 @@ fn bar_chart(id: &str, bars: &[(String, u64, &str)]) -> String {
     svg
 }
 
-/// The self-contained HTML page.
+/// An RFC 3339 time as the reader's local time, `4 May 2026 14:03`; the text as it is when it
+/// is not one.
+pub fn local_time(rfc3339: &str) -> String {
+    match DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t
+            .with_timezone(&Local)
+            .format("%-d %b %Y %H:%M")
+            .to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
+/// A table cell with the column's name for narrow screens.
+fn td(label: &str, class: &str, text: &str) -> String {
+    let class = if class.is_empty() {
+        String::new()
+    } else {
+        format!(" class=\"{class}\"")
+    };
+    format!("<td data-label=\"{label}\"{class}>{text}</td>")
+}
+
+/// The header row of a table.
+fn head(cells: &[(&str, &str)]) -> String {
+    let mut h = String::from("<tr class=\"head\">");
+    for (name, class) in cells {
+        if class.is_empty() {
+            let _ = write!(h, "<th>{name}</th>");
+        } else {
+            let _ = write!(h, "<th class=\"{class}\">{name}</th>");
+        }
+    }
+    h.push_str("</tr>");
+    h
+}
+
+/// The self-contained HTML page, made now.
 pub fn render_html(d: &ReportData) -> String {
+    render_html_at(d, Local::now())
+}
+
+/// The self-contained HTML page, made at `now`.
+pub fn render_html_at(d: &ReportData, now: DateTime<Local>) -> String {
     let mut h = String::new();
-    let title = format!(
-        "growatt-onboard report: {}",
-        d.results
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
-    );
+    let name = d
+        .results
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let title = format!("growatt-onboard report: {name}");
     let _ = write!(
         h,
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>\
-body{{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#222;max-width:1100px}}\
-h1{{font-size:1.4rem}}h2{{font-size:1.1rem;margin-top:2rem}}table{{border-collapse:collapse;width:100%}}\
-td,th{{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;font-size:.9rem;vertical-align:top}}\
-th{{background:#f5f5f5}}.num{{text-align:right;font-variant-numeric:tabular-nums}}\
-.cards{{display:flex;flex-wrap:wrap;gap:.8rem}}.card{{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;min-width:8rem}}\
-.card b{{display:block;font-size:1.6rem}}.muted{{color:#666}}</style></head><body>",
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{STYLE}</style></head><body>",
         esc(&title)
     );
+    let runs = d.history.len() as u64;
     let _ = write!(
         h,
-        "<h1>{}</h1><p class=\"muted\">{} rows ({} lines) in <code>{}</code></p><div class=\"cards\">",
+        "<h1>{}</h1><p class=\"muted\" id=\"made\">Made <span class=\"when\">{}</span> (times in this page are local, UTC{}). {} in <code>{}</code>{}.</p><div class=\"cards\">",
         esc(&title),
-        d.rows(),
-        d.lines,
-        esc(&d.results.display().to_string())
+        now.format("%-d %b %Y %H:%M"),
+        now.format("%:z"),
+        count(d.rows(), "row", "rows"),
+        esc(&d.results.display().to_string()),
+        if runs > 0 {
+            format!(", from {}", count(runs, "run", "runs"))
+        } else {
+            String::new()
+        }
     );
     for o in Outcome::ALL {
         let _ = write!(
@@ -92,44 +160,96 @@ th{{background:#f5f5f5}}.num{{text-align:right;font-variant-numeric:tabular-nums
         .iter()
         .map(|o| (o.as_str().replace('_', " "), d.count(*o), o.colour()))
         .collect();
-    h.push_str(&bar_chart("outcomes-chart", &bars));
-    if !d.codes.is_empty() {
-        h.push_str("<h2>Rows per error code</h2>");
-        let bars: Vec<(String, u64, &str)> = d
-            .codes
-            .iter()
-            .map(|(c, n)| {
-                let colour = code_colour(*c);
-                (format!("{c} {}", code_meaning(*c)), *n, colour)
-            })
-            .collect();
-        h.push_str(&bar_chart("codes-chart", &bars));
+    h.push_str(&bar_chart("outcomes-chart", "Rows per outcome", &bars));
+    // Codes that are not errors (0 accepted, 10003 already associated) are in the counts above.
+    let errors: Vec<(String, u64, &str)> = d
+        .codes
+        .iter()
+        .filter(|(c, _)| **c != 0 && **c != CODE_ALREADY)
+        .map(|(c, n)| (format!("{c} {}", code_meaning(*c)), *n, code_colour(*c)))
+        .collect();
+    if !errors.is_empty() {
+        h.push_str("<h2>Rows per API error</h2>");
+        h.push_str(&bar_chart("codes-chart", "Rows per API error", &errors));
     }
-    if let Some(links) = &d.links {
-        h.push_str("<h2>Links (from verify)</h2><p>");
-        let parts: Vec<String> = links
-            .iter()
-            .map(|(s, n)| format!("<span id=\"links-{}\">{n}</span> {}", esc(s), esc(s)))
-            .collect();
-        h.push_str(&parts.join(", "));
-        h.push_str("</p>");
+    links_section(&mut h, d);
+    elsewhere_section(&mut h, d);
+    attention_section(&mut h, d);
+    history_section(&mut h, d);
+    h.push_str("<p class=\"muted\">Made by growatt-onboard. What to do per outcome: registered and already registered need nothing; rejected rows need the cause fixed (see each row); failed rows need another run; invalid rows need the cell fixed in the spreadsheet.</p></body></html>\n");
+    h
+}
+
+/// Linked and pending counts, and the devices not linked yet, from `verify`.
+fn links_section(h: &mut String, d: &ReportData) {
+    let Some(links) = &d.links else { return };
+    h.push_str("<h2>Links on the plants (from verify)</h2><p>");
+    let parts: Vec<String> = links
+        .iter()
+        .map(|(s, n)| {
+            format!(
+                "<span id=\"links-{}\">{n}</span> {}",
+                esc(s),
+                esc(&s.replace('_', " "))
+            )
+        })
+        .collect();
+    h.push_str(&parts.join(", "));
+    h.push_str("</p>");
+    if d.pending.is_empty() {
+        return;
     }
-    if !d.elsewhere.is_empty() {
-        h.push_str("<h2>Devices sitting on another plant (from verify --locate)</h2><table id=\"elsewhere\"><tr><th class=\"num\">row</th><th>sn</th><th>row's plant</th><th>sits on plant</th><th>of user</th><th>what to do</th></tr>");
-        for e in &d.elsewhere {
-            let _ = write!(
-                h,
-                "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                e.row,
-                esc(&e.sn),
-                esc(&e.plant_id),
-                esc(&e.located_plant_id),
-                esc(&e.located_user_id),
-                esc(super::ELSEWHERE_ADVICE)
-            );
-        }
-        h.push_str("</table>");
+    h.push_str("<p>Not on their plant yet: a device links when it next comes online; run <code>verify</code> again later. A missing plant needs checking in ShineServer.</p><table id=\"pending\">");
+    h.push_str(&head(&[
+        ("row", "num"),
+        ("serial", ""),
+        ("plant", ""),
+        ("status", ""),
+    ]));
+    for p in &d.pending {
+        let _ = write!(
+            h,
+            "<tr>{}{}{}{}</tr>",
+            td("row", "num", &p.row.to_string()),
+            td("serial", "sn", &esc(&p.sn)),
+            td("plant", "id", &esc(&p.plant_id)),
+            td("status", "", &esc(&p.status.replace('_', " "))),
+        );
     }
+    h.push_str("</table>");
+}
+
+/// Devices `verify --locate` found sitting on another plant, with what to do.
+fn elsewhere_section(h: &mut String, d: &ReportData) {
+    if d.elsewhere.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Devices sitting on another plant (from verify --locate)</h2><table id=\"elsewhere\" class=\"rows\">");
+    h.push_str(&head(&[
+        ("row", "num"),
+        ("sn", ""),
+        ("row's plant", ""),
+        ("sits on plant", ""),
+        ("of user", ""),
+        ("what to do", ""),
+    ]));
+    for e in &d.elsewhere {
+        let _ = write!(
+            h,
+            "<tr>{}{}{}{}{}{}</tr>",
+            td("row", "num", &e.row.to_string()),
+            td("sn", "sn", &esc(&e.sn)),
+            td("row's plant", "id", &esc(&e.plant_id)),
+            td("sits on plant", "id", &esc(&e.located_plant_id)),
+            td("of user", "id", &esc(&e.located_user_id)),
+            td("what to do", "wrap todo", &esc(super::ELSEWHERE_ADVICE)),
+        );
+    }
+    h.push_str("</table>");
+}
+
+/// The rows needing attention, with what to do about each.
+fn attention_section(h: &mut String, d: &ReportData) {
     let _ = write!(
         h,
         "<h2>Rows needing attention (<span id=\"attention-total\">{}</span>)</h2>",
@@ -137,57 +257,83 @@ th{{background:#f5f5f5}}.num{{text-align:right;font-variant-numeric:tabular-nums
     );
     if d.attention.is_empty() {
         h.push_str("<p>No row needs attention.</p>");
-    } else {
-        h.push_str("<table id=\"attention\"><tr><th class=\"num\">row</th><th>plant_id</th><th>sn</th><th>c_user_id</th><th>outcome</th><th class=\"num\">code</th><th>message</th><th>what to do</th></tr>");
-        for a in &d.attention {
-            let _ = write!(
-                h,
-                "<tr><td class=\"num\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
-                a.row,
-                esc(&a.plant_id),
-                esc(&a.sn),
-                esc(&a.c_user_id),
-                a.outcome,
-                a.error_code.map(|c| c.to_string()).unwrap_or_default(),
-                esc(&a.error_msg),
-                esc(advice(a.outcome, a.error_code))
-            );
-        }
-        h.push_str("</table>");
-        if d.attention_total > d.attention.len() as u64 {
-            let _ = write!(
-                h,
-                "<p class=\"muted\">… and {} more; see the results file.</p>",
-                d.attention_total - d.attention.len() as u64
-            );
-        }
+        return;
     }
-    if !d.history.is_empty() {
-        h.push_str("<h2>Run history</h2><table id=\"history\"><tr><th>started</th><th class=\"num\">rows ended</th><th class=\"num\">done earlier</th><th class=\"num\">requests</th><th class=\"num\">seconds</th><th class=\"num\">exit</th><th>note</th></tr>");
-        for r in &d.history {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-                esc(&r.started_at),
-                r.rows_ended,
-                r.skipped_done,
-                r.requests,
-                r.wall_seconds,
-                r.exit_code,
-                esc(r.stopped.as_deref().unwrap_or(""))
-            );
-        }
-        h.push_str("</table>");
+    h.push_str("<table id=\"attention\" class=\"rows\">");
+    h.push_str(&head(&[
+        ("row", "num"),
+        ("plant_id", ""),
+        ("sn", ""),
+        ("c_user_id", ""),
+        ("outcome", ""),
+        ("code", "num"),
+        ("message", ""),
+        ("what to do", ""),
+    ]));
+    for a in &d.attention {
+        let _ = write!(
+            h,
+            "<tr>{}{}{}{}{}{}{}{}</tr>",
+            td("row", "num", &a.row.to_string()),
+            td("plant_id", "id", &esc(&a.plant_id)),
+            td("sn", "sn", &esc(&a.sn)),
+            td("c_user_id", "id", &esc(&a.c_user_id)),
+            td("outcome", "word", a.outcome.as_str()),
+            td(
+                "code",
+                "num",
+                &a.error_code.map(|c| c.to_string()).unwrap_or_default()
+            ),
+            td("message", "wrap", &esc(&a.error_msg)),
+            td(
+                "what to do",
+                "wrap todo",
+                &esc(advice(a.outcome, a.error_code))
+            ),
+        );
     }
-    h.push_str("<p class=\"muted\">Made by growatt-onboard. What to do per outcome: registered and already registered need nothing; rejected rows need the cause fixed (see each row); failed rows need another run; invalid rows need the cell fixed in the spreadsheet.</p></body></html>\n");
-    h
+    h.push_str("</table>");
+    let more = d.attention_total.saturating_sub(d.attention.len() as u64);
+    if more > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"muted\">… and {more} more; see the results file.</p>"
+        );
+    }
+}
+
+/// One line per run, oldest first.
+fn history_section(h: &mut String, d: &ReportData) {
+    if d.history.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Run history</h2><table id=\"history\" class=\"rows\">");
+    h.push_str(&head(&[
+        ("started", ""),
+        ("rows ended", "num"),
+        ("done earlier", "num"),
+        ("requests", "num"),
+        ("took", "num"),
+        ("exit code", "num"),
+        ("note", ""),
+    ]));
+    for r in &d.history {
+        let _ = write!(
+            h,
+            "<tr>{}{}{}{}{}{}{}</tr>",
+            td("started", "when", &esc(&local_time(&r.started_at))),
+            td("rows ended", "num", &r.rows_ended.to_string()),
+            td("done earlier", "num", &r.skipped_done.to_string()),
+            td("requests", "num", &r.requests.to_string()),
+            td("took", "num", &format!("{:.1} s", r.wall_seconds)),
+            td("exit code", "num", &r.exit_code.to_string()),
+            td("note", "wrap", &esc(r.stopped.as_deref().unwrap_or(""))),
+        );
+    }
+    h.push_str("</table>");
 }
 
 /// Writes the HTML page whole (via a temporary file and a rename).
 pub fn write_html(d: &ReportData, path: &Path) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-    let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))?;
-    std::io::Write::write_all(&mut tmp, render_html(d).as_bytes())?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::files::write_whole(path, render_html(d).as_bytes())
 }

@@ -7,15 +7,18 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::input::sn_key;
 use crate::journal::{self, ResultsError};
 use crate::outcome::Outcome;
 use crate::paths::Paths;
 
 pub mod html;
 pub mod text;
+pub mod xlsx;
 
 pub use html::{render_html, write_html};
 pub use text::render_text;
+pub use xlsx::write_xlsx;
 
 /// Most attention rows listed; the rest are counted.
 pub const ATTENTION_LIMIT: usize = 2000;
@@ -37,6 +40,23 @@ pub struct AttentionRow {
     pub error_code: Option<i64>,
     /// The message.
     pub error_msg: String,
+}
+
+/// A device `verify` did not find on its plant (yet), from the verify file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLink {
+    /// Spreadsheet row number.
+    pub row: u64,
+    /// The plant it should be on.
+    pub plant_id: String,
+    /// The serial.
+    pub sn: String,
+    /// `pending` or `plant_missing` (`linked` and `elsewhere` too, from [`link_statuses`]).
+    pub status: String,
+    /// The plant `verify --locate` found the device on, if any.
+    pub located_plant_id: String,
+    /// That plant's user.
+    pub located_user_id: String,
 }
 
 /// One past run, from the history file.
@@ -67,7 +87,7 @@ pub struct HistoryEntry {
 pub struct ReportData {
     /// The results file.
     pub results: PathBuf,
-    /// Rows (by latest line) per outcome.
+    /// Rows (by the latest line per serial) per outcome.
     pub outcomes: BTreeMap<Outcome, u64>,
     /// Rows (by latest line) per error code.
     pub codes: BTreeMap<i64, u64>,
@@ -79,8 +99,12 @@ pub struct ReportData {
     pub lines: u64,
     /// Past runs, oldest first.
     pub history: Vec<HistoryEntry>,
+    /// Lines of the results file skipped as damaged.
+    pub damaged: journal::Damaged,
     /// Linked / pending counts from the verify file, when there is one.
     pub links: Option<BTreeMap<String, u64>>,
+    /// Devices not (yet) linked, by row, from the verify file (at most [`ATTENTION_LIMIT`]).
+    pub pending: Vec<PendingLink>,
     /// Rows `verify --locate` found sitting on another plant, by row number.
     pub elsewhere: Vec<Elsewhere>,
 }
@@ -104,7 +128,7 @@ pub struct Elsewhere {
 pub const ELSEWHERE_ADVICE: &str = "move it to the row's plant in ShineServer (a previous owner may have to release it), or correct the row's plant_id if the plant it sits on is the right one";
 
 impl ReportData {
-    /// Rows in the file (distinct row numbers).
+    /// Rows in the file (distinct serials, plus rows that had none to send).
     pub fn rows(&self) -> u64 {
         self.outcomes.values().sum()
     }
@@ -115,7 +139,33 @@ impl ReportData {
     }
 }
 
-/// Reads the results file (latest line per row), its history and its verify file.
+/// What a row is known by in a results file: its serial, as `run` knows it, so sorting the sheet
+/// or inserting a row between runs changes nothing; a line about the row itself (invalid, a
+/// duplicate of another row's serial) by its row number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum RowKey {
+    Serial(u64),
+    Row(u64),
+}
+
+impl RowKey {
+    fn of(row: u64, outcome: Outcome, sn: &str) -> RowKey {
+        match outcome {
+            Outcome::Invalid | Outcome::Duplicate => RowKey::Row(row),
+            _ => RowKey::Serial(sn_key(sn.trim())),
+        }
+    }
+}
+
+/// The latest line of a row or serial.
+struct Latest {
+    outcome: Outcome,
+    code: Option<i64>,
+    attention: Option<AttentionRow>,
+}
+
+/// Reads the results file (the latest line per serial, and per row for rows that never had a
+/// serial to send), its history and its verify file.
 pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
     if !results_path.is_file() {
         return Err(ResultsError::Io {
@@ -127,90 +177,121 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
         });
     }
     let paths = Paths::of_results(results_path);
-    let mut latest: HashMap<u64, (Outcome, Option<i64>)> = HashMap::new();
-    // Attention rows keep their text; a later line for the same row replaces or clears them.
-    let mut attention: BTreeMap<u64, AttentionRow> = BTreeMap::new();
+    let mut latest: HashMap<RowKey, Latest> = HashMap::new();
     let opened = journal::scan_log(results_path, &journal::COLUMNS, |r| {
         let text = |i| {
             r.get(i)
-                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .map(|b| journal::shown_cell(&String::from_utf8_lossy(b)).to_string())
                 .unwrap_or_default()
         };
         let (Ok(row), Some(outcome)) = (text(0).parse::<u64>(), Outcome::parse(&text(4))) else {
             return;
         };
-        let code = text(5).parse::<i64>().ok();
-        latest.insert(row, (outcome, code));
-        if outcome.needs_attention() {
-            attention.insert(
-                row,
-                AttentionRow {
-                    row,
-                    plant_id: text(1),
-                    sn: text(2),
-                    c_user_id: text(3),
-                    outcome,
-                    error_code: code,
-                    error_msg: text(6),
-                },
-            );
-        } else {
-            attention.remove(&row);
+        let sn = text(2);
+        let key = RowKey::of(row, outcome, &sn);
+        if let RowKey::Serial(_) = key {
+            // The serial now stands on this row: a row-level line an earlier run left for the
+            // same row number described another state of the sheet.
+            latest.remove(&RowKey::Row(row));
         }
+        // As in `run`, a serial once done stays done.
+        if latest.get(&key).is_some_and(|l| l.outcome.is_done()) && !outcome.is_done() {
+            return;
+        }
+        let code = text(5).parse::<i64>().ok();
+        let attention = outcome.needs_attention().then(|| AttentionRow {
+            row,
+            plant_id: text(1),
+            sn,
+            c_user_id: text(3),
+            outcome,
+            error_code: code,
+            error_msg: text(6),
+        });
+        latest.insert(
+            key,
+            Latest {
+                outcome,
+                code,
+                attention,
+            },
+        );
     })?;
     let mut data = ReportData {
         results: results_path.to_path_buf(),
         lines: opened.lines,
+        damaged: opened.damaged,
         ..ReportData::default()
     };
-    for (outcome, code) in latest.values() {
-        *data.outcomes.entry(*outcome).or_default() += 1;
-        if let Some(c) = code {
-            *data.codes.entry(*c).or_default() += 1;
+    let mut attention: Vec<AttentionRow> = Vec::new();
+    for l in latest.into_values() {
+        *data.outcomes.entry(l.outcome).or_default() += 1;
+        if let Some(c) = l.code {
+            *data.codes.entry(c).or_default() += 1;
         }
+        attention.extend(l.attention);
     }
+    attention.sort_by(|a, b| (a.row, &a.sn).cmp(&(b.row, &b.sn)));
     data.attention_total = attention.len() as u64;
-    data.attention = attention.into_values().take(ATTENTION_LIMIT).collect();
+    data.attention = attention.into_iter().take(ATTENTION_LIMIT).collect();
     if let Ok(text) = std::fs::read_to_string(&paths.history) {
         data.history = text
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
             .collect();
     }
-    let verify = &paths.verify;
-    if verify.is_file() {
-        let mut links: HashMap<u64, String> = HashMap::new();
-        let mut located: HashMap<u64, Elsewhere> = HashMap::new();
-        let _ = journal::scan_log(verify, &journal::VERIFY_COLUMNS, |r| {
-            let cell = |i| r.get(i).and_then(|b| std::str::from_utf8(b).ok());
-            let row = cell(0);
-            let status = cell(3);
-            if let (Some(Ok(row)), Some(status)) = (row.map(str::parse::<u64>), status) {
-                links.insert(row, status.to_string());
-                let text = |i| cell(i).unwrap_or_default().to_string();
-                located.insert(
-                    row,
-                    Elsewhere {
-                        row,
-                        sn: text(2),
-                        plant_id: text(1),
-                        located_plant_id: text(7),
-                        located_user_id: text(8),
-                    },
-                );
-            }
-        });
+    if let Some(links) = link_statuses(&paths.verify) {
         let mut counts = BTreeMap::new();
-        for (row, s) in links {
-            if s == "elsewhere" {
-                data.elsewhere.extend(located.remove(&row));
-            }
-            *counts.entry(s).or_default() += 1;
+        for l in links.values() {
+            *counts.entry(l.status.clone()).or_default() += 1;
         }
-        data.elsewhere.sort_by_key(|e| e.row);
         data.links = Some(counts);
+        data.elsewhere = links
+            .values()
+            .filter(|l| l.status == "elsewhere")
+            .map(|l| Elsewhere {
+                row: l.row,
+                sn: l.sn.clone(),
+                plant_id: l.plant_id.clone(),
+                located_plant_id: l.located_plant_id.clone(),
+                located_user_id: l.located_user_id.clone(),
+            })
+            .collect();
+        data.pending = links
+            .into_values()
+            .filter(|l| l.status != "linked" && l.status != "elsewhere")
+            .take(ATTENTION_LIMIT)
+            .collect();
     }
     Ok(data)
+}
+
+/// The latest verify line per row (its status as `PendingLink::status`, `linked` included), or
+/// `None` when `verify` has not run.
+pub fn link_statuses(verify: &Path) -> Option<BTreeMap<u64, PendingLink>> {
+    if !verify.is_file() {
+        return None;
+    }
+    let mut links = BTreeMap::new();
+    let _ = journal::scan_log(verify, &journal::VERIFY_COLUMNS, |r| {
+        let text = |i| {
+            r.get(i)
+                .map(|b| journal::shown_cell(&String::from_utf8_lossy(b)).to_string())
+                .unwrap_or_default()
+        };
+        if let Ok(row) = text(0).parse::<u64>() {
+            let link = PendingLink {
+                row,
+                plant_id: text(1),
+                sn: text(2),
+                status: text(3),
+                located_plant_id: text(7),
+                located_user_id: text(8),
+            };
+            links.insert(row, link);
+        }
+    });
+    Some(links)
 }
 
 #[cfg(test)]

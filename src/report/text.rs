@@ -11,10 +11,9 @@ pub fn render_text(d: &ReportData) -> String {
     let total = d.rows().max(1);
     let _ = writeln!(
         out,
-        "Results: {} ({} rows, {} lines)",
+        "Results: {} ({})",
         d.results.display(),
-        d.rows(),
-        d.lines
+        crate::text::count(d.rows(), "row", "rows")
     );
     for o in Outcome::ALL {
         let n = d.count(o);
@@ -30,6 +29,16 @@ pub fn render_text(d: &ReportData) -> String {
     if let Some(links) = &d.links {
         let parts: Vec<String> = links.iter().map(|(s, n)| format!("{n} {s}")).collect();
         let _ = writeln!(out, "\nLinks (from verify): {}", parts.join(", "));
+        for p in &d.pending {
+            let _ = writeln!(
+                out,
+                "  row {:<6} sn {:<16} plant {}: {}",
+                p.row,
+                p.sn,
+                p.plant_id,
+                p.status.replace('_', " ")
+            );
+        }
     }
     if !d.elsewhere.is_empty() {
         let _ = writeln!(
@@ -73,11 +82,11 @@ pub fn render_text(d: &ReportData) -> String {
         for h in &d.history {
             let _ = writeln!(
                 out,
-                "  {}  {} rows ended, {} done earlier, {} requests, {:.1}s, exit {}{}",
-                h.started_at,
-                h.rows_ended,
+                "  {}: {} ended, {} done earlier, {}, {:.1} s, exit {}{}",
+                super::html::local_time(&h.started_at),
+                crate::text::count(h.rows_ended, "row", "rows"),
                 h.skipped_done,
-                h.requests,
+                crate::text::count(h.requests, "request", "requests"),
                 h.wall_seconds,
                 h.exit_code,
                 h.stopped
@@ -87,5 +96,7 @@ pub fn render_text(d: &ReportData) -> String {
             );
         }
     }
-    out
+    // A results or history file edited by hand may hold what a run never writes: escape control
+    // characters so the report cannot drive the terminal it is shown on.
+    crate::text::escape_controls(&out, true).into_owned()
 }

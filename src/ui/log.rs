@@ -1,6 +1,10 @@
 //! The one emitter of what the tool tells a person or a log collector on stderr: notices, row
 //! events, progress lines, errors and summaries, as text or as one JSON object per line.
 //!
+//! Every line is escaped here, in one place: control characters from a server's message or an
+//! input cell (ESC sequences, CR, LF, OSC 52) are shown as `\u{1b}`, `\r`, never acted on, so
+//! neither a terminal nor a log collector can be driven or handed a forged line.
+//!
 //! A write that fails (stderr closed, `| head` gone) is dropped, never a panic: the results file,
 //! not the log, is the record of what happened.
 
@@ -13,6 +17,8 @@ use serde_json::{json, Value};
 
 struct Inner {
     json: bool,
+    /// Text lines start with the time (UTC, to the second): for logs that collect many runs.
+    stamped: bool,
     /// The progress bar, once one is drawn: lines then print above it.
     bar: OnceLock<ProgressBar>,
 }
@@ -37,6 +43,20 @@ impl Log {
         Log {
             inner: Arc::new(Inner {
                 json,
+                stamped: false,
+                bar: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Like [`Log::new`], and text lines start with the time (`2026-05-04T10:00:00Z `) when
+    /// `stamped`: for stderr that goes to a log file (cron), where runs appended one after
+    /// another must be told apart. JSON lines carry their `ts` field either way.
+    pub fn with_timestamps(json: bool, stamped: bool) -> Log {
+        Log {
+            inner: Arc::new(Inner {
+                json,
+                stamped,
                 bar: OnceLock::new(),
             }),
         }
@@ -87,11 +107,13 @@ impl Log {
                 json!(humantime::format_rfc3339_millis(SystemTime::now()).to_string()),
             );
         }
-        self.line(&value.to_string());
+        let text = value.to_string();
+        self.emit(&crate::text::escape_json_controls(&text));
     }
 
     /// Text that already ends in a newline (a summary block), printed as it is.
     pub fn block(&self, text: &str) {
+        let text = crate::text::escape_controls(text, true);
         match self.inner.bar.get() {
             Some(bar) if !bar.is_finished() => bar.println(text.trim_end_matches('\n')),
             _ => {
@@ -101,6 +123,21 @@ impl Log {
     }
 
     fn line(&self, text: &str) {
+        self.emit(&crate::text::escape_controls(text, false));
+    }
+
+    /// Writes one line already made safe, with the time in front when lines are stamped.
+    fn emit(&self, text: &str) {
+        let stamped;
+        let text = if self.inner.stamped && !self.inner.json {
+            stamped = format!(
+                "{} {text}",
+                humantime::format_rfc3339_seconds(SystemTime::now())
+            );
+            stamped.as_str()
+        } else {
+            text
+        };
         match self.inner.bar.get() {
             Some(bar) if !bar.is_finished() => bar.println(text),
             _ => {

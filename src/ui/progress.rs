@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use serde_json::json;
 
 use super::log::Log;
@@ -49,6 +49,40 @@ impl Snapshot {
             .position(|x| *x == o)
             .map_or(0, |i| self.outcomes[i])
     }
+
+    /// Rows that ended after requests (the ones that take time), as opposed to the rows that
+    /// end at once: done earlier, invalid, duplicate.
+    fn sent(&self) -> u64 {
+        [
+            Outcome::Registered,
+            Outcome::AlreadyRegistered,
+            Outcome::Rejected,
+            Outcome::Failed,
+        ]
+        .iter()
+        .map(|o| self.count(*o))
+        .sum()
+    }
+
+    /// Time left: the rows not yet ended, at the pace rows that needed requests actually ended
+    /// so far (or, before enough of them did, at the allowed pace). Rows that end at once
+    /// (skipped after a resume, invalid, duplicate) do not make the run look faster than it is.
+    fn eta(&self, total: Option<u64>, elapsed: Duration) -> Option<Duration> {
+        let left = total?.saturating_sub(self.done);
+        if left == 0 {
+            return Some(Duration::ZERO);
+        }
+        let sent = self.sent();
+        let secs = elapsed.as_secs_f64();
+        let per_second = if sent >= 5 && secs >= 2.0 {
+            sent as f64 / secs
+        } else if self.pace > 0.0 {
+            self.pace
+        } else {
+            return None;
+        };
+        Some(Duration::from_secs_f64((left as f64 / per_second).min(1e9)))
+    }
 }
 
 struct Inner {
@@ -57,7 +91,8 @@ struct Inner {
     bar: Option<ProgressBar>,
     total: Option<u64>,
     started: Instant,
-    snapshot: Mutex<Snapshot>,
+    /// Shared with the bar's ETA field, which redraws between rows too.
+    snapshot: Arc<Mutex<Snapshot>>,
 }
 
 /// The progress display and notice printer of a run. Cheap to clone.
@@ -72,14 +107,27 @@ impl Progress {
     /// that prints a line every interval (call within a Tokio runtime); the task ends when the
     /// last clone is dropped or [`Progress::finish`].
     pub fn new(mode: Mode, total: Option<u64>, log: &Log) -> Progress {
+        let snapshot = Arc::new(Mutex::new(Snapshot::default()));
         let bar = match mode {
             Mode::Bar => {
                 let bar =
                     ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(8));
+                let shared = snapshot.clone();
+                let left = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    let s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    let _ = match s.eta(total, state.elapsed()) {
+                        Some(eta) => w.write_str(&clock(eta)),
+                        None => w.write_str("-:--"),
+                    };
+                };
+                // The second line is cut to the terminal's width by `advance`, so it never
+                // wraps (a wrapped line, or the `^C` a terminal echoes at its end, would leave
+                // a stale line behind when the bar redraws).
                 let style = ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows  ETA {eta}\n  {msg}",
+                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows, ETA {left}\n  {msg}",
                 )
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .with_key("left", left)
                 .progress_chars("=> ");
                 bar.set_style(style);
                 bar.enable_steady_tick(Duration::from_millis(250));
@@ -95,7 +143,7 @@ impl Progress {
                 bar,
                 total,
                 started: Instant::now(),
-                snapshot: Mutex::new(Snapshot::default()),
+                snapshot,
             }),
         };
         if let Mode::Lines(every) = mode {
@@ -134,7 +182,10 @@ impl Progress {
             s.requests = tally.requests;
             s.pace = pace;
             s.paused_for = paused_for;
-            self.inner.bar.is_some().then(|| counts_text(&s))
+            self.inner
+                .bar
+                .is_some()
+                .then(|| fit(&counts_text(&s), terminal_width().saturating_sub(4)))
         };
         if let (Some(bar), Some(text)) = (&self.inner.bar, text) {
             bar.inc(rows);
@@ -163,13 +214,7 @@ impl Progress {
     fn print_line(&self) {
         let s = self.snapshot().clone();
         let elapsed = self.inner.started.elapsed();
-        let eta = match self.inner.total {
-            Some(total) if s.done > 0 && total > s.done => {
-                let per_row = elapsed.as_secs_f64() / s.done as f64;
-                Some(Duration::from_secs_f64(per_row * (total - s.done) as f64))
-            }
-            _ => None,
-        };
+        let eta = s.eta(self.inner.total, elapsed);
         if self.inner.log.is_json() {
             let counts: serde_json::Map<String, serde_json::Value> = Outcome::ALL
                 .iter()
@@ -191,7 +236,7 @@ impl Progress {
         } else {
             let of = match self.inner.total {
                 Some(t) if t > 0 => format!("{}/{t} rows ({}%)", s.done, s.done * 100 / t),
-                _ => format!("{} rows", s.done),
+                _ => crate::text::count(s.done, "row", "rows"),
             };
             let eta = eta
                 .map(|e| format!(", ETA {}", clock(e)))
@@ -212,29 +257,57 @@ impl Progress {
     }
 }
 
+/// The terminal's width in columns (80 when it cannot be told).
+fn terminal_width() -> usize {
+    match console::Term::stderr().size_checked() {
+        Some((_, cols)) if cols > 0 => cols as usize,
+        _ => 80,
+    }
+}
+
+/// `text` cut to `width` columns (with an ellipsis), so a line never wraps.
+fn fit(text: &str, width: usize) -> String {
+    if console::measure_text_width(text) <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    let mut buf = [0u8; 4];
+    for c in text.chars() {
+        let w = console::measure_text_width(c.encode_utf8(&mut buf));
+        if used + w + 1 > width {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    out.push('…');
+    out
+}
+
 fn counts_text(s: &Snapshot) -> String {
-    let counts: Vec<String> = Outcome::ALL
+    let mut parts: Vec<String> = Outcome::ALL
         .iter()
         .filter_map(|o| {
             let n = s.count(*o);
             (n > 0).then(|| format!("{} {n}", o.as_str()))
         })
         .collect();
-    let mut msg = if counts.is_empty() {
-        "no rows ended yet".to_string()
-    } else {
-        counts.join(" · ")
-    };
-    if s.skipped_done > 0 {
-        msg.push_str(&format!(" · done earlier {}", s.skipped_done));
+    if parts.is_empty() {
+        parts.push("no rows ended yet".to_string());
     }
+    if s.skipped_done > 0 {
+        parts.push(format!("skipped {} (done earlier)", s.skipped_done));
+    }
+    let mut msg = parts.join(" · ");
     msg.push_str(&format!(
-        "  ({} requests, pace {:.2}/s)",
-        s.requests, s.pace
+        " ({}, pace {:.2}/s)",
+        crate::text::count(s.requests, "request", "requests"),
+        s.pace
     ));
     if let Some(p) = s.paused_for {
         msg.push_str(&format!(
-            "  paused by the API's rate limit, resuming in {}",
+            "; paused by the API's rate limit, resuming in {}",
             clock(p)
         ));
     }
@@ -271,6 +344,61 @@ mod tests {
     }
 
     #[test]
+    fn eta_after_a_resume_counts_only_rows_that_need_requests() {
+        // 106 rows skipped at once as done earlier, then 4 registered in 2 s: 190 rows left at
+        // 2 rows a second is 95 s, not the 3 s that counting skipped rows as progress gives.
+        let mut s = Snapshot {
+            done: 110,
+            skipped_done: 106,
+            pace: 2.0,
+            ..Snapshot::default()
+        };
+        s.outcomes[0] = 4;
+        let eta = s.eta(Some(300), Duration::from_secs(2)).unwrap();
+        assert_eq!(
+            eta.as_secs(),
+            95,
+            "{eta:?}: too few rows ended yet, so at the allowed pace 2/s"
+        );
+        s.outcomes[0] = 10;
+        s.done = 116;
+        let eta = s.eta(Some(300), Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            eta.as_secs(),
+            92,
+            "{eta:?}: 184 rows left at 2 rows/s achieved"
+        );
+        // Invalid and duplicate rows end at once too.
+        s.outcomes[4] = 50;
+        s.done = 166;
+        let eta = s.eta(Some(300), Duration::from_secs(5)).unwrap();
+        assert_eq!(eta.as_secs(), 67, "{eta:?}");
+        assert_eq!(s.eta(None, Duration::from_secs(5)), None);
+        assert_eq!(
+            s.eta(Some(166), Duration::from_secs(5)),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[test]
+    fn the_bar_message_fits_an_80_column_terminal() {
+        let mut s = Snapshot {
+            skipped_done: 123_456,
+            requests: 999_999,
+            pace: 12.5,
+            paused_for: Some(Duration::from_secs(299)),
+            ..Snapshot::default()
+        };
+        s.outcomes = [100_000, 20_000, 3_000, 400, 50, 6];
+        let text = counts_text(&s);
+        assert!(text.chars().count() > 76, "the case needs cutting: {text}");
+        let cut = fit(&text, 76);
+        assert_eq!(cut.chars().count(), 76, "{cut}");
+        assert!(cut.ends_with('…'));
+        assert_eq!(fit("short", 76), "short");
+    }
+
+    #[test]
     fn counts_line_names_outcomes_pace_and_pause() {
         let mut s = Snapshot::default();
         s.outcomes[0] = 3;
@@ -286,5 +414,12 @@ mod tests {
         assert!(text.contains("3 deferred by 10012"), "{text}");
         assert!(text.contains("resuming in 1:01"), "{text}");
         assert!(text.contains("resuming in 4:32"), "{text}");
+        assert!(text.contains("(4 requests, "), "{text}");
+        assert!(!text.contains("  "), "no double spaces: {text}");
+        s.requests = 1;
+        s.skipped_done = 7;
+        let text = counts_text(&s);
+        assert!(text.contains("(1 request, "), "{text}");
+        assert!(text.contains("skipped 7 (done earlier)"), "{text}");
     }
 }

@@ -159,12 +159,9 @@ impl Summary {
 
     /// Writes the JSON file (whole, via a temporary file and a rename).
     pub fn write_json(&self, path: &Path) -> std::io::Result<()> {
-        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
-        let mut tmp = tempfile::NamedTempFile::new_in(dir.unwrap_or(Path::new(".")))?;
-        serde_json::to_writer_pretty(&mut tmp, self)?;
-        std::io::Write::write_all(&mut tmp, b"\n")?;
-        tmp.persist(path).map_err(|e| e.error)?;
-        Ok(())
+        let mut json = serde_json::to_vec_pretty(self)?;
+        json.push(b'\n');
+        crate::files::write_whole(path, &json)
     }
 
     /// Appends this summary as one JSON line to the run history beside the results
@@ -173,10 +170,7 @@ impl Summary {
         let path = Paths::of_results(&self.results).history;
         let mut line = serde_json::to_string(self)?;
         line.push('\n');
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        let mut f = crate::files::open_append(&path, false)?;
         std::io::Write::write_all(&mut f, line.as_bytes())
     }
 
@@ -200,8 +194,8 @@ impl Summary {
             String::new()
         };
         let first = format!(
-            "growatt-onboard: {} rows in {}: {counts}{skipped}",
-            self.rows_ended,
+            "growatt-onboard: {} in {}: {counts}{skipped}",
+            crate::text::count(self.rows_ended, "row", "rows"),
             format_wall(self.wall_seconds)
         );
         if quiet {
@@ -218,9 +212,9 @@ impl Summary {
             out.push_str(&format!("  error codes: {}\n", codes.join(", ")));
         }
         out.push_str(&format!(
-            "  requests: {} ({} retries, {} throttled), throttle pauses: {}, achieved {:.2}/s of {:.2}/s allowed\n",
+            "  requests: {} ({}, {} throttled), throttle pauses: {}, achieved {:.2}/s of {:.2}/s allowed\n",
             self.requests,
-            self.retries,
+            crate::text::count(self.retries, "retry", "retries"),
             self.throttled_answers,
             self.throttle_pauses,
             self.achieved_rate_per_second,
@@ -232,7 +226,8 @@ impl Summary {
                 self.throttle_pauses
             ));
         }
-        if let Some(why) = &self.stopped {
+        // A fatal stop is said once, as the error line that follows the summary.
+        if let Some(why) = self.stopped.as_ref().filter(|_| self.exit_code != 1) {
             out.push_str(&format!("  stopped early: {why}\n"));
         }
         out.push_str(&format!("  results: {}\n", self.results.display()));
