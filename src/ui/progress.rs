@@ -312,11 +312,11 @@ fn counts_text(s: &Snapshot) -> String {
         ));
     }
     if s.deferred > 0 {
-        msg.push_str(&format!("  {} deferred by 10012", s.deferred));
+        msg.push_str(&format!("; {} deferred by 10012", s.deferred));
     }
     if let Some(w) = s.all_wait_for {
         msg.push_str(&format!(
-            "  all rows wait for the API's cooldown, resuming in {}",
+            "; all rows wait for the API's cooldown, resuming in {}",
             clock(w)
         ));
     }
