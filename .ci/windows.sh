@@ -87,7 +87,15 @@ wine_run() {
   timeout -k 10 "$limit" "$WINE" "$exe" "$@"
 }
 
-timeout -k 10 180 "$WINE" wineboot --init >/dev/null 2>&1 || fail "wineboot could not set up the prefix"
+# The very first prefix on a machine can fail to set up (exit 53) while Wine builds its own
+# caches; a second try succeeds.
+for attempt in 1 2 3; do
+  timeout -k 10 180 "$WINE" wineboot --init >/dev/null 2>&1 && break
+  [ "$attempt" -lt 3 ] || fail "wineboot could not set up the prefix"
+  timeout 30 "$WINESERVER" -k 2>/dev/null || true
+  rm -rf "$WINEPREFIX"
+  sleep 2
+done
 step "Wine prefix ready ($("$WINE" --version 2>/dev/null))"
 
 # Whole lines, 11 columns each, and the file ends with a newline; prints the number of data lines.
