@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::account::Listing;
 use crate::admission::{check_token, Admission, Request};
 use crate::answer::{Answer, OK};
-use crate::http::{envelope, login_page, Shared, SimState};
+use crate::shared::{envelope, login_page, Shared, SimState};
 
 /// Admission, the endpoint's own answer, the delay: the same path as every other endpoint.
 async fn answer(

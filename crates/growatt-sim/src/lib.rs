@@ -25,6 +25,7 @@ mod fixture;
 mod form;
 mod http;
 mod limits;
+mod shared;
 mod stats;
 mod world;
 
@@ -44,7 +45,7 @@ pub use fixture::{Fixture, FixtureAccount, FixtureDevice, FixtureLocation, Fixtu
 pub use limits::ThrottleModel;
 pub use stats::{SnRequest, Stats};
 
-use http::Shared;
+use shared::Shared;
 
 /// How long [`SimServer::shutdown`] waits for open connections before cutting them off.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);

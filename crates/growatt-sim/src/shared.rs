@@ -1,0 +1,185 @@
+//! The state every handler shares: the world, the admission and limits, the meters, and the
+//! envelope and login page they answer with.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::account::Book;
+use crate::admission::{Admission, Faults, Gate, Request};
+use crate::answer::Answer;
+use crate::limits::Limits;
+use crate::stats::Meter;
+use crate::world::World;
+use crate::SimConfig;
+
+/// Delays from this long end precisely (see `Shared::pause`).
+const PRECISE_FROM: Duration = Duration::from_millis(5);
+/// The last stretch of a precise delay, slept on a blocking thread.
+const PRECISE_TAIL: Duration = Duration::from_millis(3);
+
+/// Everything a request changes, behind one lock.
+pub(crate) struct SimState {
+    pub(crate) world: World,
+    pub(crate) account: Book,
+    gate: Gate,
+    pub(crate) meter: Meter,
+}
+
+/// The state every handler sees: the settings read on each call and the locked [`SimState`].
+pub(crate) struct Shared {
+    pub(crate) token: String,
+    faults: Faults,
+    state: Mutex<SimState>,
+    /// Flips to true on shutdown so that delayed answers go out at once.
+    pub(crate) stopping: watch::Sender<bool>,
+}
+
+impl Shared {
+    pub(crate) fn new(cfg: SimConfig) -> Shared {
+        let SimConfig {
+            token,
+            fixture,
+            latency,
+            jitter,
+            fail_rate,
+            hang_rate,
+            hang,
+            throttle_per_sec,
+            throttle_model,
+            cooldown,
+            spacing,
+            daily_cap,
+            fail_first_rate,
+            mode,
+            seed,
+            link_delay,
+            open_world,
+        } = cfg;
+        let limits = Limits::new(throttle_model, cooldown, spacing, daily_cap);
+        let mut world = World::new(&fixture, unix_ms());
+        let account = Book::new(&fixture);
+        world.link_delay_ms = link_delay.map(|d| d.as_millis() as u64);
+        world.open_world = open_world;
+        Shared {
+            token,
+            faults: Faults {
+                latency,
+                jitter,
+                fail_rate,
+                hang_rate,
+                hang,
+                fail_first_rate,
+                mode,
+            },
+            state: Mutex::new(SimState {
+                world,
+                account,
+                gate: Gate::new(throttle_per_sec, limits, seed),
+                meter: Meter::default(),
+            }),
+            stopping: watch::channel(false).0,
+        }
+    }
+
+    /// The accepted token.
+    pub(crate) fn token(&self) -> &str {
+        &self.token
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SimState> {
+        // Nothing inside the lock can be left half-updated in a way that matters for a
+        // simulator, so carry on after a panic elsewhere rather than failing every request.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Count an arriving request and decide whether it gets past admission.
+    pub(crate) fn arrive(
+        self: &Arc<Self>,
+        st: &mut SimState,
+        req: &Request<'_>,
+    ) -> (Admission, InFlight) {
+        let now = Instant::now();
+        st.meter.arrive(now, unix_ms());
+        st.meter.token(req.token);
+        st.meter.enter();
+        let admission = st.gate.admit_request(&self.faults, req, now);
+        (admission, InFlight(self.clone()))
+    }
+
+    /// How long to hold the answer back.
+    pub(crate) fn delay(&self, st: &mut SimState, hang: bool) -> Duration {
+        let base = st.gate.delay(&self.faults);
+        if hang {
+            st.meter.stats.hung += 1;
+            base.saturating_add(self.faults.hang)
+        } else {
+            base
+        }
+    }
+
+    /// Holds the answer until `delay` after the request arrived.
+    pub(crate) async fn pause(&self, arrived: Instant, delay: Duration) {
+        if delay.is_zero() {
+            return;
+        }
+        let target = arrived + delay;
+        let wait = async move {
+            // Tokio's timer fires on millisecond ticks and tends to overshoot a deadline by about
+            // a millisecond, 5 % of a 20 ms latency; benchmark figures divide by the configured
+            // latency, so longer delays end on a thread timer, which wakes within tens of
+            // microseconds. Short delays (jitter-sized) keep the cheap timer.
+            if delay >= PRECISE_FROM {
+                let coarse = target - PRECISE_TAIL;
+                if coarse > Instant::now() {
+                    tokio::time::sleep_until(coarse.into()).await;
+                }
+                let left = target.saturating_duration_since(Instant::now());
+                if !left.is_zero() {
+                    let _ = tokio::task::spawn_blocking(move || std::thread::sleep(left)).await;
+                }
+            } else {
+                tokio::time::sleep_until(target.into()).await;
+            }
+        };
+        let mut stopping = self.stopping.subscribe();
+        tokio::select! {
+            _ = wait => {}
+            _ = stopping.wait_for(|s| *s) => {}
+        }
+    }
+}
+
+/// Marks a request as in flight until dropped, including when the connection goes away
+/// and the handler is abandoned mid-delay.
+pub(crate) struct InFlight(Arc<Shared>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.lock().meter.leave();
+    }
+}
+
+pub(crate) fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+pub(crate) fn envelope(a: Answer, data: Value) -> Response {
+    Json(json!({ "data": data, "error_code": a.code, "error_msg": a.msg })).into_response()
+}
+
+/// The vendor's login page, served where a wrong base URL leads instead of the API's JSON.
+pub(crate) fn login_page() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/html;charset=UTF-8")],
+        "<!DOCTYPE html><html data-name=\"login\"><head><title>Login</title></head>\
+         <body><form action=\"/login\" method=\"post\"><input name=\"userName\"></form></body></html>",
+    )
+        .into_response()
+}
