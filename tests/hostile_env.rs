@@ -267,6 +267,37 @@ async fn report_and_verify_follow_serials_when_rows_move() {
         let sn = row.split(',').nth(1).unwrap();
         assert!(verified.contains(sn), "{sn} was checked: {verified}");
     }
+    // The spreadsheet report too: one line per device, each with its link status, though two of
+    // them were on row 2 in different runs.
+    let xlsx = dir.path().join("r.xlsx");
+    let out = run_in(
+        dir.path(),
+        &["report", s(&results), "--xlsx", s(&xlsx)],
+        &[],
+    )
+    .await;
+    assert_exit(&out, 0);
+    use calamine::Reader as _;
+    let mut book = calamine::open_workbook_auto(&xlsx).unwrap();
+    let sheet = book.worksheet_range("results").unwrap();
+    let data: Vec<Vec<String>> = sheet
+        .rows()
+        .skip(1)
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(data.len(), 4, "{data:?}");
+    for row in &rows {
+        let sn = row.split(',').nth(1).unwrap();
+        let line = data
+            .iter()
+            .find(|l| l[2] == sn)
+            .unwrap_or_else(|| panic!("{sn} is in the workbook: {data:?}"));
+        assert_eq!(line[4], "registered", "{line:?}");
+        assert!(
+            line[10] == "linked" || line[10] == "pending",
+            "{sn} has its link status: {line:?}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

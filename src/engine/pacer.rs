@@ -133,17 +133,39 @@ impl Pacer {
         s.epoch
     }
 
-    /// Takes the current slot if it is due by `now` (not paused, not in the future), in one
-    /// step, so two takers never share a slot. A slot that came due less than a period ago keeps
-    /// its place on the grid (a late wake-up does not push the later slots back); an older one
-    /// is not saved up: the slot is `now`. Returns the epoch, as [`Pacer::take`].
+    /// Reserves the next slot as of `now`, in one step: the later of the grid's next slot and
+    /// `now`, and moves the grid one period on. The grid is advanced before the caller waits, so
+    /// a sleeper that wakes a little late does not push the later slots back; and a slot is never
+    /// earlier than the moment it is reserved, so idle time (or the time before the first
+    /// request) is never saved up into a burst. `Err(until)` while the run is paused. Returns the
+    /// slot and the epoch the request is sent in; a caller that sees the epoch change while it
+    /// waits (a pause began) drops the slot and reserves again.
+    pub fn reserve(&self, now: Instant) -> Result<(Instant, u64), Instant> {
+        let mut s = self.lock();
+        if let Some(until) = s.paused_until.filter(|u| *u > now) {
+            return Err(until);
+        }
+        let slot = s.next.max(now);
+        s.next = slot + s.period;
+        s.sent_since_decrease = s.sent_since_decrease.saturating_add(1);
+        Ok((slot, s.epoch))
+    }
+
+    /// The current epoch (it grows at each pause).
+    pub fn epoch(&self) -> u64 {
+        self.lock().epoch
+    }
+
+    /// Takes a slot at `now` if the grid's next slot is due by then (not paused, not in the
+    /// future), in one step, so two takers never share a slot. The slot is `now`, never a
+    /// grid point already past: a past slot would let the next request follow this one in less
+    /// than a period. Returns the epoch, as [`Pacer::take`].
     pub fn try_take(&self, now: Instant) -> Option<u64> {
         let mut s = self.lock();
         if s.paused_until.is_some_and(|u| u > now) || s.next > now {
             return None;
         }
-        let slot = if now - s.next < s.period { s.next } else { now };
-        s.next = slot + s.period;
+        s.next = now + s.period;
         s.sent_since_decrease = s.sent_since_decrease.saturating_add(1);
         Some(s.epoch)
     }
@@ -274,6 +296,24 @@ mod tests {
         let later = t0 + Duration::from_secs(3);
         let Slot::At(c) = p.slot(later) else { panic!() };
         assert_eq!(c, later);
+    }
+
+    #[test]
+    fn a_slot_is_never_earlier_than_its_taking() {
+        // The grid starts when the pacer is made; a first request a little later must not take
+        // that past grid point, or the second would follow it in less than a period (51
+        // requests in the first second at 50/s).
+        let t0 = Instant::now();
+        let p = Pacer::new("20/s".parse().unwrap());
+        let first = t0 + Duration::from_millis(10);
+        assert!(p.try_take(first).is_some());
+        assert!(p.try_take(first + Duration::from_millis(40)).is_none());
+        assert!(p.try_take(first + Duration::from_millis(50)).is_some());
+        // Reserving ahead keeps the grid: slots one period apart, however late each is used.
+        let (a, _) = p.reserve(first + Duration::from_millis(50)).unwrap();
+        let (b, _) = p.reserve(first + Duration::from_millis(50)).unwrap();
+        assert_eq!(b - a, Duration::from_millis(50));
+        assert!(a >= first + Duration::from_millis(100));
     }
 
     #[test]

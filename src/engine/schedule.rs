@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{oneshot, Notify, OwnedSemaphorePermit, Semaphore};
 
-use super::pacer::{Pacer, Slot};
+use super::pacer::Pacer;
 
 /// Which queue a request waits in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -147,15 +147,17 @@ impl Scheduler {
             let Ok(mut permit) = self.slots.clone().acquire_owned().await else {
                 return;
             };
-            // The next slot of the pace, taken in one step (a request handing its slot on may
-            // take one meanwhile).
+            // The next slot of the pace, reserved before the wait (a late wake-up does not push
+            // the later slots back); a pause that began meanwhile voids it.
             let epoch = loop {
-                match pacer.slot(Instant::now()) {
-                    Slot::PausedUntil(until) => tokio::time::sleep_until(until.into()).await,
-                    Slot::At(slot) => wait_until(slot).await,
-                }
-                if let Some(epoch) = pacer.try_take(Instant::now()) {
-                    break epoch;
+                match pacer.reserve(Instant::now()) {
+                    Err(until) => tokio::time::sleep_until(until.into()).await,
+                    Ok((slot, epoch)) => {
+                        wait_until(slot).await;
+                        if pacer.epoch() == epoch {
+                            break epoch;
+                        }
+                    }
                 }
             };
             loop {

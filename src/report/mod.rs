@@ -157,27 +157,36 @@ impl RowKey {
     }
 }
 
-/// The latest line of a row or serial.
-struct Latest {
-    outcome: Outcome,
-    code: Option<i64>,
-    attention: Option<AttentionRow>,
+/// The latest line of a serial (or of a row that never had a serial to send), as reports show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LatestLine {
+    /// Spreadsheet row number of that line.
+    pub row: u64,
+    /// The cells as written (without the spreadsheet formula guard).
+    pub plant_id: String,
+    /// The serial cell.
+    pub sn: String,
+    /// The end-user cell.
+    pub c_user_id: String,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The API's code, if any.
+    pub code: Option<i64>,
+    /// The message.
+    pub msg: String,
+    /// Requests spent on it.
+    pub attempts: Option<u32>,
+    /// When it ended (RFC 3339, as written).
+    pub finished_at: String,
 }
 
-/// Reads the results file (the latest line per serial, and per row for rows that never had a
-/// serial to send), its history and its verify file.
-pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
-    if !results_path.is_file() {
-        return Err(ResultsError::Io {
-            path: results_path.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "no such results file; pass the file a `run` wrote",
-            ),
-        });
-    }
-    let paths = Paths::of_results(results_path);
-    let mut latest: HashMap<RowKey, Latest> = HashMap::new();
+/// The latest line per serial of a results file, as `run` keys rows (a serial once done stays
+/// done; an `invalid` or `duplicate` line is about its row number), ordered by row; with what the
+/// scan found (lines read, damaged lines).
+pub(crate) fn latest_lines(
+    results_path: &Path,
+) -> Result<(Vec<LatestLine>, journal::Opened), ResultsError> {
+    let mut latest: HashMap<RowKey, LatestLine> = HashMap::new();
     let opened = journal::scan_log(results_path, &journal::COLUMNS, |r| {
         let text = |i| {
             r.get(i)
@@ -198,25 +207,40 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
         if latest.get(&key).is_some_and(|l| l.outcome.is_done()) && !outcome.is_done() {
             return;
         }
-        let code = text(5).parse::<i64>().ok();
-        let attention = outcome.needs_attention().then(|| AttentionRow {
-            row,
-            plant_id: text(1),
-            sn,
-            c_user_id: text(3),
-            outcome,
-            error_code: code,
-            error_msg: text(6),
-        });
         latest.insert(
             key,
-            Latest {
+            LatestLine {
+                row,
+                plant_id: text(1),
+                sn,
+                c_user_id: text(3),
                 outcome,
-                code,
-                attention,
+                code: text(5).parse::<i64>().ok(),
+                msg: text(6),
+                attempts: text(7).parse().ok(),
+                finished_at: text(10),
             },
         );
     })?;
+    let mut lines: Vec<LatestLine> = latest.into_values().collect();
+    lines.sort_by(|a, b| (a.row, &a.sn).cmp(&(b.row, &b.sn)));
+    Ok((lines, opened))
+}
+
+/// Reads the results file (the latest line per serial, and per row for rows that never had a
+/// serial to send), its history and its verify file.
+pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
+    if !results_path.is_file() {
+        return Err(ResultsError::Io {
+            path: results_path.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such results file; pass the file a `run` wrote",
+            ),
+        });
+    }
+    let paths = Paths::of_results(results_path);
+    let (lines, opened) = latest_lines(results_path)?;
     let mut data = ReportData {
         results: results_path.to_path_buf(),
         lines: opened.lines,
@@ -224,14 +248,23 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
         ..ReportData::default()
     };
     let mut attention: Vec<AttentionRow> = Vec::new();
-    for l in latest.into_values() {
+    for l in lines {
         *data.outcomes.entry(l.outcome).or_default() += 1;
         if let Some(c) = l.code {
             *data.codes.entry(c).or_default() += 1;
         }
-        attention.extend(l.attention);
+        if l.outcome.needs_attention() {
+            attention.push(AttentionRow {
+                row: l.row,
+                plant_id: l.plant_id,
+                sn: l.sn,
+                c_user_id: l.c_user_id,
+                outcome: l.outcome,
+                error_code: l.code,
+                error_msg: l.msg,
+            });
+        }
     }
-    attention.sort_by(|a, b| (a.row, &a.sn).cmp(&(b.row, &b.sn)));
     data.attention_total = attention.len() as u64;
     data.attention = attention.into_iter().take(ATTENTION_LIMIT).collect();
     if let Ok(text) = std::fs::read_to_string(&paths.history) {
@@ -241,13 +274,15 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
             .collect();
     }
     if let Some(links) = link_statuses(&paths.verify) {
+        let mut links: Vec<PendingLink> = links.into_values().collect();
+        links.sort_by(|a, b| (a.row, &a.sn).cmp(&(b.row, &b.sn)));
         let mut counts = BTreeMap::new();
-        for l in links.values() {
+        for l in &links {
             *counts.entry(l.status.clone()).or_default() += 1;
         }
         data.links = Some(counts);
         data.elsewhere = links
-            .values()
+            .iter()
             .filter(|l| l.status == "elsewhere")
             .map(|l| Elsewhere {
                 row: l.row,
@@ -258,7 +293,7 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
             })
             .collect();
         data.pending = links
-            .into_values()
+            .into_iter()
             .filter(|l| l.status != "linked" && l.status != "elsewhere")
             .take(ATTENTION_LIMIT)
             .collect();
@@ -266,29 +301,31 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
     Ok(data)
 }
 
-/// The latest verify line per row (its status as `PendingLink::status`, `linked` included), or
-/// `None` when `verify` has not run.
-pub fn link_statuses(verify: &Path) -> Option<BTreeMap<u64, PendingLink>> {
+/// The latest verify line per serial ([`sn_key`]; its status as `PendingLink::status`, `linked`
+/// included), or `None` when `verify` has not run. Keyed by serial as the results are, so a sheet
+/// sorted between runs still finds each device's status.
+pub fn link_statuses(verify: &Path) -> Option<HashMap<u64, PendingLink>> {
     if !verify.is_file() {
         return None;
     }
-    let mut links = BTreeMap::new();
+    let mut links = HashMap::new();
     let _ = journal::scan_log(verify, &journal::VERIFY_COLUMNS, |r| {
         let text = |i| {
             r.get(i)
                 .map(|b| journal::shown_cell(&String::from_utf8_lossy(b)).to_string())
                 .unwrap_or_default()
         };
-        if let Ok(row) = text(0).parse::<u64>() {
+        let sn = text(2);
+        if let (Ok(row), false) = (text(0).parse::<u64>(), sn.trim().is_empty()) {
             let link = PendingLink {
                 row,
                 plant_id: text(1),
-                sn: text(2),
                 status: text(3),
                 located_plant_id: text(7),
                 located_user_id: text(8),
+                sn,
             };
-            links.insert(row, link);
+            links.insert(sn_key(link.sn.trim()), link);
         }
     });
     Some(links)

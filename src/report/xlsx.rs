@@ -1,35 +1,23 @@
-//! The results as a real spreadsheet (`report --xlsx`): the latest line per row, with what to do
+//! The results as a real spreadsheet (`report --xlsx`): the latest line per serial, with what to do
 //! and the link status, that opens as columns in Excel whatever the locale's list separator.
 //!
 //! Ids and serials are stored as text cells (a serial never becomes `1.23E+11`), the row number,
 //! code and attempts as numbers; the header is frozen, the autofilter on, and the rows needing
 //! attention are shaded.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::Path;
 
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, XlsxError};
 
-use super::link_statuses;
-use crate::journal::{self, ResultsError};
-use crate::outcome::{advice, Outcome};
+use super::{latest_lines, link_statuses, LatestLine, PendingLink};
+use crate::input::sn_key;
+use crate::journal::ResultsError;
+use crate::outcome::advice;
 use crate::paths::Paths;
 
 /// Data rows one sheet holds (Excel's 1,048,576 rows less the header).
 pub const MAX_ROWS: usize = 1_048_575;
-
-/// The latest line of one row, as the spreadsheet shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Latest {
-    plant_id: String,
-    sn: String,
-    c_user_id: String,
-    outcome: Outcome,
-    error_code: Option<i64>,
-    error_msg: String,
-    attempts: Option<u32>,
-    finished_at: String,
-}
 
 /// What went wrong writing the spreadsheet.
 #[derive(Debug, thiserror::Error)]
@@ -59,33 +47,10 @@ pub struct XlsxWritten {
     pub left_out: usize,
 }
 
-/// Reads the latest line per row of `results` (and the verify file beside it, when there is
+/// Reads the latest line per serial of `results` (and the verify file beside it, when there is
 /// one) and writes them to `path` as an .xlsx workbook, whole (a temporary file, then a rename).
 pub fn write_xlsx(results: &Path, path: &Path) -> Result<XlsxWritten, XlsxExportError> {
-    let mut latest: BTreeMap<u64, Latest> = BTreeMap::new();
-    journal::scan_log(results, &journal::COLUMNS, |r| {
-        let text = |i| {
-            r.get(i)
-                .map(|b| journal::shown_cell(&String::from_utf8_lossy(b)).to_string())
-                .unwrap_or_default()
-        };
-        let (Ok(row), Some(outcome)) = (text(0).parse::<u64>(), Outcome::parse(&text(4))) else {
-            return;
-        };
-        latest.insert(
-            row,
-            Latest {
-                plant_id: text(1),
-                sn: text(2),
-                c_user_id: text(3),
-                outcome,
-                error_code: text(5).parse().ok(),
-                error_msg: text(6),
-                attempts: text(7).parse().ok(),
-                finished_at: text(10),
-            },
-        );
-    })?;
+    let (latest, _) = latest_lines(results)?;
     let links = link_statuses(&Paths::of_results(results).verify);
     let bytes = build(&latest, links.as_ref())?;
     let written = XlsxWritten {
@@ -101,8 +66,8 @@ pub fn write_xlsx(results: &Path, path: &Path) -> Result<XlsxWritten, XlsxExport
 
 /// The workbook's bytes.
 fn build(
-    latest: &BTreeMap<u64, Latest>,
-    links: Option<&BTreeMap<u64, super::PendingLink>>,
+    latest: &[LatestLine],
+    links: Option<&HashMap<u64, PendingLink>>,
 ) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
@@ -138,7 +103,7 @@ fn build(
         sheet.write_string_with_format(0, c, *name, &header)?;
         sheet.set_column_width(c, *width)?;
     }
-    for (i, (row, l)) in latest.iter().take(MAX_ROWS).enumerate() {
+    for (i, l) in latest.iter().take(MAX_ROWS).enumerate() {
         let r = i as u32 + 1;
         let shade = l.outcome.needs_attention();
         let (t, n) = if shade {
@@ -146,21 +111,17 @@ fn build(
         } else {
             (&text, &number)
         };
-        sheet.write_number_with_format(r, 0, *row as f64, n)?;
+        sheet.write_number_with_format(r, 0, l.row as f64, n)?;
         sheet.write_string_with_format(r, 1, &l.plant_id, t)?;
         sheet.write_string_with_format(r, 2, &l.sn, t)?;
         sheet.write_string_with_format(r, 3, &l.c_user_id, t)?;
         sheet.write_string_with_format(r, 4, l.outcome.as_str(), t)?;
-        match l.error_code {
+        match l.code {
             Some(code) => sheet.write_number_with_format(r, 5, code as f64, n)?,
             None => sheet.write_blank(r, 5, n)?,
         };
-        sheet.write_string_with_format(r, 6, &l.error_msg, t)?;
-        let todo = if shade {
-            advice(l.outcome, l.error_code)
-        } else {
-            ""
-        };
+        sheet.write_string_with_format(r, 6, &l.msg, t)?;
+        let todo = if shade { advice(l.outcome, l.code) } else { "" };
         sheet.write_string_with_format(r, 7, todo, t)?;
         match l.attempts {
             Some(a) => sheet.write_number_with_format(r, 8, a as f64, n)?,
@@ -168,7 +129,9 @@ fn build(
         };
         sheet.write_string_with_format(r, 9, &l.finished_at, t)?;
         if let Some(links) = links {
-            let status = links.get(row).map_or("", |l| l.status.as_str());
+            let status = links
+                .get(&sn_key(l.sn.trim()))
+                .map_or("", |k| k.status.as_str());
             sheet.write_string_with_format(r, 10, status, t)?;
         }
     }
