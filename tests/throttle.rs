@@ -5,8 +5,10 @@
 
 mod common;
 
+#[cfg(unix)]
 use std::collections::BTreeMap;
 use std::path::Path;
+#[cfg(unix)]
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
