@@ -182,10 +182,7 @@ impl Progress {
             s.requests = tally.requests;
             s.pace = pace;
             s.paused_for = paused_for;
-            self.inner
-                .bar
-                .is_some()
-                .then(|| fit(&counts_text(&s), terminal_width().saturating_sub(4)))
+            self.inner.bar.is_some().then(|| bar_text(&s))
         };
         if let (Some(bar), Some(text)) = (&self.inner.bar, text) {
             bar.inc(rows);
@@ -203,7 +200,7 @@ impl Progress {
             let mut s = self.snapshot();
             s.deferred = deferred;
             s.all_wait_for = all_wait_for;
-            self.inner.bar.is_some().then(|| counts_text(&s))
+            self.inner.bar.is_some().then(|| bar_text(&s))
         };
         if let (Some(bar), Some(text)) = (&self.inner.bar, text) {
             bar.set_message(text);
@@ -255,6 +252,12 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// The bar's counts line, cut to the terminal's width less room for the `^C` a terminal echoes
+/// after it (so a Ctrl-C never wraps it and leaves a stale line behind).
+fn bar_text(s: &Snapshot) -> String {
+    fit(&counts_text(s), terminal_width().saturating_sub(4))
 }
 
 /// The terminal's width in columns (80 when it cannot be told).
