@@ -4,7 +4,6 @@
 //! complete never marks a row for what it could not list.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use super::AccountCache;
 use crate::input::Device;
@@ -102,19 +101,7 @@ impl Screen {
             return Next::Send(row, device);
         }
         let msg = self.message(&device, &finding).unwrap_or_default();
-        Next::Ended(ResultLine {
-            row: row.row,
-            plant_id: row.plant_id.clone(),
-            sn: row.sn.clone(),
-            c_user_id: row.c_user_id.clone(),
-            outcome: Outcome::Invalid,
-            error_code: None,
-            error_msg: msg,
-            attempts: 0,
-            http_status: None,
-            latency_ms: None,
-            finished_at: SystemTime::now(),
-        })
+        Next::Ended(ResultLine::unsent(&row, Outcome::Invalid, msg))
     }
 
     /// Rows whose plant another user owns.

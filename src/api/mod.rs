@@ -230,32 +230,29 @@ impl Client {
         self.send(request).await
     }
 
+    /// `path` joined to the base URL, or the attempt that failed on it.
+    fn url(&self, path: &str) -> Result<Url, Attempt> {
+        self.base.join(path).map_err(|e| Attempt {
+            answer: Answer::Connection(format!("bad path {path}: {e}")),
+            data: None,
+            latency: Duration::ZERO,
+        })
+    }
+
     /// `GET` a `v1/` path with query parameters (for listing calls).
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Attempt {
-        let url = match self.base.join(path) {
+        let url = match self.url(path) {
             Ok(u) => u,
-            Err(e) => {
-                return Attempt {
-                    answer: Answer::Connection(format!("bad path {path}: {e}")),
-                    data: None,
-                    latency: Duration::ZERO,
-                }
-            }
+            Err(failed) => return failed,
         };
         self.send(self.http.get(url).query(query)).await
     }
 
     /// `POST` a form to a `v1/` path (for reading calls such as `plant/sn_plant`).
     pub async fn post(&self, path: &str, form: &[(&str, String)]) -> Attempt {
-        let url = match self.base.join(path) {
+        let url = match self.url(path) {
             Ok(u) => u,
-            Err(e) => {
-                return Attempt {
-                    answer: Answer::Connection(format!("bad path {path}: {e}")),
-                    data: None,
-                    latency: Duration::ZERO,
-                }
-            }
+            Err(failed) => return failed,
         };
         self.send(self.http.post(url).form(form)).await
     }

@@ -578,16 +578,10 @@ fn line_for(
         ),
     };
     ResultLine {
-        row: row.row,
-        plant_id: row.plant_id.clone(),
-        sn: row.sn.clone(),
-        c_user_id: row.c_user_id.clone(),
-        outcome,
         error_code: code,
-        error_msg: msg,
         attempts,
         http_status: attempt.answer.http_status(),
         latency_ms: Some(attempt.latency.as_millis() as u64),
-        finished_at: SystemTime::now(),
+        ..ResultLine::unsent(row, outcome, msg)
     }
 }

@@ -80,6 +80,24 @@ pub struct ResultLine {
 }
 
 impl ResultLine {
+    /// The line of a row that ended without a request (invalid, duplicate): its cells as read,
+    /// no code, no attempt.
+    pub fn unsent(row: &crate::input::InputRow, outcome: Outcome, msg: String) -> ResultLine {
+        ResultLine {
+            row: row.row,
+            plant_id: row.plant_id.clone(),
+            sn: row.sn.clone(),
+            c_user_id: row.c_user_id.clone(),
+            outcome,
+            error_code: None,
+            error_msg: msg,
+            attempts: 0,
+            http_status: None,
+            latency_ms: None,
+            finished_at: SystemTime::now(),
+        }
+    }
+
     /// The CSV cells, neutralised against spreadsheet formulas and kept on one line.
     pub fn cells(&self) -> [String; 11] {
         [

@@ -2,27 +2,9 @@
 //! row's serial ends without a request; a serial an earlier run finished is skipped; the rest
 //! are sent. `check` sorts rows the same way, so it counts what `run` would send.
 
-use std::time::SystemTime;
-
 use super::{ResultLine, Seen, Sight};
 use crate::input::{sn_key, Device, InputRow};
 use crate::outcome::Outcome;
-
-fn plain_line(row: &InputRow, outcome: Outcome, msg: String) -> ResultLine {
-    ResultLine {
-        row: row.row,
-        plant_id: row.plant_id.clone(),
-        sn: row.sn.clone(),
-        c_user_id: row.c_user_id.clone(),
-        outcome,
-        error_code: None,
-        error_msg: msg,
-        attempts: 0,
-        http_status: None,
-        latency_ms: None,
-        finished_at: SystemTime::now(),
-    }
-}
 
 /// The message of a duplicate row.
 pub fn duplicate_msg(first: Option<u64>) -> String {
@@ -48,10 +30,10 @@ pub fn triage(seen: &mut Seen, row: InputRow) -> Next {
     match &row.check {
         Err(msg) => {
             let msg = msg.clone();
-            Next::Ended(plain_line(&row, Outcome::Invalid, msg))
+            Next::Ended(ResultLine::unsent(&row, Outcome::Invalid, msg))
         }
         Ok(device) => match seen.sight(sn_key(&device.sn), row.row) {
-            Sight::Duplicate { first_row } => Next::Ended(plain_line(
+            Sight::Duplicate { first_row } => Next::Ended(ResultLine::unsent(
                 &row,
                 Outcome::Duplicate,
                 duplicate_msg(first_row),
