@@ -10,7 +10,38 @@ use crate::exit::Exit;
 /// The signal handlers, installed at once (not when a task first runs), so a signal that comes
 /// before the first request is sent is already the run's to handle.
 pub(super) fn install() -> Signals {
+    #[cfg(windows)]
+    keep_claimed();
     Signals::new()
+}
+
+/// On Windows a console event that finds no listener goes to the system's default handler,
+/// which ends the process at once (under Wine with exit code 0). A second Ctrl-C can come just
+/// after the run's own watcher has ended, while the results are synced and the summary written
+/// (a `timeout` or a terminal sends the signal to the process and to its group): one listener per
+/// event stays for the life of the process, so such a late event is the tool's and is let pass.
+/// On Unix the handlers tokio installs stay for the life of the process already.
+#[cfg(windows)]
+fn keep_claimed() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use tokio::signal::windows as w;
+        if let Ok(s) = w::ctrl_c() {
+            std::mem::forget(s);
+        }
+        if let Ok(s) = w::ctrl_break() {
+            std::mem::forget(s);
+        }
+        if let Ok(s) = w::ctrl_close() {
+            std::mem::forget(s);
+        }
+        if let Ok(s) = w::ctrl_shutdown() {
+            std::mem::forget(s);
+        }
+        if let Ok(s) = w::ctrl_logoff() {
+            std::mem::forget(s);
+        }
+    });
 }
 
 /// Waits for the signals for the whole run; ends with the engine's watchers.
