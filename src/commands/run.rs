@@ -332,6 +332,7 @@ pub async fn run(mut cfg: RunConfig) -> Result<RunReport, RunError> {
         }
         let Some(item) = reader.next_row() else {
             all_read = true;
+            engine.scheduler.last_rows_in();
             break;
         };
         read = read.wrapping_add(1);

@@ -443,7 +443,11 @@ impl Engine {
                     ));
                 }
             }
-        } else if !self.cooldown_model.swap(true, Ordering::Relaxed) && self.cfg.explain {
+        } else if !self.cooldown_model.swap(true, Ordering::Relaxed) {
+            self.scheduler.retries_wait_long();
+            if !self.cfg.explain {
+                return;
+            }
             let secs = self.cfg.throttle_pause.as_secs();
             self.log.notice(&format!(
                 "growatt-onboard: the API refused a repeated request (10012): per-request cooldown; retries now wait {}:{:02} after their previous attempt, other rows keep flowing",

@@ -2,10 +2,12 @@
 //! time (a new row is due at once; a retry after its backoff; a row refused with 10012 after the
 //! cooldown), and waits outside the queue until then. Once due, it queues for the next slot of
 //! the pace and a free slot among `--concurrency`; a retry or a deferred row goes ahead of every
-//! new row, and among equals the earlier comer goes first.
+//! new row, and among equals the earlier comer goes first. Once the whole input is read and
+//! retries wait out the API's cooldown, the last new rows go first instead (see
+//! [`Scheduler::last_rows_first`]).
 
-use std::cmp::Ordering as CmpOrdering;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -31,34 +33,26 @@ pub struct Ticket {
     pub epoch: u64,
 }
 
-struct Waiter {
-    class: Class,
-    seq: u64,
-    tx: oneshot::Sender<Ticket>,
-}
-
-impl PartialEq for Waiter {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == CmpOrdering::Equal
-    }
-}
-impl Eq for Waiter {}
-impl PartialOrd for Waiter {
-    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Waiter {
-    /// The heap pops the greatest: the first class, then the earliest comer.
-    fn cmp(&self, other: &Self) -> CmpOrdering {
-        (other.class, other.seq).cmp(&(self.class, self.seq))
-    }
-}
-
+/// The requests waiting for a slot, each class first come, first served.
 #[derive(Default)]
 struct Queue {
-    heap: BinaryHeap<Waiter>,
-    seq: u64,
+    due: VecDeque<oneshot::Sender<Ticket>>,
+    new: VecDeque<oneshot::Sender<Ticket>>,
+}
+
+impl Queue {
+    fn is_empty(&self) -> bool {
+        self.due.is_empty() && self.new.is_empty()
+    }
+
+    /// The next in line: due work first, or, once the last rows are in, new rows first.
+    fn pop(&mut self, last_rows_first: bool) -> Option<oneshot::Sender<Ticket>> {
+        if last_rows_first {
+            self.new.pop_front().or_else(|| self.due.pop_front())
+        } else {
+            self.due.pop_front().or_else(|| self.new.pop_front())
+        }
+    }
 }
 
 /// The run's queue of requests waiting for a slot, and the rows deferred by a 10012.
@@ -69,6 +63,10 @@ pub struct Scheduler {
     concurrency: usize,
     /// Due time → rows deferred until then.
     deferred: Mutex<BTreeMap<Instant, u32>>,
+    /// The whole input is read: the rows still to be sent first are the last ones.
+    last_rows: AtomicBool,
+    /// Retries wait out a cooldown (minutes), not a backoff (a second or two).
+    long_waits: AtomicBool,
 }
 
 /// What the scheduler holds now, for progress.
@@ -115,6 +113,8 @@ impl Scheduler {
             slots: Arc::new(Semaphore::new(concurrency)),
             concurrency,
             deferred: Mutex::new(BTreeMap::new()),
+            last_rows: AtomicBool::new(false),
+            long_waits: AtomicBool::new(false),
         }
     }
 
@@ -124,12 +124,41 @@ impl Scheduler {
         let (tx, rx) = oneshot::channel();
         {
             let mut q = lock(&self.queue);
-            q.seq += 1;
-            let seq = q.seq;
-            q.heap.push(Waiter { class, seq, tx });
+            match class {
+                Class::Due => q.due.push_back(tx),
+                Class::New => q.new.push_back(tx),
+            }
         }
         self.wake.notify_one();
         rx.await.ok()
+    }
+
+    /// The whole input has been read: every new row still to be sent is waiting here or soon
+    /// will be.
+    pub fn last_rows_in(&self) {
+        self.last_rows.store(true, AtomicOrdering::Relaxed);
+    }
+
+    /// The run has learnt that a retry must wait out the API's cooldown after its previous
+    /// attempt.
+    pub fn retries_wait_long(&self) {
+        self.long_waits.store(true, AtomicOrdering::Relaxed);
+    }
+
+    /// Once the whole input is read and retries wait out a cooldown, the last new rows go ahead
+    /// of due retries and deferred rows: each of them may yet need a retry that waits a whole
+    /// cooldown, so sending them first ends the run sooner, and the retries they pass are sent
+    /// during that wait instead of lengthening the run. A retry is then held back by at most the
+    /// time the last rows take (at most 256 rows, or 16 × `--concurrency`). Before the model is
+    /// known, a retry's backoff is short and it goes first: its answer is what tells the run
+    /// whether identical requests are refused.
+    fn last_rows_first(&self) -> bool {
+        self.last_rows.load(AtomicOrdering::Relaxed)
+            && self.long_waits.load(AtomicOrdering::Relaxed)
+    }
+
+    fn next_in_line(&self, q: &mut Queue) -> Option<oneshot::Sender<Ticket>> {
+        q.pop(self.last_rows_first())
     }
 
     /// Hands out slots, one at a time, at the pace, to the first waiter in line. Runs until
@@ -139,7 +168,7 @@ impl Scheduler {
             // Wait for someone to serve.
             loop {
                 let notified = self.wake.notified();
-                if !lock(&self.queue).heap.is_empty() {
+                if !lock(&self.queue).is_empty() {
                     break;
                 }
                 notified.await;
@@ -161,10 +190,10 @@ impl Scheduler {
                 }
             };
             loop {
-                let Some(w) = lock(&self.queue).heap.pop() else {
+                let Some(tx) = self.next_in_line(&mut lock(&self.queue)) else {
                     break;
                 };
-                match w.tx.send(Ticket { permit, epoch }) {
+                match tx.send(Ticket { permit, epoch }) {
                     Ok(()) => break,
                     // That waiter left (the run is stopping): the next one gets the slot.
                     Err(t) => permit = t.permit,
@@ -178,12 +207,14 @@ impl Scheduler {
     /// to the pool for the dispatcher.
     pub fn release(&self, mut permit: OwnedSemaphorePermit, pacer: &Pacer) {
         let mut q = lock(&self.queue);
-        while !q.heap.is_empty() {
+        while !q.is_empty() {
             let Some(epoch) = pacer.try_take(Instant::now()) else {
                 break;
             };
-            let Some(w) = q.heap.pop() else { break };
-            match w.tx.send(Ticket { permit, epoch }) {
+            let Some(tx) = self.next_in_line(&mut q) else {
+                break;
+            };
+            match tx.send(Ticket { permit, epoch }) {
                 Ok(()) => return,
                 Err(t) => permit = t.permit,
             }
@@ -206,7 +237,7 @@ impl Scheduler {
         let deferred = lock(&self.deferred);
         let count = deferred.values().map(|n| u64::from(*n)).sum();
         let idle =
-            self.slots.available_permits() == self.concurrency && lock(&self.queue).heap.is_empty();
+            self.slots.available_permits() == self.concurrency && lock(&self.queue).is_empty();
         Waiting {
             deferred: count,
             all_wait_for: deferred
@@ -240,12 +271,18 @@ impl Drop for Deferred {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn due_work_goes_ahead_of_new_rows() {
+    /// Queues ten new rows, then a retry, serves them one at a time and returns the order
+    /// they were served in (the retry is 99).
+    async fn served_order(last_rows_in: bool, retries_wait_long: bool) -> Vec<i32> {
         let s = Arc::new(Scheduler::new(1));
+        if last_rows_in {
+            s.last_rows_in();
+        }
+        if retries_wait_long {
+            s.retries_wait_long();
+        }
         let pacer = Arc::new(Pacer::new("50/s".parse().unwrap()));
         let order = Arc::new(Mutex::new(Vec::new()));
-        // Ten new rows queue first, then a retry.
         let mut tasks = Vec::new();
         for i in 0..10 {
             let (s, order) = (s.clone(), order.clone());
@@ -270,8 +307,24 @@ mod tests {
         }
         dispatcher.abort();
         let order = lock(&order).clone();
-        assert_eq!(order[0], 99, "{order:?}");
-        assert_eq!(&order[1..], &(0..10).collect::<Vec<_>>()[..]);
+        order
+    }
+
+    #[tokio::test]
+    async fn due_work_goes_ahead_of_new_rows() {
+        // Until both hold, the retry goes first.
+        for (read, long) in [(false, false), (true, false), (false, true)] {
+            let order = served_order(read, long).await;
+            assert_eq!(order[0], 99, "{read} {long}: {order:?}");
+            assert_eq!(&order[1..], &(0..10).collect::<Vec<_>>()[..]);
+        }
+    }
+
+    #[tokio::test]
+    async fn once_the_input_is_read_and_retries_wait_a_cooldown_the_last_rows_go_first() {
+        let order = served_order(true, true).await;
+        assert_eq!(&order[..10], &(0..10).collect::<Vec<_>>()[..], "{order:?}");
+        assert_eq!(order[10], 99);
     }
 
     #[test]
