@@ -131,6 +131,17 @@ def say(msg: str) -> None:
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
+def steal_ms() -> float | None:
+    """Time the hypervisor ran something else while this machine's CPUs wanted to run (the
+    "steal" column of /proc/stat, all CPUs), in milliseconds; None where there is none."""
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+        return int(fields[8]) * 1000 / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def run_text(cmd: list[str], **kw) -> str:
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=30, **kw).stdout.strip()
@@ -380,8 +391,10 @@ class Bench:
             cmd = self.command(c, wl, inp, out, sim.url)
             if label == "rep1":
                 self.record(f"{wl.key} {c}", sim.cmd, cmd)
+            stolen_before = steal_ms()
             proc = measure(self.pinned(1), cmd, rundir, clean_env(), deadline,
                            rundir / "contender.log")
+            stolen_after = steal_ms()
             try:
                 stats = sim.stats(summary=n > FULL_STATS_LIMIT)
             except OSError as e:
@@ -394,6 +407,8 @@ class Bench:
             sim.stop()
         rec = analyse(c, n, stats, proc, out)
         rec.update(workload=wl.key, contender=c, label=label)
+        rec["steal_ms"] = (stolen_after - stolen_before
+                           if stolen_before is not None and stolen_after is not None else None)
         if sim_gone:
             rec["log_tail"] = sim_gone + "\n" + (rundir / "sim.log").read_text(errors="replace")[-300:]
         if proc.exit_code not in (0, 3) or proc.killed:
@@ -614,6 +629,9 @@ def summarise(bench: Bench, wls: dict[str, Workload]) -> dict:
             m["reps"] = len(reps)
             m["worst_max_in_one_second"] = max(r["max_in_one_second"] or 0 for r in reps)
             m["worst_first_second"] = max(r["first_second"] for r in reps)
+            steals = [r["steal_ms"] for r in reps if r.get("steal_ms") is not None]
+            m["worst_steal_ms"] = max(steals) if steals else None
+            m["windows_and_steal"] = [(r["max_in_one_second"], r.get("steal_ms")) for r in reps]
             m["all_correct"] = all(r["correct"] == r["rows"] for r in reps)
             m["killed"] = any(r["killed"] for r in reps)
             m["exit_codes"] = sorted({r["exit_code"] for r in reps}, key=str)
@@ -884,6 +902,12 @@ def report_md(bench: Bench, wls: dict[str, Workload], s: dict, tg: list[dict], m
           "wall time, CPU (user + system, the contender and every process it waited for) and "
           "peak RSS (the largest single process) from the contender's rusage, taken by GNU "
           "`time` around it (its wait4 on the command, so neither the orchestrator nor `time` itself is counted).",
+          "- An arrival is the moment the request's first bytes reached the simulator's socket "
+          "(the kernel's receive stamp, `SO_TIMESTAMPNS`), not the moment its handler ran, so the "
+          "simulator's own wake-ups do not move requests between seconds. *Host steal* is the "
+          "time the hypervisor gave this machine's CPUs to something else during the run "
+          "(`/proc/stat`); a vCPU stalled for tens of milliseconds sends or receives a request "
+          "that late, and the requests after it, on time, can then crowd one second.",
           f"- One warm-up run (a tenth of the rows, cut off after {WARM_CAP_QUICK if q else WARM_CAP:g} s), then the "
           f"median of {bench.args.reps} measured run(s). *Worst* is the highest over the runs.",
           "- *Rate* is (requests − 1) ÷ (last arrival − first arrival). *Correct* rows: the "
@@ -938,7 +962,9 @@ def report_md(bench: Bench, wls: dict[str, Workload], s: dict, tg: list[dict], m
                     ("max in 1 s (worst)", lambda m: fmt(m["worst_max_in_one_second"])),
                     ("first second (worst)", lambda m: fmt(m["worst_first_second"])),
                     ("wall ÷ ideal", lambda m: fmt(m.get("wall_over_ideal"), 3)),
-                    correct_col, dup_col]
+                    correct_col, dup_col,
+                    ("max in 1 s / host steal, each run", lambda m: ", ".join(
+                        f"{w} / {fmt(st, 0)} ms" for w, st in m["windows_and_steal"]))]
             o += [rows_for(key, cols), "", "![requests per second, W1](w1_rate.svg)", ""]
         elif key == "W2":
             cols = [rows_col, ("requests/s", lambda m: fmt(m["rate"], 0)),

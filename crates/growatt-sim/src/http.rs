@@ -1,7 +1,6 @@
 //! The HTTP side: the router and one handler per endpoint.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -15,6 +14,7 @@ use serde_json::{json, Value};
 use crate::account_http;
 use crate::admission::{check_token, Admission, Request};
 use crate::answer::OK;
+use crate::arrival::Arrived;
 use crate::form::{pairs, AddForm, ListQuery};
 use crate::shared::{envelope, login_page, unix_ms, Shared};
 use crate::stats::SnRequest;
@@ -37,10 +37,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 async fn add_device(
     State(app): State<Arc<Shared>>,
+    Arrived(arrived): Arrived,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let arrived = Instant::now();
     // An unreadable body is treated as an empty form: the answer is still an envelope.
     let raw = body.as_deref().unwrap_or_default();
     let form = AddForm::parse(raw);
@@ -59,7 +59,7 @@ async fn add_device(
                 .entry(sn.to_string())
                 .or_default() += 1;
         }
-        let (admission, in_flight) = app.arrive(&mut st, &req);
+        let (admission, in_flight) = app.arrive(&mut st, &req, arrived);
         let (answer, hang) = match admission {
             Admission::LoginPage => (None, false),
             Admission::Refuse(a) => (Some(a), false),
@@ -97,10 +97,10 @@ async fn add_device(
 
 async fn list_devices(
     State(app): State<Arc<Shared>>,
+    Arrived(arrived): Arrived,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let arrived = Instant::now();
     let raw = query.as_deref().unwrap_or_default().as_bytes();
     let q = ListQuery::parse(raw);
     let req = Request {
@@ -111,7 +111,7 @@ async fn list_devices(
     };
     let (result, delay, _in_flight) = {
         let mut st = app.lock();
-        let (admission, in_flight) = app.arrive(&mut st, &req);
+        let (admission, in_flight) = app.arrive(&mut st, &req, arrived);
         let (result, hang) = match admission {
             Admission::LoginPage => (Err(None), false),
             Admission::Refuse(a) => (Err(Some(a)), false),
@@ -183,9 +183,13 @@ async fn mark_online(State(app): State<Arc<Shared>>, RawQuery(query): RawQuery) 
     (status, Json(json!({ "sn": sn, "known": known }))).into_response()
 }
 
-async fn not_found(State(app): State<Arc<Shared>>, uri: Uri) -> StatusCode {
+async fn not_found(
+    State(app): State<Arc<Shared>>,
+    Arrived(arrived): Arrived,
+    uri: Uri,
+) -> StatusCode {
     if uri.path().starts_with("/v1/") {
-        app.lock().meter.arrive(Instant::now(), unix_ms());
+        app.lock().meter.arrive(arrived, unix_ms());
     }
     StatusCode::NOT_FOUND
 }

@@ -20,6 +20,7 @@ mod account;
 mod account_http;
 mod admission;
 mod answer;
+mod arrival;
 mod config;
 mod fixture;
 mod form;
@@ -123,6 +124,9 @@ pub async fn start(listen: SocketAddr, cfg: SimConfig) -> std::io::Result<SimSer
             // Wake requests sleeping out a delay, or graceful shutdown would wait for them.
             on_stop.stopping.send_replace(true);
         };
+        // Connections stamp each request's arrival as the network stack saw it.
+        let listener = arrival::StampingListener::new(listener);
+        let app = app.into_make_service_with_connect_info::<arrival::ArrivalClock>();
         if let Err(err) = axum::serve(listener, app)
             .with_graceful_shutdown(graceful)
             .await

@@ -102,8 +102,8 @@ impl Shared {
         self: &Arc<Self>,
         st: &mut SimState,
         req: &Request<'_>,
+        now: Instant,
     ) -> (Admission, InFlight) {
-        let now = Instant::now();
         st.meter.arrive(now, unix_ms());
         st.meter.token(req.token);
         st.meter.enter();
