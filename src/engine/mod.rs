@@ -316,14 +316,12 @@ impl Engine {
                 return Call::Stopped;
             };
             // The slot is ours; the request goes out now unless one before it went out late.
-            let mut waited = None;
-            while let Err(until) = self.pacer.clear_to_send(Instant::now(), waited) {
+            while let Err(until) = self.pacer.clear_to_send(Instant::now()) {
                 tokio::select! {
                     biased;
                     _ = self.stop.cancelled() => return Call::Stopped,
-                    _ = tokio::time::sleep_until(until.into()) => {}
+                    _ = schedule::wait_precisely(until) => {}
                 }
-                waited = Some(until);
             }
             self.counters.requests.fetch_add(1, Ordering::Relaxed);
             self.counters.started(Instant::now());

@@ -196,11 +196,11 @@ impl Pacer {
 
     /// A request that holds its slot is about to go out at `now`. `Ok` records it as sent;
     /// `Err(until)` when the request sent `K` requests before would then be less than one send
-    /// window ago (it went out late): wait until then and ask again, passing `until` as
-    /// `waited`. A request that waited is recorded at the moment it was allowed, not at its
-    /// (slightly later) wake-up, so waits do not add up along the requests `K` apart and the pace
-    /// keeps its rate. On the grid, with nothing late, this never makes a request wait.
-    pub fn clear_to_send(&self, now: Instant, waited: Option<Instant>) -> Result<(), Instant> {
+    /// window ago (it went out late): wait until then and ask again. The moment recorded is the
+    /// actual one, so no window of actual sends holds more than `K`; a caller should wait
+    /// precisely (the scheduler's `wait_precisely`), since each overshoot delays the requests
+    /// `K`, `2K` … after it by as much. On the grid, with nothing late, no request waits.
+    pub fn clear_to_send(&self, now: Instant) -> Result<(), Instant> {
         let mut s = self.lock();
         let (per_window, window) = s.send_window();
         while s.sent.len() > per_window {
@@ -214,7 +214,7 @@ impl Pacer {
             }
             s.sent.pop_front();
         }
-        s.sent.push_back(waited.map_or(now, |until| until.min(now)));
+        s.sent.push_back(now);
         Ok(())
     }
 
@@ -364,6 +364,9 @@ mod tests {
         assert!(a >= first + Duration::from_millis(100));
     }
 
+    /// How late a precise wait wakes, in microseconds.
+    const WAKE_US: u64 = 50;
+
     /// Sends at `times` (milliseconds from a start), each as soon as it is cleared; returns
     /// when each went out.
     fn send_at(p: &Pacer, t0: Instant, times: &[u64]) -> Vec<Instant> {
@@ -371,14 +374,12 @@ mod tests {
             .iter()
             .map(|ms| {
                 let mut at = t0 + Duration::from_millis(*ms);
-                let mut waited = None;
-                while let Err(until) = p.clear_to_send(at, waited) {
+                while let Err(until) = p.clear_to_send(at) {
                     assert!(until > at);
-                    // A wake-up a little after the moment waited for.
-                    at = until + Duration::from_micros(700);
-                    waited = Some(until);
+                    // A precise wake-up, a little after the moment waited for.
+                    at = until + Duration::from_micros(WAKE_US);
                 }
-                waited.unwrap_or(at)
+                at
             })
             .collect()
     }
@@ -404,7 +405,10 @@ mod tests {
         let mut times: Vec<u64> = (0..50).map(|k| k * 100).collect();
         times[30] += 70;
         let sent = send_at(&p, t0, &times);
-        assert_eq!(sent[40], t0 + Duration::from_millis(4070));
+        assert_eq!(
+            sent[40],
+            t0 + Duration::from_millis(4070) + Duration::from_micros(WAKE_US)
+        );
         assert_eq!(sent[41], t0 + Duration::from_millis(4100));
     }
 
@@ -434,12 +438,13 @@ mod tests {
                 "{in_window} requests in the second from send {i}"
             );
         }
-        // The pace itself is kept: waits do not add up; no request is later than the worst
-        // lateness (40 ms) plus one wake-up.
+        // The pace itself is kept: no request is later than the worst lateness (40 ms) plus one
+        // wake-up for each second of the run (a request waits for the one a second before it).
         for (k, at) in sent.iter().enumerate() {
             let grid = t0 + Duration::from_millis(k as u64 * 20);
+            let wakes = (k as u64 / 50 + 1) * WAKE_US;
             assert!(
-                *at <= grid + Duration::from_micros(40_700),
+                *at <= grid + Duration::from_micros(40_000 + wakes),
                 "request {k} {:?} after its grid point",
                 *at - grid
             );

@@ -103,6 +103,20 @@ async fn wait_until(slot: Instant) {
     }
 }
 
+/// Waits until `until` to within tens of microseconds: the timer for all but its last tick,
+/// then yielding to other tasks. For waits whose overshoot would otherwise add up (the send
+/// window of [`Pacer::clear_to_send`]).
+pub(super) async fn wait_precisely(until: Instant) {
+    if let Some(coarse) = until.checked_sub(TIMER_TICK) {
+        if coarse > Instant::now() {
+            tokio::time::sleep_until(coarse.into()).await;
+        }
+    }
+    while Instant::now() < until {
+        tokio::task::yield_now().await;
+    }
+}
+
 impl Scheduler {
     /// A scheduler for `concurrency` requests in flight at most.
     pub fn new(concurrency: usize) -> Scheduler {

@@ -76,16 +76,34 @@ impl Meter {
         }
         s.per_second[second] += 1;
 
-        // Window (now - 1s, now]: an arrival exactly one second ago no longer counts.
+        // Windows (t - 1s, t]: an arrival exactly one second before another is not in its
+        // window. Arrivals are stamped when their bytes reached the socket, so a request whose
+        // handler ran late comes in after later ones: it is put in its place, and every window
+        // it falls into is counted again.
+        const SECOND: Duration = Duration::from_secs(1);
+        let newest = self.window.back().copied().map_or(now, |b| b.max(now));
         while self
             .window
             .front()
-            .is_some_and(|t| now.saturating_duration_since(*t) >= Duration::from_secs(1))
+            .is_some_and(|t| newest.saturating_duration_since(*t) >= 2 * SECOND)
         {
             self.window.pop_front();
         }
-        self.window.push_back(now);
-        s.max_in_one_second = s.max_in_one_second.max(self.window.len() as u64);
+        let at = self.window.partition_point(|t| *t <= now);
+        self.window.insert(at, now);
+        let in_window_ending = |w: &VecDeque<Instant>, end: usize| {
+            let t = w[end];
+            let start = w.partition_point(|x| t.saturating_duration_since(*x) >= SECOND);
+            (end + 1 - start) as u64
+        };
+        // In order (the usual case) only the new arrival's window is new; out of order, the
+        // windows of the arrivals after it within a second grow too.
+        let mut end = at;
+        while end < self.window.len() && self.window[end].saturating_duration_since(now) < SECOND {
+            let n = in_window_ending(&self.window, end);
+            s.max_in_one_second = s.max_in_one_second.max(n);
+            end += 1;
+        }
     }
 
     pub(crate) fn enter(&mut self) {
@@ -134,5 +152,45 @@ mod tests {
             m.arrive(t0 + Duration::from_millis(ms), ms);
         }
         assert_eq!(m.stats.max_in_one_second, 1);
+    }
+
+    #[test]
+    fn arrivals_counted_out_of_order_fall_into_their_own_windows() {
+        let t0 = Instant::now() + Duration::from_secs(10);
+        // Arrivals every 20 ms with a little jitter; every 37th is counted up to 60 ms late,
+        // after arrivals that came later than it (its handler ran late).
+        let mut seed: u64 = 7;
+        let mut next = || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            seed >> 33
+        };
+        let times: Vec<u64> = (0..600).map(|k| k * 20_000 + next() % 3_000).collect();
+        let mut counted: Vec<(u64, u64)> = times
+            .iter()
+            .enumerate()
+            .map(|(k, us)| {
+                let late = if k % 37 == 0 { 60_000 } else { next() % 500 };
+                (us + late, *us)
+            })
+            .collect();
+        counted.sort();
+        let mut m = Meter::default();
+        for (_, us) in &counted {
+            m.arrive(t0 + Duration::from_micros(*us), us / 1000);
+        }
+        let brute = times
+            .iter()
+            .map(|t| {
+                times
+                    .iter()
+                    .filter(|x| **x <= *t && t - **x < 1_000_000)
+                    .count() as u64
+            })
+            .max()
+            .unwrap();
+        assert_eq!(m.stats.max_in_one_second, brute);
+        assert_eq!(m.stats.requests, 600);
     }
 }
