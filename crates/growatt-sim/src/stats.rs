@@ -61,6 +61,15 @@ pub(crate) struct Meter {
     in_flight: u64,
 }
 
+/// Counts one arrival `since` the first in its second.
+fn bump(per_second: &mut Vec<u64>, since: Duration) {
+    let second = since.as_secs() as usize;
+    if per_second.len() <= second {
+        per_second.resize(second + 1, 0);
+    }
+    per_second[second] += 1;
+}
+
 impl Meter {
     /// Count one arriving `/v1/` request.
     pub(crate) fn arrive(&mut self, now: Instant, now_unix_ms: u64) {
@@ -68,13 +77,6 @@ impl Meter {
         s.requests += 1;
         s.first_request_unix_ms.get_or_insert(now_unix_ms);
         s.last_request_unix_ms = Some(now_unix_ms);
-
-        let first = *self.first.get_or_insert(now);
-        let second = now.saturating_duration_since(first).as_secs() as usize;
-        if s.per_second.len() <= second {
-            s.per_second.resize(second + 1, 0);
-        }
-        s.per_second[second] += 1;
 
         // Windows (t - 1s, t]: an arrival exactly one second before another is not in its
         // window. Arrivals are stamped when their bytes reached the socket, so a request whose
@@ -96,6 +98,19 @@ impl Meter {
             let start = w.partition_point(|x| t.saturating_duration_since(*x) >= SECOND);
             (end + 1 - start) as u64
         };
+        // The seconds count from the earliest arrival. One counted before an earlier one (at
+        // the start, two connections' first requests) moves the start back while every arrival
+        // is still at hand; the counts are made again from them.
+        let first = *self.first.get_or_insert(now);
+        if now < first && s.requests == self.window.len() as u64 {
+            self.first = Some(now);
+            s.per_second.clear();
+            for t in &self.window {
+                bump(&mut s.per_second, t.saturating_duration_since(now));
+            }
+        } else {
+            bump(&mut s.per_second, now.saturating_duration_since(first));
+        }
         // In order (the usual case) only the new arrival's window is new; out of order, the
         // windows of the arrivals after it within a second grow too.
         let mut end = at;
@@ -192,5 +207,19 @@ mod tests {
             .unwrap();
         assert_eq!(m.stats.max_in_one_second, brute);
         assert_eq!(m.stats.requests, 600);
+    }
+
+    #[test]
+    fn the_first_second_starts_at_the_earliest_arrival_whatever_the_order() {
+        let t0 = Instant::now() + Duration::from_secs(10);
+        let mut m = Meter::default();
+        // The second request is counted first; fifty more follow every 20 ms.
+        m.arrive(t0 + Duration::from_millis(20), 20);
+        m.arrive(t0, 0);
+        for k in 2..52 {
+            m.arrive(t0 + Duration::from_millis(k * 20), k * 20);
+        }
+        // [0, 1 s) holds the arrivals at 0 … 980 ms: 50; the one at 1,000 ms opens the next.
+        assert_eq!(m.stats.per_second, vec![50, 2]);
     }
 }
