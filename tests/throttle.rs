@@ -7,7 +7,7 @@ mod common;
 
 #[cfg(unix)]
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 #[cfg(unix)]
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -59,6 +59,15 @@ fn longest_silence(stats: &sim::Stats) -> u64 {
     all.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
 }
 
+/// A temporary folder with `text` as the fleet `f.csv`: the folder (kept while it lives), the
+/// fleet's path and its results file's.
+fn fleet_in_temp(text: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write(dir.path(), "f.csv", text);
+    let results = dir.path().join("f.results.csv");
+    (dir, fleet, results)
+}
+
 fn count_code(stats: &sim::Stats, code: &str) -> u64 {
     stats.by_code.get(code).copied().unwrap_or(0)
 }
@@ -94,9 +103,7 @@ async fn cooldown_model_retries_wait_out_the_cooldown_and_new_rows_keep_flowing(
         ..SimConfig::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", &fleet_text);
-    let results = dir.path().join("f.results.csv");
+    let (_dir, fleet, results) = fleet_in_temp(&fleet_text);
     let started = Instant::now();
     let out = run_against(
         &sim,
@@ -174,9 +181,7 @@ async fn kill_9_while_rows_are_deferred_loses_none_and_a_restart_costs_one_10012
         ..SimConfig::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", &fleet_text);
-    let results = dir.path().join("f.results.csv");
+    let (_dir, fleet, results) = fleet_in_temp(&fleet_text);
     let base = sim.base_url();
     let args = [
         "run",
@@ -277,9 +282,7 @@ async fn bucket_model_the_pace_settles_below_the_refused_one_and_a_rate_is_sugge
         ..SimConfig::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", &fleet_text);
-    let results = dir.path().join("f.results.csv");
+    let (_dir, fleet, results) = fleet_in_temp(&fleet_text);
     let out = run_against(
         &sim,
         &fleet,
@@ -341,9 +344,7 @@ async fn spacing_model_refused_rows_are_deferred_and_the_pace_drops() {
         ..SimConfig::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", &fleet_text);
-    let results = dir.path().join("f.results.csv");
+    let (_dir, fleet, results) = fleet_in_temp(&fleet_text);
     let out = run_against(
         &sim,
         &fleet,
@@ -387,9 +388,7 @@ async fn retries_go_ahead_of_new_rows_once_due() {
         ..SimConfig::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", &fleet_text);
-    let results = dir.path().join("f.results.csv");
+    let (_dir, fleet, results) = fleet_in_temp(&fleet_text);
     let out = run_against(&sim, &fleet, &["--rate", "10/s", "--no-progress"]).await;
     assert_exit(&out, 0);
     assert_all_registered(&results, 80);
@@ -421,9 +420,7 @@ async fn run_mode(mode: ServerMode) -> (std::process::Output, sim::Stats, usize,
         ..SimConfig::default()
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(20));
-    let results = dir.path().join("f.results.csv");
+    let (_dir, fleet, results) = fleet_in_temp(good_fleet(20));
     let started = Instant::now();
     let out = run_against(&sim, &fleet, &["--rate", "20/s", "--no-progress"]).await;
     let took = started.elapsed();
@@ -481,9 +478,7 @@ async fn an_unreachable_server_stops_within_seconds_and_writes_no_row() {
         l.local_addr().unwrap().port()
     };
     let base = format!("http://127.0.0.1:{port}");
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(20));
-    let results = dir.path().join("f.results.csv");
+    let (_dir, fleet, results) = fleet_in_temp(good_fleet(20));
     let started = Instant::now();
     let out = run_bin(&["run", p(&fleet), "--base-url", &base, "--no-progress"]).await;
     let took = started.elapsed();
