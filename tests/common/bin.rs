@@ -64,18 +64,18 @@ impl Bin {
         self
     }
 
-    /// Runs to the end and collects stdout and stderr; fails the test after [`RUN_LIMIT`].
-    pub async fn output(mut self) -> Output {
-        let child = self
-            .0
+    /// Starts with stdout and stderr piped, for [`finish`].
+    pub fn start(mut self) -> Child {
+        self.0
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("the binary starts");
-        tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
-            .await
-            .expect("the binary ended by itself")
-            .expect("the binary runs")
+            .expect("the binary starts")
+    }
+
+    /// Runs to the end and collects stdout and stderr; fails the test after [`RUN_LIMIT`].
+    pub async fn output(self) -> Output {
+        finish(self.start()).await
     }
 
     /// Starts in the background; stderr is collected as it arrives, so the test can wait for a
@@ -102,6 +102,15 @@ impl Bin {
         });
         Running { child, err }
     }
+}
+
+/// Waits for a [`Bin::start`]ed run to end and collects its output; fails the test after
+/// [`RUN_LIMIT`].
+pub async fn finish(child: Child) -> Output {
+    tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
+        .await
+        .expect("the binary ended by itself")
+        .expect("the binary runs")
 }
 
 /// Runs the binary with `args` and the simulator's token.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-pub use bin::{run_bin, run_no_token, Bin, Running, BIN, RUN_LIMIT};
+pub use bin::{finish, run_bin, run_no_token, Bin, Running, BIN, RUN_LIMIT};
 pub use env::TestEnv;
 pub use growatt_sim::{self as sim, SimConfig, SimServer, DEFAULT_TOKEN};
 
