@@ -16,6 +16,7 @@ pub struct TestEnv {
     dir: tempfile::TempDir,
     sim: Option<SimServer>,
     token: String,
+    in_dir: bool,
     /// The fleet file, `f.csv` unless [`TestEnv::named`] says otherwise.
     pub fleet: PathBuf,
     /// The results file the tool writes for [`TestEnv::fleet`] by default.
@@ -32,6 +33,7 @@ impl TestEnv {
             dir,
             sim: None,
             token: DEFAULT_TOKEN.to_string(),
+            in_dir: false,
             fleet,
             results,
         }
@@ -65,6 +67,13 @@ impl TestEnv {
     /// Runs use this token rather than the simulator's.
     pub fn with_token(mut self, token: &str) -> TestEnv {
         self.token = token.to_string();
+        self
+    }
+
+    /// Runs start in the temporary folder rather than the package's, so anything a run leaves
+    /// in its working folder shows there.
+    pub fn run_in_dir(mut self) -> TestEnv {
+        self.in_dir = true;
         self
     }
 
@@ -104,9 +113,13 @@ impl TestEnv {
         self.sim().base_url()
     }
 
-    /// The binary with `args` and this world's token.
+    /// The binary with `args`, this world's token and working folder.
     pub fn bin<S: AsRef<OsStr>>(&self, args: &[S]) -> Bin {
-        Bin::new(args).token(Some(&self.token))
+        let bin = Bin::new(args).token(Some(&self.token));
+        match self.in_dir {
+            true => bin.cwd(self.dir()),
+            false => bin,
+        }
     }
 
     /// `run FLEET --base-url BASE` and `extra`, as a command to adjust before it runs.
