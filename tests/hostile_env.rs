@@ -20,12 +20,9 @@ use std::time::{Duration, Instant};
 use common::hostile::{envelope, Hostile};
 use common::*;
 
-/// A world with the simulator holding `n` fresh devices and the fleet of them; runs start in the
-/// world's folder.
+/// [`TestEnv::big_world`], with runs that start in the world's folder.
 async fn big(n: usize, cfg: SimConfig) -> TestEnv {
-    let (fixture, fleet_text) = big_world(n);
-    let env = TestEnv::start(SimConfig { fixture, ..cfg }).await;
-    env.run_in_dir().with_fleet(fleet_text)
+    TestEnv::big_world(n, cfg).await.run_in_dir()
 }
 
 /// A world with the default simulator and `fleet`; runs start in the world's folder.
@@ -311,15 +308,7 @@ async fn a_crlf_results_file_without_a_final_newline_keeps_its_last_line() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_ends_the_run_with_its_summary_and_history() {
-    let latency = Duration::from_millis(100);
-    let env = big(
-        60,
-        SimConfig {
-            latency,
-            ..SimConfig::default()
-        },
-    )
-    .await;
+    let env = big(60, slow(ms(100))).await;
     let mut run = env.spawn_run(&flags("--rate 20/s --concurrency 4 --no-progress"));
     poll_until("five rows written", || whole_lines(&env.results).len() >= 5).await;
     run.signal("-HUP");
@@ -347,15 +336,7 @@ async fn sighup_ends_the_run_with_its_summary_and_history() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigterm_as_the_first_request_goes_out_is_handled() {
-    let latency = Duration::from_millis(200);
-    let env = big(
-        20,
-        SimConfig {
-            latency,
-            ..SimConfig::default()
-        },
-    )
-    .await;
+    let env = big(20, slow(ms(200))).await;
     let mut run = env.spawn_run(&flags("--rate 5/s --no-progress"));
     poll_until("the first request", || env.sim().stats().requests >= 1).await;
     run.signal("-TERM");
@@ -551,15 +532,7 @@ async fn dates_and_rounded_numbers_in_a_sheet_are_invalid_with_a_hint() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_to_a_results_file_in_use_are_refused() {
-    let latency = Duration::from_millis(100);
-    let env = big(
-        40,
-        SimConfig {
-            latency,
-            ..SimConfig::default()
-        },
-    )
-    .await;
+    let env = big(40, slow(ms(100))).await;
     let mut first = env.spawn_run(&flags("--rate 10/s --no-progress"));
     poll_until("the first line", || !whole_lines(&env.results).is_empty()).await;
     let soft = env.path("soft.csv");

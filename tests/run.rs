@@ -3,7 +3,6 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use common::*;
 
@@ -208,19 +207,9 @@ async fn custom_retry_codes_make_a_code_transient() {
     assert_eq!(env.sim().stats().requests, 2);
 }
 
-/// A simulator that takes `latency` to answer each request.
-fn slow(latency: Duration) -> SimConfig {
-    SimConfig {
-        latency,
-        ..SimConfig::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pace_never_exceeds_the_rate() {
-    let env = TestEnv::start(slow(Duration::from_millis(5)))
-        .await
-        .with_fleet(good_fleet(50));
+    let env = TestEnv::start(slow(ms(5))).await.with_fleet(good_fleet(50));
     let out = env.run(&["--rate", "20/s", "--concurrency", "16"]).await;
     assert_exit(&out, 0);
     let stats = env.sim().stats();
@@ -250,7 +239,7 @@ async fn fractional_rate_per_minute_spaces_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_caps_requests_in_flight() {
-    let env = TestEnv::start(slow(Duration::from_millis(150)))
+    let env = TestEnv::start(slow(ms(150)))
         .await
         .with_fleet(good_fleet(24));
     let out = env.run(&["--rate", "1000/s", "--concurrency", "3"]).await;

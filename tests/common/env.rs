@@ -56,6 +56,14 @@ impl TestEnv {
         TestEnv::start(super::with_fixture(fixture)).await
     }
 
+    /// A world whose simulator, configured as `cfg` otherwise, holds `n` fresh devices
+    /// ([`super::big_world`]), with the fleet of them written.
+    pub async fn big_world(n: usize, cfg: SimConfig) -> TestEnv {
+        let (fixture, fleet) = super::big_world(n);
+        let env = TestEnv::start(SimConfig { fixture, ..cfg }).await;
+        env.with_fleet(fleet)
+    }
+
     /// The fleet file is `name` (and the results `<stem>.results.csv`).
     pub fn named(mut self, name: &str) -> TestEnv {
         let stem = Path::new(name).file_stem().unwrap().to_str().unwrap();

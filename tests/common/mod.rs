@@ -42,6 +42,19 @@ pub fn with_fixture(fixture: sim::Fixture) -> SimConfig {
     }
 }
 
+/// A simulator configuration that takes `latency` to answer each request.
+pub fn slow(latency: Duration) -> SimConfig {
+    SimConfig {
+        latency,
+        ..SimConfig::default()
+    }
+}
+
+/// Milliseconds, for short durations in tests.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
 /// Writes `content` to `dir/name`.
 pub fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
     let p = dir.join(name);
