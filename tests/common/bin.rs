@@ -1,6 +1,7 @@
 //! The real binary, run to its end or started in the background.
 
 use std::ffi::OsStr;
+use std::future::Future;
 use std::path::Path;
 use std::process::{ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -114,13 +115,13 @@ pub async fn finish(child: Child) -> Output {
 }
 
 /// Runs the binary with `args` and the simulator's token.
-pub async fn run_bin<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    Bin::new(args).output().await
+pub fn run_bin<S: AsRef<OsStr>>(args: &[S]) -> impl Future<Output = Output> {
+    Bin::new(args).output()
 }
 
 /// Runs the binary with `args` and no token in the environment.
-pub async fn run_no_token<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    Bin::new(args).token(None).output().await
+pub fn run_no_token<S: AsRef<OsStr>>(args: &[S]) -> impl Future<Output = Output> {
+    Bin::new(args).token(None).output()
 }
 
 /// A run in the background, killed when the test drops it.

@@ -1,6 +1,7 @@
 //! [`TestEnv`]: one test's world.
 
 use std::ffi::OsStr;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -137,14 +138,15 @@ impl TestEnv {
         self.bin(&args)
     }
 
-    /// `run FLEET --base-url BASE` and `extra`.
-    pub async fn run_at(&self, base: &str, extra: &[&str]) -> Output {
-        self.run_cmd_at(base, extra).output().await
+    /// `run FLEET --base-url BASE` and `extra`. (The commands here are built before they are
+    /// awaited, so their arguments may be temporaries.)
+    pub fn run_at(&self, base: &str, extra: &[&str]) -> impl Future<Output = Output> {
+        self.run_cmd_at(base, extra).output()
     }
 
     /// `run FLEET --base-url <the simulator>` and `extra`.
-    pub async fn run(&self, extra: &[&str]) -> Output {
-        self.run_at(&self.base(), extra).await
+    pub fn run(&self, extra: &[&str]) -> impl Future<Output = Output> {
+        self.run_at(&self.base(), extra)
     }
 
     /// [`TestEnv::run`] started in the background.
@@ -153,18 +155,18 @@ impl TestEnv {
     }
 
     /// `verify RESULTS --base-url <the simulator>` and `extra`.
-    pub async fn verify(&self, extra: &[&str]) -> Output {
+    pub fn verify(&self, extra: &[&str]) -> impl Future<Output = Output> {
         let base = self.base();
         let mut args = vec!["verify", super::arg(&self.results), "--base-url", &base];
         args.extend_from_slice(extra);
-        self.bin(&args).output().await
+        self.bin(&args).output()
     }
 
     /// `report RESULTS` and `extra`.
-    pub async fn report(&self, extra: &[&str]) -> Output {
+    pub fn report(&self, extra: &[&str]) -> impl Future<Output = Output> {
         let mut args = vec!["report", super::arg(&self.results)];
         args.extend_from_slice(extra);
-        self.bin(&args).output().await
+        self.bin(&args).output()
     }
 
     /// The results file's lines.
