@@ -117,6 +117,15 @@ impl TestEnv {
         self.sim.as_ref().expect("this world has a simulator")
     }
 
+    /// Stops the simulator, as a server that goes away.
+    pub async fn stop_sim(&mut self) {
+        self.sim
+            .take()
+            .expect("a simulator to stop")
+            .shutdown()
+            .await;
+    }
+
     /// The simulator's base URL.
     pub fn base(&self) -> String {
         self.sim().base_url()
