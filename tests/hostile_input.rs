@@ -145,26 +145,13 @@ fn assert_fatal_words(what: &str, out: &std::process::Output, words: &[&str]) {
 /// Runs `run` on `input` against a fresh simulator and checks everything the case promises.
 async fn run_case(dir: &Path, input: &Path, case: &Case) {
     let what = format!("run {}", case.file);
-    let sim = start_sim(SimConfig {
-        fixture: world_for(&case.rows),
-        ..SimConfig::default()
-    })
-    .await;
+    let mut env = TestEnv::start_fixture(world_for(&case.rows)).await;
     let stem = case.file.replace(['.', '/'], "_");
-    let results = dir.join(format!("{stem}.results.csv"));
-    let out = run_bin(&[
-        "run",
-        input.to_str().unwrap(),
-        "-o",
-        results.to_str().unwrap(),
-        "--base-url",
-        &sim.base_url(),
-        "--rate",
-        "1000/s",
-        "--concurrency",
-        "8",
-    ])
-    .await;
+    env.fleet = input.to_path_buf();
+    env.results = dir.join(format!("{stem}.results.csv"));
+    let results = env.results.clone();
+    let fast = flags("--rate 1000/s --concurrency 8 -o");
+    let out = env.run(&[&fast[..], &[arg(&results)]].concat()).await;
     no_panic(&what, &out);
     assert_eq!(
         out.status.code(),
@@ -174,8 +161,8 @@ async fn run_case(dir: &Path, input: &Path, case: &Case) {
         stderr(&out)
     );
     assert!(stdout(&out).is_empty(), "{what}: stdout stays clean");
-    let stats = sim.stats();
-    sim.shutdown().await;
+    let stats = env.sim().stats();
+    env.stop_sim().await;
 
     if case.exit == 1 {
         assert_eq!(stats.requests, 0, "{what}: a fatal input sends nothing");
@@ -184,7 +171,7 @@ async fn run_case(dir: &Path, input: &Path, case: &Case) {
         return;
     }
 
-    let lines = read_results(&results);
+    let lines = env.lines();
     let mut seen = BTreeSet::new();
     for l in &lines {
         let row: u64 = l["row"].parse().unwrap();
@@ -248,26 +235,15 @@ async fn run_case(dir: &Path, input: &Path, case: &Case) {
         extra(&latest);
     }
 
-    let summary_path = dir.join(format!("{stem}.results.summary.json"));
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary_path).unwrap()).unwrap();
-    assert_eq!(summary["exit_code"], case.exit, "{what}: summary exit code");
+    let exit = env.summary()["exit_code"].clone();
+    assert_eq!(exit, case.exit, "{what}: summary exit code");
 }
 
 /// Runs `check` on `input`: same verdicts as `run`, nothing sent, one line per problem row.
 async fn check_case(dir: &Path, input: &Path, case: &Case) {
     let what = format!("check {}", case.file);
     let results = dir.join("check-never-written.results.csv");
-    let out = run_bin_env(
-        &[
-            "check",
-            input.to_str().unwrap(),
-            "-o",
-            results.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
+    let out = run_no_token(&["check", arg(input), "-o", arg(&results)]).await;
     no_panic(&what, &out);
     let text = stdout(&out);
     assert!(!results.exists(), "{what}: check writes nothing");
