@@ -148,11 +148,7 @@ async fn sample_fleet_ends_as_the_contract_says_and_sends_each_valid_row_once() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_errors_are_retried_until_registered() {
-    let cfg = SimConfig {
-        fail_rate: 0.4,
-        seed: 11,
-        ..SimConfig::default()
-    };
+    let cfg = sim_config!(fail_rate: 0.4, seed: 11);
     let env = TestEnv::start(cfg).await.with_fleet(good_fleet(30));
     let out = env
         .run(&flags("--rate 500/s --backoff 5ms --max-attempts 20"))
@@ -174,10 +170,7 @@ async fn transient_errors_are_retried_until_registered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_used_up_end_failed_and_exit_3() {
-    let cfg = SimConfig {
-        fail_rate: 1.0,
-        ..SimConfig::default()
-    };
+    let cfg = sim_config!(fail_rate: 1.0);
     let env = TestEnv::start(cfg).await.with_fleet(good_fleet(4));
     let out = env
         .run(&flags("--rate 500/s --backoff 1ms --max-attempts 3"))

@@ -5,8 +5,8 @@
 //! summary and the fixtures the tests share live here too, and [`hostile`] holds a scripted local
 //! server for the cases the simulator will not play.
 // Each test binary uses its own part of the harness; the rest would be dead code and unused
-// re-exports there.
-#![allow(dead_code, unused_imports)]
+// re-exports and macros there.
+#![allow(dead_code, unused_imports, unused_macros)]
 
 mod bin;
 mod env;
@@ -33,6 +33,18 @@ pub async fn start_sim(cfg: SimConfig) -> SimServer {
         .await
         .expect("simulator starts")
 }
+
+/// A simulator configuration: the default with these fields changed, in one line
+/// (`sim_config!(fail_rate: 0.4, seed: 11)`).
+macro_rules! sim_config {
+    ($($field:ident $(: $value:expr)?),* $(,)?) => {
+        ::growatt_sim::SimConfig {
+            $($field $(: $value)?,)*
+            ..::growatt_sim::SimConfig::default()
+        }
+    };
+}
+pub(crate) use sim_config;
 
 /// A simulator configuration that differs from the default in its world only.
 pub fn with_fixture(fixture: sim::Fixture) -> SimConfig {
@@ -239,24 +251,4 @@ pub fn big_world(n: usize) -> (sim::Fixture, String) {
         account: Default::default(),
     };
     (fixture, fleet)
-}
-
-/// Transitional: runs the binary with `args` and environment changes (`None` removes one).
-pub async fn run_bin_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
-    let mut bin = Bin::new(args).token(None);
-    for (k, v) in env {
-        bin = match v {
-            Some(v) => bin.env(k, v),
-            None => bin,
-        };
-    }
-    bin.output().await
-}
-
-/// Transitional: `run INPUT --base-url <the simulator>` with `extra` flags.
-pub async fn run_against(sim: &SimServer, input: &Path, extra: &[&str]) -> Output {
-    let base = sim.base_url();
-    let mut args = vec!["run", arg(input), "--base-url", &base];
-    args.extend_from_slice(extra);
-    run_bin(&args).await
 }
