@@ -108,15 +108,15 @@ async fn check_account_flags_missing_plant_missing_user_and_mismatch_with_zero_a
     // No cache yet: the check pulls it first (one page of each listing), then screens.
     let out = check_account(&env).await;
     assert_exit(&out, 3);
-    let text = stdout(&out);
-    for said in [
-        "row 3: invalid: plant_id 9999 is not in the account (the add would answer 10004)",
-        "row 4: invalid: c_user_id 777 is not in the account (the add would answer 10005)",
-        "warning: plant 1002 is owned by user 503, not 501 (rows 5)",
-        "2 to send, 2 invalid (2 not in the account",
-    ] {
-        assert!(text.contains(said), "{text}");
-    }
+    let text = assert_printed(
+        &out,
+        &[
+            "row 3: invalid: plant_id 9999 is not in the account (the add would answer 10004)",
+            "row 4: invalid: c_user_id 777 is not in the account (the add would answer 10005)",
+            "warning: plant 1002 is owned by user 503, not 501 (rows 5)",
+            "2 to send, 2 invalid (2 not in the account",
+        ],
+    );
     assert!(!text.contains("row 2:"), "{text}");
     assert_eq!(adds(env.sim()), 0, "check sends no add");
     assert_eq!(listing_calls(env.sim()), 2);
@@ -124,7 +124,7 @@ async fn check_account_flags_missing_plant_missing_user_and_mismatch_with_zero_a
     // The same day again: the cache answers, no listing call is made.
     let out = check_account(&env).await;
     assert_exit(&out, 3);
-    assert!(stdout(&out).contains("plant_id 9999 is not in the account"));
+    assert_printed(&out, &["plant_id 9999 is not in the account"]);
     let listed = listing_calls(env.sim());
     assert_eq!(listed, 2, "a second check the same day lists nothing");
     assert_eq!(adds(env.sim()), 0);
@@ -132,14 +132,8 @@ async fn check_account_flags_missing_plant_missing_user_and_mismatch_with_zero_a
     // `account show` reads the same cache.
     let out = account_cmd(&env, "show", &[]).await;
     assert_exit(&out, 0);
-    let shown = stdout(&out);
-    for said in [
-        "plants: 2 (complete)",
-        "users: 3 (complete)",
-        "plant/list 1 of 10",
-    ] {
-        assert!(shown.contains(said), "{shown}");
-    }
+    assert_printed(&out, &["plants: 2 (complete)", "users: 3 (complete)"]);
+    assert_printed(&out, &["plant/list 1 of 10"]);
 
     // The token is in no cache file, in any case; only its fingerprint names the file.
     let files = all_files(&env.path("cache"));
@@ -205,7 +199,7 @@ async fn a_large_account_is_pulled_over_two_days_within_the_daily_cap() {
     env.set_fleet("plant_id,sn,c_user_id\n2001150,DEV0000001,3001019\n9999,DEV0000002,501\n");
     let out = check_account(&env).await;
     assert_exit(&out, 0);
-    assert!(stdout(&out).contains("0 invalid"), "{}", stdout(&out));
+    assert_printed(&out, &["0 invalid"]);
     assert_said(&out, &["partial"]);
     let listed = listing_calls(sim);
     assert_eq!(listed, 20, "an existing cache is used as it is");
@@ -225,9 +219,7 @@ async fn a_large_account_is_pulled_over_two_days_within_the_daily_cap() {
     assert_eq!(a.over_cap, 0);
     let out = account_cmd(&env, "show", &[]).await;
     assert_exit(&out, 0);
-    let shown = stdout(&out);
-    assert!(shown.contains("plants: 1152 (complete)"), "{shown}");
-    assert!(shown.contains("users: 1023 (complete)"), "{shown}");
+    assert_printed(&out, &["plants: 1152 (complete)", "users: 1023 (complete)"]);
 
     // Complete now: the plant not in the account is flagged, the far one is not.
     let out = check_account(&env).await;

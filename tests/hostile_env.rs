@@ -271,7 +271,7 @@ async fn a_stray_quote_in_the_results_costs_one_line_and_is_named() {
     let out = env.report(&[]).await;
     assert_exit(&out, 0);
     assert_said(&out, &["line 6"]);
-    assert!(stdout(&out).contains("20"), "{}", stdout(&out));
+    assert_printed(&out, &["20"]);
 }
 
 /// A results file re-saved with CRLF line ends and no final line break: its last line is whole
@@ -603,6 +603,5 @@ async fn demo_keeps_the_files_already_in_its_folder() {
     assert!(kept
         .iter()
         .all(|p| p.file_name().unwrap() != "fleet.csv" && p.file_name().unwrap() != "report.html"));
-    let said = stdout(&out).contains("an earlier file was kept as");
-    assert!(said, "{}", stdout(&out));
+    assert_printed(&out, &["an earlier file was kept as"]);
 }

@@ -134,8 +134,7 @@ async fn file_kind_comes_from_the_content_not_the_name() {
     ] {
         let out = check(arg(&env.write(name, bytes)), &[]).await;
         assert_eq!(out.status.code(), Some(want), "{name}: {}", stderr(&out));
-        let read = stdout(&out).contains("300 rows: 288 to send, 7 invalid, 5 duplicate");
-        assert!(read, "{name}: {}", stdout(&out));
+        assert_printed(&out, &["300 rows: 288 to send, 7 invalid, 5 duplicate"]);
     }
     // Not a workbook at all, though it starts like one: said in words, no library's text.
     let ole = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];

@@ -113,6 +113,16 @@ pub fn assert_said(out: &Output, words: &[&str]) {
     }
 }
 
+/// Asserts that stdout holds every one of `words`, showing stdout when one is missing; returns
+/// stdout.
+pub fn assert_printed(out: &Output, words: &[&str]) -> String {
+    let text = stdout(out);
+    for w in words {
+        assert!(text.contains(w), "stdout lacks {w:?}:\n{text}");
+    }
+    text
+}
+
 /// The results file as a list of lines, checking the header.
 pub fn read_results(path: &Path) -> Vec<Line> {
     let mut r = csv::Reader::from_path(path).expect("results file exists");
