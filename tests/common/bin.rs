@@ -5,10 +5,11 @@ use std::future::Future;
 use std::path::Path;
 use std::process::{ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
 
 use super::DEFAULT_TOKEN;
 
@@ -79,6 +80,28 @@ impl Bin {
         finish(self.start()).await
     }
 
+    /// Runs to the end like [`Bin::output`] and times it; with `measure`, samples its peak
+    /// memory while it runs.
+    pub async fn timed(self, measure: bool) -> Ran {
+        let started = Instant::now();
+        let child = self.start();
+        let pid = child.id().expect("a running child has a pid");
+        let done = CancellationToken::new();
+        let poller = measure.then(|| tokio::spawn(peak_memory(pid, done.clone())));
+        let out = finish(child).await;
+        let elapsed = started.elapsed();
+        done.cancel();
+        let peak_rss_kib = match poller {
+            Some(p) => p.await.unwrap(),
+            None => None,
+        };
+        Ran {
+            out,
+            elapsed,
+            peak_rss_kib,
+        }
+    }
+
     /// Starts in the background; stderr is collected as it arrives, so the test can wait for a
     /// message.
     pub fn spawn(mut self) -> Running {
@@ -112,6 +135,37 @@ pub async fn finish(child: Child) -> Output {
         .await
         .expect("the binary ended by itself")
         .expect("the binary runs")
+}
+
+/// A run of the binary that [`Bin::timed`] watched.
+pub struct Ran {
+    /// What it printed, and how it ended.
+    pub out: Output,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// Peak resident memory of the process (VmHWM), in KiB, when it was sampled at all.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// Samples the peak memory of process `pid` (Linux's /proc) every few milliseconds until `done`.
+async fn peak_memory(pid: u32, done: CancellationToken) -> Option<u64> {
+    let mut peak: Option<u64> = None;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            if hwm.is_some() {
+                peak = peak.max(hwm);
+            }
+        }
+        tokio::select! {
+            _ = done.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_millis(3)) => {}
+        }
+    }
+    peak
 }
 
 /// Runs the binary with `args` and the simulator's token.

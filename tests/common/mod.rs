@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-pub use bin::{finish, run_bin, run_no_token, Bin, Running, BIN, RUN_LIMIT};
+pub use bin::{finish, run_bin, run_no_token, Bin, Ran, Running, BIN, RUN_LIMIT};
 pub use env::TestEnv;
 pub use growatt_sim::{self as sim, SimConfig, SimServer, DEFAULT_TOKEN};
 
@@ -184,6 +184,15 @@ pub fn latest_by_row(lines: &[Line]) -> HashMap<u64, Line> {
         m.insert(l["row"].parse::<u64>().unwrap(), l.clone());
     }
     m
+}
+
+/// The results lines keyed by serial (the latest line wins); none when there is no file.
+pub fn lines_by_sn(path: &Path) -> HashMap<String, Line> {
+    if !path.exists() {
+        return HashMap::new();
+    }
+    let lines = read_results(path);
+    lines.into_iter().map(|l| (l["sn"].clone(), l)).collect()
 }
 
 /// The lines with this outcome.
