@@ -60,6 +60,12 @@ impl Bin {
         self
     }
 
+    /// One environment variable fewer.
+    pub fn env_remove(mut self, key: &str) -> Bin {
+        self.0.env_remove(key);
+        self
+    }
+
     /// Runs in `dir` rather than the package's folder.
     pub fn cwd(mut self, dir: &Path) -> Bin {
         self.0.current_dir(dir);
@@ -176,6 +182,19 @@ pub fn run_bin<S: AsRef<OsStr>>(args: &[S]) -> impl Future<Output = Output> {
 /// Runs the binary with `args` and no token in the environment.
 pub fn run_no_token<S: AsRef<OsStr>>(args: &[S]) -> impl Future<Output = Output> {
     Bin::new(args).token(None).output()
+}
+
+/// Runs the binary with `args`, no token, and these environment changes (`None` removes a
+/// variable).
+pub fn run_bin_env(args: &[&str], env: &[(&str, Option<&str>)]) -> impl Future<Output = Output> {
+    let mut bin = Bin::new(args).token(None);
+    for (key, value) in env {
+        bin = match value {
+            Some(v) => bin.env(key, v),
+            None => bin.env_remove(key),
+        };
+    }
+    bin.output()
 }
 
 /// A run in the background, killed when the test drops it.

@@ -13,11 +13,12 @@ mod env;
 pub mod hostile;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-pub use bin::{finish, run_bin, run_no_token, Bin, Ran, Running, BIN, RUN_LIMIT};
+pub use bin::{finish, run_bin, run_bin_env, run_no_token, Bin, Ran, Running, BIN, RUN_LIMIT};
 pub use env::TestEnv;
 pub use growatt_sim::{self as sim, SimConfig, SimServer, DEFAULT_TOKEN};
 
@@ -65,6 +66,15 @@ pub fn slow(latency: Duration) -> SimConfig {
 /// Milliseconds, for short durations in tests.
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+/// `run INPUT --base-url <sim>` and `extra`, with the simulator's token: a run outside a
+/// [`TestEnv`].
+pub fn run_against(sim: &SimServer, input: &Path, extra: &[&str]) -> impl Future<Output = Output> {
+    let base = sim.base_url();
+    let mut args = vec!["run", arg(input), "--base-url", &base];
+    args.extend_from_slice(extra);
+    Bin::new(&args).output()
 }
 
 /// Writes `content` to `dir/name`.
