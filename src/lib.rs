@@ -26,6 +26,7 @@ pub mod report;
 pub mod term;
 pub mod text;
 pub mod units;
+pub mod web;
 
 use cli::{Cli, Command};
 use exit::Exit;
@@ -56,6 +57,7 @@ pub async fn execute(cli: Cli) -> Exit {
         Command::Report(args) => commands::report::execute(&args),
         Command::Completions(args) => commands::meta::completions(&args),
         Command::Manpage(args) => commands::meta::manpage(&args),
+        Command::Ui(args) => commands::ui::execute(args, token_env).await,
         Command::Demo(args) => commands::demo::execute(args).await,
     };
     outcome.unwrap_or_else(|e| {
