@@ -17,12 +17,15 @@ pub mod exit;
 pub mod files;
 pub mod input;
 pub mod journal;
+pub mod launch;
 pub mod outcome;
 pub mod paths;
 pub mod report;
+pub mod template;
 pub mod text;
 pub mod ui;
 pub mod units;
+pub mod version;
 
 use cli::{Cli, Command};
 use exit::Exit;
@@ -49,6 +52,7 @@ pub async fn execute(cli: Cli) -> Exit {
         Command::Verify(args) => commands::verify::execute(args, token_env).await,
         Command::Sim(args) => commands::sim::execute(&args).await,
         Command::Report(args) => commands::report::execute(&args),
+        Command::Template(args) => commands::template::execute(&args),
         Command::Completions(args) => commands::meta::completions(&args),
         Command::Manpage(args) => commands::meta::manpage(&args),
         Command::Demo(args) => commands::demo::execute(args).await,

@@ -138,6 +138,16 @@ pub fn check(
             report.owner_mismatch
         );
     }
+    if report.rows == 0 {
+        // A header alone (a fresh template): nothing is wrong yet, and nothing would be sent.
+        let _ = writeln!(
+            out,
+            "{}: the {} has no rows yet: fill in plant_id, sn and c_user_id under the header, then check again",
+            path.display(),
+            if crate::input::is_spreadsheet(path) { "sheet" } else { "file" }
+        );
+        return Ok(report);
+    }
     let done = if report.done > 0 {
         format!(
             ", {} already done in {}",

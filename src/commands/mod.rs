@@ -8,4 +8,5 @@ pub mod meta;
 pub mod report;
 pub mod run;
 pub mod sim;
+pub mod template;
 pub mod verify;
