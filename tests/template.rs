@@ -138,6 +138,21 @@ async fn the_template_has_text_columns_validation_and_a_frozen_header() {
     }
 }
 
+#[test]
+fn the_shipped_template_is_the_current_one() {
+    // samples/fleet-template.xlsx goes into the release archives and is linked from the README.
+    let shipped = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/fleet-template.xlsx"
+    ))
+    .expect("samples/fleet-template.xlsx exists");
+    assert!(
+        shipped == growatt_onboard::template::xlsx().unwrap(),
+        "samples/fleet-template.xlsx is out of date; write it again with \
+         `cargo run -- template samples/fleet-template.xlsx --force`"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_on_the_untouched_template_says_no_rows_yet_and_sends_nothing() {
     let dir = tempfile::tempdir().unwrap();
