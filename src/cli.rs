@@ -11,7 +11,7 @@ use crate::units::{parse_duration, parse_probability, parse_secs, Rate};
 /// Register a fleet of Growatt devices with their plants and end-user accounts, from a CSV, .xlsx,
 /// .xls or .ods file, through the ShineServer OpenAPI: paced, concurrent, retrying and resumable.
 #[derive(Debug, Parser)]
-#[command(name = "growatt-onboard", version, propagate_version = true)]
+#[command(name = "growatt-onboard", version = crate::version::LONG, propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -42,6 +42,9 @@ pub enum Command {
     /// The account's plants and end users, cached locally for `check --account` and `run --account`.
     #[command(after_help = ACCOUNT_EXAMPLES)]
     Account(AccountArgs),
+    /// Write a fill-in fleet workbook (.xlsx, ids and serials as text) or a CSV header to start from.
+    #[command(after_help = TEMPLATE_EXAMPLES)]
+    Template(TemplateArgs),
     /// Summarise a results file: counts, codes, rows needing attention, run history.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
@@ -287,6 +290,22 @@ pub struct ReportArgs {
     /// summary: it opens as columns in any locale, ids and serials stay text.
     #[arg(long, value_name = "PATH")]
     pub xlsx: Option<PathBuf>,
+}
+
+const TEMPLATE_EXAMPLES: &str = "Examples:
+  growatt-onboard template fleet.xlsx   # fill in the sheet Fleet, then:
+  growatt-onboard check fleet.xlsx
+  growatt-onboard template fleet.csv    # just the header line";
+
+/// Options of `template`.
+#[derive(Debug, Args, Clone)]
+pub struct TemplateArgs {
+    /// Where to write it: a name ending in .xlsx (the workbook) or .csv (the header alone).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Replace PATH if it exists (without it, an existing file is never touched).
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options of `completions`.

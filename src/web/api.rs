@@ -668,3 +668,14 @@ pub async fn report_xlsx(State(app): State<Arc<App>>, Path(id): Path<String>) ->
         "report.xlsx".into(),
     ))
 }
+
+/// `GET /template.xlsx`: the fill-in workbook `growatt-onboard template` writes.
+pub async fn template() -> Answer {
+    let bytes = crate::template::xlsx()
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(download(
+        Body::from(bytes),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "fleet-template.xlsx".into(),
+    ))
+}

@@ -212,6 +212,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/", get(api::index))
         .route("/assets/app.js", get(api::script))
         .route("/assets/app.css", get(api::style))
+        .route("/template.xlsx", get(api::template))
         .route("/api/settings", get(api::settings).post(api::set_settings))
         .route("/api/inspect", post(api::inspect))
         .route("/api/fleets", get(api::fleets).post(api::upload))
