@@ -25,9 +25,8 @@ pub fn execute(args: &TemplateArgs) -> Outcome {
         )));
     }
     let bytes = match kind {
-        Kind::Xlsx => template::xlsx().map_err(|e| {
-            CommandError::Fatal(format!("cannot build the template workbook: {e}"))
-        })?,
+        Kind::Xlsx => template::xlsx()
+            .map_err(|e| CommandError::Fatal(format!("cannot build the template workbook: {e}")))?,
         Kind::Csv => template::csv().into_bytes(),
     };
     crate::files::write_whole(path, &bytes).map_err(|e| {

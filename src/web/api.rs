@@ -27,13 +27,35 @@ const PROBLEMS_LISTED: usize = 1000;
 /// Most rows needing attention a status lists.
 const ATTENTION_LISTED: usize = 200;
 
-type Answer = Result<Response, Response>;
+type Answer = Result<Response, ApiError>;
 
-fn error(status: StatusCode, why: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": why.into() }))).into_response()
+/// A refusal: its status and, in plain words, why (and what to do, when there is a suggestion).
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    error: String,
+    suggestion: Option<String>,
 }
 
-fn fleet(app: &App, id: &str) -> Result<Fleet, Response> {
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "error": self.error });
+        if let Some(s) = self.suggestion {
+            body["suggestion"] = json!(s);
+        }
+        (self.status, Json(body)).into_response()
+    }
+}
+
+fn error(status: StatusCode, why: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        error: why.into(),
+        suggestion: None,
+    }
+}
+
+fn fleet(app: &App, id: &str) -> Result<Fleet, ApiError> {
     store::open(&app.dir, id).ok_or_else(|| error(StatusCode::NOT_FOUND, "no such fleet"))
 }
 
@@ -125,7 +147,7 @@ struct Upload {
     columns: Vec<String>,
 }
 
-async fn read_upload(mut form: Multipart) -> Result<Upload, Response> {
+async fn read_upload(mut form: Multipart) -> Result<Upload, ApiError> {
     let mut up = Upload {
         name: String::new(),
         bytes: Vec::new(),
@@ -163,7 +185,7 @@ async fn read_upload(mut form: Multipart) -> Result<Upload, Response> {
     Ok(up)
 }
 
-fn too_large() -> Response {
+fn too_large() -> ApiError {
     error(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!(
@@ -173,7 +195,7 @@ fn too_large() -> Response {
     )
 }
 
-fn upload_error(e: axum::extract::multipart::MultipartError) -> Response {
+fn upload_error(e: axum::extract::multipart::MultipartError) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return too_large();
     }
@@ -285,11 +307,11 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
                 .to_string()
                 .replace(&fleet.input().display().to_string(), &name);
             store::discard(fleet);
-            Err((
-                StatusCode::BAD_REQUEST,
-                Json(json!({ "error": words, "suggestion": suggestion })),
-            )
-                .into_response())
+            Err(ApiError {
+                status: StatusCode::BAD_REQUEST,
+                error: words,
+                suggestion,
+            })
         }
     }
 }
@@ -405,7 +427,7 @@ pub async fn status(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answ
 
 /// The request settings for a job now: the server and token chosen, `rate` and `concurrency`
 /// as the page asks.
-fn request(app: &App, body: &Value) -> Result<RequestConfig, Response> {
+fn request(app: &App, body: &Value) -> Result<RequestConfig, ApiError> {
     let server = app.server();
     let Some((token, _)) = server.token else {
         return Err(error(
@@ -450,7 +472,7 @@ fn claim(
     app: &App,
     f: &Fleet,
     job: Job,
-) -> Result<(Arc<Live>, tokio_util::sync::CancellationToken), Response> {
+) -> Result<(Arc<Live>, tokio_util::sync::CancellationToken), ApiError> {
     let busy = |why: String| error(StatusCode::CONFLICT, why);
     let live = live(app, &f.id);
     if let Err(e) = RunLock::acquire(&f.paths().results, RUN_HINT) {
@@ -464,7 +486,7 @@ fn claim(
     Ok((live, cancel))
 }
 
-fn body_json(body: &axum::body::Bytes) -> Result<Value, Response> {
+fn body_json(body: &axum::body::Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }
