@@ -2,35 +2,31 @@
 
 use std::path::Path;
 
+use super::{CommandError, Outcome};
 use crate::cli::{Cli, CompletionsArgs, ManpageArgs};
 use crate::exit::Exit;
-use crate::ui::log::{self, Log};
+use crate::term::log;
 
 /// `completions SHELL`: the script on stdout.
-pub fn completions(args: &CompletionsArgs) -> Exit {
+pub fn completions(args: &CompletionsArgs) -> Outcome {
     let mut cmd = <Cli as clap::CommandFactory>::command();
     let mut buf = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "growatt-onboard", &mut buf);
     log::stdout(&buf);
-    Exit::Success
+    Ok(Exit::Success)
 }
 
 /// `manpage DIR`: growatt-onboard.1 and one page per command.
-pub fn manpage(args: &ManpageArgs) -> Exit {
-    match write_manpages(&args.dir) {
-        Ok(n) => {
-            log::stdout(format!("wrote {n} man pages to {}\n", args.dir.display()).as_bytes());
-            Exit::Success
-        }
-        Err(e) => {
-            Log::new(false).error(&format!(
-                "cannot write man pages to {}: {}",
-                args.dir.display(),
-                crate::text::io_reason(&e)
-            ));
-            Exit::Fatal
-        }
-    }
+pub fn manpage(args: &ManpageArgs) -> Outcome {
+    let n = write_manpages(&args.dir).map_err(|e| {
+        CommandError::Fatal(format!(
+            "cannot write man pages to {}: {}",
+            args.dir.display(),
+            crate::text::io_reason(&e)
+        ))
+    })?;
+    log::stdout(format!("wrote {n} man pages to {}\n", args.dir.display()).as_bytes());
+    Ok(Exit::Success)
 }
 
 /// growatt-onboard.1 and growatt-onboard-COMMAND.1 for every command.

@@ -45,6 +45,12 @@ impl Bin {
         Bin(cmd)
     }
 
+    /// More arguments.
+    pub fn args<S: AsRef<OsStr>>(mut self, args: &[S]) -> Bin {
+        self.0.args(args);
+        self
+    }
+
     /// Another token, or none at all.
     pub fn token(mut self, token: Option<&str>) -> Bin {
         match token {

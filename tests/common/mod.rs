@@ -11,6 +11,7 @@
 mod bin;
 mod env;
 pub mod hostile;
+mod page;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 pub use bin::{finish, run_bin, run_bin_env, run_no_token, Bin, Ran, Running, BIN, RUN_LIMIT};
 pub use env::TestEnv;
 pub use growatt_sim::{self as sim, SimConfig, SimServer, DEFAULT_TOKEN};
+pub use page::{answer, multipart, Page};
 
 /// How long [`poll_until`] waits for its condition before the test fails.
 pub const POLL_LIMIT: Duration = Duration::from_secs(30);
