@@ -379,16 +379,32 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         "HTTP error".to_string()
     };
+    let mut parts: Vec<String> = Vec::new();
     let mut source = std::error::Error::source(e);
-    let mut seen = 0;
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
         source = s.source();
-        seen += 1;
-        if seen == 4 {
+        // An operating-system error in words, without its number.
+        let part = match s.downcast_ref::<std::io::Error>() {
+            Some(io) => crate::text::io_reason(io),
+            None => s.to_string(),
+        };
+        let part = match part.find(" (os error ") {
+            Some(cut) => part[..cut].to_string(),
+            None => part,
+        };
+        // hyper's outer layer names its internal kind (`client error (Connect)`), which says
+        // nothing the words around it do not.
+        if part.is_empty() || part.starts_with("client error (") || parts.contains(&part) {
+            continue;
+        }
+        parts.push(part);
+        if parts.len() == 4 {
             break;
         }
+    }
+    for part in parts {
+        text.push_str(": ");
+        text.push_str(&part);
     }
     text
 }
