@@ -250,10 +250,8 @@ async fn account_pull_and_show_speak_in_words() {
         "--base-url",
         &base,
     ];
-    let out = run_bin(&pull).await;
-    common::assert_exit(&out, 1);
-    assert!(printed(&out).contains("not text"), "{}", printed(&out));
-    check("account pull on a binary plant/list", &out);
+    let pulled = run_bin(&pull).await;
+    common::assert_exit(&pulled, 1);
     // The cache now exists with no page pulled: `show` says so plainly.
     let show = [
         "account",
@@ -268,6 +266,12 @@ async fn account_pull_and_show_speak_in_words() {
     assert!(text.contains("nothing pulled yet"), "{text}");
     assert!(!text.contains("never"), "{text}");
     check("account show of an unpulled cache", &out);
+    assert!(
+        printed(&pulled).contains("not text"),
+        "{}",
+        printed(&pulled)
+    );
+    check("account pull on a binary plant/list", &pulled);
     // `check --account` leaning on that cache.
     let f = write(
         dir.path(),
