@@ -367,3 +367,73 @@ async fn files_that_cannot_be_read_or_written_speak_in_words() {
         check(&args.join(" "), &out);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_level_stops_speak_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "f.csv",
+        "plant_id,sn,c_user_id\n1,SN00000001,1\n1,SN00000002,1\n",
+    );
+    let html = |status: u16, body: &str| {
+        let mut r = Reply::live(body.as_bytes().to_vec());
+        r.status = status;
+        r
+    };
+    let cases: Vec<(&str, Reply)> = vec![
+        ("a refused token", html(403, "<html>Forbidden</html>")),
+        (
+            "a legacy host",
+            Reply::live(
+                br#"{"error_msg":"Please use the new domain","data":"","error_code":-1}"#.to_vec(),
+            ),
+        ),
+        (
+            "a login page",
+            Reply::live(b"<!DOCTYPE html><html data-name=\"login\"></html>".to_vec()),
+        ),
+        (
+            "a redirect",
+            html(302, "").with_header("Location", "http://127.0.0.1:9/elsewhere"),
+        ),
+        (
+            "the token refused by the API",
+            Reply::live(capture(
+                "error__10011_permission_denied__hackathon_doc.json",
+            )),
+        ),
+    ];
+    for (what, reply) in cases {
+        let srv = Replay::start(move |_, _| reply.clone()).await;
+        let base = srv.base_url();
+        let mut args = vec![
+            "run",
+            f.to_str().unwrap(),
+            "--base-url",
+            &base,
+            "--restart",
+            "-vv",
+        ];
+        args.extend_from_slice(&FAST);
+        let out = run_bin(&args).await;
+        check(what, &out);
+    }
+    assert_plain_words("the files written", &written(dir.path()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hostile_input_corpus_speaks_in_words() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut files: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_none_or(|e| e != "md"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 30, "the corpus is there");
+    for file in files {
+        let out = run_bin(&["check", file.to_str().unwrap()]).await;
+        check(&format!("check {}", file.display()), &out);
+    }
+}

@@ -53,6 +53,11 @@ pub fn debug_shapes(text: &str) -> Vec<String> {
             .iter()
             .position(|b| !b.is_ascii_alphanumeric())
             .map_or(bytes.len(), |n| i + n);
+        // Rust's types are CamelCase; an all-capitals word (a spreadsheet's `HYPERLINK("`) is
+        // a cell quoted, not a value's shape.
+        if !bytes[i..name_end].iter().any(u8::is_ascii_lowercase) {
+            continue;
+        }
         let rest = &text[name_end..];
         let struct_like = rest.strip_prefix(" { ").is_some_and(|r| {
             let field: String = r
@@ -97,6 +102,7 @@ fn the_checker_catches_the_shapes_and_lets_words_through() {
         r#"{"event":"error","message":"a { b: c }"}"#,
         "row 2: XGD4A4821T is the collector (datalogger) serial of 2 devices",
         "Growatt refuses it (Connect the device first)",
+        r#"row 8: invalid: sn '=HYPERLINK("http://x")' has '='"#,
     ] {
         assert_eq!(debug_shapes(good), Vec::<String>::new(), "{good}");
     }
