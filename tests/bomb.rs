@@ -46,10 +46,8 @@ async fn measured(args: &[&str]) -> (Output, Duration, Option<u64>) {
     let pid = child.id().unwrap();
     let poller = tokio::spawn(async move {
         let mut peak = None;
-        loop {
-            let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-                break;
-            };
+        // The file goes away once the process has ended and been waited for.
+        while let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
             let hwm = status
                 .lines()
                 .find_map(|l| l.strip_prefix("VmHWM:"))

@@ -59,7 +59,7 @@ impl std::fmt::Display for DecodeError {
 /// A byte count as a person reads it: `64 KiB`, `4 MiB`.
 pub fn size(bytes: usize) -> String {
     const MIB: usize = 1024 * 1024;
-    if bytes >= MIB && bytes % MIB == 0 {
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{} KiB", bytes.div_ceil(1024))
