@@ -437,3 +437,76 @@ async fn answers_cut_off_mid_body_are_retried_never_misread() {
         2
     );
 }
+
+/// A plant object as live, with 30 more fields of the kind clients report as undocumented.
+fn wide_plant(i: usize) -> serde_json::Value {
+    let mut p = serde_json::json!({
+        "plant_id": 5_000_000 + i, "name": format!("Planta {i:03} con un nombre largo de instalación"),
+        "country": "Colombia", "city": "Ciudad Ejemplo", "latitude": "4.7000000",
+        "longitude": "-75.5000000", "peak_power": 100, "current_power": "0.0",
+        "total_energy": "100000.0", "status": 1, "create_date": "2024-01-01", "locale": "en-US",
+        "user_id": 1000000, "latitude_f": null, "latitude_d": null, "image_url": null,
+        "operator": null, "installer": null,
+    });
+    for k in 0..30 {
+        p[format!("undocumented_field_{k:02}")] =
+            serde_json::json!(format!("value {k} of plant {i}"));
+    }
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_pages_past_64_kib_are_read() {
+    // 100 plants of some 1.6 KB each: a page of about 160 KiB, which an add's cap would refuse.
+    let plants: Vec<_> = (0..100).map(wide_plant).collect();
+    let body = serde_json::json!({"error_msg": "", "data": {"count": 100, "plants": plants}, "error_code": 0})
+        .to_string();
+    assert!(body.len() > 128 * 1024, "{}", body.len());
+    // 100 devices in 200 rows, each row with the same extra fields.
+    let rows: Vec<_> = (0..100)
+        .flat_map(|i| {
+            [1, 4].map(|kind| {
+                let mut r = wide_plant(i);
+                r["device_sn"] = serde_json::json!(format!("WIDE{i:06}"));
+                r["datalogger_sn"] = serde_json::json!(format!("DLWIDE{i:04}"));
+                r["type"] = serde_json::json!(kind);
+                r["status"] = serde_json::json!(if kind == 1 { 1 } else { -1 });
+                r
+            })
+        })
+        .collect();
+    let devices = serde_json::json!({"error_msg": "", "data": {"devices": rows, "count": 100}, "error_code": 0})
+        .to_string();
+    assert!(devices.len() > 256 * 1024, "{}", devices.len());
+    let srv = Replay::start(move |r, _| match r.path.as_str() {
+        PLANTS => Reply::live(body.clone()),
+        USERS => Reply::live(USERS_BODY),
+        LIST => Reply::live(devices.clone()),
+        _ => Reply::live(capture("device_sn_add__success__VENDOR_DOC_EXAMPLE.json")),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = pull(dir.path(), &srv.base_url()).await;
+    assert_exit(&out, 0);
+    assert_eq!(
+        cache_file(dir.path())["plants"].as_object().unwrap().len(),
+        100
+    );
+
+    let sns: Vec<String> = (0..100).map(|i| format!("WIDE{i:06}")).collect();
+    let sns: Vec<&str> = sns.iter().map(String::as_str).collect();
+    let f = fleet(dir.path(), &sns);
+    assert_exit(&run(&f, &srv.base_url(), &[]).await, 0);
+    let out = verify(&dir.path().join("fleet.results.csv"), &srv.base_url()).await;
+    assert_exit(&out, 0);
+    assert!(
+        stderr(&out).contains("100 of 100 registered devices linked"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        srv.count(LIST),
+        1,
+        "200 rows cover the count of 100 devices"
+    );
+}

@@ -13,9 +13,10 @@
 //!   is read like any row.
 //!
 //! Paging (an assumption: no capture shows a second page): the client asks for 100 a page and
-//! goes on while a page came back full, or while `count` claims devices not listed yet and the
-//! page brought new ones. So it works whether the server pages by rows or by devices, and whether
-//! or not it honours `perpage`, and it stops on an empty page or one that repeats what was seen.
+//! goes on while `count` claims devices not listed yet (without a `count`: while pages come back
+//! full), as long as each page brings new devices. So it works whether the server pages by rows
+//! or by devices, and whether or not it honours `perpage`, and it stops on an empty page or one
+//! that repeats what was seen.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -84,7 +85,7 @@ fn rank(row: &Value) -> u8 {
 
 impl PlantDevices {
     /// Reads one page's `data`; returns whether the next page should be asked for. `per_page` is
-    /// what the request asked for.
+    /// what the request asked for: without a `count`, a full page may have a successor.
     pub fn take_page(&mut self, data: &Value, per_page: u64) -> bool {
         let rows = data
             .get("devices")
@@ -99,9 +100,11 @@ impl PlantDevices {
             self.take_row(row);
         }
         let new = self.devices.len() > before;
-        let full = rows.len() as u64 >= per_page;
-        let claimed_more = self.count.is_some_and(|c| c > self.devices.len() as u64);
-        !rows.is_empty() && new && (full || claimed_more)
+        let more = match self.count {
+            Some(count) => count > self.len(),
+            None => rows.len() as u64 >= per_page,
+        };
+        !rows.is_empty() && new && more
     }
 
     fn take_row(&mut self, row: &Value) {
@@ -254,6 +257,19 @@ mod tests {
         }
         assert!(!p.take_page(&page(50, 10), 100));
         assert_eq!(p.len(), 60);
+        // Without a count, a full page asks for the next one, a short page ends it.
+        let strip = |mut v: Value| {
+            v.as_object_mut().unwrap().remove("count");
+            v
+        };
+        let mut p = PlantDevices::default();
+        assert!(p.take_page(&strip(page(0, 50)), 100));
+        assert!(!p.take_page(&strip(page(50, 10)), 100));
+        // Paged by devices: 100 devices in 200 rows cover a count of 100; no further call.
+        let mut p = PlantDevices::default();
+        let mut whole = page(0, 100);
+        whole["count"] = json!(100);
+        assert!(!p.take_page(&whole, 100));
         // A page repeating what was seen ends it, whatever count says.
         let mut p = PlantDevices::default();
         assert!(p.take_page(&page(0, 10), 100));
