@@ -489,6 +489,10 @@ pub struct SimArgs {
     /// numeric user belongs to it, every serial of letters and digits exists (online).
     #[arg(long)]
     pub open_world: bool,
+    /// Answer plant/list Brotli-compressed (Content-Encoding: br) to a client that accepts br,
+    /// as the live server was seen doing.
+    #[arg(long)]
+    pub brotli_plant_list: bool,
 }
 
 /// Options of `demo`.
