@@ -12,6 +12,7 @@ mod bin;
 mod env;
 pub mod hostile;
 mod page;
+pub mod replay;
 
 use std::collections::HashMap;
 use std::future::Future;
