@@ -456,7 +456,9 @@ pub async fn run(
     tally.retries = c.retries.load(Ordering::Relaxed);
     tally.throttled_answers = c.throttled_answers.load(Ordering::Relaxed);
     tally.send_span = c.send_span();
-    tally.refused_pace = engine.pacer.status().lowest_refused;
+    let pace = engine.pacer.status();
+    tally.refused_pace = pace.lowest_refused;
+    tally.held_pace = pace.highest_held;
     let exit = match &stop {
         Some(s) => s.exit().worst(tally.exit()),
         None => tally.exit(),

@@ -29,6 +29,8 @@ pub struct Tally {
     pub send_span: Option<Duration>,
     /// The lowest pace the API refused (first attempts answered 10012), if any.
     pub refused_pace: Option<f64>,
+    /// The highest pace held without a refusal, if any.
+    pub held_pace: Option<f64>,
     /// Answers that were 10012.
     pub throttled_answers: u64,
 }
@@ -149,7 +151,9 @@ impl Summary {
             retries: tally.retries,
             throttled_answers: tally.throttled_answers,
             throttle_pauses: pauses,
-            suggested_rate: tally.refused_pace.map(suggest_rate),
+            suggested_rate: tally
+                .refused_pace
+                .map(|refused| suggest_rate(refused, tally.held_pace)),
             configured_rate_per_second: configured_rate,
             achieved_rate_per_second: achieved(tally, secs),
             stopped,
@@ -249,10 +253,10 @@ fn achieved(tally: &Tally, wall_secs: f64) -> f64 {
     (rate * 1000.0).floor() / 1000.0
 }
 
-/// A `--rate` with room below the refused pace: 80 % of it, in whole requests per second or
-/// per minute.
-fn suggest_rate(refused: f64) -> String {
-    let safe = refused * 0.8;
+/// A `--rate` with room below the refused pace: 80 % of it, never above the highest pace the
+/// run held without refusals, in whole requests per second or per minute.
+fn suggest_rate(refused: f64, held: Option<f64>) -> String {
+    let safe = held.map_or(refused * 0.8, |h| h.min(refused * 0.8));
     if safe >= 1.0 {
         format!("--rate {}/s", safe.floor())
     } else {
@@ -276,6 +280,14 @@ fn format_wall(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_suggested_rate_is_never_above_the_pace_the_run_held() {
+        assert_eq!(suggest_rate(10.0, None), "--rate 8/s");
+        assert_eq!(suggest_rate(7.5, Some(5.0)), "--rate 5/s");
+        assert_eq!(suggest_rate(10.0, Some(9.5)), "--rate 8/s");
+        assert_eq!(suggest_rate(1.0, Some(0.5)), "--rate 30/min");
+    }
 
     #[test]
     fn summary_counts_and_text() {
