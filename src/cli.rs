@@ -132,6 +132,10 @@ pub struct RunArgs {
     /// Validate and report like `check`; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// End the run (exit 4) once only rows refused by the API's rate limit (10012) are left,
+    /// instead of waiting out their cooldown; the next run (cron) sends them.
+    #[arg(long)]
+    pub leave_throttled: bool,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub account: AccountUse,

@@ -43,6 +43,9 @@ pub struct RunSettings {
     pub count_rows: bool,
     /// Emit an event per request, not only per row.
     pub attempt_events: bool,
+    /// End the run when only rows waiting out the API's cooldown are left (they stay for the
+    /// next run) instead of waiting for them.
+    pub leave_throttled: bool,
     /// The words of the front, for the reason a run stopped.
     pub wording: Wording,
 }
@@ -344,7 +347,13 @@ pub async fn run(
         held: Mutex::new(Vec::new()),
     });
     let ticker = tokio::spawn(sync_ticker(sync_handle, engine.clone()));
-    let throttle_display = tokio::spawn(throttle_ticker(engine.clone(), events.clone()));
+    let cooldown_wait = Arc::new(Mutex::new(Duration::ZERO));
+    let throttle_display = tokio::spawn(throttle_ticker(
+        engine.clone(),
+        events.clone(),
+        cfg.leave_throttled,
+        cooldown_wait.clone(),
+    ));
 
     // New rows in progress are bounded, so memory stays flat; rows waiting for a retry or a
     // cooldown no longer count (their number is bounded by the pace times the wait).
@@ -456,6 +465,7 @@ pub async fn run(
     tally.retries = c.retries.load(Ordering::Relaxed);
     tally.throttled_answers = c.throttled_answers.load(Ordering::Relaxed);
     tally.send_span = c.send_span();
+    tally.cooldown_wait = *cooldown_wait.lock().unwrap_or_else(|e| e.into_inner());
     let pace = engine.pacer.status();
     tally.refused_pace = pace.lowest_refused;
     tally.held_pace = pace.highest_held;
@@ -513,13 +523,29 @@ async fn sync_ticker(file: std::fs::File, engine: Arc<Engine>) {
 }
 
 /// Tells the throttle state (rows deferred by 10012, the countdown when only they are left)
-/// once a second, since no row ends while everything waits.
-async fn throttle_ticker(engine: Arc<Engine>, events: Sink<RunEvent>) {
+/// once a second, since no row ends while everything waits; adds up the time everything waited
+/// into `waited`, and with `leave` ends the run once only such rows are left.
+async fn throttle_ticker(
+    engine: Arc<Engine>,
+    events: Sink<RunEvent>,
+    leave: bool,
+    waited: Arc<Mutex<Duration>>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Instant::now();
     loop {
         tick.tick().await;
         let w = engine.scheduler.waiting();
+        let now = Instant::now();
+        let only_deferred = w.all_wait_for.is_some() && engine.scheduler.all_rows_in();
+        if only_deferred {
+            *waited.lock().unwrap_or_else(|e| e.into_inner()) += now - last;
+            if leave {
+                engine.halt(Stop::LeftThrottled);
+            }
+        }
+        last = now;
         events.emit(RunEvent::Throttle {
             deferred: w.deferred,
             all_wait_for: w.all_wait_for,

@@ -31,6 +31,8 @@ pub struct Tally {
     pub refused_pace: Option<f64>,
     /// The highest pace held without a refusal, if any.
     pub held_pace: Option<f64>,
+    /// Time when only rows waiting out the API's cooldown were left (nothing could be sent).
+    pub cooldown_wait: Duration,
     /// Answers that were 10012.
     pub throttled_answers: u64,
 }
@@ -104,8 +106,11 @@ pub struct Summary {
     pub suggested_rate: Option<String>,
     /// The configured rate, requests per second.
     pub configured_rate_per_second: f64,
-    /// Requests per second over the wall time.
+    /// Requests per second while requests could go out: the time when only rows waiting out
+    /// the API's cooldown were left is not counted.
     pub achieved_rate_per_second: f64,
+    /// Seconds when only rows waiting out the API's cooldown were left.
+    pub cooldown_wait_seconds: f64,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
     /// The exit code.
@@ -156,6 +161,7 @@ impl Summary {
                 .map(|refused| suggest_rate(refused, tally.held_pace)),
             configured_rate_per_second: configured_rate,
             achieved_rate_per_second: achieved(tally, secs),
+            cooldown_wait_seconds: (tally.cooldown_wait.as_secs_f64() * 10.0).round() / 10.0,
             stopped,
             exit_code: exit.code(),
         }
@@ -216,13 +222,21 @@ impl Summary {
             out.push_str(&format!("  error codes: {}\n", codes.join(", ")));
         }
         out.push_str(&format!(
-            "  requests: {} ({}, {} throttled), throttle pauses: {}, achieved {:.2}/s of {:.2}/s allowed\n",
+            "  requests: {} ({}, {} throttled), throttle pauses: {}, achieved {:.2}/s of {:.2}/s allowed{}\n",
             self.requests,
             crate::text::count(self.retries, "retry", "retries"),
             self.throttled_answers,
             self.throttle_pauses,
             self.achieved_rate_per_second,
-            self.configured_rate_per_second
+            self.configured_rate_per_second,
+            if self.cooldown_wait_seconds >= 1.0 {
+                format!(
+                    " (not counting {} when only rows waiting out the API's cooldown were left)",
+                    format_wall(self.cooldown_wait_seconds)
+                )
+            } else {
+                String::new()
+            }
         ));
         if let Some(rate) = &self.suggested_rate {
             out.push_str(&format!(
@@ -244,8 +258,8 @@ impl Summary {
 /// never reads above it); the wall time when there are too few starts.
 fn achieved(tally: &Tally, wall_secs: f64) -> f64 {
     let rate = match tally.send_span {
-        Some(span) if tally.requests >= 2 && !span.is_zero() => {
-            (tally.requests - 1) as f64 / span.as_secs_f64()
+        Some(span) if tally.requests >= 2 && span > tally.cooldown_wait => {
+            (tally.requests - 1) as f64 / (span - tally.cooldown_wait).as_secs_f64()
         }
         _ if wall_secs > 0.0 => tally.requests as f64 / wall_secs,
         _ => 0.0,

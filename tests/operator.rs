@@ -1,0 +1,84 @@
+//! What an office technician runs into: a throttled tail that waits, the notices that say so,
+//! and the choice to leave it for the next run.
+
+mod common;
+
+use common::hostile::{envelope, Hostile};
+use common::*;
+
+/// A server that refuses the first request for `sn` with 10012 and accepts everything else.
+async fn refuses_once(sn: &'static str) -> Hostile {
+    Hostile::start(move |r| {
+        if r.sn() == sn && r.seen_sn == 0 {
+            envelope(10012, "error_frequently_access")
+        } else {
+            envelope(0, "")
+        }
+    })
+    .await
+}
+
+/// One row answered 10012 waits out the cooldown alone: a line of its own says so, with the time
+/// it is due, and the achieved pace leaves that wait out.
+#[tokio::test]
+async fn a_throttled_tail_is_announced_and_left_out_of_the_achieved_pace() {
+    let srv = refuses_once("BBB0000002").await;
+    let env = TestEnv::offline()
+        .with_token(hostile::TOKEN)
+        .with_fleet("plant_id,sn,c_user_id\n1,AAA0000001,1\n1,BBB0000002,1\n1,CCC0000003,1\n");
+    let out = env
+        .run_at(&srv.base_url(), &flags("--rate 20/s --throttle-pause 3s"))
+        .await;
+    assert_exit(&out, 0);
+    let err = stderr(&out);
+    let notice = err
+        .lines()
+        .find(|l| l.contains("1 row waits out the API's cooldown: next at "))
+        .unwrap_or_else(|| panic!("no notice of the wait: {err}"));
+    // Without a terminal each line starts with its time, and the notice is whole.
+    assert!(notice.starts_with("20"), "{notice}");
+    let within = ["(in 0s)", "(in 1s)", "(in 2s)", "(in 3s)"];
+    assert!(within.iter().any(|w| notice.contains(w)), "{notice}");
+    let s = env.summary();
+    assert!(s["cooldown_wait_seconds"].as_f64().unwrap() >= 1.0, "{s}");
+    assert!(
+        s["achieved_rate_per_second"].as_f64().unwrap() > 1.0,
+        "4 requests over the send time less the wait: {s}"
+    );
+    assert_said(
+        &out,
+        &["when only rows waiting out the API's cooldown were left"],
+    );
+    assert_eq!(env.lines().len(), 3);
+}
+
+/// `--leave-throttled` ends the run once only refused rows are left (exit 4); the next run
+/// sends them.
+#[tokio::test]
+async fn leave_throttled_ends_the_run_and_the_next_run_sends_the_rest() {
+    let srv = refuses_once("BBB0000002").await;
+    let env = TestEnv::offline()
+        .with_token(hostile::TOKEN)
+        .with_fleet("plant_id,sn,c_user_id\n1,AAA0000001,1\n1,BBB0000002,1\n1,CCC0000003,1\n");
+    let started = std::time::Instant::now();
+    let out = env
+        .run_at(
+            &srv.base_url(),
+            &flags("--rate 20/s --throttle-pause 5m --leave-throttled"),
+        )
+        .await;
+    assert_exit(&out, 4);
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "did not wait out the 5 minutes"
+    );
+    assert_said(&out, &["--leave-throttled", "run the same command again"]);
+    let sns: Vec<String> = env.lines().iter().map(|l| l["sn"].clone()).collect();
+    assert_eq!(sns.len(), 2, "{sns:?}");
+    assert!(!sns.contains(&"BBB0000002".to_string()));
+    let out = env
+        .run_at(&srv.base_url(), &flags("--rate 20/s --leave-throttled"))
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(env.latest().len(), 3);
+}
