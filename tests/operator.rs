@@ -82,3 +82,36 @@ async fn leave_throttled_ends_the_run_and_the_next_run_sends_the_rest() {
     assert_exit(&out, 0);
     assert_eq!(env.latest().len(), 3);
 }
+
+/// A nightly job does not grow the results file with copies of rows that did not change.
+#[tokio::test]
+async fn an_unchanged_invalid_or_duplicate_row_is_written_once_over_many_runs() {
+    let good = good_fleet(2);
+    let first = good.lines().nth(1).unwrap().to_string();
+    // Rows 2-3 good, row 4 the same serial again (duplicate), row 5 a serial with a space.
+    let env = TestEnv::start_default()
+        .await
+        .with_fleet(format!("{good}{first}\n1001,BAD SERIAL,501\n"));
+    for _ in 0..3 {
+        let out = env.run(&[]).await;
+        assert_exit(&out, 3);
+    }
+    let lines = env.lines();
+    for row in ["4", "5"] {
+        let n = lines.iter().filter(|l| l["row"] == row).count();
+        assert_eq!(n, 1, "row {row} written {n} times: {lines:?}");
+    }
+    assert_eq!(lines.len(), 4);
+    assert_eq!(
+        env.summary()["outcomes"]["invalid"],
+        1,
+        "still counted in the run's summary"
+    );
+    // Fixed in place, the row gets its new line.
+    let fixed = std::fs::read_to_string(&env.fleet)
+        .unwrap()
+        .replace("BAD SERIAL", "XYZ12345");
+    env.set_fleet(fixed);
+    env.run(&[]).await;
+    assert_eq!(env.lines().len(), 5);
+}

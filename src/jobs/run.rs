@@ -330,6 +330,7 @@ pub async fn run(
         source,
     })?;
     let mut seen = previous.done;
+    let unsent = previous.unsent;
     let mut screen = cfg.account.take();
     let mut reader = reader;
 
@@ -387,6 +388,8 @@ pub async fn run(
         };
         match screened(screen.as_mut(), triage(&mut seen, row)) {
             Next::Done => shared.advance(None),
+            // The same `invalid` or `duplicate` line as the row's latest: counted, not appended.
+            Next::Ended(line) if unsent.unchanged(&line) => shared.advance(Some(line)),
             Next::Ended(line) => shared.finish(line),
             Next::Send(row, device) => {
                 let permit = tokio::select! {
