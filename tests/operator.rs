@@ -115,3 +115,31 @@ async fn an_unchanged_invalid_or_duplicate_row_is_written_once_over_many_runs() 
     env.run(&[]).await;
     assert_eq!(env.lines().len(), 5);
 }
+
+/// In a cron log every line of a run and of verify starts with its time, and a run's first line
+/// says what starts.
+#[tokio::test]
+async fn every_line_of_a_cron_log_starts_with_its_time_and_the_first_says_what_starts() {
+    let env = TestEnv::start_default()
+        .await
+        .with_fleet(good_fleet(3) + "1001,BAD SERIAL,501\n");
+    let out = env.run(&["--rate", "50/s"]).await;
+    assert_exit(&out, 3);
+    let err = stderr(&out);
+    let stamped =
+        |l: &str| l.len() > 21 && humantime::parse_rfc3339(&l[..20]).is_ok() && &l[20..21] == " ";
+    for l in err.lines() {
+        assert!(stamped(l), "a line without its time: {l:?}\n{err}");
+    }
+    let first = err.lines().next().unwrap();
+    assert!(
+        first.contains("run of ") && first.contains("4 rows") && first.contains("pace 50.00/s"),
+        "{first}"
+    );
+    let out = env.verify(&[]).await;
+    let err = stderr(&out);
+    assert!(err.lines().count() >= 2, "{err}");
+    for l in err.lines() {
+        assert!(stamped(l), "a verify line without its time: {l:?}\n{err}");
+    }
+}

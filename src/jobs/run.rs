@@ -89,6 +89,16 @@ pub enum RunEvent {
     Started {
         /// Data rows in the input, when counted.
         total: Option<u64>,
+        /// The fleet file.
+        input: PathBuf,
+        /// The results file.
+        results: PathBuf,
+        /// Serials an earlier run finished (their rows are skipped).
+        done_earlier: u64,
+        /// The allowed pace, a second.
+        rate: f64,
+        /// Requests in flight at most.
+        concurrency: usize,
     },
     /// Something the person should know, in words: the run continues earlier results, repaired
     /// a cut-off line, set files aside, or the account warns about rows.
@@ -319,7 +329,14 @@ pub async fn run(
             .ok()
             .and_then(Result::ok)
     };
-    events.emit(RunEvent::Started { total });
+    events.emit(RunEvent::Started {
+        total,
+        input: cfg.input.clone(),
+        results: results_path.clone(),
+        done_earlier: previous.done.done_count() as u64,
+        rate: cfg.request.rate.per_second(),
+        concurrency: cfg.request.concurrency,
+    });
     for n in notes {
         events.emit(RunEvent::Note(n));
     }

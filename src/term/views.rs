@@ -68,7 +68,41 @@ impl RunView {
     fn show(&self, event: RunEvent) {
         match event {
             RunEvent::Engine(e) => engine_notice(&self.log, &self.ui, &e),
-            RunEvent::Started { total } => {
+            RunEvent::Started {
+                total,
+                input,
+                results,
+                done_earlier,
+                rate,
+                concurrency,
+            } => {
+                // Without a terminal (cron), the log says what starts before anything else.
+                if !self.ui.terminal && !self.ui.quiet {
+                    let rows = total.map_or_else(String::new, |t| {
+                        format!("{}, ", crate::text::count(t, "row", "rows"))
+                    });
+                    let done = if done_earlier > 0 {
+                        format!("{done_earlier} done earlier, ")
+                    } else {
+                        String::new()
+                    };
+                    self.log.event(
+                        json!({
+                            "event": "start",
+                            "input": input,
+                            "results": results,
+                            "rows": total,
+                            "done_earlier": done_earlier,
+                            "rate_per_second": rate,
+                            "concurrency": concurrency,
+                        }),
+                        &format!(
+                            "growatt-onboard: run of {} starts: {rows}{done}pace {rate:.2}/s, {concurrency} in flight; results {}",
+                            input.display(),
+                            results.display()
+                        ),
+                    );
+                }
                 let mode = self.ui.progress_mode();
                 let _ = self.progress.set(Progress::new(mode, total, &self.log));
             }
