@@ -101,6 +101,7 @@ pub fn run_settings(
         account: None,
         count_rows: ui.progress_mode() != Mode::Hidden,
         attempt_events: ui.verbose >= 2,
+        leave_throttled: args.leave_throttled,
         wording: Wording::CommandLine,
     })
 }

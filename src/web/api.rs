@@ -515,6 +515,7 @@ pub async fn run(
         account: None,
         count_rows: true,
         attempt_events: false,
+        leave_throttled: false,
         wording: Wording::Page,
     };
     tokio::spawn(async move {
