@@ -11,7 +11,7 @@ use crate::units::{parse_duration, parse_probability, parse_secs, Rate};
 /// Register a fleet of Growatt devices with their plants and end-user accounts, from a CSV, .xlsx,
 /// .xls or .ods file, through the ShineServer OpenAPI: paced, concurrent, retrying and resumable.
 #[derive(Debug, Parser)]
-#[command(name = "growatt-onboard", version, propagate_version = true)]
+#[command(name = "growatt-onboard", version = crate::version::LONG, propagate_version = true)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -33,11 +33,18 @@ pub enum Command {
     /// Confirm that registered devices are linked to their plants, via GET /v1/device/list.
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
+    /// Serve a local web page that does what the command line does: upload a fleet, map its
+    /// columns, check it, run, stop, verify, download the results and reports.
+    #[command(after_help = UI_EXAMPLES)]
+    Ui(UiArgs),
     /// Start the simulator in-process and run the bundled sample fleet against it, end to end.
     Demo(DemoArgs),
     /// The account's plants and end users, cached locally for `check --account` and `run --account`.
     #[command(after_help = ACCOUNT_EXAMPLES)]
     Account(AccountArgs),
+    /// Write a fill-in fleet workbook (.xlsx, ids and serials as text) or a CSV header to start from.
+    #[command(after_help = TEMPLATE_EXAMPLES)]
+    Template(TemplateArgs),
     /// Summarise a results file: counts, codes, rows needing attention, run history.
     #[command(after_help = REPORT_EXAMPLES)]
     Report(ReportArgs),
@@ -61,6 +68,15 @@ const RUN_EXAMPLES: &str = "Examples:
     -o /var/lib/onboard/results.csv
   growatt-onboard run fleet.csv --base-url http://127.0.0.1:8080 \\
     --token-file token.txt";
+
+const UI_EXAMPLES: &str = "Examples:
+  growatt-onboard ui                      # opens the page in the default browser
+  growatt-onboard ui --no-open --listen 127.0.0.1:8844 --dir ~/fleets
+  growatt-onboard demo --ui               # the page against the simulator, the sample fleet loaded
+
+The first line on stdout is the page's address with this launch's key; the page and its API
+answer only to it, on loopback. Each uploaded fleet gets a folder under --dir holding its copy,
+results, summary and history, which `run`, `report` and `verify` work on from a terminal too.";
 
 const VERIFY_EXAMPLES: &str = "Examples:
   growatt-onboard verify fleet.results.csv    # writes fleet.results.verify.csv
@@ -276,6 +292,22 @@ pub struct ReportArgs {
     pub xlsx: Option<PathBuf>,
 }
 
+const TEMPLATE_EXAMPLES: &str = "Examples:
+  growatt-onboard template fleet.xlsx   # fill in the sheet Fleet, then:
+  growatt-onboard check fleet.xlsx
+  growatt-onboard template fleet.csv    # just the header line";
+
+/// Options of `template`.
+#[derive(Debug, Args, Clone)]
+pub struct TemplateArgs {
+    /// Where to write it: a name ending in .xlsx (the workbook) or .csv (the header alone).
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+    /// Replace PATH if it exists (without it, an existing file is never touched).
+    #[arg(long)]
+    pub force: bool,
+}
+
 /// Options of `completions`.
 #[derive(Debug, Args, Clone)]
 pub struct CompletionsArgs {
@@ -322,6 +354,29 @@ pub struct AccountUse {
     /// The folder of the account caches [default: the platform's cache folder].
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+}
+
+/// Options of `ui`.
+#[derive(Debug, Args, Clone)]
+pub struct UiArgs {
+    /// Where the page listens: a loopback address only; the port is free by default.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Do not open the page in the default browser; only print its address.
+    #[arg(long)]
+    pub no_open: bool,
+    /// The folder that holds one folder per fleet [default: the platform's data folder].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The folder of the account caches [default: the platform's cache folder].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub request: RequestArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub server: ServerArgs,
 }
 
 /// Options of `account`.
@@ -445,6 +500,13 @@ pub struct DemoArgs {
     /// The pace of the demo run.
     #[arg(long, default_value = "25/s", value_name = "RATE")]
     pub rate: Rate,
+    /// Open the web page instead, against the simulator, with the sample fleet loaded: the
+    /// rehearsal for a first-time user. Ctrl-C ends it.
+    #[arg(long)]
+    pub ui: bool,
+    /// With --ui: only print the page's address, do not open a browser.
+    #[arg(long, requires = "ui")]
+    pub no_open: bool,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub output: OutputArgs,

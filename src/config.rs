@@ -5,13 +5,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::api::{resolve_base, ClientError, Region, Token};
-use crate::cli::{InputArgs, RequestArgs, RunArgs, ServerArgs, VerifyArgs};
+use crate::cli::{InputArgs, RequestArgs, RunArgs, ServerArgs, UiArgs, VerifyArgs};
 use crate::engine::{RetryPolicy, Wording};
 use crate::exit::Exit;
 use crate::input::ReadOptions;
 use crate::jobs::{RequestConfig, RunSettings, VerifySettings};
 use crate::paths::Paths;
 use crate::term::{Mode, Ui};
+use crate::web::{Defaults, Server, TokenSource, UiSettings};
 
 /// A setting that makes the run impossible before anything is sent.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +143,60 @@ pub fn verify_settings(
         locate: args.locate,
         attempt_events: ui.verbose >= 2,
         wording: Wording::CommandLine,
+    })
+}
+
+/// `ui`'s settings from its flags: the token is optional (the page can take one).
+pub fn ui_settings(args: &UiArgs, token_env: Option<&str>) -> Result<UiSettings, ConfigError> {
+    if !args.listen.ip().is_loopback() {
+        return Err(ConfigError::Usage(format!(
+            "--listen: the page listens on loopback only (127.0.0.1, ::1); {} is not a loopback address",
+            args.listen
+        )));
+    }
+    let token = match resolve_token(&args.server, token_env) {
+        Ok(t) => Some((
+            t,
+            if args.server.token_file.is_some() {
+                TokenSource::File
+            } else {
+                TokenSource::Environment
+            },
+        )),
+        Err(ConfigError::NoToken) => None,
+        Err(e) => return Err(e),
+    };
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        dirs::data_dir()
+            .map(|d| d.join("growatt-onboard").join("fleets"))
+            .unwrap_or_else(|| PathBuf::from("growatt-onboard-fleets"))
+    });
+    let r = &args.request;
+    Ok(UiSettings {
+        listen: args.listen,
+        dir,
+        server: Server {
+            base: resolve_server(&args.server)?,
+            region: args
+                .server
+                .base_url
+                .is_none()
+                .then(|| Region::from(args.server.region)),
+            token,
+        },
+        defaults: Defaults {
+            timeout: Duration::from_secs_f64(r.timeout),
+            rate: r.rate,
+            concurrency: r.concurrency as usize,
+            policy: RetryPolicy {
+                max_attempts: r.max_attempts,
+                retry_codes: r.retry_codes.clone(),
+                backoff_base: r.backoff,
+                backoff_cap: Duration::from_secs(60).max(r.backoff),
+            },
+            throttle_pause: r.throttle_pause,
+        },
+        cache: args.cache.clone(),
     })
 }
 

@@ -20,12 +20,16 @@ pub mod files;
 pub mod input;
 pub mod jobs;
 pub mod journal;
+pub mod launch;
 pub mod outcome;
 pub mod paths;
 pub mod report;
+pub mod template;
 pub mod term;
 pub mod text;
 pub mod units;
+pub mod version;
+pub mod web;
 
 use cli::{Cli, Command};
 use exit::Exit;
@@ -54,8 +58,10 @@ pub async fn execute(cli: Cli) -> Exit {
         Command::Verify(args) => commands::verify::execute(args, token_env).await,
         Command::Sim(args) => commands::sim::execute(&args).await,
         Command::Report(args) => commands::report::execute(&args),
+        Command::Template(args) => commands::template::execute(&args),
         Command::Completions(args) => commands::meta::completions(&args),
         Command::Manpage(args) => commands::meta::manpage(&args),
+        Command::Ui(args) => commands::ui::execute(args, token_env).await,
         Command::Demo(args) => commands::demo::execute(args).await,
     };
     outcome.unwrap_or_else(|e| {

@@ -49,6 +49,20 @@ pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
     });
     let _ = stdout.write_all(block.as_bytes());
     let report = report?;
+    if report.rows == 0 {
+        // A header alone (a fresh template): nothing is wrong yet, and nothing would be sent.
+        let _ = writeln!(
+            stdout,
+            "{}: the {} has no rows yet: fill in plant_id, sn and c_user_id under the header, then check again",
+            cfg.input.display(),
+            if crate::input::is_spreadsheet(&cfg.input) {
+                "sheet"
+            } else {
+                "file"
+            }
+        );
+        return Ok(report.exit());
+    }
     let done = if report.done > 0 {
         format!(
             ", {} already done in {}",

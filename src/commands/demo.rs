@@ -42,6 +42,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
             .context("cannot create a folder under the system's temp dir; pass --dir")?
             .keep(),
     };
+    if args.ui {
+        return page(&args, &dir).await;
+    }
     let fleet = dir.join("fleet.csv");
     let html = dir.join("report.html");
     // A folder used before (or holding a file of the user's under one of these names) keeps
@@ -62,16 +65,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     std::fs::write(dir.join("fixture.json"), SAMPLE_FIXTURE)
         .with_context(|| format!("cannot write the fixture in {}", dir.display()))?;
 
-    let sim_cfg = sim::SimConfig {
-        latency: Duration::from_millis(40),
-        jitter: Duration::from_millis(30),
-        fail_rate: 0.05,
-        seed: 42,
-        ..sim::SimConfig::default()
-    };
-    let server = sim::start("127.0.0.1:0".parse()?, sim_cfg)
-        .await
-        .context("cannot start the simulator on loopback")?;
+    let server = start_sim().await?;
     let ui = Ui::from_args(&args.output);
     let tlog = &ui.log();
     if !ui.quiet {
@@ -169,4 +163,59 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         Exit::Success | Exit::NeedsAttention => Exit::Success,
         other => other,
     })
+}
+
+/// The demo's simulator: a little latency and 5 % transient failures, on loopback.
+async fn start_sim() -> anyhow::Result<sim::SimServer> {
+    let sim_cfg = sim::SimConfig {
+        latency: Duration::from_millis(40),
+        jitter: Duration::from_millis(30),
+        fail_rate: 0.05,
+        seed: 42,
+        ..sim::SimConfig::default()
+    };
+    sim::start("127.0.0.1:0".parse()?, sim_cfg)
+        .await
+        .context("cannot start the simulator on loopback")
+}
+
+/// `demo --ui`: the web page against the simulator, with the sample fleet loaded, until Ctrl-C.
+async fn page(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<Exit> {
+    let server = start_sim().await?;
+    let fleets = dir.join("fleets");
+    std::fs::create_dir_all(&fleets)
+        .with_context(|| format!("cannot create {}", fleets.display()))?;
+    if crate::web::fleet_count(&fleets) == 0 {
+        crate::web::add_fleet(&fleets, "fleet.csv", SAMPLE_FLEET.as_bytes())
+            .with_context(|| format!("cannot place the sample fleet in {}", fleets.display()))?;
+    }
+    let token = Token::new(sim::DEFAULT_TOKEN)
+        .map_err(|why| anyhow::anyhow!("the simulator's token: {why}"))?;
+    let settings = crate::web::UiSettings {
+        listen: "127.0.0.1:0".parse()?,
+        dir: fleets,
+        server: crate::web::Server {
+            base: crate::api::resolve_base(server.base_url().as_str())?,
+            region: None,
+            token: Some((token, crate::web::TokenSource::Environment)),
+        },
+        defaults: crate::web::Defaults {
+            timeout: Duration::from_secs(10),
+            rate: args.rate,
+            concurrency: 4,
+            policy: RetryPolicy::default(),
+            throttle_pause: Duration::from_secs(5),
+        },
+        cache: Some(dir.join("account-cache")),
+    };
+    let log = Ui::from_args(&args.output).log();
+    log.notice(&format!(
+        "growatt-onboard demo: the simulator is on {}; the page below rehearses the sample fleet against it",
+        server.base_url()
+    ));
+    crate::web::serve(settings, !args.no_open, &log)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    server.shutdown().await;
+    Ok(Exit::Success)
 }

@@ -10,6 +10,8 @@ pub mod meta;
 pub mod report;
 pub mod run;
 pub mod sim;
+pub mod template;
+pub mod ui;
 pub mod verify;
 
 use crate::config::ConfigError;

@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 mod columns;
 mod csv_file;
 mod kind;
+mod preview;
 mod sheet;
 mod validate;
 
 pub use csv_file::sniff_delimiter;
 pub use kind::Kind;
+pub use preview::{preview, Preview};
 pub use sheet::cell_text;
 pub use validate::{check_sn, parse_id, sn_key, MAX_SN_LEN};
 
