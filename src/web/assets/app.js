@@ -63,7 +63,8 @@ function showError(id, err) {
   const box = $(id);
   box.hidden = !err;
   box.textContent = err ? err.message : '';
-  if (err && err.suggestion) box.appendChild(el('span', 'suggestion', 'Suggestion: ' + err.suggestion));
+  const extra = err && err.suggestion && !err.message.includes(err.suggestion.trim());
+  if (extra) box.appendChild(el('span', 'suggestion', err.suggestion));
 }
 
 // ---- The API ----
@@ -265,6 +266,8 @@ async function checkFleet(ev) {
     await loadFleets();
     openFleet(data.id);
   } catch (err) {
+    const unmapped = KEYS.filter((k) => !$('col-' + k).value);
+    if (unmapped.length) err.suggestion = 'Choose the columns for ' + unmapped.join(', ') + ' in the drop-downs above.';
     showError('check-error', err);
   } finally {
     $('check').disabled = false;
@@ -276,8 +279,11 @@ function renderCheck(d) {
   for (const k of ['rows', 'to_send', 'invalid', 'duplicate']) $('check-' + k).textContent = num(d[k]);
   const problems = d.problems || [];
   $('problems-wrap').hidden = problems.length === 0;
+  $('problems-wrap').open = problems.length <= 20;
+  $('problems-title').textContent = 'Rows with a problem (' + num(d.invalid + d.duplicate) + ')';
   const rows = problems.map((p) => [p.row, badge(p.outcome), p.message]);
-  renderTable($('problems'), ['Row', 'Outcome', 'What is wrong and what to do'], rows, ['num', '', 'wrap']);
+  renderTable($('problems'), ['Row', 'Outcome', 'Problem'], rows, ['num', 'tag', 'wrap']);
+  $('check-warnings').replaceChildren(...(d.warnings || []).map((w) => el('li', null, w)));
   $('check-result').hidden = false;
 }
 
@@ -340,11 +346,7 @@ async function openFleet(id) {
   $('results').hidden = false;
   showError('run-error', null);
   showError('verify-error', null);
-  try {
-    renderStatus(await api('GET', base));
-  } catch (err) {
-    showError('run-error', err);
-  }
+  await refreshStatus();
   follow(id);
 }
 
@@ -411,9 +413,30 @@ function renderStatus(s) {
   renderState(s);
   renderProgress(s);
   renderThrottle(s);
-  renderAttention(s.attention || []);
+  renderNotes(s.notes || []);
   renderVerify(s);
-  if (was && was.state !== s.state) loadFleets();
+  // Events carry no row lists: the rows needing attention come with the full status, asked for
+  // when a run or verify has ended.
+  if (s.attention) renderAttention(s.attention, s.attention_total);
+  if (was && was.id === s.id && (was.state !== s.state || !!was.verifying !== !!s.verifying)) {
+    loadFleets();
+    if (!isBusy(s)) refreshStatus();
+  }
+}
+
+/** The full status of the open fleet, rows needing attention included. */
+async function refreshStatus() {
+  try {
+    renderStatus(await api('GET', '/api/fleets/' + encodeURIComponent(page.fleetId)));
+  } catch (err) {
+    showError('run-error', err);
+  }
+}
+
+/** The latest notices of the run (a pause, a cooldown learnt, a warning), newest last. */
+function renderNotes(notes) {
+  $('notes').replaceChildren(...notes.map((n) => el('li', null, n)));
+  $('notes').hidden = notes.length === 0;
 }
 
 /** The state line and which buttons can be used. */
@@ -436,7 +459,7 @@ function renderProgress(s) {
   for (const o of OUTCOMES) $('count-' + o).textContent = num(counts[o]);
   const running = ACTIVE.includes(s.state);
   const ended = OUTCOMES.reduce((sum, o) => sum + (counts[o] || 0), 0);
-  const done = running ? (s.rows_done || 0) + (s.skipped_done || 0) : ended;
+  const done = running ? s.rows_done || 0 : ended; // rows_done counts the rows done earlier too
   const total = s.rows_total || (running ? null : ended);
   const bar = $('progress');
   if (total) {
@@ -480,18 +503,21 @@ function tickThrottle() {
 // ---- Results: rows needing attention, verify ----
 
 /** One group per piece of advice, each with its rows. */
-function renderAttention(groups) {
+function renderAttention(groups, total) {
   const key = JSON.stringify(groups);
   if (key === page.attentionKey) return; // redrawing would fold groups a person opened
   page.attentionKey = key;
   $('attention-none').hidden = groups.length > 0;
-  $('attention').replaceChildren(...groups.map((g) => {
+  const listed = groups.reduce((n, g) => n + (g.rows || []).length, 0);
+  $('attention-more').hidden = !(total > listed);
+  $('attention-more').textContent = 'The first ' + num(listed) + ' of ' + num(total) + ' rows are shown; the results and reports hold them all.';
+  $('attention').replaceChildren(...groups.map((g, i) => {
     const rows = (g.rows || []).map((r) => [r.row, r.sn, badge(r.outcome), r.error_code, r.message]);
     const group = el('details', 'attention-group');
-    group.open = groups.length <= 3;
+    group.open = groups.length <= 3 || i === 0;
     group.appendChild(el('summary', null, g.advice + ' (' + num(rows.length) + (rows.length === 1 ? ' row)' : ' rows)')));
     const table = el('table', 'grid stack');
-    renderTable(table, ['Row', 'Serial', 'Outcome', 'Code', 'Message'], rows, ['num', 'wrap', '', 'num', 'wrap']);
+    renderTable(table, ['Row', 'Serial', 'Outcome', 'Code', 'Message'], rows, ['num', 'wrap', 'tag', 'num', 'wrap']);
     const wrap = el('div', 'table-wrap');
     wrap.appendChild(table);
     group.appendChild(wrap);
