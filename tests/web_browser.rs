@@ -169,6 +169,7 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
 
     let ui_started = unix_ms();
     let (_ui, url) = start_ui(&sim, &fleets).await;
+    let url_printed = unix_ms();
     let driver = Driver::start(&driver).await;
     let profile = tempfile::tempdir().unwrap();
     let s = driver.session(&browser, profile.path()).await;
@@ -194,6 +195,8 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
         |v| v == "yes",
     )
     .await;
+    // A mark that a reload would wipe: everything below happens in this one page.
+    s.js("window.sameLoad = true;", json!([])).await;
     let server = s.text_of("server-label").await;
     assert!(server.contains(&sim.base_url()), "server shown: {server}");
     let header = s.js("return document.body.innerText;", json!([])).await;
@@ -201,6 +204,31 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
         !header.as_str().unwrap().contains(&DEFAULT_TOKEN[..8]),
         "the page shows the token"
     );
+
+    // The settings form: a token pasted (the same one) and the server as a base URL; the page
+    // then says where the token came from, and never holds it again.
+    s.find("#settings summary").await.click().await;
+    s.find("#token").await.send_keys(DEFAULT_TOKEN).await;
+    s.js(
+        "const r = document.getElementById('region'); r.value = '';
+         r.dispatchEvent(new Event('change'));
+         document.getElementById('base-url').value = arguments[0];",
+        json!([sim.base_url()]),
+    )
+    .await;
+    s.find("#settings-save").await.click().await;
+    s.wait_for(
+        "the pasted token taken",
+        WAIT,
+        "return document.getElementById('token-state').textContent;",
+        |v| v.as_str().unwrap_or("").contains("from the page"),
+    )
+    .await;
+    let field = s
+        .js("return document.getElementById('token').value;", json!([]))
+        .await;
+    assert_eq!(field, json!(""), "the token field is emptied");
+    assert!(s.text_of("server-label").await.contains(&sim.base_url()));
 
     // A file without the columns: the check's refusal is shown beside it, in words.
     let odd = write(dir.path(), "odd.csv", "alpha,beta,gamma\n1,ABC123,2\n");
@@ -230,6 +258,7 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
     eprintln!("the check refuses a file without the columns: {refusal}");
 
     // Fleet in: the file picker, the mapping pre-set, the preview, the check.
+    let picked = unix_ms();
     s.find("#file").await.send_keys(SAMPLE).await;
     let mapping = s
         .wait_for(
@@ -256,6 +285,7 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
         |v| v == &json!(true),
     )
     .await;
+    let checked = unix_ms();
     for (id, n) in [
         ("check-rows", "300"),
         ("check-to_send", "288"),
@@ -292,8 +322,12 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
         .first_request_unix_ms
         .expect("the simulator saw a request");
     eprintln!(
-        "ui start to first row sent: {} ms (of which {} ms from the Start click)",
+        "ui start to first row sent: {} ms; URL printed after {} ms, the sample picked to its \
+         check shown {} ms, the Start click to the first row sent {} ms (the rest is the browser \
+         and the refused upload)",
         first_sent.saturating_sub(ui_started),
+        url_printed.saturating_sub(ui_started),
+        checked.saturating_sub(picked),
         first_sent.saturating_sub(clicked)
     );
     // Progress moves without a reload.
@@ -305,6 +339,9 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
     )
     .await;
     assert!(s.text_of("pace").await.contains("a second"));
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/ui");
+    s.element_png("#run", 420, &shots.join("ui-running-420.png"))
+        .await;
     s.find("#stop").await.click().await;
     let (state, stopped_at, text) = wait_progress(
         &s,
@@ -314,6 +351,12 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
     )
     .await;
     assert!(stopped_at < 300, "stopped part-way, yet {text} ({state})");
+    let why = s.text_of("stopped").await;
+    assert!(
+        why.starts_with("Stopped:"),
+        "the page says why it stopped: {why}"
+    );
+    eprintln!("after Stop the page shows: {text}; {why}");
     let requests_at_stop = sim.stats().requests;
 
     // Start again: it continues to the end.
@@ -419,7 +462,6 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
     }
 
     // The page at both widths: screenshots to look at, and no sideways scrolling.
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/ui");
     for width in [1280u32, 420] {
         s.full_page_png(width, &shots.join(format!("ui-{width}.png")))
             .await;
@@ -430,5 +472,14 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
             "at {width} px the page is {scroll} px wide: it scrolls sideways"
         );
     }
+    let same = s.js("return window.sameLoad === true;", json!([])).await;
+    assert_eq!(same, json!(true), "the page was never reloaded");
+    let dom = s
+        .js("return document.documentElement.outerHTML;", json!([]))
+        .await;
+    assert!(
+        !dom.as_str().unwrap().contains(&DEFAULT_TOKEN[..8]),
+        "the page holds the token"
+    );
     s.quit().await;
 }

@@ -43,11 +43,14 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-/// A running chromedriver, killed on drop.
+/// A running chromedriver, killed on drop, after it has closed the browsers it started (also
+/// when a test panics, so no headless Chromium outlives its test).
 pub struct Driver {
     child: Child,
     url: String,
+    port: u16,
     http: reqwest::Client,
+    sessions: std::sync::Mutex<Vec<String>>,
 }
 
 impl Driver {
@@ -64,7 +67,9 @@ impl Driver {
         let d = Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            port,
             http: reqwest::Client::new(),
+            sessions: Default::default(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -118,6 +123,7 @@ impl Driver {
             .as_str()
             .unwrap_or_else(|| panic!("no session id in {v}"))
             .to_string();
+        self.sessions.lock().unwrap().push(id.clone());
         Session {
             base: format!("{}/session/{id}", self.url),
             http: self.http.clone(),
@@ -127,6 +133,19 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // Plain blocking HTTP: a drop cannot wait for the async client, and may run in a panic.
+        for id in self.sessions.lock().map(|s| s.clone()).unwrap_or_default() {
+            if let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", self.port)) {
+                use std::io::{Read as _, Write as _};
+                let _ = conn.set_read_timeout(Some(Duration::from_secs(20)));
+                let _ = write!(
+                    conn,
+                    "DELETE /session/{id} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\n\r\n",
+                    self.port
+                );
+                let _ = conn.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -162,6 +181,15 @@ async fn call(http: &reqwest::Client, method: &str, url: &str, body: Option<Valu
         v["value"]["message"]
     );
     v["value"].clone()
+}
+
+/// Writes the PNG of a `Page.captureScreenshot` answer to `path`.
+fn save_png(answer: &Value, path: &Path) {
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(answer["data"].as_str().expect("screenshot data"))
+        .expect("base64 screenshot");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, png).unwrap();
 }
 
 /// A browser session, ended on [`Session::quit`].
@@ -289,12 +317,29 @@ impl Session {
         let v = self
             .cdp("Page.captureScreenshot", json!({"format": "png"}))
             .await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(v["data"].as_str().expect("screenshot data"))
-            .expect("base64 screenshot");
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, png).unwrap();
+        save_png(&v, path);
         self.viewport(width, 900).await;
+    }
+
+    /// A PNG of the element matching `css` at a viewport `width` pixels wide, written to `path`.
+    pub async fn element_png(&self, css: &str, width: u32, path: &Path) {
+        self.viewport(width, 900).await;
+        let r = self
+            .js(
+                "const r = document.querySelector(arguments[0]).getBoundingClientRect();
+                 return [r.left + scrollX, r.top + scrollY, r.width, r.height];",
+                json!([css]),
+            )
+            .await;
+        let n = |i: usize| r[i].as_f64().unwrap_or(0.0);
+        let clip = json!({"x": n(0), "y": n(1), "width": n(2), "height": n(3), "scale": 1});
+        let v = self
+            .cdp(
+                "Page.captureScreenshot",
+                json!({"format": "png", "clip": clip, "captureBeyondViewport": true}),
+            )
+            .await;
+        save_png(&v, path);
     }
 
     /// Ends the session (and the browser).

@@ -69,13 +69,9 @@ function showError(id, err) {
 
 // ---- The API ----
 
-/** An error the API answered, or a lost connection, in plain words. */
-class ApiError extends Error {
-  constructor(message, status, suggestion) {
-    super(message);
-    this.status = status;
-    this.suggestion = suggestion || null;
-  }
+/** An error in plain words, with what to do when the API suggests something. */
+function failure(message, suggestion) {
+  return Object.assign(new Error(message), { suggestion: suggestion || null });
 }
 
 /** Calls the API: `body` is FormData (multipart), an object (JSON) or absent. */
@@ -87,19 +83,15 @@ async function api(method, path, body) {
     init.body = JSON.stringify(body);
     init.headers['Content-Type'] = 'application/json';
   }
-  let res;
-  try {
-    res = await fetch(path, init);
-  } catch (_) {
-    throw new ApiError('The page lost contact with growatt-onboard. Is the program still running?', 0);
-  }
+  const res = await fetch(path, init).catch(() => {
+    throw failure('The page lost contact with growatt-onboard. Is the program still running?');
+  });
   const data = await res.json().catch(() => null);
+  if (res.status === 401) {
+    throw failure('This page is no longer signed in: open the address `growatt-onboard ui` printed again.');
+  }
   if (!res.ok) {
-    if (res.status === 401) {
-      throw new ApiError('This page is no longer signed in: open the address growatt-onboard ui printed again.', 401);
-    }
-    const message = (data && data.error) || 'growatt-onboard answered ' + res.status + ' ' + res.statusText + '.';
-    throw new ApiError(message, res.status, data && data.suggestion);
+    throw failure((data && data.error) || 'growatt-onboard answered ' + res.status + ' ' + res.statusText + '.', data && data.suggestion);
   }
   return data;
 }
@@ -448,8 +440,10 @@ function renderState(s) {
   const running = ACTIVE.includes(s.state);
   $('start').disabled = running || !!s.verifying;
   $('stop').disabled = s.state !== 'running';
-  const anyDone = OUTCOMES.some((o) => s.counts && s.counts[o]);
-  $('start').textContent = !anyDone ? 'Start' : s.state === 'finished' && !s.stopped ? 'Run again' : 'Continue';
+  const sent = ['registered', 'already_registered', 'rejected', 'failed'].some((o) => s.counts && s.counts[o]);
+  let label = s.stopped ? 'Continue' : sent ? 'Run again' : 'Start';
+  if (running) label = 'Running…';
+  $('start').textContent = label;
   $('verify').disabled = running || !!s.verifying;
 }
 
