@@ -55,6 +55,16 @@ impl ConfigError {
     }
 }
 
+/// The retries and backoff the request flags ask for.
+fn retry_policy(request: &RequestArgs) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: request.max_attempts,
+        retry_codes: request.retry_codes.clone(),
+        backoff_base: request.backoff,
+        backoff_cap: Duration::from_secs(60).max(request.backoff),
+    }
+}
+
 /// Resolves the request and server flags; the token from `token_env` (the GROWATT_TOKEN
 /// value) or the token file.
 pub fn request_config(
@@ -68,12 +78,7 @@ pub fn request_config(
         timeout: Duration::from_secs_f64(request.timeout),
         rate: request.rate,
         concurrency: request.concurrency as usize,
-        policy: RetryPolicy {
-            max_attempts: request.max_attempts,
-            retry_codes: request.retry_codes.clone(),
-            backoff_base: request.backoff,
-            backoff_cap: Duration::from_secs(60).max(request.backoff),
-        },
+        policy: retry_policy(request),
         throttle_pause: request.throttle_pause,
         max_runtime: request.max_runtime,
     })
@@ -188,12 +193,7 @@ pub fn ui_settings(args: &UiArgs, token_env: Option<&str>) -> Result<UiSettings,
             timeout: Duration::from_secs_f64(r.timeout),
             rate: r.rate,
             concurrency: r.concurrency as usize,
-            policy: RetryPolicy {
-                max_attempts: r.max_attempts,
-                retry_codes: r.retry_codes.clone(),
-                backoff_base: r.backoff,
-                backoff_cap: Duration::from_secs(60).max(r.backoff),
-            },
+            policy: retry_policy(r),
             throttle_pause: r.throttle_pause,
         },
         cache: args.cache.clone(),

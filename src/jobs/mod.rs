@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod check;
+mod line;
 mod locate;
 pub mod run;
 pub mod settings;

@@ -11,20 +11,17 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::line::line_for;
 use super::settings::RequestConfig;
 use super::summary::{Summary, Tally};
 use crate::account::{screened, Screen};
-use crate::api::{Answer, Attempt, ClientError};
+use crate::api::ClientError;
 use crate::engine::{Call, Engine, EngineEvent, Sink, Stop, Wording};
 use crate::exit::Exit;
 use crate::input::{Device, FleetReader, InputError, InputRow, ReadOptions};
 use crate::journal::{self, triage, Next, ResultLine, ResultsError, ResultsWriter, RunLock};
-use crate::outcome::{Outcome, CODE_ALREADY, CODE_PERMISSION_DENIED};
+use crate::outcome::{Outcome, CODE_PERMISSION_DENIED};
 use crate::paths::Paths;
-use crate::text::{count, shorten};
-
-/// Longest API message kept in a results line.
-const MSG_LIMIT: usize = 500;
 
 /// Everything a run needs, resolved: no flags, no terminal.
 #[derive(Debug, Clone)]
@@ -561,68 +558,5 @@ async fn process_row(
             sh.finish(line);
             true
         }
-    }
-}
-
-fn line_for(
-    row: &InputRow,
-    outcome: Outcome,
-    attempt: &Attempt,
-    attempts: u32,
-    uncertain: bool,
-) -> ResultLine {
-    let (code, msg) = match &attempt.answer {
-        Answer::Envelope { code, msg, .. } => {
-            let mut msg = shorten(msg, MSG_LIMIT);
-            if *code == CODE_ALREADY && uncertain {
-                msg =
-                    format!(
-                    "{}confirmed after a timed-out attempt: the earlier request reached the server",
-                    if msg.is_empty() { String::new() } else { format!("{msg}; ") }
-                );
-            }
-            if outcome == Outcome::Failed {
-                msg = format!(
-                    "gave up after {}; last answer {code}{}; run again to retry",
-                    count(u64::from(attempts), "attempt", "attempts"),
-                    if msg.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" {msg}")
-                    }
-                );
-            }
-            (Some(*code), msg)
-        }
-        Answer::NotEnvelope { why, .. } => (
-            None,
-            format!(
-                "gave up after {}; last: {}",
-                count(u64::from(attempts), "attempt", "attempts"),
-                shorten(why, MSG_LIMIT)
-            ),
-        ),
-        Answer::Timeout => (
-            None,
-            format!(
-                "gave up after {}; last: no answer within the time limit",
-                count(u64::from(attempts), "attempt", "attempts")
-            ),
-        ),
-        Answer::Connection(e) => (
-            None,
-            format!(
-                "gave up after {}; last: {}",
-                count(u64::from(attempts), "attempt", "attempts"),
-                shorten(e, MSG_LIMIT)
-            ),
-        ),
-    };
-    ResultLine {
-        error_code: code,
-        attempts,
-        http_status: attempt.answer.http_status(),
-        latency_ms: Some(attempt.latency.as_millis() as u64),
-        ..ResultLine::unsent(row, outcome, msg)
     }
 }

@@ -632,6 +632,14 @@ fn download(bytes: Body, kind: &'static str, name: String) -> Response {
     r
 }
 
+fn workbook(bytes: Vec<u8>, name: &str) -> Response {
+    download(
+        Body::from(bytes),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        name.into(),
+    )
+}
+
 fn file_name_of(path: &std::path::Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -684,20 +692,12 @@ pub async fn report_xlsx(State(app): State<Arc<App>>, Path(id): Path<String>) ->
         .await
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(download(
-        Body::from(bytes.0),
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "report.xlsx".into(),
-    ))
+    Ok(workbook(bytes.0, "report.xlsx"))
 }
 
 /// `GET /template.xlsx`: the fill-in workbook `growatt-onboard template` writes.
 pub async fn template() -> Answer {
     let bytes = crate::template::xlsx()
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(download(
-        Body::from(bytes),
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "fleet-template.xlsx".into(),
-    ))
+    Ok(workbook(bytes, "fleet-template.xlsx"))
 }

@@ -121,6 +121,21 @@ async fn check(app: &App, req: Request, next: Next) -> Response {
             "a request from another site was refused",
         );
     }
+    // An upload larger than the page takes is refused before its body is read.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > (super::UPLOAD_CAP + super::FORM_SLACK) as u64) {
+        return refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "the file is larger than the page takes ({} MiB); run it from the command line",
+                super::UPLOAD_CAP >> 20
+            ),
+        );
+    }
     // The printed URL: its key becomes the cookie, and the key leaves the address bar.
     if req.uri().path() == "/" {
         if let Some(key) = req.uri().query().and_then(|q| {

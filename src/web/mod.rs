@@ -25,6 +25,8 @@ pub use guard::allowed_hosts;
 
 /// Largest fleet file the page takes (the spreadsheet caps of `run` apply after that too).
 pub const UPLOAD_CAP: usize = 64 * 1024 * 1024;
+/// Room for the form around the file (its other fields, the multipart boundaries).
+const FORM_SLACK: usize = 64 * 1024;
 
 /// Where the token the page uses came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -224,7 +226,9 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/fleets/{id}/results.csv", get(api::results_csv))
         .route("/api/fleets/{id}/report.html", get(api::report_html))
         .route("/api/fleets/{id}/report.xlsx", get(api::report_xlsx))
-        .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_CAP + 64 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            UPLOAD_CAP + FORM_SLACK,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             guard::guard,
