@@ -12,11 +12,9 @@ mod webdriver;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use common::*;
 use webdriver::{browser_and_driver, Driver, Session};
@@ -33,35 +31,6 @@ fn unix_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
-}
-
-/// `growatt-onboard ui` on a free loopback port against `sim`, and the URL with the key it
-/// printed first.
-async fn start_ui(sim: &SimServer, dir: &Path) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["ui", "--no-open", "--listen", "127.0.0.1:0", "--dir"])
-        .arg(dir)
-        .args(["--base-url", &sim.base_url()])
-        .env("GROWATT_TOKEN", DEFAULT_TOKEN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("growatt-onboard ui starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(WAIT, lines.next_line())
-        .await
-        .expect("ui prints its URL within a minute")
-        .expect("ui's stdout")
-        .expect("a first line on stdout");
-    // Whatever else it prints must not fill the pipe and block it.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    assert!(
-        first.starts_with("http://127.0.0.1:") && first.contains("/?key="),
-        "first line: {first}"
-    );
-    (child, first)
 }
 
 /// The state, rows done and the progress line the page shows.
@@ -150,25 +119,25 @@ fn outcomes_by_row(csv_text: &str) -> HashMap<u64, [String; 6]> {
 }
 
 /// The results `growatt-onboard run` writes for the sample workbook against a fresh simulator.
-async fn cli_results(dir: &Path) -> String {
-    let sim = start_sim(SimConfig::default()).await;
-    let input = dir.join("fleet.xlsx");
-    std::fs::copy(SAMPLE, &input).unwrap();
-    let out = run_against(&sim, &input, &["--rate", "500/s"]).await;
-    assert_exit(&out, 3);
-    std::fs::read_to_string(dir.join("fleet.results.csv")).unwrap()
+async fn cli_results() -> String {
+    let env = TestEnv::start_default()
+        .await
+        .named("fleet.xlsx")
+        .with_fleet(std::fs::read(SAMPLE).unwrap());
+    assert_exit(&env.run(&["--rate", "500/s"]).await, 3);
+    std::fs::read_to_string(&env.results).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium and chromedriver; CI runs it with --ignored"]
 async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
     let (browser, driver) = browser_and_driver();
-    let dir = tempfile::tempdir().unwrap();
-    let fleets = dir.path().join("fleets");
-    let sim = start_sim(SimConfig::default()).await;
+    let env = TestEnv::start_default().await;
+    let sim = env.sim();
 
     let ui_started = unix_ms();
-    let (_ui, url) = start_ui(&sim, &fleets).await;
+    let ui = Page::start(&env, &[]).await;
+    let url = ui.url.clone();
     let url_printed = unix_ms();
     let driver = Driver::start(&driver).await;
     let profile = tempfile::tempdir().unwrap();
@@ -231,7 +200,7 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
     assert!(s.text_of("server-label").await.contains(&sim.base_url()));
 
     // A file without the columns: the check's refusal is shown beside it, in words.
-    let odd = write(dir.path(), "odd.csv", "alpha,beta,gamma\n1,ABC123,2\n");
+    let odd = env.write("odd.csv", "alpha,beta,gamma\n1,ABC123,2\n");
     s.find("#file").await.send_keys(odd.to_str().unwrap()).await;
     s.wait_for(
         "the mapping of the odd file",
@@ -434,7 +403,7 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
         .to_string();
     let (status, downloaded) = fetch_in_page(&s, &href).await;
     assert_eq!(status, 200, "{downloaded}");
-    let folder = fleets.join(&id);
+    let folder = ui.dir.join(&id);
     let meta: Value =
         serde_json::from_slice(&std::fs::read(folder.join("fleet.json")).unwrap()).unwrap();
     let copy: PathBuf = folder.join(meta["file"].as_str().unwrap());
@@ -443,8 +412,7 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
     assert_eq!(downloaded, on_disk, "the download is the results file");
     let page_rows = outcomes_by_row(&downloaded);
     assert_eq!(page_rows.len(), 300);
-    let cli_dir = tempfile::tempdir().unwrap();
-    let cli_rows = outcomes_by_row(&cli_results(cli_dir.path()).await);
+    let cli_rows = outcomes_by_row(&cli_results().await);
     assert_eq!(
         page_rows, cli_rows,
         "the page's run and the command line's agree row for row"
