@@ -485,7 +485,7 @@ function tickThrottle() {
   const s = page.status;
   if (!s) return;
   const parts = [];
-  if (s.deferred) parts.push(num(s.deferred) + ' rows deferred');
+  if (s.deferred) parts.push(num(s.deferred) + (s.deferred === 1 ? ' row deferred' : ' rows deferred'));
   const left = (end) => Math.max(0, (end - Date.now()) / 1000);
   if (page.timerEnd.cooldown) parts.push('next in ' + duration(left(page.timerEnd.cooldown)));
   if (page.timerEnd.paused) parts.push('paused, ' + duration(left(page.timerEnd.paused)) + ' left');
