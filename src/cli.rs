@@ -165,12 +165,12 @@ pub struct RequestArgs {
     )]
     pub retry_codes: Vec<i64>,
     /// Per-request time limit: seconds (fractional allowed) or a duration such as 30s, 2m, 500ms.
-    #[arg(long, default_value_t = 30.0, value_name = "DURATION", value_parser = parse_secs)]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_secs)]
     pub timeout: f64,
     /// Delay before the first retry; it doubles with each further retry, up to 60s (with jitter).
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
     pub backoff: std::time::Duration,
-    /// How long the whole run pauses after a 10012 (frequency limit) answer before it slows down and tries again.
+    /// The cooldown: a row answered 10012 (frequency limit) is sent again this long after; retries wait it too once the API refused a repeated request. Other rows keep flowing.
     #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
     pub throttle_pause: std::time::Duration,
     /// Stop starting new rows after this long (90s, 10m, 2h); rows not reached stay for the next run.
@@ -489,6 +489,10 @@ pub struct SimArgs {
     /// numeric user belongs to it, every serial of letters and digits exists (online).
     #[arg(long)]
     pub open_world: bool,
+    /// Answer plant/list Brotli-compressed (Content-Encoding: br) to a client that accepts br,
+    /// as the live server was seen doing.
+    #[arg(long)]
+    pub brotli_plant_list: bool,
 }
 
 /// Options of `demo`.

@@ -56,5 +56,6 @@ fn config(args: &SimArgs) -> anyhow::Result<sim::SimConfig> {
         seed: args.seed,
         link_delay: args.link_delay,
         open_world: args.open_world,
+        brotli_plant_list: args.brotli_plant_list,
     })
 }

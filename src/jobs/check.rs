@@ -118,9 +118,9 @@ pub fn check(
             found(Finding::Warning(line));
         }
         report.account = Some(format!(
-            " ({} not in the account listing of {}{}, {} on a plant another user owns)",
+            " ({} not in {}{}, {} on a plant another user owns)",
             report.not_in_account,
-            screen.cache().listed_on(),
+            screen.cache().listing_words(),
             if screen.cache().complete() {
                 ""
             } else {

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::locate;
 use super::settings::RequestConfig;
 use crate::account::{Located, MAX_PAGES, PER_PAGE};
+use crate::api::device_list::{Found, PlantDevices};
 use crate::api::{Answer, ClientError};
 use crate::engine::{Call, Engine, EngineEvent, ListingVerdict, Sink, Stop, Wording};
 use crate::exit::Exit;
@@ -58,6 +59,8 @@ pub enum VerifyEvent {
         /// Why, in words.
         why: String,
     },
+    /// A row's serial is the collector (datalogger) of devices listed on its plant, in words.
+    Collector(String),
     /// Where a device not on its plant was found (or that it was found nowhere).
     Located {
         /// The row.
@@ -113,6 +116,11 @@ pub struct VerifyReport {
     pub plants: u64,
     /// Requests sent.
     pub requests: u64,
+    /// Of the rows linked now, those whose serial is the collector (datalogger) of listed
+    /// devices rather than a device's own.
+    pub linked_by_collector: u64,
+    /// Plants whose listing claims more devices than it lists: `(plant, count, listed)`.
+    pub short_listings: Vec<(u64, u64, u64)>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
     /// The exit code.
@@ -152,6 +160,10 @@ impl VerifyReport {
         out.push_str(&format!(
             "\n  {} plants listed with {} requests ({} linked in earlier checks)\n",
             self.plants, self.requests, self.linked_before
+        ));
+        out.push_str(&crate::account::listing_notes(
+            self.linked_by_collector,
+            &self.short_listings,
         ));
         if let Some(why) = &self.stopped {
             out.push_str(&format!("  stopped early: {why}\n"));
@@ -284,18 +296,23 @@ pub async fn verify(
         let engine = engine.clone();
         tasks.spawn(async move {
             let listing = list_plant(&engine, plant).await;
-            (targets, listing)
+            (plant, targets, listing)
         });
     }
     let mut write_error = None;
     let mut to_locate = Vec::new();
     while let Some(joined) = tasks.join_next().await {
-        let Ok((mut targets, listing)) = joined else {
+        let Ok((plant, mut targets, listing)) = joined else {
             continue;
         };
         targets.sort_by_key(|t| t.row);
         let listing = match listing {
-            Listing::Devices(d) => Some(Ok(d)),
+            Listing::Devices(d) => {
+                if let Some((count, listed)) = d.claims_more() {
+                    report.short_listings.push((plant, count, listed));
+                }
+                Some(Ok(d))
+            }
             Listing::Missing => Some(Err(())),
             Listing::Failed(why) => {
                 events.emit(VerifyEvent::PlantUnchecked {
@@ -318,8 +335,17 @@ pub async fn verify(
         for t in targets {
             let (status, device_status, updated) = match &listing {
                 Err(()) => (LinkStatus::PlantMissing, String::new(), String::new()),
-                Ok(devices) => match devices.get(&sn_key(&t.sn)) {
-                    Some(d) => (LinkStatus::Linked, d.status.clone(), d.updated.clone()),
+                Ok(devices) => match devices.find(&t.sn) {
+                    Some(Found::Device(d)) => {
+                        (LinkStatus::Linked, d.status.clone(), d.updated.clone())
+                    }
+                    Some(Found::Collector { devices, updated }) => {
+                        report.linked_by_collector += 1;
+                        events.emit(VerifyEvent::Collector(crate::account::collector_note(
+                            t.row, &t.sn, plant, &devices,
+                        )));
+                        (LinkStatus::Linked, String::new(), updated.to_string())
+                    }
                     None if cfg.locate => {
                         to_locate.push(t);
                         continue;
@@ -377,15 +403,8 @@ pub async fn verify(
     Ok(report)
 }
 
-/// A listed device's facts.
-#[derive(Debug, Clone)]
-struct Listed {
-    status: String,
-    updated: String,
-}
-
 enum Listing {
-    Devices(HashMap<u64, Listed>),
+    Devices(PlantDevices),
     Missing,
     Failed(String),
     Stopped,
@@ -393,7 +412,7 @@ enum Listing {
 
 /// Pages through one plant's devices.
 async fn list_plant(engine: &Arc<Engine>, plant: u64) -> Listing {
-    let mut devices = HashMap::new();
+    let mut devices = PlantDevices::default();
     let mut page = 1;
     loop {
         let label = format!("plant {plant} page {page}");
@@ -425,45 +444,8 @@ async fn list_plant(engine: &Arc<Engine>, plant: u64) -> Listing {
                 return Listing::Failed(format!("the listing failed: {}", attempt.answer))
             }
         }
-        let data = attempt.data.unwrap_or_default();
-        let listed = data
-            .get("devices")
-            .and_then(|d| d.as_array())
-            .cloned()
-            .unwrap_or_default();
-        for d in &listed {
-            let text = |k: &str| match d.get(k) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(serde_json::Value::Null) | None => String::new(),
-                Some(v) => v.to_string(),
-            };
-            let sn = text("device_sn");
-            if sn.is_empty() {
-                continue;
-            }
-            devices.insert(
-                sn_key(sn.trim()),
-                Listed {
-                    status: text("status"),
-                    updated: text("last_update_time"),
-                },
-            );
-        }
-        let pages = data
-            .get("pages")
-            .and_then(|p| p.as_u64())
-            .or_else(|| {
-                data.get("count")
-                    .and_then(|c| c.as_u64())
-                    .map(|c| c.div_ceil(PER_PAGE))
-            })
-            // Without paging totals, a full page means there may be another.
-            .unwrap_or(if listed.len() as u64 >= PER_PAGE {
-                page + 1
-            } else {
-                page
-            });
-        if listed.is_empty() || page >= pages || page >= MAX_PAGES {
+        let more = devices.take_page(&attempt.data.unwrap_or_default(), PER_PAGE);
+        if !more || page >= MAX_PAGES {
             return Listing::Devices(devices);
         }
         page += 1;

@@ -151,6 +151,7 @@ pub fn verify_sink(log: &Log, ui: Ui) -> Sink<VerifyEvent> {
     Sink::new(move |event| match event {
         VerifyEvent::Engine(e) => engine_notice(&log, &ui, &e),
         VerifyEvent::Warning(w) => log.notice(&format!("growatt-onboard verify: {w}")),
+        VerifyEvent::Collector(note) if !ui.quiet => log.notice(&note),
         VerifyEvent::PlantUnchecked { plant, rows, why } if !ui.quiet => {
             log.notice(&format!(
                 "growatt-onboard verify: plant {plant}: {why}; its {rows} rows stay unchecked"
@@ -211,6 +212,10 @@ pub fn print_verified(log: &Log, report: &VerifyReport, out: &std::path::Path) {
             "checked": report.checked,
             "unchecked": report.unchecked,
             "plants": report.plants,
+            "linked_by_collector": report.linked_by_collector,
+            "short_listings": report.short_listings.iter().map(|(plant, count, listed)| {
+                json!({"plant_id": plant, "count": count, "listed": listed})
+            }).collect::<Vec<_>>(),
             "requests": report.requests,
             "stopped": report.stopped,
             "verify_file": out,

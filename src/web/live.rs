@@ -210,6 +210,7 @@ impl Live {
             VerifyEvent::PlantUnchecked { plant, rows, why } => live.note(format!(
                 "plant {plant}: {why}; its {rows} rows stay unchecked"
             )),
+            VerifyEvent::Collector(note) => live.note(note),
             VerifyEvent::Located { .. } => {}
         })
     }
