@@ -11,7 +11,12 @@ use crate::units::{parse_duration, parse_probability, parse_secs, Rate};
 /// Register a fleet of Growatt devices with their plants and end-user accounts, from a CSV, .xlsx,
 /// .xls or .ods file, through the ShineServer OpenAPI: paced, concurrent, retrying and resumable.
 #[derive(Debug, Parser)]
-#[command(name = "growatt-onboard", version = crate::version::LONG, propagate_version = true)]
+#[command(
+    name = "growatt-onboard",
+    version = crate::version::LONG,
+    propagate_version = true,
+    args_override_self = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -115,6 +120,9 @@ pub struct InputArgs {
     /// The sheet to read from a spreadsheet file (.xlsx, .xls, .ods) [default: the first].
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
+    /// Saved settings (column mapping, sheet, server, token file, pace) [default: growatt-onboard.toml beside INPUT, when there is one].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 /// Options of `run`.

@@ -143,3 +143,42 @@ async fn every_line_of_a_cron_log_starts_with_its_time_and_the_first_says_what_s
         assert!(stamped(l), "a verify line without its time: {l:?}\n{err}");
     }
 }
+
+/// `growatt-onboard.toml` beside the fleet holds the column mapping and the pace, so cron and
+/// Windows lines stay short; a flag still wins, and `check` says which file it read.
+#[tokio::test]
+async fn saved_settings_beside_the_fleet_stand_in_for_the_flags() {
+    let good = good_fleet(3).replace("plant_id,sn,c_user_id", "Plant ID,Serial No.,Customer ID");
+    let env = TestEnv::start_default().await.with_fleet(good);
+    let settings = env.write(
+        "growatt-onboard.toml",
+        format!(
+            "rate = \"40/s\"\nbase-url = \"{}\"\n[columns]\nplant_id = \"Plant ID\"\nsn = \"Serial No.\"\nc_user_id = \"Customer ID\"\n",
+            env.base()
+        ),
+    );
+    let out = env.bin(&["check", arg(&env.fleet)]).output().await;
+    assert_exit(&out, 0);
+    assert_said(&out, &["settings from", arg(&settings)]);
+    assert!(
+        stdout(&out).contains("3 rows: 3 to send"),
+        "{}",
+        stdout(&out)
+    );
+    let out = env.bin(&["run", arg(&env.fleet)]).output().await;
+    assert_exit(&out, 0);
+    assert_eq!(env.summary()["configured_rate_per_second"], 40.0);
+    assert_eq!(env.lines().len(), 3);
+    // A flag on the command line wins over the file.
+    let out = env
+        .bin(&["check", arg(&env.fleet), "--column", "sn=Serial"])
+        .output()
+        .await;
+    assert_exit(&out, 1);
+    assert_said(&out, &["looked for 'Serial'"]);
+    // A key the file may not hold is named.
+    std::fs::write(&settings, "colums = 3\n").unwrap();
+    let out = env.bin(&["check", arg(&env.fleet)]).output().await;
+    assert_exit(&out, 2);
+    assert_said(&out, &["'colums' is not a setting"]);
+}
