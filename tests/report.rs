@@ -8,7 +8,7 @@ use std::process::Command;
 use common::*;
 
 /// The outcomes the demo's fleet ends in.
-const OUTCOMES: [&str; 5] = [
+const DEMO_OUTCOMES: [&str; 5] = [
     "registered",
     "already_registered",
     "rejected",
@@ -39,7 +39,7 @@ async fn text_report_counts_match_the_results_and_give_advice() {
     let out = run_no_token(&["report", arg(&env.results)]).await;
     assert_exit(&out, 3);
     let text = stdout(&out);
-    for outcome in OUTCOMES {
+    for outcome in DEMO_OUTCOMES {
         let line = text
             .lines()
             .find(|l| l.trim_start().starts_with(&format!("{outcome} ")))
@@ -104,7 +104,7 @@ async fn html_report_renders_the_counts_in_chromium() {
     let ok = dom.status.success();
     assert!(ok, "{}", String::from_utf8_lossy(&dom.stderr));
     let dom = String::from_utf8_lossy(&dom.stdout);
-    for outcome in OUTCOMES {
+    for outcome in DEMO_OUTCOMES {
         let needle = format!("id=\"count-{outcome}\"");
         let at = dom
             .find(&needle)

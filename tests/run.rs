@@ -129,14 +129,7 @@ async fn sample_fleet_ends_as_the_contract_says_and_sends_each_valid_row_once() 
 
     // The summary agrees with the results file.
     let summary = env.summary();
-    for outcome in [
-        "registered",
-        "already_registered",
-        "rejected",
-        "failed",
-        "invalid",
-        "duplicate",
-    ] {
+    for outcome in OUTCOMES {
         let n = count(&lines, outcome) as u64;
         assert_eq!(summary["outcomes"][outcome], n, "{outcome}");
     }

@@ -100,15 +100,8 @@ fn outcomes_by_row(csv_text: &str) -> HashMap<u64, [String; 6]> {
     let mut r = csv::Reader::from_reader(csv_text.as_bytes());
     let headers = r.headers().unwrap().clone();
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
-    let keys = [
-        "plant_id",
-        "sn",
-        "c_user_id",
-        "outcome",
-        "error_code",
-        "error_msg",
-    ]
-    .map(col);
+    // plant_id, sn, c_user_id, outcome, error_code, error_msg.
+    let keys: [usize; 6] = std::array::from_fn(|i| col(growatt_onboard::journal::COLUMNS[i + 1]));
     let row = col("row");
     let mut m = HashMap::new();
     for rec in r.records() {
@@ -347,14 +340,7 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
         .collect();
     assert!(twice.is_empty(), "registered, then sent again: {twice:?}");
     let mut counts = HashMap::new();
-    for o in [
-        "registered",
-        "already_registered",
-        "rejected",
-        "failed",
-        "invalid",
-        "duplicate",
-    ] {
+    for o in OUTCOMES {
         let shown = s.text_of(&format!("count-{o}")).await.replace(',', "");
         counts.insert(o, shown.parse::<u64>().unwrap());
     }

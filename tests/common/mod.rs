@@ -28,6 +28,16 @@ pub use page::{answer, multipart, Page};
 /// How long [`poll_until`] waits for its condition before the test fails.
 pub const POLL_LIMIT: Duration = Duration::from_secs(30);
 
+/// Every outcome a results line can have, in the summary's order.
+pub const OUTCOMES: [&str; 6] = [
+    "registered",
+    "already_registered",
+    "rejected",
+    "failed",
+    "invalid",
+    "duplicate",
+];
+
 /// One line of a results file: column → value.
 pub type Line = HashMap<String, String>;
 
@@ -134,6 +144,12 @@ pub fn assert_printed(out: &Output, words: &[&str]) -> String {
         assert!(text.contains(w), "stdout lacks {w:?}:\n{text}");
     }
     text
+}
+
+/// The first line of `text` that holds `needle`; fails the test, showing `text`, when none does.
+pub fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    let line = text.lines().find(|l| l.contains(needle));
+    line.unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
 }
 
 /// The results file as a list of lines, checking the header.
