@@ -181,3 +181,70 @@ async fn saved_settings_beside_the_fleet_stand_in_for_the_flags() {
     assert_exit(&out, 2);
     assert_said(&out, &["'colums' is not a setting"]);
 }
+
+/// The man pages name no page that does not exist, say more in DESCRIPTION than in NAME, and
+/// list the files the tool keeps.
+#[tokio::test]
+async fn the_man_pages_list_only_real_pages_and_the_files() {
+    let env = TestEnv::offline();
+    let dir = env.path("man");
+    assert_exit(&run_bin(&["manpage", arg(&dir)]).await, 0);
+    let main = std::fs::read_to_string(dir.join("growatt-onboard.1")).unwrap();
+    assert!(!main.contains("growatt\\-onboard\\-help") && !main.contains("growatt-onboard-help"));
+    assert!(!dir.join("growatt-onboard-help.1").exists());
+    for page in std::fs::read_dir(&dir).unwrap().flatten() {
+        let text = std::fs::read_to_string(page.path()).unwrap();
+        assert!(text.contains(".SH FILES"), "{:?}", page.path());
+        let name = text
+            .split(".SH NAME")
+            .nth(1)
+            .unwrap()
+            .split(".SH")
+            .next()
+            .unwrap();
+        if let Some(desc) = text.split(".SH DESCRIPTION").nth(1) {
+            let desc = desc.split(".SH").next().unwrap();
+            assert_ne!(
+                name.split(" \\- ").nth(1).map(str::trim),
+                Some(desc.trim()),
+                "{:?}",
+                page.path()
+            );
+        }
+    }
+    assert!(main.contains(".SH DESCRIPTION") && main.contains("results.csv.lock"));
+}
+
+/// Small things a technician trips over: a reversed `--column`, a token file copied from a
+/// profile line, and one that others can read.
+#[tokio::test]
+async fn a_reversed_column_is_explained_and_a_profile_line_token_file_works() {
+    let env = TestEnv::start_default().await.with_fleet(good_fleet(2));
+    let out = env
+        .bin(&["check", arg(&env.fleet), "--column", "Plant ID=plant_id"])
+        .output()
+        .await;
+    assert_exit(&out, 2);
+    assert_said(
+        &out,
+        &["the order is KEY=HEADER", "--column plant_id=\"Plant ID\""],
+    );
+    let token = env.write(
+        "token.env",
+        format!("export GROWATT_TOKEN=\"{DEFAULT_TOKEN}\"\n"),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let out = env
+        .run_cmd_at(&env.base(), &["--token-file", arg(&token)])
+        .token(None)
+        .output()
+        .await;
+    assert_exit(&out, 0);
+    assert_eq!(env.lines().len(), 2);
+    #[cfg(unix)]
+    assert_said(&out, &["can be read by other users", "chmod 600"]);
+}
