@@ -26,7 +26,7 @@ pub use events::{EngineEvent, Sink};
 pub use pacer::{PaceStatus, Pacer};
 pub use policy::{ListingVerdict, LocateVerdict, RetryPolicy, Symptom, Verdict};
 pub use schedule::{Class, Scheduler, Waiting};
-pub use stop::{Stop, Wording};
+pub use stop::{Job, Stop, Wording};
 
 /// How many answers at the start of a run decide that the setup, not the rows, is at fault.
 const PROBE: u32 = 5;

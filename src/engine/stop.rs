@@ -69,10 +69,45 @@ impl Stop {
         }
     }
 
+    /// [`Stop::describe_for`] a job other than `run`: what an interrupted job kept, and which
+    /// file it could not write, are the job's own (`verify` keeps the verify file, a pull the
+    /// account cache; neither writes the results file).
+    pub fn describe_job(&self, wording: Wording, job: Job) -> String {
+        let page = wording == Wording::Page;
+        match (self, job) {
+            (Stop::Interrupted, Job::Verify) => if page {
+                "interrupted; every row checked so far is in the verify file; verify again to check the rest"
+            } else {
+                "interrupted; every row checked so far is in the verify file; run the same verify again to check the rest"
+            }
+            .into(),
+            (Stop::Interrupted, Job::AccountPull) => if page {
+                "interrupted; the pages listed so far are in the account cache, with every listing call counted; pull the account again to go on"
+            } else {
+                "interrupted; the pages listed so far are in the account cache, with every listing call counted; run `growatt-onboard account pull` again to go on"
+            }
+            .into(),
+            (Stop::Unwritable(e), Job::Verify) => format!("cannot write the verify file: {e}"),
+            _ => self.describe_for(wording),
+        }
+    }
+
     /// What to tell a person at a terminal: [`Stop::describe_for`] the command line.
     pub fn describe(&self) -> String {
         self.describe_for(Wording::CommandLine)
     }
+}
+
+/// The job a stop ends, for words about what it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Job {
+    /// `run`: the results file.
+    #[default]
+    Run,
+    /// `verify`: the verify file.
+    Verify,
+    /// `account pull`: the account cache.
+    AccountPull,
 }
 
 /// Which front a person uses, for words that name its controls.
