@@ -275,6 +275,11 @@ impl Engine {
         self.cfg.attempt_events
     }
 
+    /// Most requests in flight at once (`--concurrency`).
+    pub fn concurrency(&self) -> usize {
+        self.cfg.concurrency
+    }
+
     /// The retry policy in force.
     pub fn policy(&self) -> &RetryPolicy {
         &self.cfg.policy

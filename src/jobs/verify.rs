@@ -18,7 +18,7 @@ use super::settings::RequestConfig;
 use crate::account::{Located, MAX_PAGES, PER_PAGE};
 use crate::api::device_list::{Found, PlantDevices};
 use crate::api::{Answer, ClientError};
-use crate::engine::{Call, Engine, EngineEvent, ListingVerdict, Sink, Stop, Wording};
+use crate::engine::{Call, Engine, EngineEvent, Job, ListingVerdict, Sink, Stop, Wording};
 use crate::exit::Exit;
 use crate::input::sn_key;
 use crate::journal::{
@@ -389,7 +389,9 @@ pub async fn verify(
     if let Some(e) = write_error.map(Err).unwrap_or(sync).err() {
         stop = Some(Stop::Unwritable(e.to_string()));
     }
-    report.stopped = stop.as_ref().map(|s| s.describe_for(cfg.wording));
+    report.stopped = stop
+        .as_ref()
+        .map(|s| s.describe_job(cfg.wording, Job::Verify));
     let rows_exit = if report.not_linked() > 0 {
         Exit::NeedsAttention
     } else {
