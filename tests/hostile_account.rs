@@ -135,6 +135,41 @@ async fn a_page_shorter_than_its_count_leaves_the_listing_partial() {
     assert_eq!(cache_json(&env)["plant_listing"]["complete"], true);
 }
 
+/// Pages that list the same plants twice (150 promised, page 2 repeating half of page 1) never
+/// add up to a complete listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_repeating_entries_never_add_up_to_a_complete_listing() {
+    let srv = Hostile::start(|r| {
+        if r.path.starts_with("/v1/plant/list") {
+            let ids = if r.path.contains("page=1&") {
+                1..=100
+            } else {
+                1..=50
+            };
+            let plants: Vec<_> = ids.map(|i| serde_json::json!({ "plant_id": i })).collect();
+            let data = serde_json::json!({ "count": 150, "plants": plants });
+            json(
+                200,
+                &serde_json::json!({ "error_code": 0, "data": data }).to_string(),
+            )
+        } else {
+            one_user()
+        }
+    })
+    .await;
+    let env = world();
+    let out = env.account_at("pull", &srv.base_url(), &[]).output().await;
+    assert_exit(&out, 1);
+    assert_said(&out, &["100 plants where its count says 150", "partial"]);
+    let cache = cache_json(&env);
+    assert_eq!(cache["plant_listing"]["complete"], false, "{cache}");
+    assert_eq!(
+        srv.requests(),
+        2,
+        "two pages, no user listing after the failure"
+    );
+}
+
 /// SIGINT or SIGTERM while a listing call is in flight: the pull ends with 130, in the words of
 /// a pull (its cache, no results file), and the call it sent is counted.
 #[cfg(unix)]

@@ -203,23 +203,40 @@ pub async fn pull(
                 },
                 |c| c.div_ceil(PER_PAGE),
             );
-            if listed == 0 || page >= pages || page >= MAX_PAGES {
-                state.complete = true;
-                state.next_page = 1;
-            } else {
+            if listed > 0 && page < pages && page < MAX_PAGES {
                 state.next_page = page + 1;
+                key.save(cache)?;
+                page += 1;
+                continue;
             }
-            let done = state.complete;
+            // The listing's last page: complete only when it holds all its count says (entries
+            // listed twice, or past the API's last page, leave it short).
+            state.next_page = 1;
+            let held = match which {
+                Which::Plants => cache.plants.len(),
+                Which::Users => cache.users.len(),
+            } as u64;
+            if let Some(c) = count.filter(|c| held < *c) {
+                report.failed = Some(format!(
+                    "{} ended at page {page} with {} where its count says {c} (entries listed twice, or more than the API's {MAX_PAGES} pages hold); {PARTIAL}",
+                    which.path(),
+                    crate::text::count(held, which.one(), which.noun()),
+                ));
+                key.save(cache)?;
+                return Ok(report);
+            }
+            listing_state(cache, which).complete = true;
             key.save(cache)?;
-            if done {
-                break;
-            }
-            page += 1;
+            break;
         }
     }
     report.complete = cache.complete();
     Ok(report)
 }
+
+/// How a message about a listing that is not whole ends.
+const PARTIAL: &str =
+    "the listing stays partial (rows are not ruled out for what it could not list); pull again later";
 
 /// What is wrong with a page that lists less than it promises, in words: its list is missing
 /// (or not a list), or it names fewer entries than its `count` leaves for this page. `listed` is
@@ -232,7 +249,7 @@ fn short_page(
 ) -> Option<String> {
     let noun = which.noun();
     let path = which.path();
-    let keep = "the listing stays partial (rows are not ruled out for what it could not list); pull again later";
+    let keep = PARTIAL;
     let promised = count.map(|c| c.saturating_sub((page - 1) * PER_PAGE).min(PER_PAGE));
     match (listed, promised) {
         (None, Some(c)) if c > 0 => Some(format!(
@@ -297,4 +314,35 @@ fn take_page(cache: &mut AccountCache, which: Which, data: &serde_json::Value) -
         }
     }
     Some(taken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_short_when_its_list_is_missing_or_holds_less_than_its_count_leaves() {
+        let short = |page, count, listed| short_page(Which::Plants, page, count, listed);
+        // Honest pages: full ones, the last one's remainder, an empty account.
+        assert_eq!(short(1, Some(250), Some(100)), None);
+        assert_eq!(short(3, Some(250), Some(50)), None);
+        assert_eq!(short(1, Some(0), Some(0)), None);
+        assert_eq!(short(1, None, Some(0)), None);
+        assert_eq!(short(1, Some(3), Some(5)), None);
+        // Lies.
+        let missing = short(1, Some(3), None).unwrap();
+        assert!(
+            missing.contains("says the account has 3 plants but lists none"),
+            "{missing}"
+        );
+        assert!(missing.contains("no `plants` list"), "{missing}");
+        assert!(short(1, None, None).unwrap().contains("lists no plants"));
+        assert!(short(1, Some(0), None).is_some());
+        let few = short(3, Some(250), Some(20)).unwrap();
+        assert!(
+            few.contains("lists 20 plants where its count of 250 promises 50"),
+            "{few}"
+        );
+        assert!(few.contains("stays partial"), "{few}");
+    }
 }
