@@ -59,13 +59,13 @@ fn verify_lines(env: &TestEnv) -> Vec<String> {
     text.lines().skip(1).map(String::from).collect()
 }
 
-/// SIGINT or SIGTERM while a plant's listing is in flight: verify ends with 130, speaks of the
-/// verify file (not of a results file it does not write), and a row it could not check is left
-/// for the next verify.
+/// SIGINT or SIGTERM while a plant's listing is in flight, or while `--locate` asks where a
+/// device sits: verify ends with 130 and speaks of the verify file (not of a results file it
+/// does not write).
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_mid_verify_exits_130_in_verify_s_words() {
-    for sig in ["-INT", "-TERM"] {
+    for (sig, locate) in [("-INT", false), ("-TERM", false), ("-INT", true)] {
         let cfg = SimConfig {
             fixture: located_world(),
             latency: Duration::from_millis(1500),
@@ -74,10 +74,18 @@ async fn a_signal_mid_verify_exits_130_in_verify_s_words() {
         let mut env = TestEnv::start(cfg).await;
         env.results = env.write("r.csv", registered(&[("1001", "DEV0000001")]));
         let base = env.base();
-        let args = ["verify", arg(&env.results), "--base-url", &base];
+        let mut args = vec!["verify", arg(&env.results), "--base-url", &base];
+        if locate {
+            args.push("--locate");
+        }
         let mut verify = env.bin(&args).spawn();
         let sim = env.sim();
-        poll_until("the first listing", || sim.stats().requests >= 1).await;
+        if locate {
+            let asked = || !sim.account_stats().sn_plant_per_sn.is_empty();
+            poll_until("the first sn_plant", asked).await;
+        } else {
+            poll_until("the first listing", || sim.stats().requests >= 1).await;
+        }
         verify.signal(sig);
         let status = verify.wait().await;
         let err = verify.stderr();
