@@ -11,7 +11,12 @@ use crate::units::{parse_duration, parse_probability, parse_secs, Rate};
 /// Register a fleet of Growatt devices with their plants and end-user accounts, from a CSV, .xlsx,
 /// .xls or .ods file, through the ShineServer OpenAPI: paced, concurrent, retrying and resumable.
 #[derive(Debug, Parser)]
-#[command(name = "growatt-onboard", version = crate::version::LONG, propagate_version = true)]
+#[command(
+    name = "growatt-onboard",
+    version = crate::version::LONG,
+    propagate_version = true,
+    args_override_self = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -115,6 +120,9 @@ pub struct InputArgs {
     /// The sheet to read from a spreadsheet file (.xlsx, .xls, .ods) [default: the first].
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
+    /// Saved settings (column mapping, sheet, server, token file, pace) [default: growatt-onboard.toml beside INPUT, when there is one].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 /// Options of `run`.
@@ -132,6 +140,10 @@ pub struct RunArgs {
     /// Validate and report like `check`; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// End the run (exit 4) once only rows refused by the API's rate limit (10012) are left,
+    /// instead of waiting out their cooldown; the next run (cron) sends them.
+    #[arg(long)]
+    pub leave_throttled: bool,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub account: AccountUse,
@@ -165,12 +177,12 @@ pub struct RequestArgs {
     )]
     pub retry_codes: Vec<i64>,
     /// Per-request time limit: seconds (fractional allowed) or a duration such as 30s, 2m, 500ms.
-    #[arg(long, default_value_t = 30.0, value_name = "DURATION", value_parser = parse_secs)]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_secs)]
     pub timeout: f64,
     /// Delay before the first retry; it doubles with each further retry, up to 60s (with jitter).
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
     pub backoff: std::time::Duration,
-    /// How long the whole run pauses after a 10012 (frequency limit) answer before it slows down and tries again.
+    /// The cooldown: a row answered 10012 (frequency limit) is sent again this long after; retries wait it too once the API refused a repeated request. Other rows keep flowing.
     #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
     pub throttle_pause: std::time::Duration,
     /// Stop starting new rows after this long (90s, 10m, 2h); rows not reached stay for the next run.

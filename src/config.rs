@@ -101,6 +101,7 @@ pub fn run_settings(
         account: None,
         count_rows: ui.progress_mode() != Mode::Hidden,
         attempt_events: ui.verbose >= 2,
+        leave_throttled: args.leave_throttled,
         wording: Wording::CommandLine,
     })
 }
@@ -270,13 +271,75 @@ fn read_token_file(path: &Path) -> Result<String, ConfigError> {
     if bytes.len() as u64 > TOKEN_FILE_MAX {
         return Err(bad("the file is larger than a token could be"));
     }
-    String::from_utf8(bytes).map_err(|_| bad("the file is not text"))
+    let text = String::from_utf8(bytes).map_err(|_| bad("the file is not text"))?;
+    Ok(token_value(&text).to_string())
+}
+
+/// The token in a token file's text: the text itself, or the value of a shell-style
+/// `GROWATT_TOKEN=…` line (with `export` and quotes), as people copy it from their profile.
+fn token_value(text: &str) -> &str {
+    text.lines()
+        .map(str::trim)
+        .map(|l| l.strip_prefix("export ").unwrap_or(l).trim_start())
+        .find_map(|l| l.strip_prefix("GROWATT_TOKEN="))
+        .map(|v| v.trim().trim_matches(['"', '\'']))
+        .unwrap_or(text)
+}
+
+/// A warning when the token file can be read by other users of this machine (Unix permissions).
+pub fn token_file_warning(server: &ServerArgs) -> Option<String> {
+    let path = server.token_file.as_ref()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "the token file {} can be read by other users of this machine (mode {:o}); make it yours alone: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::RegionArg;
+
+    #[test]
+    fn a_token_file_may_hold_the_shell_line_it_was_copied_from() {
+        assert_eq!(token_value("abc\n"), "abc\n");
+        assert_eq!(token_value("GROWATT_TOKEN=abc\n"), "abc");
+        assert_eq!(token_value("# mine\nexport GROWATT_TOKEN=\"abc\"\n"), "abc");
+        assert_eq!(token_value("GROWATT_TOKEN='abc'"), "abc");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_others_can_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t");
+        std::fs::write(&f, "x").unwrap();
+        let server = ServerArgs {
+            region: RegionArg::Eu,
+            base_url: None,
+            token_file: Some(f.clone()),
+        };
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let w = token_file_warning(&server).unwrap();
+        assert!(w.contains("chmod 600") && w.contains("644"), "{w}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(token_file_warning(&server), None);
+    }
 
     #[test]
     fn token_sources() {

@@ -24,6 +24,7 @@ pub mod launch;
 pub mod outcome;
 pub mod paths;
 pub mod report;
+pub mod saved;
 pub mod template;
 pub mod term;
 pub mod text;
@@ -38,9 +39,27 @@ use exit::Exit;
 /// command's fatal error and picks its exit code. The token's environment variable is read here,
 /// once.
 pub async fn execute(cli: Cli) -> Exit {
+    execute_with(cli, None).await
+}
+
+/// [`execute`], saying first which saved settings file the command line was read with.
+pub async fn execute_with(cli: Cli, saved: Option<&std::path::Path>) -> Exit {
     let token_env = std::env::var("GROWATT_TOKEN").ok();
     let token_env = token_env.as_deref();
     let log = error_log(&cli.command);
+    if let Some(path) = saved {
+        let quiet = match &cli.command {
+            Command::Run(a) => a.output.quiet,
+            Command::Check(a) => a.quiet,
+            _ => false,
+        };
+        if !quiet {
+            log.notice(&format!(
+                "growatt-onboard: settings from {}",
+                path.display()
+            ));
+        }
+    }
     let outcome = match cli.command {
         Command::Run(args) if args.dry_run => {
             let check = cli::CheckArgs {

@@ -116,10 +116,9 @@ async fn running_again_sends_only_what_is_not_done_and_picks_up_new_rows() {
     assert!(stats2.requests_per_sn.values().all(|n| *n == 1));
     assert!(stats2.adds_per_sn.values().all(|n| *n == 1));
     assert_eq!(stats2.by_code.keys().collect::<Vec<_>>(), ["0"]);
-    // Run 2 appended one line per row it sent, plus the duplicate again.
-    assert_eq!(run2.len(), expected_sent.len() + 1);
-    let mut sent_lines: BTreeSet<String> = sns_of(run2);
-    assert!(sent_lines.remove("dev0000002"));
+    // Run 2 appended one line per row it sent; the unchanged duplicate is not written again.
+    assert_eq!(run2.len(), expected_sent.len());
+    let sent_lines: BTreeSet<String> = sns_of(run2);
     assert_eq!(sent_lines, expected_sent);
     // The latest line per row: every row registered, the repeat still a duplicate.
     let latest = latest_by_row(&all);
@@ -138,17 +137,16 @@ async fn running_again_sends_only_what_is_not_done_and_picks_up_new_rows() {
     assert_eq!(s["skipped_done"], done1.len() as u64);
     assert_eq!(s["exit_code"], 0);
 
-    // Run 3: nothing left; only the duplicate is written again (it is not "done"), nothing sent.
+    // Run 3: nothing left; the duplicate (not "done") is counted again but, unchanged, not
+    // written again; nothing sent.
     let out = env
         .run_at(&base2, &["--no-progress", "--rate", "500/s"])
         .await;
     assert_exit(&out, 0);
     assert_eq!(sim2.stats(), stats2, "the third run sent nothing");
     let all3 = assert_whole_lines(&env.results);
-    assert_eq!(all3.len(), all.len() + 1);
-    let last = &all3[all.len()];
-    assert_eq!(last["row"], dup_row.to_string());
-    assert_eq!(last["outcome"], "duplicate");
+    assert_eq!(all3.len(), all.len());
+    assert_eq!(latest_by_row(&all3)[&dup_row]["outcome"], "duplicate");
     let s = env.summary();
     assert_eq!(s["skipped_done"], 45);
     assert_eq!(s["requests"], 0);
@@ -156,10 +154,10 @@ async fn running_again_sends_only_what_is_not_done_and_picks_up_new_rows() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invalid_and_duplicate_rows_are_written_again_on_every_run_and_never_sent() {
-    // Observed (and what the contract implies: only registered/already_registered are skipped):
-    // each run appends a fresh line for every invalid and duplicate row, sends none of them, and
-    // an invalid row keeps the exit code at 3 until the input is fixed.
+async fn invalid_and_duplicate_rows_are_written_once_while_unchanged_and_never_sent() {
+    // Only registered/already_registered are skipped: each run counts every invalid and
+    // duplicate row again (an invalid row keeps the exit code at 3 until the input is fixed) and
+    // sends none of them, but writes a row's line only when it differs from its latest one.
     let mut text = good_fleet(3);
     let first_sn = text.lines().nth(1).unwrap().split(',').nth(1).unwrap();
     let dup = format!("1,{},1\n", first_sn.to_lowercase());
@@ -170,12 +168,17 @@ async fn invalid_and_duplicate_rows_are_written_again_on_every_run_and_never_sen
     for run in 1..=3 {
         let (_, lines) = run_whole(&env, "--rate 500/s", 3).await;
         let new = &lines[lines_before..];
-        let expected = if run == 1 { 5 } else { 2 };
+        let expected = if run == 1 { 5 } else { 0 };
         assert_eq!(new.len(), expected, "run {run}: {new:?}");
-        let by_row = latest_by_row(new);
+        let by_row = latest_by_row(&lines);
         assert_line(&by_row[&5], "outcome=invalid error_code=");
         assert_eq!(by_row[&6]["outcome"], "duplicate");
         assert!(by_row[&6]["error_msg"].contains("row 2"));
+        assert_eq!(
+            env.summary()["outcomes"]["invalid"],
+            1,
+            "run {run} counts it"
+        );
         lines_before = lines.len();
         let stats = env.sim().stats();
         assert_eq!(stats.requests, 3, "only the three good rows, once, ever");

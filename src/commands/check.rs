@@ -61,7 +61,6 @@ pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
                 "file"
             }
         );
-        return Ok(report.exit());
     }
     let done = if report.done > 0 {
         format!(

@@ -98,6 +98,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         account: None,
         count_rows: ui.progress_mode() != crate::term::Mode::Hidden,
         attempt_events: ui.verbose >= 2,
+        leave_throttled: false,
         wording: Wording::CommandLine,
     };
     let verify = VerifySettings {

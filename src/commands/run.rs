@@ -16,7 +16,14 @@ pub async fn execute(args: RunArgs, token_env: Option<&str>) -> Outcome {
     // One emitter for the bar, the notices and the summary, so every line prints above the bar.
     let log = &ui.log();
     let mut cfg = run_settings(&args, token_env, &ui)?;
-    if let Some(warning) = cfg.request.token.length_warning() {
+    let file_warning = crate::config::token_file_warning(&args.server);
+    for warning in cfg
+        .request
+        .token
+        .length_warning()
+        .into_iter()
+        .chain(file_warning)
+    {
         if !ui.quiet {
             log.notice(&format!("growatt-onboard: warning: {warning}"));
         }

@@ -15,7 +15,14 @@ pub async fn execute(args: VerifyArgs, token_env: Option<&str>) -> Outcome {
     let ui = Ui::from_args(&args.output);
     let log = &ui.log();
     let cfg = verify_settings(&args, token_env, &ui)?;
-    if let Some(warning) = cfg.request.token.length_warning() {
+    let file_warning = crate::config::token_file_warning(&args.server);
+    for warning in cfg
+        .request
+        .token
+        .length_warning()
+        .into_iter()
+        .chain(file_warning)
+    {
         if !ui.quiet {
             log.notice(&format!("growatt-onboard: warning: {warning}"));
         }

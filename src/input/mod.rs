@@ -155,6 +155,14 @@ impl ReadOptions {
             };
             let key = key.trim().to_ascii_lowercase();
             let Some(i) = REQUIRED.iter().position(|r| *r == key) else {
+                let value = header.trim().trim_matches(['"', '\'']).trim();
+                if REQUIRED.contains(&value.to_ascii_lowercase().as_str()) {
+                    return Err(format!(
+                        "--column '{m}': the order is KEY=HEADER, the column's key first: --column {}=\"{}\"",
+                        value.to_ascii_lowercase(),
+                        key_as_typed(m)
+                    ));
+                }
                 return Err(format!(
                     "--column '{m}': '{key}' is not one of plant_id, sn, c_user_id"
                 ));
@@ -167,6 +175,13 @@ impl ReadOptions {
         }
         Ok(())
     }
+}
+
+/// The text before the `=` of a `--column` value, as typed (quotes removed).
+fn key_as_typed(mapping: &str) -> &str {
+    mapping
+        .split_once('=')
+        .map_or(mapping, |(k, _)| k.trim().trim_matches(['"', '\'']).trim())
 }
 
 /// Whether the file is a workbook (.xlsx, .xlsm, .xlsb, .xls, .ods), by its content; a file that

@@ -43,6 +43,9 @@ pub struct RunSettings {
     pub count_rows: bool,
     /// Emit an event per request, not only per row.
     pub attempt_events: bool,
+    /// End the run when only rows waiting out the API's cooldown are left (they stay for the
+    /// next run) instead of waiting for them.
+    pub leave_throttled: bool,
     /// The words of the front, for the reason a run stopped.
     pub wording: Wording,
 }
@@ -86,6 +89,16 @@ pub enum RunEvent {
     Started {
         /// Data rows in the input, when counted.
         total: Option<u64>,
+        /// The fleet file.
+        input: PathBuf,
+        /// The results file.
+        results: PathBuf,
+        /// Serials an earlier run finished (their rows are skipped).
+        done_earlier: u64,
+        /// The allowed pace, a second.
+        rate: f64,
+        /// Requests in flight at most.
+        concurrency: usize,
     },
     /// Something the person should know, in words: the run continues earlier results, repaired
     /// a cut-off line, set files aside, or the account warns about rows.
@@ -316,7 +329,14 @@ pub async fn run(
             .ok()
             .and_then(Result::ok)
     };
-    events.emit(RunEvent::Started { total });
+    events.emit(RunEvent::Started {
+        total,
+        input: cfg.input.clone(),
+        results: results_path.clone(),
+        done_earlier: previous.done.done_count() as u64,
+        rate: cfg.request.rate.per_second(),
+        concurrency: cfg.request.concurrency,
+    });
     for n in notes {
         events.emit(RunEvent::Note(n));
     }
@@ -327,6 +347,7 @@ pub async fn run(
         source,
     })?;
     let mut seen = previous.done;
+    let unsent = previous.unsent;
     let mut screen = cfg.account.take();
     let mut reader = reader;
 
@@ -344,7 +365,13 @@ pub async fn run(
         held: Mutex::new(Vec::new()),
     });
     let ticker = tokio::spawn(sync_ticker(sync_handle, engine.clone()));
-    let throttle_display = tokio::spawn(throttle_ticker(engine.clone(), events.clone()));
+    let cooldown_wait = Arc::new(Mutex::new(Duration::ZERO));
+    let throttle_display = tokio::spawn(throttle_ticker(
+        engine.clone(),
+        events.clone(),
+        cfg.leave_throttled,
+        cooldown_wait.clone(),
+    ));
 
     // New rows in progress are bounded, so memory stays flat; rows waiting for a retry or a
     // cooldown no longer count (their number is bounded by the pace times the wait).
@@ -378,6 +405,8 @@ pub async fn run(
         };
         match screened(screen.as_mut(), triage(&mut seen, row)) {
             Next::Done => shared.advance(None),
+            // The same `invalid` or `duplicate` line as the row's latest: counted, not appended.
+            Next::Ended(line) if unsent.unchanged(&line) => shared.advance(Some(line)),
             Next::Ended(line) => shared.finish(line),
             Next::Send(row, device) => {
                 let permit = tokio::select! {
@@ -456,7 +485,10 @@ pub async fn run(
     tally.retries = c.retries.load(Ordering::Relaxed);
     tally.throttled_answers = c.throttled_answers.load(Ordering::Relaxed);
     tally.send_span = c.send_span();
-    tally.refused_pace = engine.pacer.status().lowest_refused;
+    tally.cooldown_wait = *cooldown_wait.lock().unwrap_or_else(|e| e.into_inner());
+    let pace = engine.pacer.status();
+    tally.refused_pace = pace.lowest_refused;
+    tally.held_pace = pace.highest_held;
     let exit = match &stop {
         Some(s) => s.exit().worst(tally.exit()),
         None => tally.exit(),
@@ -511,13 +543,29 @@ async fn sync_ticker(file: std::fs::File, engine: Arc<Engine>) {
 }
 
 /// Tells the throttle state (rows deferred by 10012, the countdown when only they are left)
-/// once a second, since no row ends while everything waits.
-async fn throttle_ticker(engine: Arc<Engine>, events: Sink<RunEvent>) {
+/// once a second, since no row ends while everything waits; adds up the time everything waited
+/// into `waited`, and with `leave` ends the run once only such rows are left.
+async fn throttle_ticker(
+    engine: Arc<Engine>,
+    events: Sink<RunEvent>,
+    leave: bool,
+    waited: Arc<Mutex<Duration>>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = Instant::now();
     loop {
         tick.tick().await;
         let w = engine.scheduler.waiting();
+        let now = Instant::now();
+        let only_deferred = w.all_wait_for.is_some() && engine.scheduler.all_rows_in();
+        if only_deferred {
+            *waited.lock().unwrap_or_else(|e| e.into_inner()) += now - last;
+            if leave {
+                engine.halt(Stop::LeftThrottled);
+            }
+        }
+        last = now;
         events.emit(RunEvent::Throttle {
             deferred: w.deferred,
             all_wait_for: w.all_wait_for,

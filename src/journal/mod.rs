@@ -14,7 +14,7 @@ mod seen;
 mod writer;
 
 pub use lock::{lock_path, same_file, try_exclusive, RunLock, RUN_HINT, VERIFY_HINT};
-pub use reader::{read_done, scan_log, Damaged, Opened, Previous};
+pub use reader::{read_done, scan_log, Damaged, Opened, Previous, Unsent};
 pub use resume::{duplicate_msg, triage, Next};
 pub use seen::{Seen, Sight};
 pub use writer::{open_for_append, open_log, set_aside, ResultsWriter};

@@ -44,6 +44,8 @@ pub struct RunView {
     log: Log,
     ui: Ui,
     progress: OnceLock<Progress>,
+    /// The next due time the last cooldown notice named, so each wait is said once.
+    said_wait: std::sync::Mutex<Option<std::time::SystemTime>>,
 }
 
 impl RunView {
@@ -53,6 +55,7 @@ impl RunView {
             log: log.clone(),
             ui,
             progress: OnceLock::new(),
+            said_wait: std::sync::Mutex::new(None),
         })
     }
 
@@ -65,7 +68,41 @@ impl RunView {
     fn show(&self, event: RunEvent) {
         match event {
             RunEvent::Engine(e) => engine_notice(&self.log, &self.ui, &e),
-            RunEvent::Started { total } => {
+            RunEvent::Started {
+                total,
+                input,
+                results,
+                done_earlier,
+                rate,
+                concurrency,
+            } => {
+                // Without a terminal (cron), the log says what starts before anything else.
+                if !self.ui.terminal && !self.ui.quiet {
+                    let rows = total.map_or_else(String::new, |t| {
+                        format!("{}, ", crate::text::count(t, "row", "rows"))
+                    });
+                    let done = if done_earlier > 0 {
+                        format!("{done_earlier} done earlier, ")
+                    } else {
+                        String::new()
+                    };
+                    self.log.event(
+                        json!({
+                            "event": "start",
+                            "input": input,
+                            "results": results,
+                            "rows": total,
+                            "done_earlier": done_earlier,
+                            "rate_per_second": rate,
+                            "concurrency": concurrency,
+                        }),
+                        &format!(
+                            "growatt-onboard: run of {} starts: {rows}{done}pace {rate:.2}/s, {concurrency} in flight; results {}",
+                            input.display(),
+                            results.display()
+                        ),
+                    );
+                }
                 let mode = self.ui.progress_mode();
                 let _ = self.progress.set(Progress::new(mode, total, &self.log));
             }
@@ -115,8 +152,35 @@ impl RunView {
                 if let Some(p) = self.progress.get() {
                     p.throttle(deferred, all_wait_for);
                 }
+                self.say_wait(deferred, all_wait_for);
             }
         }
+    }
+
+    /// When only rows waiting out the API's cooldown are left, says so once per wait, in a line
+    /// of its own (above the bar, or as a cron line), with the time the next is due.
+    fn say_wait(&self, deferred: u64, all_wait_for: Option<std::time::Duration>) {
+        let mut said = self.said_wait.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(wait) = all_wait_for.filter(|_| deferred > 0 && !self.ui.quiet) else {
+            *said = None;
+            return;
+        };
+        let due = std::time::SystemTime::now() + wait;
+        // The same wait, told again each second, moves by less than a second.
+        let apart = |s: std::time::SystemTime| match due.duration_since(s) {
+            Ok(d) => d,
+            Err(e) => e.duration(),
+        };
+        if said.is_some_and(|s| apart(s) < std::time::Duration::from_secs(2)) {
+            return;
+        }
+        *said = Some(due);
+        let at = chrono::DateTime::<chrono::Local>::from(due).format("%H:%M:%S");
+        self.log.notice(&format!(
+            "growatt-onboard: {} the API's cooldown: next at {at} (in {})",
+            crate::text::count(deferred, "row waits out", "rows wait out"),
+            minutes(wait)
+        ));
     }
 
     /// Removes the bar before the summary is printed.
@@ -124,6 +188,16 @@ impl RunView {
         if let Some(p) = self.progress.get() {
             p.finish();
         }
+    }
+}
+
+/// `4m50s`, or `50s` under a minute.
+fn minutes(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
     }
 }
 

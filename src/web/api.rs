@@ -298,14 +298,18 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
         )
             .into_response()),
         Err(e) => {
-            let suggestion = match &e {
-                RunError::Input(InputError::MissingColumns { hint, .. }) => Some(hint.clone()),
-                _ => None,
-            };
             let name = fleet.meta.name.clone();
-            let words = e
+            let mut words = e
                 .to_string()
                 .replace(&fleet.input().display().to_string(), &name);
+            let mut suggestion = None;
+            if let RunError::Input(InputError::MissingColumns { missing, found, .. }) = &e {
+                // The page's words: its drop-downs, not `--column`.
+                words = format!("{name}: no column {missing}; the header has: {found}");
+                suggestion = crate::input::preview(&fleet.input(), read.sheet.as_deref(), 0)
+                    .ok()
+                    .map(|p| mapping_words(&p.mapping));
+            }
             store::discard(fleet);
             Err(ApiError {
                 status: StatusCode::BAD_REQUEST,
@@ -314,6 +318,19 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
             })
         }
     }
+}
+
+/// The suggested mapping in words: which header each required column would be read from.
+fn mapping_words(mapping: &[Option<String>; 3]) -> String {
+    let pairs: Vec<String> = crate::input::REQUIRED
+        .iter()
+        .zip(mapping)
+        .map(|(key, header)| match header {
+            Some(h) => format!("{key} from '{}'", crate::text::quote(h)),
+            None => format!("{key}: no header comes close"),
+        })
+        .collect();
+    format!("choose the columns: {}", pairs.join(", "))
 }
 
 /// `GET /api/fleets`.
@@ -356,11 +373,18 @@ fn status_json(app: &App, fleet: &Fleet, detail: bool) -> Value {
         .iter()
         .map(|o| (o.as_str().to_string(), json!(count(*o))))
         .collect();
-    let summary_exit = std::fs::read(&paths.summary)
+    // What the last run left, also one from before this server started or from the command line.
+    let summary = std::fs::read(&paths.summary)
         .ok()
         .filter(|b| b.len() < 1 << 20)
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-        .and_then(|v| v["exit_code"].as_u64());
+        .unwrap_or_default();
+    let idle = now.job == Job::Idle;
+    let summary_exit = summary["exit_code"].as_u64().filter(|_| idle);
+    let summary_stopped = summary["stopped"]
+        .as_str()
+        .filter(|_| idle)
+        .map(String::from);
     let mut v = json!({
         "id": fleet.id,
         "name": fleet.meta.name,
@@ -374,9 +398,9 @@ fn status_json(app: &App, fleet: &Fleet, detail: bool) -> Value {
         "eta_s": if now.job == Job::Run { now.eta().map(|d| d.as_secs()) } else { None },
         "deferred": now.deferred,
         "cooldown_s": now.all_wait_for.map(|d| d.as_secs()),
-        "paused_s": now.counts.paused_for.map(|d| d.as_secs()),
-        "exit_code": now.exit_code.map(u64::from).or(if now.job == Job::Idle { summary_exit } else { None }),
-        "stopped": now.stopped,
+        "paused_s": now.counts.paused_for.map(|d| (d.as_secs_f64() * 10.0).round() / 10.0),
+        "exit_code": now.exit_code.map(u64::from).or(summary_exit),
+        "stopped": now.stopped.clone().or(summary_stopped),
         "verifying": now.job == Job::Verify,
         "verify_stopped": now.verify_stopped,
         "notes": now.notes,
@@ -515,6 +539,7 @@ pub async fn run(
         account: None,
         count_rows: true,
         attempt_events: false,
+        leave_throttled: false,
         wording: Wording::Page,
     };
     tokio::spawn(async move {

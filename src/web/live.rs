@@ -186,7 +186,7 @@ impl Live {
         let live = self.clone();
         Sink::new(move |event| match event {
             RunEvent::Engine(e) => live.engine(&e),
-            RunEvent::Started { total } => live.update(|n| n.total = total),
+            RunEvent::Started { total, .. } => live.update(|n| n.total = total),
             RunEvent::Note(text) => live.note(text),
             RunEvent::Skipped(counts) | RunEvent::Ended { counts, .. } => {
                 live.update(|n| n.counts = counts)
