@@ -243,7 +243,7 @@ async fn two_pulls_at_once_on_one_cache_stay_within_the_daily_cap() {
 }
 
 /// A pull killed (SIGKILL) while its call is in flight has counted that call already: the
-/// cache says 1 of 10 spent.
+/// cache says 1 of 10 spent; its lock went with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pull_killed_mid_call_has_counted_the_call() {
     let srv = Hostile::start(|_| Act::Silent(Duration::from_secs(15))).await;
@@ -256,6 +256,17 @@ async fn a_pull_killed_mid_call_has_counted_the_call() {
     let cache = cache_json(&env);
     assert_eq!(cache["calls"]["plant_list"], 1, "{cache}");
     assert_eq!(cache["plant_listing"]["complete"], false, "{cache}");
+
+    // The lock died with the process: the next pull runs (and times out on the same silence),
+    // counting its own call on top.
+    let out = env
+        .account_at("pull", &srv.base_url(), &["--timeout", "1s"])
+        .output()
+        .await;
+    assert_exit(&out, 1);
+    let err = stderr(&out);
+    assert!(!err.contains("another account pull"), "{err}");
+    assert_eq!(cache_json(&env)["calls"]["plant_list"], 2);
 }
 
 /// The pull's closing lines are lines: no escaped line break (`\n`) in the text, the cache on a
