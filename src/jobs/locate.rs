@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::Semaphore;
 
-use super::verify::{LinkStatus, Target, VerifyEvent, VerifyReport};
+use super::links::{LinkStatus, Target, VerifyEvent, VerifyReport};
 use crate::account::{locate, Located};
 use crate::engine::{Engine, Sink};
 use crate::input::sn_key;
