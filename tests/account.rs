@@ -80,6 +80,11 @@ async fn check_account(env: &TestEnv) -> std::process::Output {
     .await
 }
 
+/// Whether `path` is a cache file (not its lock).
+fn is_cache(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x == "json")
+}
+
 /// Every file under `dir`, read whole.
 fn all_files(dir: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -137,7 +142,10 @@ async fn check_account_flags_missing_plant_missing_user_and_mismatch_with_zero_a
 
     // The token is in no cache file, in any case; only its fingerprint names the file.
     let files = all_files(&env.path("cache"));
-    assert_eq!(files.len(), 1, "one cache per server and token");
+    let caches = files.iter().filter(|(p, _)| is_cache(p)).count();
+    assert_eq!(caches, 1, "one cache per server and token");
+    // Beside it, its lock (empty) and nothing else.
+    assert_eq!(files.len(), 2, "{files:?}");
     for (path, bytes) in files {
         let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
         assert!(!text.contains(DEFAULT_TOKEN), "{}", path.display());
@@ -206,7 +214,11 @@ async fn a_large_account_is_pulled_over_two_days_within_the_daily_cap() {
 
     // The next day (on the server, and on the cache's clock): the pull goes on from page 11.
     sim.next_day();
-    let file = all_files(&env.path("cache")).pop().unwrap().0;
+    let file = all_files(&env.path("cache"))
+        .into_iter()
+        .find(|(p, _)| is_cache(p))
+        .unwrap()
+        .0;
     let mut json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     json["calls"]["day"] = "2000-01-01".into();

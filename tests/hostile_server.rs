@@ -1,7 +1,7 @@
 //! The binary against broken and hostile servers: HTML error pages, truncated, endless and huge
 //! bodies, silence, resets, codes as strings, formula-like messages, token echoes, account-level
-//! stops, ambiguous timeouts, 429/408 and redirects. The servers are the harness's scripted ones
-//! ([`common::hostile`]), each told here how to answer.
+//! stops, ambiguous timeouts and 429/408 (redirects are in `hostile_redirect.rs`). The servers
+//! are the harness's scripted ones ([`common::hostile`]), each told here how to answer.
 
 mod common;
 
@@ -536,41 +536,6 @@ async fn a_failed_row_keeps_the_last_code_the_api_answered() {
     let l = &by_sn(&env)["LAST1"];
     assert_line(l, "outcome=failed attempts=3 error_code=10001");
     assert!(l["error_msg"].contains("no answer within the time limit"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redirects_are_not_followed() {
-    let second = Hostile::start(|_| envelope(0, "")).await;
-    let target = format!("{}/v1/device/sn/add", second.base_url());
-    let srv = Hostile::start(move |r| {
-        let status = match r.sn() {
-            "MOVED301" => 301,
-            "FOUND302" => 302,
-            "TEMP307" => 307,
-            _ => 308,
-        };
-        Act::Send(http(
-            status,
-            &[("Location", target.as_str()), ("Content-Type", "text/html")],
-            b"<html><body>Moved</body></html>",
-        ))
-    })
-    .await;
-    let sns = ["MOVED301", "FOUND302", "TEMP307", "PERM308"];
-    let (env, ran) = run_on(&srv, &sns, "1", &[]).await;
-    assert_exit(&ran.out, 3);
-    let by_sn = by_sn(&env);
-    for sn in sns {
-        let l = &by_sn[sn];
-        assert_line(l, "outcome=failed attempts=3 error_code=");
-        assert_eq!(l["http_status"], &sn[sn.len() - 3..], "{l:?}");
-        let said = l["error_msg"].contains("not the API's JSON envelope");
-        assert!(said, "{l:?}");
-    }
-    assert_eq!(second.requests(), 0, "the redirect was not followed");
-    assert_eq!(second.accepted(), 0, "not even a connection");
-    assert_eq!(srv.requests(), 12);
-    srv.assert_requests_proper();
 }
 
 /// The server's message and the input's cells carry terminal escapes (window title, clear

@@ -16,11 +16,13 @@ use crate::api::Token;
 
 pub mod listing;
 pub mod locate;
+pub mod lock;
 pub mod pull;
 pub mod screen;
 
 pub use listing::{collector_note, listing_notes};
 pub use locate::{locate, Located};
+pub use lock::CacheLock;
 pub use pull::{pull, PullReport};
 pub use screen::{screened, Finding, Screen};
 
@@ -128,6 +130,15 @@ pub enum CacheError {
         path: PathBuf,
         /// What is wrong.
         why: String,
+    },
+    /// Another pull (`account pull`, or a `check` or `run` pulling a missing cache) is using
+    /// the cache.
+    #[error("another account pull is using the account cache {} (lock {} is held); wait for it to end, then pull again", .cache.display(), .lock.display())]
+    Busy {
+        /// The cache file.
+        cache: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
     },
     /// No folder for caches.
     #[error("no cache folder on this system; pass --cache DIR")]

@@ -306,7 +306,8 @@ pub fn print_verified(log: &Log, report: &VerifyReport, out: &std::path::Path) {
     }
 }
 
-/// A pull's closing lines (one JSON object in JSON mode, the notices as they are).
+/// A pull's closing lines: in text, what the cache holds and where it is (two lines), then the
+/// notices; in JSON, one object (the cache's path one of its fields), then the notices.
 pub fn print_pulled(log: &Log, pulled: &Pulled) {
     let mut lines = pulled.describe().into_iter();
     if let Some(first) = lines.next() {
@@ -322,6 +323,13 @@ pub fn print_pulled(log: &Log, pulled: &Pulled) {
             }),
             &first,
         );
+    }
+    // The cache's line: in JSON it is the event's `cache` field already.
+    let cache = lines.next();
+    if !log.is_json() {
+        if let Some(cache) = cache {
+            log.notice(&cache);
+        }
     }
     for line in lines {
         log.notice(&line);
