@@ -11,32 +11,8 @@ use common::*;
 /// Plants 1001 (owner 501, also 502) and 1002 (owner 503); devices DEV0000001..=DEV0000006 online;
 /// ELS0000001 already associated, sitting on plant 1002 of user 503.
 fn small_account() -> sim::Fixture {
-    sim::Fixture {
-        plants: vec![
-            sim::FixturePlant {
-                plant_id: 1001,
-                c_user_ids: vec![501, 502],
-            },
-            sim::FixturePlant {
-                plant_id: 1002,
-                c_user_ids: vec![503],
-            },
-        ],
-        devices: (1..=6)
-            .map(|i| format!("DEV{i:07}"))
-            .chain(["ELS0000001".to_string()])
-            .map(|sn| sim::FixtureDevice { sn, online: true })
-            .collect(),
-        associated: vec!["ELS0000001".into()],
-        account: sim::FixtureAccount {
-            located: vec![sim::FixtureLocation {
-                sn: "ELS0000001".into(),
-                plant_id: 1002,
-                user_id: 503,
-            }],
-            ..Default::default()
-        },
-    }
+    let devices: Vec<String> = (1..=6).map(|i| format!("DEV{i:07}")).collect();
+    located_account(&[501, 502], &[devices, vec!["ELS0000001".into()]].concat())
 }
 
 /// Add requests the simulator received.

@@ -192,10 +192,7 @@ async fn a_signal_mid_pull_exits_130_in_the_pull_s_words() {
             sim.account_stats().plant_list_today >= 1
         })
         .await;
-        pull.signal(sig);
-        let status = pull.wait().await;
-        let err = pull.stderr();
-        assert_eq!(status.code(), Some(130), "{sig}: {err}");
+        let err = pull.interrupt(sig).await;
         assert!(!err.contains("results file"), "{sig}: {err}");
         assert!(err.contains("interrupted"), "{sig}: {err}");
         assert!(err.contains("account pull"), "{sig}: {err}");

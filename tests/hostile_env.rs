@@ -311,8 +311,7 @@ async fn sighup_ends_the_run_with_its_summary_and_history() {
     let env = big(60, slow(ms(100))).await;
     let mut run = env.spawn_run(&flags("--rate 20/s --concurrency 4 --no-progress"));
     poll_until("five rows written", || whole_lines(&env.results).len() >= 5).await;
-    run.signal("-HUP");
-    assert_eq!(run.wait().await.code(), Some(130));
+    run.interrupt("-HUP").await;
     let lines = env.lines();
     let late = lines.len() >= 60;
     assert!(!late, "SIGHUP came too late to interrupt anything");
@@ -339,8 +338,7 @@ async fn a_sigterm_as_the_first_request_goes_out_is_handled() {
     let env = big(20, slow(ms(200))).await;
     let mut run = env.spawn_run(&flags("--rate 5/s --no-progress"));
     poll_until("the first request", || env.sim().stats().requests >= 1).await;
-    run.signal("-TERM");
-    assert_eq!(run.wait().await.code(), Some(130));
+    run.interrupt("-TERM").await;
     assert_eq!(env.summary()["exit_code"], 130);
     let sent: BTreeSet<String> = env.sim().stats().requests_per_sn.into_keys().collect();
     let written: BTreeSet<String> = env.lines().iter().map(|l| l["sn"].clone()).collect();

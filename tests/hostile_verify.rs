@@ -10,33 +10,7 @@ use common::*;
 /// Plants 1001 and 1002 (user 501, 503); DEV0000001 free and online; ELS0000001 already
 /// associated, sitting on plant 1002 of user 503.
 fn located_world() -> sim::Fixture {
-    sim::Fixture {
-        plants: vec![
-            sim::FixturePlant {
-                plant_id: 1001,
-                c_user_ids: vec![501],
-            },
-            sim::FixturePlant {
-                plant_id: 1002,
-                c_user_ids: vec![503],
-            },
-        ],
-        devices: ["DEV0000001", "ELS0000001"]
-            .map(|sn| sim::FixtureDevice {
-                sn: sn.into(),
-                online: true,
-            })
-            .to_vec(),
-        associated: vec!["ELS0000001".into()],
-        account: sim::FixtureAccount {
-            located: vec![sim::FixtureLocation {
-                sn: "ELS0000001".into(),
-                plant_id: 1002,
-                user_id: 503,
-            }],
-            ..Default::default()
-        },
-    }
+    located_account(&[501], &["DEV0000001".into(), "ELS0000001".into()])
 }
 
 /// A results file whose rows (`plant,sn` pairs) all ended `registered`.
@@ -86,10 +60,7 @@ async fn a_signal_mid_verify_exits_130_in_verify_s_words() {
         } else {
             poll_until("the first listing", || sim.stats().requests >= 1).await;
         }
-        verify.signal(sig);
-        let status = verify.wait().await;
-        let err = verify.stderr();
-        assert_eq!(status.code(), Some(130), "{sig}: {err}");
+        let err = verify.interrupt(sig).await;
         assert!(!err.contains("results file"), "{sig}: {err}");
         assert!(err.contains("interrupted"), "{sig}: {err}");
         assert!(err.contains("verify file"), "{sig}: {err}");

@@ -227,6 +227,17 @@ impl Running {
         assert!(status.success(), "kill {sig} {pid}");
     }
 
+    /// Sends `sig` and waits for the end, which must be exit 130 (interrupted); returns what the
+    /// run wrote to stderr.
+    #[cfg(unix)]
+    pub async fn interrupt(&mut self, sig: &str) -> String {
+        self.signal(sig);
+        let status = self.wait().await;
+        let err = self.stderr();
+        assert_eq!(status.code(), Some(130), "{sig}: {err}");
+        err
+    }
+
     /// The exit status once the run has ended; `None` while it runs.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().unwrap()

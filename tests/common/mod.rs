@@ -278,6 +278,39 @@ pub fn good_fleet(n: usize) -> String {
     out
 }
 
+/// An account of plant 1001 (users `owners`) and plant 1002 (user 503) holding `devices`, all
+/// online; ELS0000001, one of them, is already associated, sitting on plant 1002 of user 503.
+pub fn located_account(owners: &[u64], devices: &[String]) -> sim::Fixture {
+    sim::Fixture {
+        plants: vec![
+            sim::FixturePlant {
+                plant_id: 1001,
+                c_user_ids: owners.to_vec(),
+            },
+            sim::FixturePlant {
+                plant_id: 1002,
+                c_user_ids: vec![503],
+            },
+        ],
+        devices: devices
+            .iter()
+            .map(|sn| sim::FixtureDevice {
+                sn: sn.clone(),
+                online: true,
+            })
+            .collect(),
+        associated: vec!["ELS0000001".into()],
+        account: sim::FixtureAccount {
+            located: vec![sim::FixtureLocation {
+                sn: "ELS0000001".into(),
+                plant_id: 1002,
+                user_id: 503,
+            }],
+            ..Default::default()
+        },
+    }
+}
+
 /// A fixture with `n` fresh devices (`DEV000001`…) on plant 1 / user 1, and the fleet CSV for
 /// them, for tests that need more rows than the sample fixture has.
 pub fn big_world(n: usize) -> (sim::Fixture, String) {
