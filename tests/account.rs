@@ -32,17 +32,9 @@ async fn small_world(fleet: &str) -> TestEnv {
     env.named("fleet.csv").with_fleet(fleet)
 }
 
-/// `account CMD --cache <the world's cache> --base-url <the simulator>` and `extra`.
-async fn account_cmd(env: &TestEnv, cmd: &str, extra: &[&str]) -> std::process::Output {
-    let (cache, base) = (env.path("cache"), env.base());
-    let mut args = vec!["account", cmd, "--cache", arg(&cache), "--base-url", &base];
-    args.extend_from_slice(extra);
-    run_bin(&args).await
-}
-
 /// `check FLEET --account` with the world's cache, against the simulator.
 async fn check_account(env: &TestEnv) -> std::process::Output {
-    let (cache, base) = (env.path("cache"), env.base());
+    let (cache, base) = (env.cache_dir(), env.base());
     let fleet = arg(&env.fleet);
     run_bin(&[
         "check",
@@ -111,13 +103,13 @@ async fn check_account_flags_missing_plant_missing_user_and_mismatch_with_zero_a
     assert_eq!(adds(env.sim()), 0);
 
     // `account show` reads the same cache.
-    let out = account_cmd(&env, "show", &[]).await;
+    let out = env.account("show", &[]).await;
     assert_exit(&out, 0);
     assert_printed(&out, &["plants: 2 (complete)", "users: 3 (complete)"]);
     assert_printed(&out, &["plant/list 1 of 10"]);
 
     // The token is in no cache file, in any case; only its fingerprint names the file.
-    let files = all_files(&env.path("cache"));
+    let files = all_files(&env.cache_dir());
     let caches = files.iter().filter(|(p, _)| is_cache(p)).count();
     assert_eq!(caches, 1, "one cache per server and token");
     // Beside it, its lock (empty) and nothing else.
@@ -161,7 +153,7 @@ async fn a_large_account_is_pulled_over_two_days_within_the_daily_cap() {
     let env = TestEnv::start_fixture(fixture).await.named("fleet.csv");
     let sim = env.sim();
 
-    let out = account_cmd(&env, "pull", &["--rate", "100/s"]).await;
+    let out = env.account("pull", &["--rate", "100/s"]).await;
     assert_exit(&out, 4);
     assert_said(
         &out,
@@ -174,7 +166,7 @@ async fn a_large_account_is_pulled_over_two_days_within_the_daily_cap() {
     assert_eq!((a.plant_list_today, a.user_list_today), (10, 10));
 
     // Same day: nothing left to spend, so nothing is sent.
-    let out = account_cmd(&env, "pull", &["--rate", "100/s"]).await;
+    let out = env.account("pull", &["--rate", "100/s"]).await;
     assert_exit(&out, 4);
     assert_eq!(listing_calls(sim), 20);
 
@@ -190,7 +182,7 @@ async fn a_large_account_is_pulled_over_two_days_within_the_daily_cap() {
 
     // The next day (on the server, and on the cache's clock): the pull goes on from page 11.
     sim.next_day();
-    let file = all_files(&env.path("cache"))
+    let file = all_files(&env.cache_dir())
         .into_iter()
         .find(|(p, _)| is_cache(p))
         .unwrap()
@@ -199,13 +191,13 @@ async fn a_large_account_is_pulled_over_two_days_within_the_daily_cap() {
         serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     json["calls"]["day"] = "2000-01-01".into();
     std::fs::write(&file, serde_json::to_vec(&json).unwrap()).unwrap();
-    let out = account_cmd(&env, "pull", &["--rate", "100/s"]).await;
+    let out = env.account("pull", &["--rate", "100/s"]).await;
     assert_exit(&out, 0);
     let a = sim.account_stats();
     assert_eq!((a.plant_list_total, a.user_list_total), (12, 11), "{a:?}");
     assert!(a.max_listing_calls_in_a_day <= 10, "{a:?}");
     assert_eq!(a.over_cap, 0);
-    let out = account_cmd(&env, "show", &[]).await;
+    let out = env.account("show", &[]).await;
     assert_exit(&out, 0);
     assert_printed(&out, &["plants: 1152 (complete)", "users: 1023 (complete)"]);
 
@@ -231,7 +223,7 @@ async fn a_cap_spent_elsewhere_ends_the_pull_at_the_first_refusal() {
             .unwrap();
         assert!(r.status().is_success());
     }
-    let out = account_cmd(&env, "pull", &["--rate", "100/s"]).await;
+    let out = env.account("pull", &["--rate", "100/s"]).await;
     assert_exit(&out, 4);
     assert_said(&out, &["refused a listing call as too frequent (10012)"]);
     let err = stderr(&out);

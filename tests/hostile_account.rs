@@ -170,28 +170,28 @@ async fn pages_repeating_entries_never_add_up_to_a_complete_listing() {
     );
 }
 
+/// A world whose account lists 1150 plants more than the built-in fixture's, each answer taking
+/// `latency`, and a pull of it running in the background that has sent its first listing call.
+async fn pulling(latency: Duration) -> (TestEnv, Running) {
+    let mut fixture = sim::Fixture::builtin();
+    fixture.account.extra_plants = 1150;
+    let env = TestEnv::start(sim_config!(fixture, latency)).await;
+    let pull = env.account_at("pull", &env.base(), &["--rate", "100/s"]);
+    let pull = pull.spawn();
+    let sim = env.sim();
+    let listed = || sim.account_stats().plant_list_today >= 1;
+    poll_until("the pull's first listing call", listed).await;
+    (env, pull)
+}
+
 /// SIGINT or SIGTERM while a listing call is in flight: the pull ends with 130, in the words of
 /// a pull (its cache, no results file), and the call it sent is counted.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signal_mid_pull_exits_130_in_the_pull_s_words() {
-    let mut fixture = sim::Fixture::builtin();
-    fixture.account.extra_plants = 1150;
     for sig in ["-INT", "-TERM"] {
-        let cfg = SimConfig {
-            fixture: fixture.clone(),
-            latency: Duration::from_millis(1500),
-            ..SimConfig::default()
-        };
-        let env = TestEnv::start(cfg).await;
-        let mut pull = env
-            .account_at("pull", &env.base(), &["--rate", "100/s"])
-            .spawn();
+        let (env, mut pull) = pulling(Duration::from_millis(1500)).await;
         let sim = env.sim();
-        poll_until("the first listing call", || {
-            sim.account_stats().plant_list_today >= 1
-        })
-        .await;
         let err = pull.interrupt(sig).await;
         assert!(!err.contains("results file"), "{sig}: {err}");
         assert!(err.contains("interrupted"), "{sig}: {err}");
@@ -209,26 +209,9 @@ async fn a_signal_mid_pull_exits_130_in_the_pull_s_words() {
 /// day's listing calls stay within the cap of 10.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pulls_at_once_on_one_cache_stay_within_the_daily_cap() {
-    let mut fixture = sim::Fixture::builtin();
-    fixture.account.extra_plants = 1150;
-    let cfg = SimConfig {
-        fixture,
-        latency: Duration::from_millis(200),
-        ..SimConfig::default()
-    };
-    let env = TestEnv::start(cfg).await;
-    let mut first = env
-        .account_at("pull", &env.base(), &["--rate", "100/s"])
-        .spawn();
+    let (env, mut first) = pulling(Duration::from_millis(200)).await;
     let sim = env.sim();
-    poll_until("the first pull's first call", || {
-        sim.account_stats().plant_list_today >= 1
-    })
-    .await;
-    let second = env
-        .account_at("pull", &env.base(), &["--rate", "100/s"])
-        .output()
-        .await;
+    let second = env.account("pull", &["--rate", "100/s"]).await;
     assert_exit(&second, 1);
     assert_said(&second, &["another account pull", "cache"]);
     let status = first.wait().await;
@@ -271,10 +254,7 @@ async fn a_pull_killed_mid_call_has_counted_the_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pull_summary_is_two_lines_not_an_escaped_break() {
     let env = TestEnv::start_default().await;
-    let out = env
-        .account_at("pull", &env.base(), &["--rate", "100/s"])
-        .output()
-        .await;
+    let out = env.account("pull", &["--rate", "100/s"]).await;
     assert_exit(&out, 0);
     let err = stderr(&out);
     assert!(!err.contains("\\n"), "{err}");

@@ -192,6 +192,11 @@ impl TestEnv {
         self.bin(&args)
     }
 
+    /// [`TestEnv::account_at`] the simulator, run to its end.
+    pub fn account(&self, cmd: &str, extra: &[&str]) -> impl Future<Output = Output> {
+        self.account_at(cmd, &self.base(), extra).output()
+    }
+
     /// `report RESULTS` and `extra`.
     pub fn report(&self, extra: &[&str]) -> impl Future<Output = Output> {
         let mut args = vec!["report", super::arg(&self.results)];
