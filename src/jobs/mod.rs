@@ -8,6 +8,7 @@ pub mod check;
 mod line;
 mod locate;
 pub mod run;
+mod serials;
 pub mod settings;
 pub mod summary;
 pub mod verify;

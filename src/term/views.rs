@@ -110,6 +110,16 @@ impl RunView {
                 self.log.notice(&format!("growatt-onboard: {n}"));
             }
             RunEvent::Note(_) => {}
+            RunEvent::SerialWarning(w) if !self.ui.quiet => self.log.event(
+                json!({
+                    "event": "serial_warning",
+                    "row": w.row,
+                    "sn": w.sn,
+                    "message": w.message,
+                }),
+                &format!("growatt-onboard: row {}: warning: {}", w.row, w.message),
+            ),
+            RunEvent::SerialWarning(_) => {}
             RunEvent::Skipped(counts) => {
                 if let Some(p) = self.progress.get() {
                     p.advance(1, &counts);
