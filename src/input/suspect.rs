@@ -191,13 +191,30 @@ mod tests {
 
     #[test]
     fn the_usual_length_needs_more_than_half_of_the_valid_serials() {
-        let fleet = ["BNE3C4963L", "XGD4A471VN", "ORF4B7011Q", "12345678", "100000"];
+        let fleet = [
+            "BNE3C4963L",
+            "XGD4A471VN",
+            "ORF4B7011Q",
+            "12345678",
+            "100000",
+        ];
         assert_eq!(lengths(&fleet).usual(), Some(10));
         // Invalid cells (a rounded number, a date, a dash) are not serials and do not count.
-        let noisy = [fleet.as_slice(), &["1.23E+16", "2023-05-01", "A-B", "", "x y"]].concat();
+        let noisy = [
+            fleet.as_slice(),
+            &["1.23E+16", "2023-05-01", "A-B", "", "x y"],
+        ]
+        .concat();
         assert_eq!(lengths(&noisy).usual(), Some(10));
-        assert_eq!(lengths(&["BNE3C4963L", "XGD4A471VN", "1234", "5678"]).usual(), None);
-        assert_eq!(lengths(&["BNE3C4963L", "XGD4A471VN"]).usual(), None, "too few");
+        assert_eq!(
+            lengths(&["BNE3C4963L", "XGD4A471VN", "1234", "5678"]).usual(),
+            None
+        );
+        assert_eq!(
+            lengths(&["BNE3C4963L", "XGD4A471VN"]).usual(),
+            None,
+            "too few"
+        );
         assert_eq!(lengths(&[]).usual(), None);
     }
 

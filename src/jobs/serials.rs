@@ -30,7 +30,11 @@ impl Serials {
     /// is sent (or skipped as done) as usual; with `--strict-serials` it is `invalid` instead,
     /// its message the warning, unless an earlier run already finished its serial. A duplicate
     /// carries no warning: the row it repeats had it.
-    pub(super) fn triage(&self, seen: &mut Seen, mut row: InputRow) -> (Next, Option<SerialWarning>) {
+    pub(super) fn triage(
+        &self,
+        seen: &mut Seen,
+        mut row: InputRow,
+    ) -> (Next, Option<SerialWarning>) {
         let warning = self.judge.warning(&row);
         if let (Some(w), true) = (&warning, self.strict) {
             let done = row
@@ -89,11 +93,13 @@ mod tests {
     #[test]
     fn a_warned_row_is_sent_and_warned_or_held_back_when_strict() {
         let mut seen = Seen::default();
-        let (next, w) = Serials::new(&ten_long(), false).triage(&mut seen, row(2, "12345678", true));
+        let (next, w) =
+            Serials::new(&ten_long(), false).triage(&mut seen, row(2, "12345678", true));
         assert!(matches!(next, Next::Send(..)), "{next:?}");
         assert_eq!(w.unwrap().row, 2);
         // The same serial again: a duplicate, not warned twice.
-        let (next, w) = Serials::new(&ten_long(), false).triage(&mut seen, row(3, "12345678", false));
+        let (next, w) =
+            Serials::new(&ten_long(), false).triage(&mut seen, row(3, "12345678", false));
         assert!(matches!(next, Next::Ended(ref l) if l.outcome.as_str() == "duplicate"));
         assert_eq!(w, None);
 
@@ -103,7 +109,11 @@ mod tests {
             panic!("held back: {next:?}")
         };
         assert_eq!(line.outcome.as_str(), "invalid");
-        assert!(line.error_msg.ends_with("; not sent (--strict-serials)"), "{}", line.error_msg);
+        assert!(
+            line.error_msg.ends_with("; not sent (--strict-serials)"),
+            "{}",
+            line.error_msg
+        );
         assert!(line.error_msg.starts_with("sn '100000' is digits only"));
         assert_eq!(w, None, "the invalid line says it");
         // A clean serial passes a strict judge untouched.

@@ -293,8 +293,16 @@ impl Summary {
 /// The first warned rows' numbers, `4, 7, 9` (with `…` when there are more).
 fn warned_rows(listed: &[SerialWarning], total: u64) -> String {
     const SHOWN: usize = 10;
-    let rows: Vec<String> = listed.iter().take(SHOWN).map(|w| w.row.to_string()).collect();
-    let more = if total > rows.len() as u64 { ", …" } else { "" };
+    let rows: Vec<String> = listed
+        .iter()
+        .take(SHOWN)
+        .map(|w| w.row.to_string())
+        .collect();
+    let more = if total > rows.len() as u64 {
+        ", …"
+    } else {
+        ""
+    };
     format!("{}{more}", rows.join(", "))
 }
 

@@ -12,8 +12,8 @@ use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, XlsxError};
 
 use super::serials::{serial_warnings, warning_for};
 use super::{latest_lines, link_statuses, LatestLine, PendingLink};
-use crate::input::suspect::SerialWarning;
 use crate::input::sn_key;
+use crate::input::suspect::SerialWarning;
 use crate::journal::ResultsError;
 use crate::outcome::advice;
 use crate::paths::Paths;
