@@ -304,6 +304,28 @@ async fn run_with_strict_serials_sends_no_warned_row() {
     assert_eq!(env.summary()["serial_warnings"], 0);
 }
 
+// With `--log-format json`, each warning is a `serial_warning` event; the summary event keeps
+// the count, not the list.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_each_warning_as_an_event() {
+    let env = world_with(ROUND_TRIP).await;
+    let out = env.run(&["--rate", "1000/s", "--log-format", "json"]).await;
+    assert_exit(&out, 3);
+    let events: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let warned: Vec<(u64, &str)> = events
+        .iter()
+        .filter(|e| e["event"] == "serial_warning")
+        .map(|e| (e["row"].as_u64().unwrap(), e["sn"].as_str().unwrap()))
+        .collect();
+    assert_eq!(warned, [(7, "12345678"), (8, "100000")]);
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    assert_eq!(summary["serial_warnings"], 2);
+    assert!(summary.get("serial_warning_rows").is_none(), "{summary}");
+}
+
 // The page's upload answer lists each warned row with its warning.
 #[tokio::test]
 async fn the_page_lists_the_warned_rows_of_an_upload() {

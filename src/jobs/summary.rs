@@ -404,6 +404,60 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_counts_serial_warnings_and_names_the_first_rows() {
+        let mut t = Tally::default();
+        for row in 2..15 {
+            t.warn(SerialWarning {
+                row,
+                sn: "12345678".into(),
+                message: "m".into(),
+            });
+        }
+        let s = Summary::new(
+            Path::new("f.xlsx"),
+            Path::new("f.results.csv"),
+            SystemTime::UNIX_EPOCH,
+            Duration::from_secs(1),
+            &t,
+            0,
+            2.0,
+            None,
+            t.exit(),
+        );
+        assert_eq!((s.serial_warnings, s.serial_warning_rows.len()), (13, 13));
+        let text = s.render(false);
+        assert!(
+            text.contains("  serial warnings: 13 (rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, …): a spreadsheet may have changed their serials; compare with the device label\n"),
+            "{text}"
+        );
+        assert_eq!(
+            t.exit(),
+            Exit::Success,
+            "a warning alone needs no attention"
+        );
+        let mut one = Tally::default();
+        one.warn(SerialWarning {
+            row: 7,
+            sn: "100000".into(),
+            message: "m".into(),
+        });
+        let s = Summary::new(
+            Path::new("f.csv"),
+            Path::new("f.results.csv"),
+            SystemTime::UNIX_EPOCH,
+            Duration::from_secs(1),
+            &one,
+            0,
+            2.0,
+            None,
+            one.exit(),
+        );
+        assert!(s
+            .render(false)
+            .contains("  serial warnings: 1 (row 7): a spreadsheet may have changed its serial;"));
+    }
+
+    #[test]
     fn wall_time_format() {
         assert_eq!(format_wall(3.25), "3.2s");
         assert_eq!(format_wall(151.0), "2m31s");

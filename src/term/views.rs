@@ -217,6 +217,8 @@ pub fn print_summary(log: &Log, summary: &Summary, quiet: bool) {
         let mut v = serde_json::to_value(summary).unwrap_or_default();
         if let Some(obj) = v.as_object_mut() {
             obj.insert("event".into(), "summary".into());
+            // Each warned row was its own `serial_warning` event already; the count stays.
+            obj.remove("serial_warning_rows");
         }
         log.json(v);
     } else {
