@@ -65,6 +65,7 @@ pub(super) fn validate_record(row: u64, record: &csv::ByteRecord, columns: [usiz
         sn,
         c_user_id,
         check,
+        sn_number: false,
     }
 }
 

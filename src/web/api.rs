@@ -268,9 +268,10 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
         input: fleet.input(),
         paths: fleet.paths(),
         read: fleet.read_options(),
+        strict_serials: false,
     };
     let mut problems = Vec::new();
-    let mut warnings = Vec::new();
+    let (mut warnings, mut serial_warnings) = (Vec::new(), Vec::new());
     let checked = jobs::check::check(&cfg, None, &mut |found| match found {
         Finding::Problem {
             row,
@@ -281,6 +282,10 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
         }
         Finding::Problem { .. } => {}
         Finding::Damaged(w) | Finding::Warning(w) => warnings.push(w),
+        Finding::SerialWarning(w) if serial_warnings.len() < PROBLEMS_LISTED => {
+            serial_warnings.push(w)
+        }
+        Finding::SerialWarning(_) => {}
     });
     match checked {
         Ok(report) => Ok((
@@ -294,6 +299,8 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
                 "duplicate": report.duplicate,
                 "problems": problems,
                 "warnings": warnings,
+                "serial_warnings": serial_warnings,
+                "warned": report.serial_warnings,
             })),
         )
             .into_response()),
@@ -536,6 +543,7 @@ pub async fn run(
         request,
         restart: false,
         read: f.read_options(),
+        strict_serials: false,
         account: None,
         count_rows: true,
         attempt_events: false,
