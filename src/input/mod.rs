@@ -253,7 +253,8 @@ impl FleetReader {
                 Err(e) => return Some(Err(e)),
             };
             if let Some(row) = row {
-                let mut row = validate::validate_record(row, &self.record, self.columns);
+                let typed = matches!(self.source, Source::Sheet(_));
+                let mut row = validate::validate_record(row, &self.record, self.columns, typed);
                 if let Source::Sheet(sheet) = &self.source {
                     row.sn_number = sheet.last_is_number(self.columns[1]);
                 }
