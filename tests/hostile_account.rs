@@ -237,8 +237,8 @@ async fn a_pull_killed_mid_call_has_counted_the_call() {
     assert_eq!(cache["calls"]["plant_list"], 1, "{cache}");
     assert_eq!(cache["plant_listing"]["complete"], false, "{cache}");
 
-    // The lock died with the process: the next pull runs (and times out on the same silence),
-    // counting its own call on top.
+    // The lock died with the process: the next pull runs (and times out on the same silence,
+    // asking twice more for a transient failure), counting its own calls on top.
     let out = env
         .account_at("pull", &srv.base_url(), &["--timeout", "1s"])
         .output()
@@ -246,7 +246,7 @@ async fn a_pull_killed_mid_call_has_counted_the_call() {
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(!err.contains("another account pull"), "{err}");
-    assert_eq!(cache_json(&env)["calls"]["plant_list"], 2);
+    assert_eq!(cache_json(&env)["calls"]["plant_list"], 4);
 }
 
 /// The pull's closing lines are lines: no escaped line break (`\n`) in the text, the cache on a
@@ -284,4 +284,43 @@ async fn the_pull_summary_is_two_lines_not_an_escaped_break() {
         .as_str()
         .is_some_and(|c| c.ends_with(".json")));
     assert!(events.iter().all(|e| e["event"] != "notice"), "{events:?}");
+}
+
+/// A 10001 on a listing page is asked again within the day's calls; a refresh of a complete
+/// listing that fails leaves it complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_answer_is_retried_and_a_failed_refresh_keeps_the_complete_listing() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let plants = r#"{"error_code":0,"error_msg":"","data":{"count":1,"plants":[{"plant_id":7,"user_id":3}]}}"#;
+    let users = r#"{"error_code":0,"error_msg":"","data":{"count":1,"c_user":[{"c_user_id":3}]}}"#;
+    let down = std::sync::Arc::new(AtomicBool::new(false));
+    let is_down = down.clone();
+    let srv = Hostile::start(move |r| {
+        let plant = r.path.contains("plant/list");
+        match (is_down.load(Ordering::Relaxed), plant, r.n) {
+            (true, _, _) => envelope(10001, "system error"),
+            // The very first call answers 10001; the retry gets the page.
+            (false, true, 0) => envelope(10001, "system error"),
+            (false, true, _) => json(200, plants),
+            (false, false, _) => json(200, users),
+        }
+    })
+    .await;
+    let env = world();
+    let out = env.account_at("pull", &srv.base_url(), &[]).output().await;
+    assert_exit(&out, 0);
+    assert_eq!(cache_json(&env)["plant_listing"]["complete"], true);
+    assert_eq!(
+        cache_json(&env)["calls"]["plant_list"],
+        2,
+        "the retry counted"
+    );
+
+    // A refresh answered only with failures keeps the complete listing.
+    down.store(true, Ordering::Relaxed);
+    let out = env.account_at("pull", &srv.base_url(), &[]).output().await;
+    assert_exit(&out, 1);
+    let cache = cache_json(&env);
+    assert_eq!(cache["plant_listing"]["complete"], true, "{cache}");
+    assert_eq!(cache["calls"]["plant_list"], 5, "three more calls: {cache}");
 }

@@ -205,6 +205,12 @@ async fn check_case(dir: &Path, input: &Path, case: &Case) {
         );
     }
     let mut want_lines = BTreeSet::new();
+    for row in &case.warned {
+        want_lines.insert(*row);
+        let line = problem_lines.get(row).copied().unwrap_or_default();
+        let warned = line.starts_with(&format!("row {row}: warning: sn '"));
+        assert!(warned, "{what}: {line:?}");
+    }
     for (row, want) in &case.rows {
         let start = match want {
             Want::Registered { .. } => continue,

@@ -248,3 +248,20 @@ async fn a_reversed_column_is_explained_and_a_profile_line_token_file_works() {
     #[cfg(unix)]
     assert_said(&out, &["can be read by other users", "chmod 600"]);
 }
+
+/// An id typed as `510.0` in a workbook is a person's typing, not an export: the advice is to
+/// type it as 510; in a CSV export the same text keeps the export's advice.
+#[tokio::test]
+async fn an_id_typed_with_a_decimal_point_in_a_workbook_is_told_to_be_typed_again() {
+    let out = run_bin(&["check", "samples/fleet.xlsx"]).await;
+    assert_exit(&out, 3);
+    assert!(
+        stdout(&out).contains(
+            "row 200: invalid: c_user_id '510.0' is typed with a decimal point; type it as 510"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let out = run_bin(&["check", "samples/fleet.csv"]).await;
+    assert!(stdout(&out).contains("c_user_id '510.0' was converted to a number by a spreadsheet"));
+}

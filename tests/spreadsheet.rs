@@ -33,7 +33,17 @@ async fn every_sample_form_reads_like_the_csv() {
     ] {
         let (code, lines) = check_lines(other, &[]).await;
         assert_eq!(code, 3, "{other}");
-        assert_eq!(lines, csv_lines, "{other} reads differently");
+        // The same rows end the same way; only an id typed with a decimal point in a workbook
+        // gets the workbook's advice (type it again) instead of the export's.
+        assert_eq!(lines.len(), csv_lines.len(), "{other}");
+        for (line, csv_line) in lines.iter().zip(&csv_lines) {
+            if line.contains("is typed with a decimal point") {
+                let head = |l: &str| l.split(" '").next().unwrap().to_string();
+                assert_eq!(head(line), head(csv_line), "{other}");
+            } else {
+                assert_eq!(line, csv_line, "{other} reads differently");
+            }
+        }
     }
 }
 

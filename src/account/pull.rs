@@ -65,6 +65,8 @@ pub struct PullReport {
     /// The server refused a listing call as too frequent (10012): its daily cap is likely spent
     /// (by another client, or by pulls this cache does not know of). The pull ended there.
     pub refused_by_server: bool,
+    /// Listings that were complete and stay so: their refresh did not complete.
+    pub kept_complete: Vec<&'static str>,
 }
 
 /// Pulls what the cache still lacks. A listing already complete is read again from page 1 when
@@ -87,7 +89,7 @@ pub async fn pull(
         let state = listing_state(cache, which);
         // The listing's state changes only when a page comes: a pull that ends before then
         // leaves it as it was (a complete listing stays complete until its new pass lists).
-        let mut page = if state.complete {
+        let page = if state.complete {
             if !refresh {
                 continue;
             }
@@ -95,143 +97,221 @@ pub async fn pull(
         } else {
             state.next_page.max(1)
         };
-        loop {
-            let spent = spent_today(cache, which);
-            if *spent >= DAILY_CAP && !force {
-                report.cap_reached.push(which.noun());
-                break;
-            }
-            // The call is counted, and the count saved, before it goes out: a pull killed while
-            // it is in flight has spent it all the same.
-            *spent = spent.saturating_add(1);
+        // A refresh of a complete listing that does not complete leaves the complete one as it
+        // was: a failed refresh never downgrades what the cache knows.
+        let kept = (state.complete && refresh).then(|| Kept::of(cache, which));
+        let go_on = pull_listing(engine, key, cache, which, page, force, &mut report).await?;
+        if let Some(kept) = kept.filter(|_| !listing_state(cache, which).complete) {
+            kept.restore(cache, which);
             key.save(cache)?;
-            let query = [
-                ("page", page.to_string()),
-                ("perpage", PER_PAGE.to_string()),
-            ];
-            let label = format!("{} page {page}", which.path());
-            let before = engine.counters.requests.load(Ordering::Relaxed);
-            let refused = AtomicBool::new(false);
-            // A listing refused as too frequent is the server's daily cap, not a pace to wait
-            // out: stop the pull rather than pause and ask again.
-            let call = engine
-                .call(&label, || async {
-                    let attempt = engine.client.get(which.path(), &query).await;
-                    if engine.policy().verdict(&attempt.answer) == Verdict::Throttled {
-                        refused.store(true, Ordering::Relaxed);
-                        engine.halt(Stop::Throttled);
-                    }
-                    attempt
-                })
-                .await;
-            let sent = engine.counters.requests.load(Ordering::Relaxed) - before;
-            let sent = u32::try_from(sent).unwrap_or(u32::MAX);
-            // One was counted already; a call stopped before it went out is not spent.
-            let spent = spent_today(cache, which);
-            *spent = spent.saturating_sub(1).saturating_add(sent);
-            match which {
-                Which::Plants => report.calls.0 += sent,
-                Which::Users => report.calls.1 += sent,
-            }
-            let (outcome, attempt) = match call {
-                Call::Stopped => {
-                    report.refused_by_server = refused.load(Ordering::Relaxed);
-                    report.stopped = !report.refused_by_server;
-                    key.save(cache)?;
-                    return Ok(report);
-                }
-                Call::Ended {
-                    outcome, attempt, ..
-                } => (outcome, attempt),
-            };
-            match engine.policy().listing(&attempt.answer, outcome) {
-                ListingVerdict::Page => {}
-                ListingVerdict::PlantMissing | ListingVerdict::Refused { .. } => {
-                    let (code, msg) = match &attempt.answer {
-                        Answer::Envelope { code, msg, .. } => (*code, msg.as_str()),
-                        _ => (0, ""),
-                    };
-                    report.failed = Some(format!(
-                        "{} page {page} answered {code} {msg}; pull again later",
-                        which.path()
-                    ));
-                    key.save(cache)?;
-                    return Ok(report);
-                }
-                ListingVerdict::Failed => {
-                    report.failed = Some(format!(
-                        "{} page {page} failed ({}); pull again later",
-                        which.path(),
-                        attempt.answer
-                    ));
-                    key.save(cache)?;
-                    return Ok(report);
-                }
-            }
-            let data = attempt.data.unwrap_or_default();
-            if page == 1 {
-                // A new pass: what it lists replaces the last pass's entries, so plants and users
-                // gone from the account leave the cache too.
-                match which {
-                    Which::Plants => cache.plants.clear(),
-                    Which::Users => cache.users.clear(),
-                }
-            }
-            let listed = take_page(cache, which, &data);
-            let count = id(data.get("count"));
-            let state = listing_state(cache, which);
-            if page == 1 || state.started_at.is_none() {
-                state.started_at = Some(now_rfc3339());
-            }
-            state.pulled_at = Some(now_rfc3339());
-            state.count = count.or(state.count);
-            state.complete = false;
-            // A page that lists less than it says is never the end of the listing: the cache
-            // stays partial and this page is asked for again by the next pull.
-            if let Some(short) = short_page(which, page, count, listed) {
-                state.next_page = page;
-                report.failed = Some(short);
-                key.save(cache)?;
-                return Ok(report);
-            }
-            let listed = listed.unwrap_or_default();
-            let pages = count.map_or(
-                if listed as u64 >= PER_PAGE {
-                    page + 1
-                } else {
-                    page
-                },
-                |c| c.div_ceil(PER_PAGE),
-            );
-            if listed > 0 && page < pages && page < MAX_PAGES {
-                state.next_page = page + 1;
-                key.save(cache)?;
-                page += 1;
-                continue;
-            }
-            // The listing's last page: complete only when it holds all its count says (entries
-            // listed twice, or past the API's last page, leave it short).
-            state.next_page = 1;
-            let held = match which {
-                Which::Plants => cache.plants.len(),
-                Which::Users => cache.users.len(),
-            } as u64;
-            if let Some(c) = count.filter(|c| held < *c) {
-                report.failed = Some(format!(
-                    "{} ended at page {page} with {} where its count says {c} (entries listed twice, or more than the API's {MAX_PAGES} pages hold); {PARTIAL}",
-                    which.path(),
-                    crate::text::count(held, which.one(), which.noun()),
-                ));
-                key.save(cache)?;
-                return Ok(report);
-            }
-            listing_state(cache, which).complete = true;
-            key.save(cache)?;
-            break;
+            report.kept_complete.push(which.noun());
+        }
+        if !go_on {
+            return Ok(report);
         }
     }
     report.complete = cache.complete();
     Ok(report)
+}
+
+/// How many times a transient answer to one listing page is asked again.
+const LISTING_RETRIES: u32 = 2;
+
+/// A complete listing as it was before a refresh started: its entries and state.
+struct Kept {
+    plants: std::collections::BTreeMap<u64, Option<u64>>,
+    users: std::collections::BTreeSet<u64>,
+    state: super::ListingState,
+}
+
+impl Kept {
+    fn of(cache: &mut AccountCache, which: Which) -> Kept {
+        Kept {
+            plants: if which == Which::Plants {
+                cache.plants.clone()
+            } else {
+                Default::default()
+            },
+            users: if which == Which::Users {
+                cache.users.clone()
+            } else {
+                Default::default()
+            },
+            state: listing_state(cache, which).clone(),
+        }
+    }
+
+    fn restore(self, cache: &mut AccountCache, which: Which) {
+        match which {
+            Which::Plants => cache.plants = self.plants,
+            Which::Users => cache.users = self.users,
+        }
+        *listing_state(cache, which) = self.state;
+    }
+}
+
+/// Pages through one listing from `page` until it is complete (true) or the pull must end
+/// (false: the day's calls, a refusal, a failure, a stop; `report` says which).
+async fn pull_listing(
+    engine: &Arc<Engine>,
+    key: &CacheKey,
+    cache: &mut AccountCache,
+    which: Which,
+    mut page: u64,
+    force: bool,
+    report: &mut PullReport,
+) -> Result<bool, CacheError> {
+    let mut tries = 0;
+    loop {
+        let spent = spent_today(cache, which);
+        if *spent >= DAILY_CAP && !force {
+            report.cap_reached.push(which.noun());
+            // The other listing has a day's calls of its own.
+            return Ok(true);
+        }
+        // The call is counted, and the count saved, before it goes out: a pull killed while
+        // it is in flight has spent it all the same.
+        *spent = spent.saturating_add(1);
+        key.save(cache)?;
+        let query = [
+            ("page", page.to_string()),
+            ("perpage", PER_PAGE.to_string()),
+        ];
+        let label = format!("{} page {page}", which.path());
+        let before = engine.counters.requests.load(Ordering::Relaxed);
+        let refused = AtomicBool::new(false);
+        // A listing refused as too frequent is the server's daily cap, not a pace to wait
+        // out: stop the pull rather than pause and ask again.
+        let call = engine
+            .call(&label, || async {
+                let attempt = engine.client.get(which.path(), &query).await;
+                if engine.policy().verdict(&attempt.answer) == Verdict::Throttled {
+                    refused.store(true, Ordering::Relaxed);
+                    engine.halt(Stop::Throttled);
+                }
+                attempt
+            })
+            .await;
+        let sent = engine.counters.requests.load(Ordering::Relaxed) - before;
+        let sent = u32::try_from(sent).unwrap_or(u32::MAX);
+        // One was counted already; a call stopped before it went out is not spent.
+        let spent = spent_today(cache, which);
+        *spent = spent.saturating_sub(1).saturating_add(sent);
+        match which {
+            Which::Plants => report.calls.0 += sent,
+            Which::Users => report.calls.1 += sent,
+        }
+        let (outcome, attempt) = match call {
+            Call::Stopped => {
+                report.refused_by_server = refused.load(Ordering::Relaxed);
+                report.stopped = !report.refused_by_server;
+                key.save(cache)?;
+                return Ok(false);
+            }
+            Call::Ended {
+                outcome, attempt, ..
+            } => (outcome, attempt),
+        };
+        // A transient answer (10001, a timeout, a broken answer) is asked again, a few
+        // times, while the day's calls allow: each retry is a call like any other.
+        let transient = engine.policy().verdict(&attempt.answer) == Verdict::Retry
+            || matches!(
+                engine.policy().listing(&attempt.answer, outcome),
+                ListingVerdict::Failed
+            );
+        if transient && tries < LISTING_RETRIES && (force || *spent_today(cache, which) < DAILY_CAP)
+        {
+            tries += 1;
+            key.save(cache)?;
+            tokio::time::sleep(std::time::Duration::from_secs(u64::from(tries))).await;
+            continue;
+        }
+        tries = 0;
+        match engine.policy().listing(&attempt.answer, outcome) {
+            ListingVerdict::Page => {}
+            ListingVerdict::PlantMissing | ListingVerdict::Refused { .. } => {
+                let (code, msg) = match &attempt.answer {
+                    Answer::Envelope { code, msg, .. } => (*code, msg.as_str()),
+                    _ => (0, ""),
+                };
+                report.failed = Some(format!(
+                    "{} page {page} answered {code} {msg}; pull again later",
+                    which.path()
+                ));
+                key.save(cache)?;
+                return Ok(false);
+            }
+            ListingVerdict::Failed => {
+                report.failed = Some(format!(
+                    "{} page {page} failed ({}); pull again later",
+                    which.path(),
+                    attempt.answer
+                ));
+                key.save(cache)?;
+                return Ok(false);
+            }
+        }
+        let data = attempt.data.unwrap_or_default();
+        if page == 1 {
+            // A new pass: what it lists replaces the last pass's entries, so plants and users
+            // gone from the account leave the cache too.
+            match which {
+                Which::Plants => cache.plants.clear(),
+                Which::Users => cache.users.clear(),
+            }
+        }
+        let listed = take_page(cache, which, &data);
+        let count = id(data.get("count"));
+        let state = listing_state(cache, which);
+        if page == 1 || state.started_at.is_none() {
+            state.started_at = Some(now_rfc3339());
+        }
+        state.pulled_at = Some(now_rfc3339());
+        state.count = count.or(state.count);
+        state.complete = false;
+        // A page that lists less than it says is never the end of the listing: the cache
+        // stays partial and this page is asked for again by the next pull.
+        if let Some(short) = short_page(which, page, count, listed) {
+            state.next_page = page;
+            report.failed = Some(short);
+            key.save(cache)?;
+            return Ok(false);
+        }
+        let listed = listed.unwrap_or_default();
+        let pages = count.map_or(
+            if listed as u64 >= PER_PAGE {
+                page + 1
+            } else {
+                page
+            },
+            |c| c.div_ceil(PER_PAGE),
+        );
+        if listed > 0 && page < pages && page < MAX_PAGES {
+            state.next_page = page + 1;
+            key.save(cache)?;
+            page += 1;
+            continue;
+        }
+        // The listing's last page: complete only when it holds all its count says (entries
+        // listed twice, or past the API's last page, leave it short).
+        state.next_page = 1;
+        let held = match which {
+            Which::Plants => cache.plants.len(),
+            Which::Users => cache.users.len(),
+        } as u64;
+        if let Some(c) = count.filter(|c| held < *c) {
+            report.failed = Some(format!(
+                "{} ended at page {page} with {} where its count says {c} (entries listed twice, or more than the API's {MAX_PAGES} pages hold); {PARTIAL}",
+                which.path(),
+                crate::text::count(held, which.one(), which.noun()),
+            ));
+            key.save(cache)?;
+            return Ok(false);
+        }
+        listing_state(cache, which).complete = true;
+        key.save(cache)?;
+        return Ok(true);
+    }
 }
 
 /// How a message about a listing that is not whole ends.

@@ -9,6 +9,7 @@ mod line;
 pub mod links;
 mod locate;
 pub mod run;
+mod serials;
 pub mod settings;
 pub mod summary;
 pub mod verify;

@@ -110,6 +110,16 @@ impl RunView {
                 self.log.notice(&format!("growatt-onboard: {n}"));
             }
             RunEvent::Note(_) => {}
+            RunEvent::SerialWarning(w) if !self.ui.quiet => self.log.event(
+                json!({
+                    "event": "serial_warning",
+                    "row": w.row,
+                    "sn": w.sn,
+                    "message": w.message,
+                }),
+                &format!("growatt-onboard: row {}: warning: {}", w.row, w.message),
+            ),
+            RunEvent::SerialWarning(_) => {}
             RunEvent::Skipped(counts) => {
                 if let Some(p) = self.progress.get() {
                     p.advance(1, &counts);
@@ -207,6 +217,8 @@ pub fn print_summary(log: &Log, summary: &Summary, quiet: bool) {
         let mut v = serde_json::to_value(summary).unwrap_or_default();
         if let Some(obj) = v.as_object_mut() {
             obj.insert("event".into(), "summary".into());
+            // Each warned row was its own `serial_warning` event already; the count stays.
+            obj.remove("serial_warning_rows");
         }
         log.json(v);
     } else {
