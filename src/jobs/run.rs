@@ -308,6 +308,9 @@ pub async fn run(
     } else if let Some(rows) = reader.known_rows() {
         // A spreadsheet is already in memory: counted there, never read a second time.
         Some(rows)
+    } else if !reader.rereadable() {
+        // A pipe gives its rows once, to the run itself.
+        None
     } else {
         // A fast pre-scan gives the bar its total and the plain lines their percentage.
         let (path, read) = (cfg.input.clone(), cfg.read.clone());
