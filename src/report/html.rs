@@ -300,10 +300,14 @@ fn attention_section(h: &mut String, d: &ReportData) {
 
 /// One line per run, oldest first.
 fn history_section(h: &mut String, d: &ReportData) {
-    if d.history.is_empty() {
+    if d.history.is_empty() && !d.history_left_out {
         return;
     }
     h.push_str("<h2>Run history</h2>");
+    if d.history.is_empty() {
+        h.push_str("<p class=\"muted\">The end of the history file holds no run (it may be damaged); earlier runs are in the history file.</p>");
+        return;
+    }
     if d.history_left_out {
         let _ = write!(
             h,

@@ -81,6 +81,12 @@ pub fn render_text(d: &ReportData) -> String {
         }
         more(&mut out, d.attention_total, d.attention.len());
     }
+    if d.history.is_empty() && d.history_left_out {
+        let _ = writeln!(
+            out,
+            "\nRun history: the end of the history file holds no run (it may be damaged); earlier runs are in the history file."
+        );
+    }
     if !d.history.is_empty() {
         if d.history_left_out {
             let _ = writeln!(
