@@ -121,7 +121,12 @@ async fn a_report_never_replaces_the_tools_own_files() {
         }
     }
     for (path, bytes) in before {
-        assert_eq!(std::fs::read(&path).ok(), bytes, "{} changed", path.display());
+        assert_eq!(
+            std::fs::read(&path).ok(),
+            bytes,
+            "{} changed",
+            path.display()
+        );
     }
     // The results still say every row is done: the next run sends nothing.
     let sent = env.sim().stats().requests;
@@ -260,7 +265,14 @@ async fn a_missing_sheet_of_ten_thousand_lists_the_first_few_and_the_count() {
 async fn pulled_cache(env: &TestEnv) -> PathBuf {
     let cache = env.path("cache");
     let base = env.base();
-    let pull = ["account", "pull", "--cache", arg(&cache), "--base-url", &base];
+    let pull = [
+        "account",
+        "pull",
+        "--cache",
+        arg(&cache),
+        "--base-url",
+        &base,
+    ];
     assert_exit(&env.bin(&pull).output().await, 0);
     let files: Vec<PathBuf> = std::fs::read_dir(&cache)
         .unwrap()
@@ -276,7 +288,15 @@ async fn on_cache(env: &TestEnv, words: &[&str]) {
     let (cache, base) = (env.path("cache"), env.base());
     let (cache, fleet) = (arg(&cache), arg(&env.fleet));
     let show = ["account", "show", "--cache", cache, "--base-url", &base];
-    let check = ["check", fleet, "--account", "--cache", cache, "--base-url", &base];
+    let check = [
+        "check",
+        fleet,
+        "--account",
+        "--cache",
+        cache,
+        "--base-url",
+        &base,
+    ];
     for args in [&show[..], &check[..]] {
         let out = env.bin(args).watched(PEAK_KIB, QUICK).await;
         out.assert_bounded(&args[..2].join(" "));
@@ -316,10 +336,16 @@ async fn an_account_cache_that_never_ends_or_blocks_is_refused_at_once() {
 async fn a_fleet_line_that_never_ends_stops_the_read_in_words() {
     let env = TestEnv::start_default().await.run_in_dir();
     let zero = Path::new("/dev/zero");
-    let out = env.bin(&["check", arg(zero)]).watched(PEAK_KIB, QUICK).await;
+    let out = env
+        .bin(&["check", arg(zero)])
+        .watched(PEAK_KIB, QUICK)
+        .await;
     out.assert_bounded("check /dev/zero");
     assert_exit(&out.out, 1);
-    assert_said(&out.out, &["cannot read /dev/zero", "a row longer than 4.0 MiB"]);
+    assert_said(
+        &out.out,
+        &["cannot read /dev/zero", "a row longer than 4.0 MiB"],
+    );
 
     let fleet = good_fleet(3);
     sparse(&env.fleet, fleet.as_bytes(), 2 << 30);
@@ -409,7 +435,10 @@ async fn a_fifo_as_the_results_file_is_refused_at_once() {
         let out = cmd.watched(PEAK_KIB, QUICK).await;
         out.assert_bounded("-o FIFO");
         assert_exit(&out.out, 1);
-        assert_said(&out.out, &["results.fifo", "named pipe (FIFO), not a regular file"]);
+        assert_said(
+            &out.out,
+            &["results.fifo", "named pipe (FIFO), not a regular file"],
+        );
     }
     assert_eq!(env.sim().stats().requests, 0);
 }
@@ -424,12 +453,26 @@ async fn a_fleet_from_a_fifo_is_read_once() {
     mkfifo(&fifo);
     let fleet = good_fleet(3);
     write_fifo(&fifo, &fleet);
-    let out = env.bin(&["check", arg(&fifo)]).watched(PEAK_KIB, QUICK).await;
+    let out = env
+        .bin(&["check", arg(&fifo)])
+        .watched(PEAK_KIB, QUICK)
+        .await;
     out.assert_bounded("check FIFO");
     assert_exit(&out.out, 0);
-    assert!(stdout(&out.out).contains("3 rows: 3 to send"), "{}", stdout(&out.out));
+    assert!(
+        stdout(&out.out).contains("3 rows: 3 to send"),
+        "{}",
+        stdout(&out.out)
+    );
     write_fifo(&fifo, &fleet);
-    let run = ["run", arg(&fifo), "--base-url", &env.base(), "--rate", "1000/s"];
+    let run = [
+        "run",
+        arg(&fifo),
+        "--base-url",
+        &env.base(),
+        "--rate",
+        "1000/s",
+    ];
     let out = env.bin(&run).watched(PEAK_KIB, QUICK).await;
     out.assert_bounded("run FIFO");
     assert_exit(&out.out, 0);

@@ -169,9 +169,8 @@ impl CacheKey {
         /// 1.5 MiB; a file ten times that is not a cache (`/dev/zero`, a tail of NUL bytes).
         const MAX_BYTES: u64 = 16 << 20;
         let read = crate::files::read_regular(&self.path, MAX_BYTES).and_then(|bytes| {
-            String::from_utf8(bytes).map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not text")
-            })
+            String::from_utf8(bytes)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not text"))
         });
         let text = match read {
             Ok(t) => t,

@@ -14,7 +14,9 @@ mod seen;
 mod writer;
 
 pub use lock::{same_file, RunLock, RUN_HINT, VERIFY_HINT};
-pub use reader::{read_done, read_line_at, scan_log, scan_log_at, Damaged, Opened, Previous, MAX_LINE};
+pub use reader::{
+    read_done, read_line_at, scan_log, scan_log_at, Damaged, Opened, Previous, MAX_LINE,
+};
 pub use resume::{duplicate_msg, triage, Next};
 pub use seen::{Seen, Sight};
 pub use writer::{open_for_append, open_log, set_aside, ResultsWriter};

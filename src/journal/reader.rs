@@ -261,7 +261,10 @@ pub const MAX_LINE: usize = 64 * 1024;
 
 /// Reads one line (with its line break) into `line`, keeping at most [`MAX_LINE`] bytes of it.
 /// Returns the bytes it spans in the file and whether it was longer than that.
-fn read_bounded_line(reader: &mut impl BufRead, line: &mut Vec<u8>) -> std::io::Result<(u64, bool)> {
+fn read_bounded_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+) -> std::io::Result<(u64, bool)> {
     line.clear();
     let (mut spans, mut too_long) = (0u64, false);
     loop {

@@ -30,7 +30,8 @@ pub fn check_target(results: &Path, target: &Path) -> Result<(), String> {
 /// Whether two paths name one file, or one place once links are resolved (so a file not
 /// written yet, such as a verify file before `verify` runs, counts too).
 fn same_place(a: &Path, b: &Path) -> bool {
-    crate::files::same_file(a, b) || matches!((resolved(a), resolved(b)), (Some(x), Some(y)) if x == y)
+    crate::files::same_file(a, b)
+        || matches!((resolved(a), resolved(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// `path` with links resolved: the file itself, or its folder's real path and its name.
@@ -168,7 +169,13 @@ mod tests {
             r#"{"input":"fleet.csv","results":"r.csv","started_at":"x"}"#,
         )
         .unwrap();
-        for name in ["r.csv", "r.verify.csv", "r.history.jsonl", "r.csv.lock", "fleet.csv"] {
+        for name in [
+            "r.csv",
+            "r.verify.csv",
+            "r.history.jsonl",
+            "r.csv.lock",
+            "fleet.csv",
+        ] {
             let said = check_target(&results, &dir.path().join(name)).unwrap_err();
             assert!(said.contains(name), "{name}: {said}");
         }

@@ -353,9 +353,6 @@ pub fn write_html(d: &ReportData, path: &Path) -> std::io::Result<()> {
 fn more_line(h: &mut String, total: u64, shown: usize, whole: &str) {
     let more = total.saturating_sub(shown as u64);
     if more > 0 {
-        let _ = write!(
-            h,
-            "<p class=\"muted\">… and {more} more; see {whole}.</p>"
-        );
+        let _ = write!(h, "<p class=\"muted\">… and {more} more; see {whole}.</p>");
     }
 }

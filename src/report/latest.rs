@@ -178,7 +178,8 @@ impl Latest {
             let Some(r) = journal::read_line_at(&mut reader, &mut at, offset).map_err(err)? else {
                 continue;
             };
-            let (Ok(row), Some(outcome)) = (cell(&r, 0).parse::<u64>(), Outcome::parse(&cell(&r, 4)))
+            let (Ok(row), Some(outcome)) =
+                (cell(&r, 0).parse::<u64>(), Outcome::parse(&cell(&r, 4)))
             else {
                 continue;
             };
@@ -312,10 +313,7 @@ impl Links {
                 read.insert(offset, link_of(&r));
             }
         }
-        let links = offsets
-            .drain(..)
-            .filter_map(|o| read.remove(&o))
-            .collect();
+        let links = offsets.drain(..).filter_map(|o| read.remove(&o)).collect();
         Ok((links, total))
     }
 }

@@ -92,10 +92,7 @@ pub fn xlsx_bytes(results: &Path) -> Result<(Vec<u8>, XlsxWritten), XlsxExportEr
 }
 
 /// Builds the workbook of `results` and saves it into `out`.
-fn save(
-    results: &Path,
-    out: impl std::io::Write + Send,
-) -> Result<XlsxWritten, XlsxExportError> {
+fn save(results: &Path, out: impl std::io::Write + Send) -> Result<XlsxWritten, XlsxExportError> {
     let links = Links::scan(&Paths::of_results(results).verify);
     let latest = Latest::scan(results)?;
     let written = XlsxWritten {

@@ -113,10 +113,9 @@ pub fn declare_size(path: &Path, part: &str, size: u32) {
     let mut bytes = std::fs::read(path).unwrap();
     let mut patched = 0;
     // (signature, offset of the uncompressed size, offset of the name's length, of the name)
-    for (signature, at_size, at_len, at_name) in [
-        (b"PK\x03\x04", 22, 26, 30),
-        (b"PK\x01\x02", 24, 28, 46),
-    ] {
+    for (signature, at_size, at_len, at_name) in
+        [(b"PK\x03\x04", 22, 26, 30), (b"PK\x01\x02", 24, 28, 46)]
+    {
         let mut i = 0;
         while let Some(p) = find(&bytes[i..], signature) {
             let start = i + p;
@@ -129,7 +128,10 @@ pub fn declare_size(path: &Path, part: &str, size: u32) {
             i = start + 4;
         }
     }
-    assert_eq!(patched, 2, "{part}: one local header and one directory entry");
+    assert_eq!(
+        patched, 2,
+        "{part}: one local header and one directory entry"
+    );
     std::fs::write(path, bytes).unwrap();
 }
 

@@ -142,7 +142,8 @@ impl Fixture {
     /// Only a regular file of at most [`MAX_FIXTURE_BYTES`] is read: a device (`/dev/zero`), a
     /// pipe or a huge file is refused at once, in words.
     pub fn from_path(path: &Path) -> anyhow::Result<Fixture> {
-        let cannot = |why: String| anyhow::anyhow!("cannot read fixture file {}: {why}", path.display());
+        let cannot =
+            |why: String| anyhow::anyhow!("cannot read fixture file {}: {why}", path.display());
         let meta = std::fs::metadata(path).map_err(|e| cannot(io_words(&e)))?;
         if !meta.is_file() {
             return Err(cannot(
@@ -164,7 +165,9 @@ impl Fixture {
         )
         .map_err(|e| cannot(io_words(&e)))?;
         if text.len() as u64 > MAX_FIXTURE_BYTES {
-            return Err(cannot("it grew past the size a fixture may be while being read".into()));
+            return Err(cannot(
+                "it grew past the size a fixture may be while being read".into(),
+            ));
         }
         serde_json::from_slice(&text)
             .with_context(|| format!("fixture file {} is not a valid fixture", path.display()))
@@ -274,7 +277,10 @@ mod tests {
         assert!(err.contains("more than the 128 MiB"), "{err}");
         #[cfg(unix)]
         {
-            let err = format!("{:#}", Fixture::from_path(Path::new("/dev/zero")).unwrap_err());
+            let err = format!(
+                "{:#}",
+                Fixture::from_path(Path::new("/dev/zero")).unwrap_err()
+            );
             assert!(err.contains("not a regular file"), "{err}");
         }
     }
