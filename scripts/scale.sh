@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1048600}
-work=target/scale
+work=$PWD/target/scale
 mkdir -p "$work"
 say() { printf 'scale: %s\n' "$*" >&2; }
 [ -x /usr/bin/time ] || { say "needs GNU time (/usr/bin/time; Debian package time)"; exit 1; }

@@ -219,6 +219,17 @@ pub struct Links {
 impl Links {
     /// Scans the verify file, or `None` when `verify` has not run (or it is not a regular file).
     pub fn scan(verify: &Path) -> Option<Links> {
+        Links::scan_with(verify, true)
+    }
+
+    /// [`Links::scan`] keeping only each serial's status (for [`Links::status_of`] and
+    /// [`Links::counts`]; [`Links::select`] then finds nothing): what a workbook needs, in half
+    /// the memory.
+    pub fn scan_statuses(verify: &Path) -> Option<Links> {
+        Links::scan_with(verify, false)
+    }
+
+    fn scan_with(verify: &Path, detail: bool) -> Option<Links> {
         if !std::fs::metadata(verify).is_ok_and(|m| m.is_file()) {
             return None;
         }
@@ -247,12 +258,17 @@ impl Links {
                 ..
             } = &mut links;
             let i = table.entry(sn_key(sn.trim()), || {
-                rows.push(0);
-                offs.push(0);
                 statuses.push(0);
-                (rows.len() - 1) as u32
+                if detail {
+                    rows.push(0);
+                    offs.push(0);
+                }
+                (statuses.len() - 1) as u32
             }) as usize;
-            (rows[i], offs[i], statuses[i]) = (row, offset, status);
+            statuses[i] = status;
+            if detail {
+                (rows[i], offs[i]) = (row, offset);
+            }
         });
         Some(links)
     }
@@ -290,6 +306,7 @@ impl Links {
         keep: impl Fn(&str) -> bool,
         limit: usize,
     ) -> Result<(Vec<PendingLink>, u64), ResultsError> {
+        // Without detail (`scan_statuses`) there are no rows to select.
         let mut chosen: Vec<u32> = (0..self.rows.len() as u32)
             .filter(|&i| keep(&self.names[self.status[i as usize] as usize]))
             .collect();

@@ -93,8 +93,10 @@ pub fn xlsx_bytes(results: &Path) -> Result<(Vec<u8>, XlsxWritten), XlsxExportEr
 
 /// Builds the workbook of `results` and saves it into `out`.
 fn save(results: &Path, out: impl std::io::Write + Send) -> Result<XlsxWritten, XlsxExportError> {
-    let links = Links::scan(&Paths::of_results(results).verify);
+    // The results first: once scanned, only each latest line's place is kept, and the statuses
+    // are read into the memory the scan gave back.
     let latest = Latest::scan(results)?;
+    let links = Links::scan_statuses(&Paths::of_results(results).verify);
     let written = XlsxWritten {
         rows: latest.len().min(MAX_ROWS),
         left_out: latest.len().saturating_sub(MAX_ROWS),
