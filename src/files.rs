@@ -274,15 +274,27 @@ fn temporary() -> tempfile::Builder<'static, 'static> {
 }
 
 /// Opens `path` for appending, creating it when missing (and, with `read`, for reading too).
+/// Only a regular file is appended to: a FIFO nobody reads (which would block the open) or a
+/// device is refused at once.
 pub fn open_append(path: &Path, read: bool) -> std::io::Result<File> {
     let mut options = OpenOptions::new();
     options.create(true).append(true).read(read);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(MODE);
+        options.mode(MODE).custom_flags(libc::O_NONBLOCK);
     }
-    options.open(path)
+    let file = options.open(path).map_err(|e| {
+        // A FIFO without a reader refuses a non-blocking open for writing: say what it is.
+        match std::fs::metadata(path).ok().as_ref().and_then(not_regular) {
+            Some(what) => not_a_file(what),
+            None => e,
+        }
+    })?;
+    if let Some(what) = not_regular(&file.metadata()?) {
+        return Err(not_a_file(what));
+    }
+    Ok(file)
 }
 
 /// Opens (or creates) a journal for reading and writing, never emptying it. Not append-only: a

@@ -211,6 +211,22 @@ async fn an_xlsx_whose_shared_strings_inflate_to_gigabytes_is_refused_with_its_s
         );
     }
     assert!(!env.results.exists());
+    // A worksheet (read cell by cell, so allowed more) declaring 512 MiB from a few hundred
+    // bytes: no sheet packs that tight.
+    Book::fleet(2).write(&env.fleet);
+    declare_size(&env.fleet, "xl/worksheets/sheet1.xml", 1 << 29);
+    let out = env.bin(&["check", arg(&env.fleet)]);
+    let out = out.watched(PEAK_KIB, QUICK).await;
+    out.assert_bounded("the sheet bomb");
+    assert_exit(&out.out, 1);
+    assert_said(
+        &out.out,
+        &[
+            "xl/worksheets/sheet1.xml",
+            "inflates to 512.0 MiB",
+            "more than 100 times",
+        ],
+    );
 }
 
 /// The same part declaring 100 bytes while it inflates to 2 MiB: the read stops at what it
@@ -418,7 +434,9 @@ async fn a_fixture_that_never_ends_is_refused_at_once() {
 // 7. FIFOs where a file should be
 // ---------------------------------------------------------------------------------------------
 
-/// `run -o FIFO` and `check -o FIFO`: refused at once, naming the FIFO; nothing is sent.
+/// `run -o FIFO` and `check -o FIFO`: refused at once, naming the FIFO; nothing is sent. A
+/// summary and a run history that are FIFOs nobody reads: the run ends, its rows written, and
+/// says it could not write them.
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fifo_as_the_results_file_is_refused_at_once() {
@@ -441,6 +459,22 @@ async fn a_fifo_as_the_results_file_is_refused_at_once() {
         );
     }
     assert_eq!(env.sim().stats().requests, 0);
+
+    for sidecar in ["f.results.summary.json", "f.results.history.jsonl"] {
+        mkfifo(&env.path(sidecar));
+    }
+    let run = env.run_cmd_at(&env.base(), &["--rate", "1000/s"]);
+    let out = run.watched(PEAK_KIB, QUICK).await;
+    out.assert_bounded("FIFO sidecars");
+    assert_exit(&out.out, 0);
+    assert_said(
+        &out.out,
+        &[
+            "cannot write the summary",
+            "cannot append to the run history",
+        ],
+    );
+    assert_eq!(count(&env.lines(), "registered"), 2);
 }
 
 /// A fleet given as a FIFO whose writer sends three rows and goes away: `run` and `check` read

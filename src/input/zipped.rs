@@ -20,6 +20,13 @@ pub const MAX_PART: u64 = 128 << 20;
 /// rather than memory: a million rows of 16 columns is about 700 MiB of XML.
 pub const MAX_SHEET: u64 = 1 << 30;
 
+/// Most a part may inflate per byte stored, once it inflates past [`RATIO_FROM`]: spreadsheet XML
+/// packs 5 to 30 times; a bomb packs a thousand times and more.
+pub const MAX_RATIO: u64 = 100;
+
+/// The size from which [`MAX_RATIO`] applies: small parts of repeated markup may pack tighter.
+pub const RATIO_FROM: u64 = 64 << 20;
+
 /// Whether the workbook reader may read this part: XML, relationships and binary records
 /// (.xlsb). Pictures and other media are never read, whatever their size.
 fn is_read(name: &str) -> bool {
@@ -58,14 +65,22 @@ pub(super) fn check_parts(path: &Path) -> Result<(), String> {
         } else {
             (MAX_PART, "a part read whole")
         };
-        let inflates = part.size();
+        let (inflates, stored) = (part.size(), part.compressed_size());
         if inflates > bound {
             return Err(format!(
                 "its part {} inflates to {} ({} in the file), more than the {} this tool reads from {what}; the file is damaged or built to exhaust memory (a zip bomb). Open it in Excel or LibreOffice and save it again, or save it as CSV",
                 crate::text::quote(&name),
                 size(inflates),
-                size(part.compressed_size()),
+                size(stored),
                 size(bound),
+            ));
+        }
+        if inflates > RATIO_FROM && inflates > stored.saturating_mul(MAX_RATIO) {
+            return Err(format!(
+                "its part {} inflates to {} from {} in the file, more than {MAX_RATIO} times: the file is built to exhaust memory (a zip bomb) or damaged. Open it in Excel or LibreOffice and save it again, or save it as CSV",
+                crate::text::quote(&name),
+                size(inflates),
+                size(stored),
             ));
         }
     }

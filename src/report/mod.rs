@@ -188,6 +188,11 @@ pub(crate) struct LatestLine {
 /// size: lines are counted as they are read again one by one, and each table keeps at most
 /// [`ATTENTION_LIMIT`] rows.
 pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
+    // A FIFO or a device is no results file: named as what it is, never opened.
+    crate::files::regular_or_missing(results_path).map_err(|source| ResultsError::Io {
+        path: results_path.to_path_buf(),
+        source,
+    })?;
     if !results_path.is_file() {
         return Err(ResultsError::Io {
             path: results_path.to_path_buf(),
