@@ -82,6 +82,21 @@ pub fn count(n: u64, one: &str, many: &str) -> String {
     }
 }
 
+/// A size in bytes as a person reads it: `512 bytes`, `64.0 KiB`, `1.5 GiB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return count(bytes, "byte", "bytes");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 /// What an I/O error means, in words a person can act on: never the operating system's error
 /// number (`(os error 2)`) nor a temporary file's name (`at path "/x/.tmpQWhIk0"`).
 pub fn io_reason(e: &std::io::Error) -> String {
@@ -118,6 +133,14 @@ pub fn io_reason(e: &std::io::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_in_words() {
+        assert_eq!(size(1), "1 byte");
+        assert_eq!(size(1023), "1023 bytes");
+        assert_eq!(size(64 * 1024), "64.0 KiB");
+        assert_eq!(size(3 << 29), "1.5 GiB");
+    }
 
     #[test]
     fn io_reasons_carry_no_programmer_text() {

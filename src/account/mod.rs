@@ -173,9 +173,17 @@ impl CacheKey {
         })
     }
 
-    /// The cache, or `None` when there is none yet.
+    /// The cache, or `None` when there is none yet. Only a regular file is read (a FIFO is
+    /// refused without waiting on it), and no further than a cache can be long.
     pub fn load(&self) -> Result<Option<AccountCache>, CacheError> {
-        let text = match std::fs::read_to_string(&self.path) {
+        /// Largest cache there can be: 250 pages of 100 plants and of 100 users take about
+        /// 1.5 MiB; a file ten times that is not a cache (`/dev/zero`, a tail of NUL bytes).
+        const MAX_BYTES: u64 = 16 << 20;
+        let read = crate::files::read_regular(&self.path, MAX_BYTES).and_then(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "it is not text"))
+        });
+        let text = match read {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => {

@@ -18,6 +18,14 @@ pub fn execute(args: &ReportArgs) -> Outcome {
         log::stdout(report::render_text(&data).as_bytes());
         return Ok(data_exit(&data));
     }
+    if let (Some(html), Some(xlsx)) = (&args.html, &args.xlsx) {
+        if html == xlsx || crate::files::same_file(html, xlsx) {
+            return Err(CommandError::Fatal(format!(
+                "--html and --xlsx both name {}; give each report its own file",
+                html.display()
+            )));
+        }
+    }
     if let Some(path) = &args.html {
         report::write_html(&data, path).map_err(|e| {
             CommandError::Fatal(format!(

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 
 use super::columns::match_columns;
@@ -22,10 +22,30 @@ struct LineCounter<R> {
     /// The file's last byte so far, and whether the end-of-file closing quote was added.
     last: u8,
     closed: bool,
+    /// Where the record being read starts: the bytes handed on since then are bounded by
+    /// [`MAX_RECORD`].
+    record_start: u64,
 }
+
+/// Longest record a fleet file may hold, in bytes: far more than a row of any spreadsheet (a
+/// megabyte of notes in a row reads). Past it the reader stops with a message, so a file that
+/// never ends a line (`/dev/zero`, a tail of NUL bytes) cannot fill memory.
+pub const MAX_RECORD: u64 = 4 << 20;
+
+/// The parser's read buffer: the bytes it may hold beyond the record it is on.
+const BUFFER: usize = 256 * 1024;
 
 impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.offset - self.record_start > MAX_RECORD + BUFFER as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "a row longer than {} (a line that never ends: not a fleet file, or a damaged end, such as a tail of NUL bytes); cut the file after its last row",
+                    crate::text::size(MAX_RECORD)
+                ),
+            ));
+        }
         let mut n = self.inner.read(buf)?;
         if n > 0 {
             self.last = buf[n - 1];
@@ -55,6 +75,11 @@ impl<R: Read> Read for LineCounter<R> {
 }
 
 impl<R> LineCounter<R> {
+    /// The line the reader has come to: newlines handed on so far, plus one.
+    fn line_so_far(&self) -> u64 {
+        self.consumed + self.pending.len() as u64 + 1
+    }
+
     /// Newlines before byte `pos`; `pos` must never go backwards.
     fn newlines_before(&mut self, pos: u64) -> u64 {
         while self.pending.front().is_some_and(|&p| p < pos) {
@@ -65,9 +90,12 @@ impl<R> LineCounter<R> {
     }
 }
 
+/// The bytes of a delimited file: the head already read, then the rest of the one open file.
+type Stream = Box<dyn Read + Send>;
+
 /// A CSV file, streamed.
 pub(super) struct CsvSource {
-    reader: csv::Reader<LineCounter<File>>,
+    reader: csv::Reader<LineCounter<Stream>>,
     /// Newlines that sat inside quoted fields so far: each makes the physical line number
     /// run ahead of the row number a spreadsheet shows.
     embedded_newlines: u64,
@@ -87,19 +115,26 @@ pub(super) struct Opened {
     pub columns: [usize; 3],
 }
 
-/// Opens a delimited text file: sniffs the delimiter, skips blank lines and Excel's `sep=` line
-/// before the header, and matches the required columns.
-pub(super) fn open(path: &Path, options: &ReadOptions) -> Result<Opened, InputError> {
-    let io_err = |source| InputError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = File::open(path).map_err(io_err)?;
-    let mut head = Vec::with_capacity(64 * 1024);
-    (&mut file)
-        .take(64 * 1024)
-        .read_to_end(&mut head)
-        .map_err(io_err)?;
+/// How much of the file the delimiter is sniffed from.
+const HEAD: u64 = 64 * 1024;
+
+/// The first [`HEAD`] bytes of `file` (fewer when it ends sooner): what tells a workbook from
+/// text and the delimiter. The rest is read after it from the same handle.
+pub(super) fn read_head(file: &File) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(HEAD as usize);
+    file.take(HEAD).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// Opens a delimited text file from its `head` and the rest of `file` (never read twice, so a
+/// pipe works too): sniffs the delimiter, skips blank lines and Excel's `sep=` line before the
+/// header, and matches the required columns.
+pub(super) fn open(
+    path: &Path,
+    head: Vec<u8>,
+    file: File,
+    options: &ReadOptions,
+) -> Result<Opened, InputError> {
     if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
         return Err(InputError::Utf16 {
             path: path.to_path_buf(),
@@ -107,30 +142,28 @@ pub(super) fn open(path: &Path, options: &ReadOptions) -> Result<Opened, InputEr
     }
     let excel_sep = excel_sep_line(&head);
     let delimiter = excel_sep.unwrap_or_else(|| sniff_delimiter(&head));
-    file.seek(SeekFrom::Start(0)).map_err(io_err)?;
-
+    let stream: Stream = Box::new(std::io::Cursor::new(head).chain(file));
     let counter = LineCounter {
-        inner: file,
+        inner: stream,
         offset: 0,
         pending: VecDeque::new(),
         consumed: 0,
         cr_at_end: false,
         last: 0,
         closed: false,
+        record_start: 0,
     };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
-        .buffer_capacity(256 * 1024)
+        .buffer_capacity(BUFFER)
         .from_reader(counter);
     let mut header = csv::ByteRecord::new();
     let header_line;
     let embedded_newlines;
     loop {
-        let more = reader
-            .read_byte_record(&mut header)
-            .map_err(|e| csv_error(path, &e))?;
+        let more = read_record(&mut reader, &mut header).map_err(|e| csv_error(path, &e))?;
         if !more {
             return Err(InputError::Empty {
                 path: path.to_path_buf(),
@@ -184,7 +217,7 @@ impl CsvSource {
         path: &Path,
         record: &mut csv::ByteRecord,
     ) -> Option<Result<Option<u64>, InputError>> {
-        match self.reader.read_byte_record(record) {
+        match read_record(&mut self.reader, record) {
             Ok(true) => {}
             Ok(false) => return None,
             Err(e) => return Some(Err(csv_error(path, &e))),
@@ -201,20 +234,44 @@ impl CsvSource {
     }
 }
 
+/// Reads the next record, then marks where the one after it starts, for the [`MAX_RECORD`] bound.
+/// An error the parser has no position for (the bound, a failed read) is placed at the line the
+/// reader had come to.
+fn read_record(
+    reader: &mut csv::Reader<LineCounter<Stream>>,
+    record: &mut csv::ByteRecord,
+) -> Result<bool, (u64, csv::Error)> {
+    match reader.read_byte_record(record) {
+        Ok(more) => {
+            let end = reader.position().byte();
+            reader.get_mut().record_start = end;
+            Ok(more)
+        }
+        Err(e) => {
+            let line = e
+                .position()
+                .map_or_else(|| reader.get_ref().line_so_far(), |p| p.line());
+            Err((line, e))
+        }
+    }
+}
+
 /// The physical line (1-based) of the last byte of the record just read.
-fn last_line(reader: &mut csv::Reader<LineCounter<File>>) -> u64 {
+fn last_line(reader: &mut csv::Reader<LineCounter<Stream>>) -> u64 {
     let end = reader.position().byte();
     // The byte before `end` is the record's terminator or its last byte; either way the lines
     // before it are the ones the record starts after or spans.
     1 + reader.get_mut().newlines_before(end.saturating_sub(1))
 }
 
-fn csv_error(path: &Path, e: &csv::Error) -> InputError {
-    let line = e.position().map_or(0, |p| p.line());
+fn csv_error(path: &Path, (line, e): &(u64, csv::Error)) -> InputError {
     InputError::Csv {
         path: path.to_path_buf(),
-        line,
-        message: e.to_string(),
+        line: *line,
+        message: match e.kind() {
+            csv::ErrorKind::Io(io) => crate::text::io_reason(io),
+            _ => e.to_string(),
+        },
     }
 }
 

@@ -21,10 +21,12 @@ const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const OLE_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
 
 impl Kind {
-    /// The kind of the file at `path`, from its first bytes.
+    /// The kind of the file at `path`, from its first bytes. Only a regular file is looked
+    /// into: the bytes of a pipe belong to the one reader that reads the fleet, and a FIFO
+    /// would block this open; anything else is an error the reader will put in words.
     pub fn of(path: &Path) -> std::io::Result<Kind> {
         let mut head = [0u8; 8];
-        let mut file = std::fs::File::open(path)?;
+        let mut file = crate::files::open_regular(path)?;
         let mut n = 0;
         while n < head.len() {
             match file.read(&mut head[n..])? {

@@ -13,6 +13,7 @@ mod preview;
 mod sheet;
 pub mod suspect;
 mod validate;
+mod zipped;
 
 pub use csv_file::sniff_delimiter;
 pub use kind::Kind;
@@ -189,7 +190,8 @@ fn key_as_typed(mapping: &str) -> &str {
 }
 
 /// Whether the file is a workbook (.xlsx, .xlsm, .xlsb, .xls, .ods), by its content; a file that
-/// cannot be opened counts as text, and opening it says why.
+/// cannot be opened, or is not a regular file, counts as text, and opening it says why. Only a
+/// regular file is opened, so a pipe's bytes are never taken from its reader.
 pub fn is_spreadsheet(path: &Path) -> bool {
     Kind::of(path).is_ok_and(Kind::is_workbook)
 }
@@ -212,6 +214,8 @@ pub struct FleetReader {
     pub delimiter: u8,
     /// The header names as found (trimmed), for messages.
     pub headers: Vec<String>,
+    /// The input is a regular file (not a pipe or a device).
+    regular: bool,
 }
 
 impl FleetReader {
@@ -221,9 +225,32 @@ impl FleetReader {
         FleetReader::open_with(path, &ReadOptions::default())
     }
 
-    /// Opens `path` (CSV, or a spreadsheet by its extension) with `options`.
+    /// Opens `path` (CSV, or a spreadsheet by its content) with `options`. The file is opened
+    /// once: a named pipe or a device is read as the stream it is, from its first byte to its
+    /// last, never opened again (a FIFO's writer may be gone by then).
     pub fn open_with(path: &Path, options: &ReadOptions) -> Result<FleetReader, InputError> {
-        if is_spreadsheet(path) {
+        let io_err = |source| InputError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io_err)?;
+        let meta = file.metadata().map_err(io_err)?;
+        if meta.is_dir() {
+            return Err(io_err(std::io::Error::new(
+                std::io::ErrorKind::IsADirectory,
+                "it is a folder, not a file",
+            )));
+        }
+        let regular = meta.is_file();
+        let head = csv_file::read_head(&file).map_err(io_err)?;
+        if Kind::of_bytes(&head).is_workbook() {
+            if !regular {
+                return Err(InputError::Sheet {
+                    path: path.to_path_buf(),
+                    message: "a workbook is read from a file on disk, not from a pipe or a device (it is a zip archive, read out of order); save it to a file, or save it as CSV".into(),
+                });
+            }
+            drop(file);
             let (source, headers, columns) = sheet::open(path, options)?;
             return Ok(FleetReader {
                 path: path.to_path_buf(),
@@ -232,9 +259,10 @@ impl FleetReader {
                 columns,
                 delimiter: b',',
                 headers,
+                regular,
             });
         }
-        let opened = csv_file::open(path, options)?;
+        let opened = csv_file::open(path, head, file, options)?;
         Ok(FleetReader {
             path: path.to_path_buf(),
             source: Source::Csv(opened.source),
@@ -242,7 +270,19 @@ impl FleetReader {
             columns: opened.columns,
             delimiter: opened.delimiter,
             headers: opened.headers,
+            regular,
         })
+    }
+
+    /// Whether the input can be read a second time (a regular file), as a pre-count would; a pipe
+    /// or a device gives its bytes once.
+    pub fn rereadable(&self) -> bool {
+        self.regular
+    }
+
+    /// Whether the input is a workbook's sheet (not delimited text).
+    pub fn is_sheet(&self) -> bool {
+        matches!(self.source, Source::Sheet(_))
     }
 
     /// The next non-blank record, validated; `None` at the end of the file.

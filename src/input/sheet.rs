@@ -20,7 +20,12 @@ pub(super) struct SheetSource {
 /// too); what cannot be opened is said in words a person can act on.
 pub(super) fn open_book(path: &Path) -> Result<calamine::Sheets<std::io::BufReader<File>>, String> {
     use calamine::{open_workbook, Ods, Sheets, Xls, Xlsb, Xlsx};
-    let opened = match super::Kind::of(path) {
+    let kind = super::Kind::of(path);
+    if let Ok(super::Kind::Zip) = kind {
+        // Opening reads the shared strings whole: their size is checked first.
+        super::zipped::check_parts(path)?;
+    }
+    let opened = match kind {
         Ok(super::Kind::Ole) => open_workbook::<Xls<_>, _>(path).ok().map(Sheets::Xls),
         Ok(super::Kind::Zip) => open_workbook::<Xlsx<_>, _>(path)
             .map(Sheets::Xlsx)
@@ -63,13 +68,9 @@ pub(super) fn open(
             .cloned()
             .ok_or_else(|| {
                 sheet_err(format!(
-                    "there is no sheet '{}'; the sheets are: {}",
+                    "there is no sheet '{}'; {}",
                     quote(want),
-                    names
-                        .iter()
-                        .map(|n| format!("'{}'", quote(n)))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    sheet_list(&names)
                 ))
             })?,
         None => names
@@ -115,6 +116,28 @@ pub(super) fn open(
         headers,
         columns,
     ))
+}
+
+/// Most sheet names a message lists; the rest are counted.
+pub const SHEETS_LISTED: usize = 10;
+
+/// The workbook's sheets for a message: all of a few, or the first [`SHEETS_LISTED`] and how
+/// many more (a workbook may hold thousands).
+pub(super) fn sheet_list(names: &[String]) -> String {
+    let listed: Vec<String> = names
+        .iter()
+        .take(SHEETS_LISTED)
+        .map(|n| format!("'{}'", quote(n)))
+        .collect();
+    match names.len() {
+        0 => "the workbook has no sheets".into(),
+        n if n <= SHEETS_LISTED => format!("the sheets are: {}", listed.join(", ")),
+        n => format!(
+            "the workbook has {n} sheets, the first {SHEETS_LISTED}: {} and {} more",
+            listed.join(", "),
+            n - SHEETS_LISTED
+        ),
+    }
 }
 
 /// Most cells a sheet's used range may span, rows × columns (a million-row fleet with 16

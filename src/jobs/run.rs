@@ -327,6 +327,8 @@ pub async fn run(
     // The fleet's usual serial length must be known before the first row is judged.
     let surveyed = match reader.survey() {
         Some(s) => Some(s),
+        // A pipe gives its rows once, to the run itself.
+        None if !reader.rereadable() => None,
         None => {
             let (path, read) = (cfg.input.clone(), cfg.read.clone());
             tokio::task::spawn_blocking(move || FleetReader::survey_file(&path, &read))

@@ -68,7 +68,11 @@ impl RunLock {
     /// Takes the lock of `results` or fails at once when another process has it. `hint` ends
     /// the message then ([`RUN_HINT`], [`VERIFY_HINT`]).
     pub fn acquire(results: &Path, hint: &'static str) -> Result<RunLock, ResultsError> {
+        // A FIFO or a device as the results file (or its lock) would block the opens below, and
+        // is no journal: refused by name before anything is opened.
+        crate::files::regular_or_missing(results).map_err(io_err(results))?;
         let path = lock_path(results);
+        crate::files::regular_or_missing(&path).map_err(io_err(&path))?;
         let locked = || ResultsError::Locked {
             results: results.to_path_buf(),
             lock: path.clone(),
@@ -112,7 +116,7 @@ impl RunLock {
 /// alone guards it.
 #[cfg(unix)]
 fn lock_file_itself(results: &Path) -> Result<Option<File>, Option<std::io::Error>> {
-    let file = match File::open(results) {
+    let file = match crate::files::open_regular(results) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Some(e)),
@@ -130,7 +134,7 @@ fn lock_file_itself(_results: &Path) -> Result<Option<File>, Option<std::io::Err
 }
 
 /// Whether `input` and `results` are one file (same device and inode, or volume and index),
-/// through any path or link.
+/// through any path or link; a FIFO among them is not opened, so the check never blocks.
 pub fn same_file(input: &Path, results: &Path) -> bool {
-    same_file::is_same_file(input, results).unwrap_or(false)
+    crate::files::same_file(input, results)
 }

@@ -14,7 +14,9 @@ mod seen;
 mod writer;
 
 pub use lock::{lock_path, same_file, try_exclusive, RunLock, RUN_HINT, VERIFY_HINT};
-pub use reader::{read_done, scan_log, Damaged, Opened, Previous, Unsent};
+pub use reader::{
+    read_done, read_line_at, scan_log, scan_log_at, Damaged, Opened, Previous, Unsent, MAX_LINE,
+};
 pub use resume::{duplicate_msg, triage, Next};
 pub use seen::{Seen, Sight};
 pub use writer::{open_for_append, open_log, set_aside, ResultsWriter};

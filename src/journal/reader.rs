@@ -164,7 +164,7 @@ pub(super) fn whole_end(
     let whole = whole_length(file, len)?;
     let tail_len = len - whole;
     // A line longer than any the tool writes cannot be whole; nor can a lone header-less tail.
-    if tail_len == 0 || tail_len > 64 * 1024 || whole == 0 {
+    if tail_len == 0 || tail_len > MAX_LINE as u64 || whole == 0 {
         return Ok((whole, false));
     }
     let mut tail = vec![0u8; tail_len as usize];
@@ -269,14 +269,24 @@ pub fn read_done(path: &Path) -> Result<Previous, ResultsError> {
 
 /// Reads a log without changing it: checks the header, hands every whole record to `each`, and
 /// ignores a torn last line (a last line without its line break is read when it is whole). A
-/// missing file reads as empty.
+/// missing file reads as empty; a FIFO or a device is refused without waiting on it.
 pub fn scan_log(
     path: &Path,
     columns: &[&str],
     mut each: impl FnMut(&csv::ByteRecord),
 ) -> Result<Opened, ResultsError> {
+    scan_log_at(path, columns, |_, record| each(record))
+}
+
+/// [`scan_log`], handing `each` the byte offset where each record's line starts too, so a
+/// reader can come back for that one line ([`read_line_at`]) rather than keep it.
+pub fn scan_log_at(
+    path: &Path,
+    columns: &[&str],
+    mut each: impl FnMut(u64, &csv::ByteRecord),
+) -> Result<Opened, ResultsError> {
     let err = io_err(path);
-    let mut file = match File::open(path) {
+    let mut file = match crate::files::open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Opened::default()),
         Err(e) => return Err(err(e)),
@@ -295,22 +305,80 @@ pub fn scan_log(
     Ok(opened)
 }
 
+/// Longest line a log can hold: the tool caps every cell, so the lines it writes stay under
+/// 16 KiB. A longer line (a hand edit, a tail of NUL bytes) is damaged, and is skipped without
+/// ever being held whole.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Reads one line (with its line break) into `line`, keeping at most [`MAX_LINE`] bytes of it.
+/// Returns the bytes it spans in the file and whether it was longer than that.
+fn read_bounded_line(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+) -> std::io::Result<(u64, bool)> {
+    line.clear();
+    let (mut spans, mut too_long) = (0u64, false);
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        let (n, ended) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        if !too_long && line.len() + n <= MAX_LINE {
+            line.extend_from_slice(&buf[..n]);
+        } else {
+            too_long = true;
+        }
+        reader.consume(n);
+        spans += n as u64;
+        if ended {
+            break;
+        }
+    }
+    Ok((spans, too_long))
+}
+
+/// The record on the line starting at byte `offset` of a log (as [`scan_log_at`] gave it), or
+/// `None` when that line is no longer one whole record. `reader` may be reused across calls;
+/// offsets in increasing order read the file once.
+pub fn read_line_at(
+    reader: &mut BufReader<File>,
+    at: &mut u64,
+    offset: u64,
+) -> std::io::Result<Option<csv::ByteRecord>> {
+    if offset != *at {
+        // Forward within the buffer keeps it; anywhere else reads afresh.
+        reader.seek_relative(offset as i64 - *at as i64)?;
+    }
+    let mut line = Vec::new();
+    let (spans, too_long) = read_bounded_line(reader, &mut line)?;
+    *at = offset + spans;
+    if too_long {
+        return Ok(None);
+    }
+    let text = line.strip_suffix(b"\n").unwrap_or(&line);
+    Ok(parse_line(text))
+}
+
 /// Reads a log line by line after checking its header: each line that is one whole record goes
-/// to `each`, each other line is counted as damaged in `opened` and skipped on its own.
+/// to `each` with the offset its line starts at, each other line is counted as damaged in
+/// `opened` and skipped on its own.
 pub(super) fn read_log(
     path: &Path,
     file: impl Read,
     columns: &[&str],
     opened: &mut Opened,
-    each: &mut dyn FnMut(&csv::ByteRecord),
+    each: &mut dyn FnMut(u64, &csv::ByteRecord),
 ) -> Result<(), ResultsError> {
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     let read_line = |reader: &mut BufReader<_>, line: &mut Vec<u8>| {
-        line.clear();
-        reader.read_until(b'\n', line).map_err(|e| io_err(path)(e))
+        read_bounded_line(reader, line).map_err(|e| io_err(path)(e))
     };
-    read_line(&mut reader, &mut line)?;
+    let (mut offset, _) = read_line(&mut reader, &mut line)?;
     let head = line.strip_suffix(b"\n").unwrap_or(&line);
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     let names: Vec<String> = parse_line(head)
@@ -349,10 +417,17 @@ pub(super) fn read_log(
     let widths = [names.len(), columns.len()];
     let mut number = 1u64;
     loop {
-        if read_line(&mut reader, &mut line)? == 0 {
+        let at = offset;
+        let (spans, too_long) = read_line(&mut reader, &mut line)?;
+        if spans == 0 {
             return Ok(());
         }
+        offset += spans;
         number += 1;
+        if too_long {
+            opened.damaged.add(number);
+            continue;
+        }
         let text = line.strip_suffix(b"\n").unwrap_or(&line);
         if text.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
@@ -360,7 +435,7 @@ pub(super) fn read_log(
         match parse_line(text).filter(|r| widths.contains(&r.len())) {
             Some(record) => {
                 opened.lines += 1;
-                each(&record);
+                each(at, &record);
             }
             None => opened.damaged.add(number),
         }

@@ -90,7 +90,7 @@ pub fn open_log(
             (&mut file).take(whole),
             columns,
             &mut opened,
-            &mut each,
+            &mut |_, record| each(record),
         )?;
         file.seek(SeekFrom::End(0)).map_err(&err)?;
         if unterminated {

@@ -218,6 +218,7 @@ fn links_section(h: &mut String, d: &ReportData) {
         );
     }
     h.push_str("</table>");
+    more_line(h, d.pending_total, d.pending.len(), "the verify file");
 }
 
 /// Devices `verify --locate` found sitting on another plant, with what to do.
@@ -247,6 +248,7 @@ fn elsewhere_section(h: &mut String, d: &ReportData) {
         );
     }
     h.push_str("</table>");
+    more_line(h, d.elsewhere_total, d.elsewhere.len(), "the verify file");
 }
 
 /// The rows needing attention, with what to do about each.
@@ -294,13 +296,7 @@ fn attention_section(h: &mut String, d: &ReportData) {
         );
     }
     h.push_str("</table>");
-    let more = d.attention_total.saturating_sub(d.attention.len() as u64);
-    if more > 0 {
-        let _ = write!(
-            h,
-            "<p class=\"muted\">… and {more} more; see the results file.</p>"
-        );
-    }
+    more_line(h, d.attention_total, d.attention.len(), "the results file");
 }
 
 /// The rows whose serial the latest run warned about, each with its warning.
@@ -336,10 +332,22 @@ fn serials_section(h: &mut String, d: &ReportData) {
 
 /// One line per run, oldest first.
 fn history_section(h: &mut String, d: &ReportData) {
-    if d.history.is_empty() {
+    if d.history.is_empty() && !d.history_left_out {
         return;
     }
-    h.push_str("<h2>Run history</h2><table id=\"history\" class=\"rows\">");
+    h.push_str("<h2>Run history</h2>");
+    if d.history.is_empty() {
+        h.push_str("<p class=\"muted\">The end of the history file holds no run (it may be damaged); earlier runs are in the history file.</p>");
+        return;
+    }
+    if d.history_left_out {
+        let _ = write!(
+            h,
+            "<p class=\"muted\">The last {}; earlier runs are in the history file.</p>",
+            count(d.history.len() as u64, "run", "runs")
+        );
+    }
+    h.push_str("<table id=\"history\" class=\"rows\">");
     h.push_str(&head(&[
         ("started", ""),
         ("rows ended", "num"),
@@ -365,7 +373,18 @@ fn history_section(h: &mut String, d: &ReportData) {
     h.push_str("</table>");
 }
 
-/// Writes the HTML page whole (via a temporary file and a rename).
+/// Writes the HTML page whole (via a temporary file and a rename, or into a pipe or a device);
+/// never over one of the tool's own files ([`super::guard::check_target`]).
 pub fn write_html(d: &ReportData, path: &Path) -> std::io::Result<()> {
+    super::guard::check_target(&d.results, path)
+        .map_err(|why| std::io::Error::new(std::io::ErrorKind::InvalidInput, why))?;
     crate::files::write_whole(path, render_html(d).as_bytes())
+}
+
+/// The closing line of a table cut at [`super::ATTENTION_LIMIT`] rows, or nothing.
+fn more_line(h: &mut String, total: u64, shown: usize, whole: &str) {
+    let more = total.saturating_sub(shown as u64);
+    if more > 0 {
+        let _ = write!(h, "<p class=\"muted\">… and {more} more; see {whole}.</p>");
+    }
 }

@@ -2,28 +2,42 @@
 //! and per error code, the rows needing attention, the run history and the links `verify` found.
 //! Shown as text on stdout ([`text`]) or as one self-contained HTML page ([`html`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::io::{Read as _, Seek as _};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::input::sn_key;
 use crate::journal::{self, ResultsError};
 use crate::outcome::Outcome;
 use crate::paths::Paths;
 
+pub mod guard;
 pub mod html;
+mod latest;
 pub mod serials;
 pub mod text;
 pub mod xlsx;
 
 pub use html::{render_html, write_html};
+pub(crate) use latest::Latest;
+pub use latest::Links;
 pub use serials::WarnedRow;
 pub use text::render_text;
 pub use xlsx::{write_xlsx, xlsx_bytes};
 
-/// Most attention rows listed; the rest are counted.
+/// Most rows listed in each table of a report (rows needing attention, devices not linked yet,
+/// devices sitting elsewhere); the rest are counted, and are in the results file. A report of a
+/// million rows stays a page a browser opens, and is made in bounded memory.
 pub const ATTENTION_LIMIT: usize = 2000;
+
+/// Most runs a report lists, the latest; earlier ones stay in the history file.
+pub const HISTORY_LIMIT: usize = 1000;
+
+/// How much of the end of the history file a report reads: far more than [`HISTORY_LIMIT`] runs
+/// take (a run's line is under 1 KiB), so a history grown for years, or a damaged one (a tail of
+/// NUL bytes), is read in bounded time and memory.
+const HISTORY_TAIL: u64 = 4 << 20;
 
 /// A row whose latest outcome needs a person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +67,7 @@ pub struct PendingLink {
     pub plant_id: String,
     /// The serial.
     pub sn: String,
-    /// `pending` or `plant_missing` (`linked` and `elsewhere` too, from [`link_statuses`]).
+    /// `pending` or `plant_missing` (`linked` and `elsewhere` too, from [`Links`]).
     pub status: String,
     /// The plant `verify --locate` found the device on, if any.
     pub located_plant_id: String,
@@ -107,10 +121,17 @@ pub struct ReportData {
     pub links: Option<BTreeMap<String, u64>>,
     /// Devices not (yet) linked, by row, from the verify file (at most [`ATTENTION_LIMIT`]).
     pub pending: Vec<PendingLink>,
-    /// Rows `verify --locate` found sitting on another plant, by row number.
+    /// Devices not (yet) linked in all.
+    pub pending_total: u64,
+    /// Rows `verify --locate` found sitting on another plant, by row number (at most
+    /// [`ATTENTION_LIMIT`]).
     pub elsewhere: Vec<Elsewhere>,
     /// Rows whose serial the latest run warned about, by row number.
     pub serial_warnings: Vec<WarnedRow>,
+    /// Rows sitting on another plant in all.
+    pub elsewhere_total: u64,
+    /// Earlier runs are in the history file but not in [`ReportData::history`].
+    pub history_left_out: bool,
 }
 
 /// A device `verify --locate` found on another plant than its row's.
@@ -143,24 +164,6 @@ impl ReportData {
     }
 }
 
-/// What a row is known by in a results file: its serial, as `run` knows it, so sorting the sheet
-/// or inserting a row between runs changes nothing; a line about the row itself (invalid, a
-/// duplicate of another row's serial) by its row number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum RowKey {
-    Serial(u64),
-    Row(u64),
-}
-
-impl RowKey {
-    fn of(row: u64, outcome: Outcome, sn: &str) -> RowKey {
-        match outcome {
-            Outcome::Invalid | Outcome::Duplicate => RowKey::Row(row),
-            _ => RowKey::Serial(sn_key(sn.trim())),
-        }
-    }
-}
-
 /// The latest line of a serial (or of a row that never had a serial to send), as reports show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LatestLine {
@@ -184,56 +187,16 @@ pub(crate) struct LatestLine {
     pub finished_at: String,
 }
 
-/// The latest line per serial of a results file, as `run` keys rows (a serial once done stays
-/// done; an `invalid` or `duplicate` line is about its row number), ordered by row; with what the
-/// scan found (lines read, damaged lines).
-pub(crate) fn latest_lines(
-    results_path: &Path,
-) -> Result<(Vec<LatestLine>, journal::Opened), ResultsError> {
-    let mut latest: HashMap<RowKey, LatestLine> = HashMap::new();
-    let opened = journal::scan_log(results_path, &journal::COLUMNS, |r| {
-        let text = |i| {
-            r.get(i)
-                .map(|b| journal::shown_cell(&String::from_utf8_lossy(b)).to_string())
-                .unwrap_or_default()
-        };
-        let (Ok(row), Some(outcome)) = (text(0).parse::<u64>(), Outcome::parse(&text(4))) else {
-            return;
-        };
-        let sn = text(2);
-        let key = RowKey::of(row, outcome, &sn);
-        if let RowKey::Serial(_) = key {
-            // The serial now stands on this row: a row-level line an earlier run left for the
-            // same row number described another state of the sheet.
-            latest.remove(&RowKey::Row(row));
-        }
-        // As in `run`, a serial once done stays done.
-        if latest.get(&key).is_some_and(|l| l.outcome.is_done()) && !outcome.is_done() {
-            return;
-        }
-        latest.insert(
-            key,
-            LatestLine {
-                row,
-                plant_id: text(1),
-                sn,
-                c_user_id: text(3),
-                outcome,
-                code: text(5).parse::<i64>().ok(),
-                msg: text(6),
-                attempts: text(7).parse().ok(),
-                finished_at: text(10),
-            },
-        );
-    })?;
-    let mut lines: Vec<LatestLine> = latest.into_values().collect();
-    lines.sort_by(|a, b| (a.row, &a.sn).cmp(&(b.row, &b.sn)));
-    Ok((lines, opened))
-}
-
 /// Reads the results file (the latest line per serial, and per row for rows that never had a
-/// serial to send), its history and its verify file.
+/// serial to send), its history and its verify file. Memory stays bounded whatever the file's
+/// size: lines are counted as they are read again one by one, and each table keeps at most
+/// [`ATTENTION_LIMIT`] rows.
 pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
+    // A FIFO or a device is no results file: named as what it is, never opened.
+    crate::files::regular_or_missing(results_path).map_err(|source| ResultsError::Io {
+        path: results_path.to_path_buf(),
+        source,
+    })?;
     if !results_path.is_file() {
         return Err(ResultsError::Io {
             path: results_path.to_path_buf(),
@@ -244,16 +207,15 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
         });
     }
     let paths = Paths::of_results(results_path);
-    let (lines, opened) = latest_lines(results_path)?;
+    let latest = Latest::scan(results_path)?;
     let mut data = ReportData {
         results: results_path.to_path_buf(),
-        lines: opened.lines,
-        damaged: opened.damaged,
+        lines: latest.opened.lines,
+        damaged: latest.opened.damaged.clone(),
         ..ReportData::default()
     };
-    let mut attention: Vec<AttentionRow> = Vec::new();
     let warned = serials::serial_warnings(results_path);
-    for l in lines {
+    latest.for_each(|l| {
         if let Some(w) = serials::warning_for(&warned, l.row, &l.sn) {
             data.serial_warnings.push(WarnedRow {
                 row: l.row,
@@ -267,81 +229,72 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
             *data.codes.entry(c).or_default() += 1;
         }
         if l.outcome.needs_attention() {
-            attention.push(AttentionRow {
-                row: l.row,
-                plant_id: l.plant_id,
-                sn: l.sn,
-                c_user_id: l.c_user_id,
-                outcome: l.outcome,
-                error_code: l.code,
-                error_msg: l.msg,
-            });
+            data.attention_total += 1;
+            if data.attention.len() < ATTENTION_LIMIT {
+                data.attention.push(AttentionRow {
+                    row: l.row,
+                    plant_id: l.plant_id,
+                    sn: l.sn,
+                    c_user_id: l.c_user_id,
+                    outcome: l.outcome,
+                    error_code: l.code,
+                    error_msg: l.msg,
+                });
+            }
         }
-    }
-    data.attention_total = attention.len() as u64;
-    data.attention = attention.into_iter().take(ATTENTION_LIMIT).collect();
-    if let Ok(text) = std::fs::read_to_string(&paths.history) {
-        data.history = text
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect();
-    }
-    if let Some(links) = link_statuses(&paths.verify) {
-        let mut links: Vec<PendingLink> = links.into_values().collect();
-        links.sort_by(|a, b| (a.row, &a.sn).cmp(&(b.row, &b.sn)));
-        let mut counts = BTreeMap::new();
-        for l in &links {
-            *counts.entry(l.status.clone()).or_default() += 1;
-        }
-        data.links = Some(counts);
-        data.elsewhere = links
-            .iter()
-            .filter(|l| l.status == "elsewhere")
+        Ok(true)
+    })?;
+    drop(latest);
+    (data.history, data.history_left_out) = read_history(&paths.history);
+    if let Some(links) = Links::scan(&paths.verify) {
+        data.links = Some(links.counts());
+        let (elsewhere, total) = links.select(|s| s == "elsewhere", ATTENTION_LIMIT)?;
+        data.elsewhere_total = total;
+        data.elsewhere = elsewhere
+            .into_iter()
             .map(|l| Elsewhere {
                 row: l.row,
-                sn: l.sn.clone(),
-                plant_id: l.plant_id.clone(),
-                located_plant_id: l.located_plant_id.clone(),
-                located_user_id: l.located_user_id.clone(),
+                sn: l.sn,
+                plant_id: l.plant_id,
+                located_plant_id: l.located_plant_id,
+                located_user_id: l.located_user_id,
             })
             .collect();
-        data.pending = links
-            .into_iter()
-            .filter(|l| l.status != "linked" && l.status != "elsewhere")
-            .take(ATTENTION_LIMIT)
-            .collect();
+        let (pending, total) =
+            links.select(|s| s != "linked" && s != "elsewhere", ATTENTION_LIMIT)?;
+        data.pending_total = total;
+        data.pending = pending;
     }
     Ok(data)
 }
 
-/// The latest verify line per serial ([`sn_key`]; its status as `PendingLink::status`, `linked`
-/// included), or `None` when `verify` has not run. Keyed by serial as the results are, so a sheet
-/// sorted between runs still finds each device's status.
-pub fn link_statuses(verify: &Path) -> Option<HashMap<u64, PendingLink>> {
-    if !verify.is_file() {
-        return None;
+/// The runs of the history file, oldest first: at most the last [`HISTORY_LIMIT`], read from at
+/// most its last [`HISTORY_TAIL`] bytes; and whether earlier runs were left out. A history that
+/// is missing, not a regular file or not readable shows no runs; a line that is not a run's
+/// summary is skipped.
+pub fn read_history(path: &Path) -> (Vec<HistoryEntry>, bool) {
+    let Ok(mut file) = crate::files::open_regular(path) else {
+        return (Vec::new(), false);
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let start = len.saturating_sub(HISTORY_TAIL);
+    let mut tail = Vec::new();
+    if file.seek(std::io::SeekFrom::Start(start)).is_err()
+        || file.take(HISTORY_TAIL).read_to_end(&mut tail).is_err()
+    {
+        return (Vec::new(), false);
     }
-    let mut links = HashMap::new();
-    let _ = journal::scan_log(verify, &journal::VERIFY_COLUMNS, |r| {
-        let text = |i| {
-            r.get(i)
-                .map(|b| journal::shown_cell(&String::from_utf8_lossy(b)).to_string())
-                .unwrap_or_default()
-        };
-        let sn = text(2);
-        if let (Ok(row), false) = (text(0).parse::<u64>(), sn.trim().is_empty()) {
-            let link = PendingLink {
-                row,
-                plant_id: text(1),
-                status: text(3),
-                located_plant_id: text(7),
-                located_user_id: text(8),
-                sn,
-            };
-            links.insert(sn_key(link.sn.trim()), link);
-        }
-    });
-    Some(links)
+    let mut lines = tail.split(|&b| b == b'\n');
+    if start > 0 {
+        // The first line read is the end of one cut in two.
+        lines.next();
+    }
+    let mut runs: Vec<HistoryEntry> = lines
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    let over = runs.len().saturating_sub(HISTORY_LIMIT);
+    runs.drain(..over);
+    (runs, start > 0 || over > 0)
 }
 
 #[cfg(test)]

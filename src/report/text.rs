@@ -5,6 +5,14 @@ use std::fmt::Write as _;
 use super::{ReportData, ELSEWHERE_ADVICE};
 use crate::outcome::{advice, code_meaning, Outcome};
 
+/// `  … and N more` under a list cut at [`super::ATTENTION_LIMIT`] rows.
+fn more(out: &mut String, total: u64, shown: usize) {
+    let more = total.saturating_sub(shown as u64);
+    if more > 0 {
+        let _ = writeln!(out, "  … and {more} more");
+    }
+}
+
 /// The text report for stdout.
 pub fn render_text(d: &ReportData) -> String {
     let mut out = String::new();
@@ -39,6 +47,7 @@ pub fn render_text(d: &ReportData) -> String {
                 p.status.replace('_', " ")
             );
         }
+        more(&mut out, d.pending_total, d.pending.len());
     }
     if !d.elsewhere.is_empty() {
         let _ = writeln!(
@@ -52,6 +61,7 @@ pub fn render_text(d: &ReportData) -> String {
                 e.row, e.sn, e.located_plant_id, e.located_user_id, e.plant_id, ELSEWHERE_ADVICE
             );
         }
+        more(&mut out, d.elsewhere_total, d.elsewhere.len());
     }
     if d.attention_total == 0 {
         let _ = writeln!(out, "\nNo row needs attention.");
@@ -69,13 +79,13 @@ pub fn render_text(d: &ReportData) -> String {
                 advice(a.outcome, a.error_code)
             );
         }
-        if d.attention_total > d.attention.len() as u64 {
-            let _ = writeln!(
-                out,
-                "  … and {} more",
-                d.attention_total - d.attention.len() as u64
-            );
-        }
+        more(&mut out, d.attention_total, d.attention.len());
+    }
+    if d.history.is_empty() && d.history_left_out {
+        let _ = writeln!(
+            out,
+            "\nRun history: the end of the history file holds no run (it may be damaged); earlier runs are in the history file."
+        );
     }
     if !d.serial_warnings.is_empty() {
         let _ = writeln!(
@@ -88,7 +98,15 @@ pub fn render_text(d: &ReportData) -> String {
         }
     }
     if !d.history.is_empty() {
-        let _ = writeln!(out, "\nRun history:");
+        if d.history_left_out {
+            let _ = writeln!(
+                out,
+                "\nRun history (the last {}; earlier runs are in the history file):",
+                crate::text::count(d.history.len() as u64, "run", "runs")
+            );
+        } else {
+            let _ = writeln!(out, "\nRun history:");
+        }
         for h in &d.history {
             let _ = writeln!(
                 out,

@@ -5,13 +5,12 @@
 //! code and attempts as numbers; the header is frozen, the autofilter on, and the rows needing
 //! attention are shaded.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, XlsxError};
 
 use super::serials::{serial_warnings, warning_for};
-use super::{latest_lines, link_statuses, LatestLine, PendingLink};
+use super::{Latest, LatestLine, Links};
 use crate::input::sn_key;
 use crate::input::suspect::SerialWarning;
 use crate::journal::ResultsError;
@@ -49,38 +48,75 @@ pub struct XlsxWritten {
     pub left_out: usize,
 }
 
+/// A failure while the workbook is made and saved into its file.
+enum Fill {
+    Io(std::io::Error),
+    Export(XlsxExportError),
+}
+
+impl From<std::io::Error> for Fill {
+    fn from(e: std::io::Error) -> Fill {
+        Fill::Io(e)
+    }
+}
+
 /// Reads the latest line per serial of `results` (and the verify file beside it, when there is
-/// one) and writes them to `path` as an .xlsx workbook, whole (a temporary file, then a rename).
+/// one) and writes them to `path` as an .xlsx workbook, whole (a temporary file, then a rename;
+/// or into a pipe or a device), never over one of the tool's own files. The sheet is streamed
+/// row by row, so memory stays bounded at a million rows.
 pub fn write_xlsx(results: &Path, path: &Path) -> Result<XlsxWritten, XlsxExportError> {
-    let (bytes, written) = xlsx_bytes(results)?;
-    crate::files::write_whole(path, &bytes).map_err(|e| XlsxExportError::Write {
+    let refused = |reason: String| XlsxExportError::Write {
         path: path.to_path_buf(),
-        reason: crate::text::io_reason(&e),
+        reason,
+    };
+    super::guard::check_target(results, path).map_err(refused)?;
+    let mut written = None;
+    crate::files::write_whole_with(path, |file| {
+        let w = save(results, file).map_err(Fill::Export)?;
+        written = Some(w);
+        Ok::<(), Fill>(())
+    })
+    .map_err(|e| match e {
+        Fill::Io(e) => refused(crate::text::io_reason(&e)),
+        Fill::Export(e) => e,
     })?;
-    Ok(written)
+    Ok(written.unwrap_or(XlsxWritten {
+        rows: 0,
+        left_out: 0,
+    }))
 }
 
 /// The workbook of `results` as bytes (what [`write_xlsx`] writes), and what it holds.
 pub fn xlsx_bytes(results: &Path) -> Result<(Vec<u8>, XlsxWritten), XlsxExportError> {
-    let (latest, _) = latest_lines(results)?;
-    let links = link_statuses(&Paths::of_results(results).verify);
+    let mut bytes = Vec::new();
+    let written = save(results, &mut bytes)?;
+    Ok((bytes, written))
+}
+
+/// Builds the workbook of `results` and saves it into `out`.
+fn save(results: &Path, out: impl std::io::Write + Send) -> Result<XlsxWritten, XlsxExportError> {
+    // The results first: once scanned, only each latest line's place is kept, and the statuses
+    // are read into the memory the scan gave back.
+    let latest = Latest::scan(results)?;
+    let links = Links::scan_statuses(&Paths::of_results(results).verify);
     let warned = serial_warnings(results);
-    let bytes = build(&latest, links.as_ref(), &warned)?;
     let written = XlsxWritten {
         rows: latest.len().min(MAX_ROWS),
         left_out: latest.len().saturating_sub(MAX_ROWS),
     };
-    Ok((bytes, written))
+    let mut book = build(&latest, links.as_ref(), &warned)?;
+    book.save_to_writer(out)?;
+    Ok(written)
 }
 
-/// The workbook's bytes.
+/// The workbook, its sheet streamed to a temporary file row by row (constant memory mode).
 fn build(
-    latest: &[LatestLine],
-    links: Option<&HashMap<u64, PendingLink>>,
-    warned: &HashMap<u64, SerialWarning>,
-) -> Result<Vec<u8>, XlsxError> {
+    latest: &Latest,
+    links: Option<&Links>,
+    warned: &std::collections::HashMap<u64, SerialWarning>,
+) -> Result<Workbook, XlsxExportError> {
     let mut book = Workbook::new();
-    let sheet = book.add_worksheet();
+    let sheet = book.add_worksheet_with_constant_memory()?;
     sheet.set_name("results")?;
     let header = Format::new()
         .set_bold()
@@ -118,8 +154,12 @@ fn build(
         sheet.write_string_with_format(0, c, *name, &header)?;
         sheet.set_column_width(c, *width)?;
     }
-    for (i, l) in latest.iter().take(MAX_ROWS).enumerate() {
-        let r = i as u32 + 1;
+    let mut r = 0u32;
+    let mut row = |l: LatestLine| -> Result<bool, XlsxError> {
+        if r as usize >= MAX_ROWS {
+            return Ok(false);
+        }
+        r += 1;
         let shade = l.outcome.needs_attention();
         let (t, n) = if shade {
             (&attention, &attention_num)
@@ -144,17 +184,27 @@ fn build(
         };
         sheet.write_string_with_format(r, 9, &l.finished_at, t)?;
         if let Some(links) = links {
-            let status = links
-                .get(&sn_key(l.sn.trim()))
-                .map_or("", |k| k.status.as_str());
+            let status = links.status_of(sn_key(l.sn.trim())).unwrap_or("");
             sheet.write_string_with_format(r, 10, status, t)?;
         }
         if let (Some(c), Some(w)) = (warned_at, warning_for(warned, l.row, &l.sn)) {
             sheet.write_string_with_format(r, c, &w.message, t)?;
         }
+        Ok(true)
+    };
+    let mut failed = None;
+    latest.for_each(|l| match row(l) {
+        Ok(more) => Ok(more),
+        Err(e) => {
+            failed = Some(e);
+            Ok(false)
+        }
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
     }
     let last_row = latest.len().min(MAX_ROWS) as u32;
     sheet.set_freeze_panes(1, 0)?;
     sheet.autofilter(0, 0, last_row, columns.len() as u16 - 1)?;
-    book.save_to_buffer()
+    Ok(book)
 }

@@ -114,6 +114,55 @@ impl Bin {
         }
     }
 
+    /// Runs to the end under watch: killed once its peak memory passes `max_kib` (Linux) or it
+    /// runs longer than `max_time`, so a case that regresses fails its test at once instead of
+    /// filling the machine's memory or hanging it.
+    pub async fn watched(self, max_kib: u64, max_time: Duration) -> Watched {
+        let started = std::time::Instant::now();
+        let child = self.start();
+        let pid = child.id().expect("the child runs");
+        let watch = tokio::spawn(async move {
+            let mut peak = None;
+            loop {
+                // The file goes away once the process has ended and been waited for.
+                let status = std::fs::read_to_string(format!("/proc/{pid}/status"));
+                let hwm = status.as_deref().ok().and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                });
+                peak = peak.max(hwm);
+                let why = if hwm.is_some_and(|kib| kib > max_kib) {
+                    Some(format!("its memory passed {max_kib} KiB"))
+                } else if started.elapsed() > max_time {
+                    Some(format!("it ran longer than {max_time:?}"))
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-KILL", &pid.to_string()])
+                        .status();
+                    return (peak, Some(why));
+                }
+                if cfg!(target_os = "linux") && status.is_err() {
+                    return (peak, None);
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        });
+        let out = child.wait_with_output().await.expect("the binary runs");
+        let elapsed = started.elapsed();
+        watch.abort();
+        let (peak_kib, killed) = watch.await.unwrap_or((None, None));
+        Watched {
+            out,
+            elapsed,
+            peak_kib,
+            killed,
+        }
+    }
+
     /// Starts in the background; stderr is collected as it arrives, so the test can wait for a
     /// message.
     pub fn spawn(mut self) -> Running {
@@ -201,6 +250,33 @@ pub fn run_bin_env(args: &[&str], env: &[(&str, Option<&str>)]) -> impl Future<O
         };
     }
     bin.output()
+}
+
+/// What a [`Bin::watched`] run did.
+#[derive(Debug)]
+pub struct Watched {
+    /// Its exit status, stdout and stderr.
+    pub out: Output,
+    /// How long it ran.
+    pub elapsed: Duration,
+    /// Its peak resident memory (VmHWM, KiB), when it could be sampled (Linux).
+    pub peak_kib: Option<u64>,
+    /// Why the watch killed it, when it did.
+    pub killed: Option<String>,
+}
+
+impl Watched {
+    /// Fails the test when the watch had to kill the run.
+    pub fn assert_bounded(&self, what: &str) {
+        if let Some(why) = &self.killed {
+            panic!(
+                "{what}: killed because {why} (peak {:?} KiB, {:?}); stderr:\n{}",
+                self.peak_kib,
+                self.elapsed,
+                String::from_utf8_lossy(&self.out.stderr)
+            );
+        }
+    }
 }
 
 /// A run in the background, killed when the test drops it.

@@ -9,6 +9,7 @@
 #![allow(dead_code, unused_imports, unused_macros)]
 
 mod bin;
+pub mod book;
 mod env;
 pub mod hostile;
 mod page;
@@ -20,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-pub use bin::{finish, run_bin, run_bin_env, run_no_token, Bin, Ran, Running, BIN, RUN_LIMIT};
+pub use bin::{
+    finish, run_bin, run_bin_env, run_no_token, Bin, Ran, Running, Watched, BIN, RUN_LIMIT,
+};
 pub use env::TestEnv;
 pub use growatt_sim::{self as sim, SimConfig, SimServer, DEFAULT_TOKEN};
 pub use page::{answer, multipart, Page};

@@ -115,6 +115,21 @@ impl Fixture {
     }
 }
 
+/// Largest fixture file read: a world of a million devices is about 60 MiB of JSON, pretty-printed.
+pub const MAX_FIXTURE_BYTES: u64 = 128 << 20;
+
+/// An I/O error in words, without the operating system's error number.
+fn io_words(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => {
+            let text = e.to_string();
+            text.split(" (os error").next().unwrap_or(&text).to_string()
+        }
+    }
+}
+
 impl Fixture {
     /// The world bundled with the tool (`samples/fixture.json`), matching `samples/fleet.csv`.
     pub fn builtin() -> Fixture {
@@ -124,10 +139,37 @@ impl Fixture {
     }
 
     /// Read a fixture from a JSON file; the error names the file and what is wrong with it.
+    /// Only a regular file of at most [`MAX_FIXTURE_BYTES`] is read: a device (`/dev/zero`), a
+    /// pipe or a huge file is refused at once, in words.
     pub fn from_path(path: &Path) -> anyhow::Result<Fixture> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read fixture file {}", path.display()))?;
-        serde_json::from_str(&text)
+        let cannot =
+            |why: String| anyhow::anyhow!("cannot read fixture file {}: {why}", path.display());
+        let meta = std::fs::metadata(path).map_err(|e| cannot(io_words(&e)))?;
+        if !meta.is_file() {
+            return Err(cannot(
+                "it is not a regular file (a folder, a pipe or a device); pass a JSON file".into(),
+            ));
+        }
+        if meta.len() > MAX_FIXTURE_BYTES {
+            return Err(cannot(format!(
+                "it is {} MiB, more than the {} MiB a fixture may be; for a large world, use --open-world",
+                meta.len() >> 20,
+                MAX_FIXTURE_BYTES >> 20
+            )));
+        }
+        let file = std::fs::File::open(path).map_err(|e| cannot(io_words(&e)))?;
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(file, MAX_FIXTURE_BYTES + 1),
+            &mut text,
+        )
+        .map_err(|e| cannot(io_words(&e)))?;
+        if text.len() as u64 > MAX_FIXTURE_BYTES {
+            return Err(cannot(
+                "it grew past the size a fixture may be while being read".into(),
+            ));
+        }
+        serde_json::from_slice(&text)
             .with_context(|| format!("fixture file {} is not a valid fixture", path.display()))
     }
 }
@@ -223,5 +265,23 @@ mod tests {
 
         std::fs::write(&path, serde_json::to_string(&small()).unwrap()).unwrap();
         assert_eq!(Fixture::from_path(&path).unwrap(), small());
+    }
+
+    #[test]
+    fn a_fixture_that_never_ends_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge.json");
+        let file = std::fs::File::create(&huge).unwrap();
+        file.set_len(MAX_FIXTURE_BYTES + 1).unwrap();
+        let err = format!("{:#}", Fixture::from_path(&huge).unwrap_err());
+        assert!(err.contains("more than the 128 MiB"), "{err}");
+        #[cfg(unix)]
+        {
+            let err = format!(
+                "{:#}",
+                Fixture::from_path(Path::new("/dev/zero")).unwrap_err()
+            );
+            assert!(err.contains("not a regular file"), "{err}");
+        }
     }
 }

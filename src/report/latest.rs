@@ -1,0 +1,366 @@
+//! The latest line per serial of a results file, and per serial of a verify file, held compact:
+//! a key table and, per entry, its row and the byte offset of its line. The lines themselves are
+//! read again one at a time, in row order, when a report shows them, so a million-row results
+//! file takes about 40 MB here whatever its messages, never the lines themselves.
+
+use std::collections::BTreeMap;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use super::{LatestLine, PendingLink};
+use crate::input::sn_key;
+use crate::journal::{self, Opened, ResultsError};
+use crate::outcome::Outcome;
+
+/// An open-addressing table from a `u64` key to an entry's index: 12 bytes a slot, at most 80 %
+/// full, grown by half. Key 0 (what an empty slot holds) has a place of its own.
+struct KeyTable {
+    keys: Vec<u64>,
+    idx: Vec<u32>,
+    len: usize,
+    zero: Option<u32>,
+}
+
+impl KeyTable {
+    fn new() -> KeyTable {
+        KeyTable {
+            keys: vec![0; 1024],
+            idx: vec![0; 1024],
+            len: 0,
+            zero: None,
+        }
+    }
+
+    /// The slot holding `key`, or the empty slot where it would go.
+    fn slot(&self, key: u64) -> usize {
+        let n = self.keys.len();
+        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut i = ((u128::from(h) * n as u128) >> 64) as usize;
+        while self.keys[i] != key && self.keys[i] != 0 {
+            i = if i + 1 == n { 0 } else { i + 1 };
+        }
+        i
+    }
+
+    fn get(&self, key: u64) -> Option<u32> {
+        if key == 0 {
+            return self.zero;
+        }
+        let i = self.slot(key);
+        (self.keys[i] == key).then(|| self.idx[i])
+    }
+
+    /// The entry of `key`, made by `make` when there is none.
+    fn entry(&mut self, key: u64, make: impl FnOnce() -> u32) -> u32 {
+        if key == 0 {
+            return *self.zero.get_or_insert_with(make);
+        }
+        if (self.len + 1) * 5 > self.keys.len() * 4 {
+            self.grow();
+        }
+        let i = self.slot(key);
+        if self.keys[i] != key {
+            self.keys[i] = key;
+            self.idx[i] = make();
+            self.len += 1;
+        }
+        self.idx[i]
+    }
+
+    fn grow(&mut self) {
+        let keys = std::mem::take(&mut self.keys);
+        let idx = std::mem::take(&mut self.idx);
+        let slots = keys.len() + keys.len() / 2;
+        self.keys = vec![0; slots];
+        self.idx = vec![0; slots];
+        for (k, v) in keys.into_iter().zip(idx) {
+            if k != 0 {
+                let i = self.slot(k);
+                self.keys[i] = k;
+                self.idx[i] = v;
+            }
+        }
+    }
+}
+
+/// An entry's offset flag: the line's outcome is done (a serial once done stays done).
+const DONE: u64 = 1 << 63;
+/// An entry no longer shown: a row-level line a later serial on the same row replaced.
+const GONE: u64 = u64::MAX;
+
+/// A cell of a log record as shown: lossy text, without the spreadsheet formula guard.
+fn cell(record: &csv::ByteRecord, i: usize) -> String {
+    record
+        .get(i)
+        .map(|b| journal::shown_cell(&String::from_utf8_lossy(b)).to_string())
+        .unwrap_or_default()
+}
+
+/// The latest line per serial of a results file (and per row, for rows that never had a serial
+/// to send), in row order, as offsets to read them again.
+pub(crate) struct Latest {
+    path: PathBuf,
+    /// Offsets of the latest lines, ordered by row, then by place in the file.
+    offsets: Vec<u64>,
+    /// What the scan found (lines read, damaged lines).
+    pub opened: Opened,
+}
+
+impl Latest {
+    /// Scans `results` once, as `run` keys rows: a serial once done stays done; an `invalid` or
+    /// `duplicate` line is about its row number, and a later serial on that row replaces it.
+    pub fn scan(results: &Path) -> Result<Latest, ResultsError> {
+        let (mut serials, mut by_row) = (KeyTable::new(), KeyTable::new());
+        let (mut rows, mut offs): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
+        let opened = journal::scan_log_at(results, &journal::COLUMNS, |offset, r| {
+            let (Ok(row), Some(outcome)) = (cell(r, 0).parse::<u64>(), Outcome::parse(&cell(r, 4)))
+            else {
+                return;
+            };
+            let n = rows.len() as u32;
+            let (i, value) = match outcome {
+                Outcome::Invalid | Outcome::Duplicate => (by_row.entry(row, || n), offset),
+                _ => {
+                    // The serial now stands on this row: a row-level line an earlier run left for
+                    // the same row number described another state of the sheet.
+                    if let Some(j) = by_row.get(row) {
+                        offs[j as usize] = GONE;
+                    }
+                    let i = serials.entry(sn_key(cell(r, 2).trim()), || n);
+                    let was = offs.get(i as usize).copied().unwrap_or(GONE);
+                    if was != GONE && was & DONE != 0 && !outcome.is_done() {
+                        return;
+                    }
+                    (i, offset | if outcome.is_done() { DONE } else { 0 })
+                }
+            };
+            if i == n {
+                rows.push(row);
+                offs.push(GONE);
+            }
+            rows[i as usize] = row;
+            offs[i as usize] = value;
+        })?;
+        drop((serials, by_row));
+        let mut order: Vec<u32> = (0..offs.len() as u32)
+            .filter(|&i| offs[i as usize] != GONE)
+            .collect();
+        order.sort_unstable_by_key(|&i| (rows[i as usize], offs[i as usize] & !DONE));
+        let offsets = order.iter().map(|&i| offs[i as usize] & !DONE).collect();
+        Ok(Latest {
+            path: results.to_path_buf(),
+            offsets,
+            opened,
+        })
+    }
+
+    /// Rows in the file (distinct serials, plus rows that had none to send).
+    pub fn len(&self) -> usize {
+        self.offsets.len()
+    }
+
+    /// Hands `each` the latest lines, in row order, read one at a time; `each` returns `false`
+    /// to stop early.
+    pub fn for_each(
+        &self,
+        mut each: impl FnMut(LatestLine) -> Result<bool, ResultsError>,
+    ) -> Result<(), ResultsError> {
+        let err = |e| ResultsError::Io {
+            path: self.path.clone(),
+            source: e,
+        };
+        let mut reader = BufReader::with_capacity(
+            64 * 1024,
+            crate::files::open_regular(&self.path).map_err(err)?,
+        );
+        let mut at = 0;
+        for &offset in &self.offsets {
+            let Some(r) = journal::read_line_at(&mut reader, &mut at, offset).map_err(err)? else {
+                continue;
+            };
+            let (Ok(row), Some(outcome)) =
+                (cell(&r, 0).parse::<u64>(), Outcome::parse(&cell(&r, 4)))
+            else {
+                continue;
+            };
+            let line = LatestLine {
+                row,
+                plant_id: cell(&r, 1),
+                sn: cell(&r, 2),
+                c_user_id: cell(&r, 3),
+                outcome,
+                code: cell(&r, 5).parse::<i64>().ok(),
+                msg: cell(&r, 6),
+                attempts: cell(&r, 7).parse().ok(),
+                finished_at: cell(&r, 10),
+            };
+            if !each(line)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Most distinct link statuses told apart; a verify file edited by hand could hold any text.
+const STATUS_NAMES: usize = 64;
+
+/// The latest verify line per serial ([`sn_key`]), keyed by serial as the results are, so a
+/// sheet sorted between runs still finds each device's status.
+pub struct Links {
+    path: PathBuf,
+    table: KeyTable,
+    rows: Vec<u64>,
+    offs: Vec<u64>,
+    status: Vec<u8>,
+    names: Vec<String>,
+}
+
+impl Links {
+    /// Scans the verify file, or `None` when `verify` has not run (or it is not a regular file).
+    pub fn scan(verify: &Path) -> Option<Links> {
+        Links::scan_with(verify, true)
+    }
+
+    /// [`Links::scan`] keeping only each serial's status (for [`Links::status_of`] and
+    /// [`Links::counts`]; [`Links::select`] then finds nothing): what a workbook needs, in half
+    /// the memory.
+    pub fn scan_statuses(verify: &Path) -> Option<Links> {
+        Links::scan_with(verify, false)
+    }
+
+    fn scan_with(verify: &Path, detail: bool) -> Option<Links> {
+        if !std::fs::metadata(verify).is_ok_and(|m| m.is_file()) {
+            return None;
+        }
+        let mut links = Links {
+            path: verify.to_path_buf(),
+            table: KeyTable::new(),
+            rows: Vec::new(),
+            offs: Vec::new(),
+            status: Vec::new(),
+            names: Vec::new(),
+        };
+        let _ = journal::scan_log_at(verify, &journal::VERIFY_COLUMNS, |offset, r| {
+            let sn = cell(r, 2);
+            let Ok(row) = cell(r, 0).parse::<u64>() else {
+                return;
+            };
+            if sn.trim().is_empty() {
+                return;
+            }
+            let status = links.name(cell(r, 3));
+            let Links {
+                table,
+                rows,
+                offs,
+                status: statuses,
+                ..
+            } = &mut links;
+            let i = table.entry(sn_key(sn.trim()), || {
+                statuses.push(0);
+                if detail {
+                    rows.push(0);
+                    offs.push(0);
+                }
+                (statuses.len() - 1) as u32
+            }) as usize;
+            statuses[i] = status;
+            if detail {
+                (rows[i], offs[i]) = (row, offset);
+            }
+        });
+        Some(links)
+    }
+
+    /// The index of a status's name, interned.
+    fn name(&mut self, status: String) -> u8 {
+        if let Some(i) = self.names.iter().position(|n| *n == status) {
+            return i as u8;
+        }
+        if self.names.len() < STATUS_NAMES {
+            self.names.push(status);
+        }
+        (self.names.len() - 1) as u8
+    }
+
+    /// The status of a serial ([`sn_key`]), when the verify file has one.
+    pub fn status_of(&self, key: u64) -> Option<&str> {
+        let i = self.table.get(key)? as usize;
+        Some(&self.names[self.status[i] as usize])
+    }
+
+    /// Devices per status.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        let mut counts = BTreeMap::new();
+        for &s in &self.status {
+            *counts.entry(self.names[s as usize].clone()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The devices whose status passes `keep`, by row: the first `limit` read whole, and how
+    /// many pass in all.
+    pub fn select(
+        &self,
+        keep: impl Fn(&str) -> bool,
+        limit: usize,
+    ) -> Result<(Vec<PendingLink>, u64), ResultsError> {
+        // Without detail (`scan_statuses`) there are no rows to select.
+        let mut chosen: Vec<u32> = (0..self.rows.len() as u32)
+            .filter(|&i| keep(&self.names[self.status[i as usize] as usize]))
+            .collect();
+        let total = chosen.len() as u64;
+        chosen.sort_unstable_by_key(|&i| (self.rows[i as usize], self.offs[i as usize]));
+        chosen.truncate(limit);
+        let mut offsets: Vec<u64> = chosen.iter().map(|&i| self.offs[i as usize]).collect();
+        // Read in file order, then put back in row order.
+        let mut by_offset = offsets.clone();
+        by_offset.sort_unstable();
+        let err = |e| ResultsError::Io {
+            path: self.path.clone(),
+            source: e,
+        };
+        let file = crate::files::open_regular(&self.path).map_err(err)?;
+        let mut reader = BufReader::new(file);
+        let mut at = 0;
+        let mut read: BTreeMap<u64, PendingLink> = BTreeMap::new();
+        for offset in by_offset {
+            if let Some(r) = journal::read_line_at(&mut reader, &mut at, offset).map_err(err)? {
+                read.insert(offset, link_of(&r));
+            }
+        }
+        let links = offsets.drain(..).filter_map(|o| read.remove(&o)).collect();
+        Ok((links, total))
+    }
+}
+
+/// A verify record as a report shows it.
+fn link_of(r: &csv::ByteRecord) -> PendingLink {
+    PendingLink {
+        row: cell(r, 0).parse().unwrap_or(0),
+        plant_id: cell(r, 1),
+        sn: cell(r, 2),
+        status: cell(r, 3),
+        located_plant_id: cell(r, 7),
+        located_user_id: cell(r, 8),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_keeps_every_key_through_growth() {
+        let mut t = KeyTable::new();
+        for k in 0..50_000u64 {
+            assert_eq!(t.entry(k * 7919, || k as u32), k as u32);
+        }
+        for k in 0..50_000u64 {
+            assert_eq!(t.get(k * 7919), Some(k as u32), "{k}");
+        }
+        assert_eq!(t.get(3), None);
+        assert_eq!(t.entry(0, || 9), 0, "key 0 has its own place");
+    }
+}
