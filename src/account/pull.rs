@@ -212,13 +212,15 @@ async fn pull_listing(
                 outcome, attempt, ..
             } => (outcome, attempt),
         };
-        // A transient answer (10001, a timeout, a broken answer) is asked again, a few
-        // times, while the day's calls allow: each retry is a call like any other.
-        let transient = engine.policy().verdict(&attempt.answer) == Verdict::Retry
-            || matches!(
-                engine.policy().listing(&attempt.answer, outcome),
-                ListingVerdict::Failed
-            );
+        // A transient answer (10001, or no answer within the time limit) is asked again, a few
+        // times, while the day's calls allow: each retry is a call like any other. An answer
+        // that is not the API's (a page, a redirect, a broken or oversized body) is not: asking
+        // again would only spend the day's calls.
+        let transient = match &attempt.answer {
+            Answer::Envelope { code, .. } => engine.policy().retry_codes.contains(code),
+            Answer::Timeout => true,
+            _ => false,
+        };
         if transient && tries < LISTING_RETRIES && (force || *spent_today(cache, which) < DAILY_CAP)
         {
             tries += 1;
