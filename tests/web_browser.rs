@@ -33,6 +33,35 @@ fn unix_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// Chooses `path` in the page's file field and waits until the page names it (`name`) and shows
+/// its column mapping.
+async fn choose(s: &Session, path: &str, name: &str) {
+    s.find("#file").await.send_keys(path).await;
+    s.wait_for(
+        &format!("the column mapping of {name}"),
+        WAIT,
+        "return !document.getElementById('mapping').hidden
+            && document.getElementById('file-name').textContent;",
+        |v| v == name,
+    )
+    .await;
+}
+
+/// Waits until the page's script has started.
+async fn script_ready(s: &Session) {
+    let ready = "return document.body.dataset.ready || '';";
+    s.wait_for("the page's script", WAIT, ready, |v| v == "true")
+        .await;
+}
+
+/// Clicks Check and waits until the page shows the check's counts.
+async fn check_shown(s: &Session) {
+    s.find("#check").await.click().await;
+    let shown = "return !document.getElementById('check-result').hidden;";
+    s.wait_for("the check's counts", WAIT, shown, |v| v == &json!(true))
+        .await;
+}
+
 /// The state, rows done and the progress line the page shows.
 async fn progress(s: &Session) -> (String, u64, String) {
     let v = s
@@ -143,13 +172,7 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
         !here.contains("key="),
         "the key stays in the address: {here}"
     );
-    s.wait_for(
-        "the page's script",
-        WAIT,
-        "return document.body.dataset.ready || '';",
-        |v| v == "true",
-    )
-    .await;
+    script_ready(&s).await;
     s.wait_for(
         "the token shown as set",
         WAIT,
@@ -194,15 +217,7 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
 
     // A file without the columns: the check's refusal is shown beside it, in words.
     let odd = env.write("odd.csv", "alpha,beta,gamma\n1,ABC123,2\n");
-    s.find("#file").await.send_keys(odd.to_str().unwrap()).await;
-    s.wait_for(
-        "the mapping of the odd file",
-        WAIT,
-        "return !document.getElementById('mapping').hidden
-            && document.getElementById('file-name').textContent;",
-        |v| v == "odd.csv",
-    )
-    .await;
+    choose(&s, odd.to_str().unwrap(), "odd.csv").await;
     s.find("#check").await.click().await;
     let refusal = s
         .wait_for(
@@ -239,14 +254,7 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
         json!(["plant_id", "sn", "c_user_id", 5]),
         "mapping and preview"
     );
-    s.find("#check").await.click().await;
-    s.wait_for(
-        "the check's counts",
-        WAIT,
-        "return !document.getElementById('check-result').hidden;",
-        |v| v == &json!(true),
-    )
-    .await;
+    check_shown(&s).await;
     let checked = unix_ms();
     for (id, n) in [
         ("check-rows", "300"),
@@ -450,31 +458,10 @@ async fn the_page_shows_serial_warnings_beside_their_rows() {
     let profile = tempfile::tempdir().unwrap();
     let s = driver.session(&browser, profile.path()).await;
     s.goto(&ui.url).await;
-    s.wait_for(
-        "the page's script",
-        WAIT,
-        "return document.body.dataset.ready || '';",
-        |v| v == "true",
-    )
-    .await;
+    script_ready(&s).await;
     let sheet = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/libreoffice/fleet.ods");
-    s.find("#file").await.send_keys(sheet).await;
-    s.wait_for(
-        "the column mapping",
-        WAIT,
-        "return !document.getElementById('mapping').hidden
-            && document.getElementById('file-name').textContent;",
-        |v| v == "fleet.ods",
-    )
-    .await;
-    s.find("#check").await.click().await;
-    s.wait_for(
-        "the check's counts",
-        WAIT,
-        "return !document.getElementById('check-result').hidden;",
-        |v| v == &json!(true),
-    )
-    .await;
+    choose(&s, sheet, "fleet.ods").await;
+    check_shown(&s).await;
     let rows = s
         .js(
             "return [...document.querySelectorAll('#problems tbody tr')]
