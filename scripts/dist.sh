@@ -66,11 +66,9 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-# Reproducible archives: the files are stamped with the commit's time.
-if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
-  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 315532800)
-  export SOURCE_DATE_EPOCH
-fi
+# Reproducible archives: the files are stamped with the commit's time. Given to the packer
+# alone: in cargo's environment it would make build scripts that watch it build again.
+stamp="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 315532800)}"
 
 # A binary of this machine that can write the man pages and completions, when the target's own
 # cannot run here (a cross build).
@@ -148,7 +146,7 @@ for target in "${targets[@]}"; do
 
   archive="$dist/$name.$ext"
   rm -f "$archive"
-  "$python" scripts/dist/pack.py archive "$stage" "$archive"
+  SOURCE_DATE_EPOCH=$stamp "$python" scripts/dist/pack.py archive "$stage" "$archive"
   echo "dist: $archive ($((SECONDS - t0)) s); the program, stripped:"
   sizes "$stage/$exe"
   rm -rf "$dist/stage"
