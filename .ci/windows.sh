@@ -5,7 +5,9 @@
 #   b. a resume after a torn results file, against `sim` started under Wine as well;
 #   c. the lock refuses a second run on the same results file; Ctrl-C stops a run, which keeps
 #      whole lines and exits 130, and the next run finishes the rest; `sim` ends on Ctrl-C;
-#   d. the unit tests, as a Windows test binary.
+#   d. the unit tests, as a Windows test binary;
+#   e. the release archive (scripts/dist.sh, from the same build): its contents, and its demo
+#      from an empty folder it was unpacked into.
 # Installs what is missing first (rustup target, Debian's MinGW and Wine). Every Wine command has
 # a timeout, and the Wine prefix lives in a temporary folder removed at the end.
 set -euo pipefail
@@ -72,6 +74,10 @@ cargo build --release --locked --target "$TARGET"
 exe_built="$CARGO_TARGET_DIR/$TARGET/release/growatt-onboard.exe"
 cp "$exe_built" "$work/bin/"
 step "cross-built $(du -h "$exe_built" | cut -f1) $exe_built"
+# The release archive from this same build: the program linked again, stripped, and packed with
+# README.txt, the template, the sample fleet and the licence. Proven in e. below.
+bash scripts/dist.sh "$TARGET"
+step "packed the release archive"
 
 # --- Wine ----------------------------------------------------------------------------------------
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEARCH=win64
@@ -216,4 +222,39 @@ cargo test --release --locked --target "$TARGET" --lib \
   --config 'profile.release.package.growatt-onboard.opt-level=0'
 
 step "unit tests under Wine"
+
+# e. The release archive, as a person gets it: its contents, then unpacked into an empty folder on
+# a clean path and its demo run from there. The stand-in DLL stays outside the folder (found
+# through WINEPATH, as in d.), so the folder holds exactly what ships.
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
+name="growatt-onboard-$version-$TARGET"
+archive="target/dist/$name.zip"
+[ -s "$archive" ] || fail "no $archive"
+expected=$(printf "$name/%s\n" LICENSE-APACHE LICENSE-MIT README.txt fleet-template.xlsx \
+  growatt-onboard.exe sample-fleet.csv)
+listed=$(python3 -c 'import sys, zipfile; print("\n".join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))' "$archive")
+[ "$listed" = "$expected" ] || {
+  diff <(echo "$expected") <(echo "$listed") || true
+  fail "the archive's contents differ from the list above (< expected, > found)"
+}
+clean="$work/Downloads for installers"
+mkdir -p "$clean"
+start=$(date +%s.%N)
+python3 -m zipfile -e "$archive" "$clean"
+grep -q $'\r$' "$clean/$name/README.txt" || fail "README.txt does not have Windows line ends"
+rc=0
+(cd "$clean/$name" && WINEPATH=$(win "$work/bin") timeout -k 10 300 "$WINE" \
+  "$clean/$name/growatt-onboard.exe" demo --dir "$(win "$work/archive-demo")" \
+  >"$work/archive-demo.out" 2>"$work/archive-demo.err") || rc=$?
+end=$(date +%s.%N)
+cat "$work/archive-demo.err" "$work/archive-demo.out"
+[ "$rc" -eq 0 ] || fail "the archive's demo exited $rc"
+grep -q "300 rows in" "$work/archive-demo.err" || fail "no summary line in the archive's demo"
+lines=$(check_results "$work/archive-demo/fleet.results.csv")
+[ "$lines" -eq 300 ] || fail "the archive's demo has $lines results lines, not 300"
+[ -s "$work/archive-demo/report.html" ] || fail "the archive's demo left no report"
+said=$(WINEPATH=$(win "$work/bin") timeout -k 10 60 "$WINE" "$clean/$name/growatt-onboard.exe" --version | tr -d '\r')
+[[ "$said" == "growatt-onboard $version (commit "*", $TARGET)" ]] || fail "--version says: $said"
+elapsed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$end")
+step "archive: $(du -h "$archive" | cut -f1) zip, unpacked to the demo's summary in $elapsed s under Wine"
 echo "windows: all passed in $((SECONDS - t0)) s"
