@@ -26,9 +26,16 @@ fail() {
   exit 1
 }
 
-python=python3
-command -v "$python" >/dev/null 2>&1 || python=python
-command -v "$python" >/dev/null 2>&1 || fail "needs python3 to pack the archives"
+# python3, or python where that is the name (Windows); a name that exists but does not run (the
+# Windows store's stand-in) does not count.
+python=""
+for p in python3 python; do
+  if "$p" -c 'import zipfile' >/dev/null 2>&1; then
+    python=$p
+    break
+  fi
+done
+[ -n "$python" ] || fail "needs python3 to pack the archives"
 
 dist="$root/target/dist"
 mkdir -p "$dist"
@@ -100,11 +107,14 @@ for target in "${targets[@]}"; do
         fail "$target needs MinGW's x86_64-w64-mingw32-gcc (Debian: gcc-mingw-w64-x86-64)"
       export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER="${CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER:-x86_64-w64-mingw32-gcc}"
       ;;
-    x86_64-unknown-linux-musl:x86_64-unknown-linux-gnu)
-      if ! command -v x86_64-linux-musl-gcc >/dev/null 2>&1; then
+    *-unknown-linux-musl:*-linux-gnu)
+      # Debian's musl-tools brings musl-gcc (and on some releases <arch>-linux-musl-gcc, which
+      # the C builds find by themselves).
+      if ! command -v "${target%%-*}-linux-musl-gcc" >/dev/null 2>&1; then
         command -v musl-gcc >/dev/null 2>&1 ||
           fail "$target needs musl-gcc (Debian: musl-tools)"
-        export CC_x86_64_unknown_linux_musl="${CC_x86_64_unknown_linux_musl:-musl-gcc}"
+        cc_var="CC_${target//-/_}"
+        export "$cc_var=${!cc_var:-musl-gcc}"
       fi
       ;;
   esac

@@ -43,9 +43,12 @@ pub fn double_click() -> Option<Exit> {
 /// window stays open until the person has read it.
 pub fn greet(input: &mut impl BufRead, out: &mut impl Write) -> Exit {
     // A console that cannot be written to has nobody reading it: nothing to wait for.
-    if write!(out, "{DOUBLE_CLICK_HELP}\nPress Enter to close this window.")
-        .and_then(|()| out.flush())
-        .is_err()
+    if write!(
+        out,
+        "{DOUBLE_CLICK_HELP}\nPress Enter to close this window."
+    )
+    .and_then(|()| out.flush())
+    .is_err()
     {
         return Exit::Success;
     }
@@ -86,8 +89,14 @@ mod tests {
         let said = String::from_utf8(out).expect("text");
         assert!(said.contains("PowerShell"), "{said}");
         assert!(said.contains(".\\growatt-onboard.exe demo"), "{said}");
-        assert!(said.contains(".\\growatt-onboard.exe template fleet.xlsx"), "{said}");
-        assert!(said.ends_with("Press Enter to close this window."), "{said}");
+        assert!(
+            said.contains(".\\growatt-onboard.exe template fleet.xlsx"),
+            "{said}"
+        );
+        assert!(
+            said.ends_with("Press Enter to close this window."),
+            "{said}"
+        );
         // One line was read (the Enter), not the rest of the input.
         assert_eq!(input, b"more\n");
     }

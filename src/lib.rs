@@ -2,8 +2,8 @@
 //!
 //! `main.rs` parses the arguments and calls [`execute`]; everything else lives here so tests can
 //! call it in-process. The layers, from the bottom: `units`, `text`, `outcome`, `paths`, `files`,
-//! `exit` (plain vocabulary) → `input`, `api`, `journal` (the fleet file, the vendor's API, the results
-//! file) → `ui` (what is shown) → `engine` (pace, policy, retries, stops) → `config` (flags
+//! `exit`, `version`, `launch` (plain vocabulary) → `input`, `api`, `journal` (the fleet file, the
+//! vendor's API, the results file) → `template` (the blank fleet) → `ui` (what is shown) → `engine` (pace, policy, retries, stops) → `config` (flags
 //! resolved) → `report` → `commands` (one per command).
 #![warn(missing_docs)]
 

@@ -214,7 +214,10 @@ fn help_sheet(sheet: &mut Worksheet) -> Result<(), XlsxError> {
         "One row per device, under the header. Keep the header's names; other columns are ignored.",
     )?;
     r += 2;
-    for (c, h) in ["column", "what it is", "where to find it"].iter().enumerate() {
+    for (c, h) in ["column", "what it is", "where to find it"]
+        .iter()
+        .enumerate()
+    {
         sheet.write_string_with_format(r, c as u16, *h, &header)?;
     }
     for [col, what, where_] in COLUMN_HELP {

@@ -120,7 +120,10 @@ async fn the_template_has_text_columns_validation_and_a_frozen_header() {
     for v in &validations {
         assert_eq!(attr(v, "type"), Some("custom"), "{v}");
     }
-    assert!(sheet.contains("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"), "serial rule");
+    assert!(
+        sheet.contains("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+        "serial rule"
+    );
 
     // The explanation sheet covers every column, where to find the ids, and what comes next.
     let strings = part(&files, "xl/sharedStrings.xml");
@@ -247,7 +250,14 @@ async fn a_filled_template_reads_back_exactly_as_typed() {
         .collect();
     let read: Vec<_> = rows
         .iter()
-        .map(|r| (r.row, r.plant_id.as_str(), r.sn.as_str(), r.c_user_id.as_str()))
+        .map(|r| {
+            (
+                r.row,
+                r.plant_id.as_str(),
+                r.sn.as_str(),
+                r.c_user_id.as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         read,
@@ -274,11 +284,20 @@ async fn a_filled_template_reads_back_exactly_as_typed() {
     .await;
     let out = run_against(&sim, &path, &["--rate", "100/s", "--no-progress"]).await;
     assert_exit(&out, 0);
-    assert_eq!(sim.stats().adds_per_sn.get(serial), Some(&1), "{:?}", sim.stats());
+    assert_eq!(
+        sim.stats().adds_per_sn.get(serial),
+        Some(&1),
+        "{:?}",
+        sim.stats()
+    );
     let lines = read_results(&dir.path().join("filled.results.csv"));
     let first = lines.iter().find(|l| l["row"] == "2").unwrap();
     assert_eq!(
-        (first["plant_id"].as_str(), first["sn"].as_str(), first["c_user_id"].as_str()),
+        (
+            first["plant_id"].as_str(),
+            first["sn"].as_str(),
+            first["c_user_id"].as_str()
+        ),
         ("00123", serial, "0042")
     );
     assert_eq!(first["outcome"], "registered");

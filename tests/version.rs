@@ -50,5 +50,8 @@ async fn the_version_names_the_commit_and_the_target() {
     // Every command says the same.
     let out = run_bin_env(&["template", "--version"], &[]).await;
     assert_exit(&out, 0);
-    assert_eq!(stdout(&out).replace("growatt-onboard-template", "growatt-onboard"), line);
+    assert_eq!(
+        stdout(&out).replace("growatt-onboard-template", "growatt-onboard"),
+        line
+    );
 }
