@@ -11,9 +11,9 @@
 # licence; the Linux and macOS ones also the man pages and shell completions. Every run rewrites
 # SHA256SUMS over all archives of this version in target/dist/ and prints their sizes.
 #
-# The binaries are stripped in this build only (`-C strip=symbols` on the program's final link),
-# so development builds keep their debug information and a release build made just before (as
-# .ci/windows.sh makes) is reused: only the program is linked again. CARGO_TARGET_DIR is honoured.
+# The binaries are stripped in this build only (`-C strip=symbols` on the program's own compile
+# and link), so development builds keep their debug information and the libraries of any release
+# build made before are reused. CARGO_TARGET_DIR is honoured.
 # Needs: rustup (targets are added when missing), python3, and for the cross builds from Linux
 # MinGW (x86_64-w64-mingw32-gcc) or musl-gcc (Debian: gcc-mingw-w64-x86-64, musl-tools).
 set -euo pipefail
@@ -119,8 +119,8 @@ for target in "${targets[@]}"; do
       ;;
   esac
 
-  # The release build (reused when already made), then the program linked again, stripped.
-  cargo build --release --locked --target "$target" --bin growatt-onboard
+  # The release build; the flag goes to the program's own compile and link only, so the
+  # libraries of a release build made before are reused as they are.
   cargo rustc --release --locked --target "$target" --bin growatt-onboard -- -C strip=symbols
   built="$target_dir/$target/release/$exe"
   [ -f "$built" ] || fail "the build left no $built"
