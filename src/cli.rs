@@ -11,7 +11,12 @@ use crate::units::{parse_duration, parse_probability, parse_secs, Rate};
 /// Register a fleet of Growatt devices with their plants and end-user accounts, from a CSV, .xlsx,
 /// .xls or .ods file, through the ShineServer OpenAPI: paced, concurrent, retrying and resumable.
 #[derive(Debug, Parser)]
-#[command(name = "growatt-onboard", version = crate::version::LONG, propagate_version = true)]
+#[command(
+    name = "growatt-onboard",
+    version = crate::version::LONG,
+    propagate_version = true,
+    args_override_self = true
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -33,6 +38,10 @@ pub enum Command {
     /// Confirm that registered devices are linked to their plants, via GET /v1/device/list.
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
+    /// Serve a local web page that does what the command line does: upload a fleet, map its
+    /// columns, check it, run, stop, verify, download the results and reports.
+    #[command(after_help = UI_EXAMPLES)]
+    Ui(UiArgs),
     /// Start the simulator in-process and run the bundled sample fleet against it, end to end.
     Demo(DemoArgs),
     /// The account's plants and end users, cached locally for `check --account` and `run --account`.
@@ -64,6 +73,15 @@ const RUN_EXAMPLES: &str = "Examples:
     -o /var/lib/onboard/results.csv
   growatt-onboard run fleet.csv --base-url http://127.0.0.1:8080 \\
     --token-file token.txt";
+
+const UI_EXAMPLES: &str = "Examples:
+  growatt-onboard ui                      # opens the page in the default browser
+  growatt-onboard ui --no-open --listen 127.0.0.1:8844 --dir ~/fleets
+  growatt-onboard demo --ui               # the page against the simulator, the sample fleet loaded
+
+The first line on stdout is the page's address with this launch's key; the page and its API
+answer only to it, on loopback. Each uploaded fleet gets a folder under --dir holding its copy,
+results, summary and history, which `run`, `report` and `verify` work on from a terminal too.";
 
 const VERIFY_EXAMPLES: &str = "Examples:
   growatt-onboard verify fleet.results.csv    # writes fleet.results.verify.csv
@@ -102,6 +120,9 @@ pub struct InputArgs {
     /// The sheet to read from a spreadsheet file (.xlsx, .xls, .ods) [default: the first].
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
+    /// Saved settings (column mapping, sheet, server, token file, pace) [default: growatt-onboard.toml beside INPUT, when there is one].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 /// Options of `run`.
@@ -119,6 +140,10 @@ pub struct RunArgs {
     /// Validate and report like `check`; send nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// End the run (exit 4) once only rows refused by the API's rate limit (10012) are left,
+    /// instead of waiting out their cooldown; the next run (cron) sends them.
+    #[arg(long)]
+    pub leave_throttled: bool,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub account: AccountUse,
@@ -152,12 +177,12 @@ pub struct RequestArgs {
     )]
     pub retry_codes: Vec<i64>,
     /// Per-request time limit: seconds (fractional allowed) or a duration such as 30s, 2m, 500ms.
-    #[arg(long, default_value_t = 30.0, value_name = "DURATION", value_parser = parse_secs)]
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_secs)]
     pub timeout: f64,
     /// Delay before the first retry; it doubles with each further retry, up to 60s (with jitter).
     #[arg(long, default_value = "1s", value_name = "DURATION", value_parser = parse_duration)]
     pub backoff: std::time::Duration,
-    /// How long the whole run pauses after a 10012 (frequency limit) answer before it slows down and tries again.
+    /// The cooldown: a row answered 10012 (frequency limit) is sent again this long after; retries wait it too once the API refused a repeated request. Other rows keep flowing.
     #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
     pub throttle_pause: std::time::Duration,
     /// Stop starting new rows after this long (90s, 10m, 2h); rows not reached stay for the next run.
@@ -343,6 +368,29 @@ pub struct AccountUse {
     pub cache: Option<PathBuf>,
 }
 
+/// Options of `ui`.
+#[derive(Debug, Args, Clone)]
+pub struct UiArgs {
+    /// Where the page listens: a loopback address only; the port is free by default.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Do not open the page in the default browser; only print its address.
+    #[arg(long)]
+    pub no_open: bool,
+    /// The folder that holds one folder per fleet [default: the platform's data folder].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The folder of the account caches [default: the platform's cache folder].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub request: RequestArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub server: ServerArgs,
+}
+
 /// Options of `account`.
 #[derive(Debug, Args, Clone)]
 pub struct AccountArgs {
@@ -453,6 +501,10 @@ pub struct SimArgs {
     /// numeric user belongs to it, every serial of letters and digits exists (online).
     #[arg(long)]
     pub open_world: bool,
+    /// Answer plant/list Brotli-compressed (Content-Encoding: br) to a client that accepts br,
+    /// as the live server was seen doing.
+    #[arg(long)]
+    pub brotli_plant_list: bool,
 }
 
 /// Options of `demo`.
@@ -464,6 +516,13 @@ pub struct DemoArgs {
     /// The pace of the demo run.
     #[arg(long, default_value = "25/s", value_name = "RATE")]
     pub rate: Rate,
+    /// Open the web page instead, against the simulator, with the sample fleet loaded: the
+    /// rehearsal for a first-time user. Ctrl-C ends it.
+    #[arg(long)]
+    pub ui: bool,
+    /// With --ui: only print the page's address, do not open a browser.
+    #[arg(long, requires = "ui")]
+    pub no_open: bool,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub output: OutputArgs,

@@ -1,20 +1,18 @@
-//! Resolved settings: every choice about rate, retries, paths, token and terminal made once,
-//! from the command line (or, for `demo`, from the command line it would type).
+//! The command line's flags resolved once into the jobs' typed settings (rate, retries, paths,
+//! token) and the terminal's own settings ([`Ui`]).
 
-use crate::account::Screen;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::api::{resolve_base, Client, ClientError, Region, Token};
-use crate::cli::{InputArgs, LogFormat, OutputArgs, RequestArgs, RunArgs, ServerArgs, VerifyArgs};
-use crate::engine::{EngineConfig, RetryPolicy};
+use crate::api::{resolve_base, ClientError, Region, Token};
+use crate::cli::{InputArgs, RequestArgs, RunArgs, ServerArgs, UiArgs, VerifyArgs};
+use crate::engine::{RetryPolicy, Wording};
 use crate::exit::Exit;
-use crate::input::{InputError, ReadOptions};
-use crate::journal::ResultsError;
+use crate::input::ReadOptions;
+use crate::jobs::{RequestConfig, RunSettings, VerifySettings};
 use crate::paths::Paths;
-use crate::ui::{Log, Mode};
-use crate::units::Rate;
+use crate::term::{Mode, Ui};
+use crate::web::{Defaults, Server, TokenSource, UiSettings};
 
 /// A setting that makes the run impossible before anything is sent.
 #[derive(Debug, thiserror::Error)]
@@ -57,158 +55,55 @@ impl ConfigError {
     }
 }
 
-/// How the run talks to the person or the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ui {
-    /// Show progress at all (not quiet, not --no-progress).
-    pub progress: bool,
-    /// Stderr is a terminal: a bar; otherwise plain lines every `progress_interval`.
-    pub terminal: bool,
-    /// How often the plain progress line prints when stderr is not a terminal.
-    pub progress_interval: Duration,
-    /// Only errors and the final summary line.
-    pub quiet: bool,
-    /// 0 normal, 1 per row, 2 per request.
-    pub verbose: u8,
-    /// One JSON object per line on stderr.
-    pub log_json: bool,
-}
-
-impl Ui {
-    /// Decides once from the flags and whether stderr is a terminal.
-    pub fn from_args(o: &OutputArgs) -> Ui {
-        Ui {
-            progress: !o.no_progress && !o.quiet,
-            terminal: std::io::stderr().is_terminal(),
-            progress_interval: o.progress_interval,
-            quiet: o.quiet,
-            verbose: o.verbose,
-            log_json: o.log_format == LogFormat::Json,
-        }
-    }
-
-    /// The emitter of stderr lines these settings call for: text lines carry the time when
-    /// stderr is not a terminal (a log file collects many runs).
-    pub fn log(&self) -> Log {
-        Log::with_timestamps(self.log_json, !self.terminal)
-    }
-
-    /// The progress display this calls for.
-    pub fn progress_mode(&self) -> Mode {
-        match (self.progress, self.terminal && !self.log_json) {
-            (false, _) => Mode::Hidden,
-            (true, true) => Mode::Bar,
-            (true, false) => Mode::Lines(self.progress_interval),
-        }
+/// The retries and backoff the request flags ask for.
+fn retry_policy(request: &RequestArgs) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: request.max_attempts,
+        retry_codes: request.retry_codes.clone(),
+        backoff_base: request.backoff,
+        backoff_cap: Duration::from_secs(60).max(request.backoff),
     }
 }
 
-/// How every command that calls the API sends: where, with which token, at what pace, with
-/// which retries and limits.
-#[derive(Debug, Clone)]
-pub struct RequestConfig {
-    /// The server's base URL.
-    pub base: reqwest::Url,
-    /// The API key.
-    pub token: Token,
-    /// Per-request limit.
-    pub timeout: Duration,
-    /// The allowed pace, retries included.
-    pub rate: Rate,
-    /// Most requests in flight.
-    pub concurrency: usize,
-    /// What each answer means, and the backoff.
-    pub policy: RetryPolicy,
-    /// The cooldown after a 10012 answer: the refused row is sent again this long after.
-    pub throttle_pause: Duration,
-    /// Stop starting requests after this long.
-    pub max_runtime: Option<Duration>,
+/// Resolves the request and server flags; the token from `token_env` (the GROWATT_TOKEN
+/// value) or the token file.
+pub fn request_config(
+    request: &RequestArgs,
+    server: &ServerArgs,
+    token_env: Option<&str>,
+) -> Result<RequestConfig, ConfigError> {
+    Ok(RequestConfig {
+        token: resolve_token(server, token_env)?,
+        base: resolve_server(server)?,
+        timeout: Duration::from_secs_f64(request.timeout),
+        rate: request.rate,
+        concurrency: request.concurrency as usize,
+        policy: retry_policy(request),
+        throttle_pause: request.throttle_pause,
+        max_runtime: request.max_runtime,
+    })
 }
 
-impl RequestConfig {
-    /// Resolves the request and server flags; the token from `token_env` (the GROWATT_TOKEN
-    /// value) or the token file.
-    pub fn from_args(
-        request: &RequestArgs,
-        server: &ServerArgs,
-        token_env: Option<&str>,
-    ) -> Result<RequestConfig, ConfigError> {
-        Ok(RequestConfig {
-            token: resolve_token(server, token_env)?,
-            base: resolve_server(server)?,
-            timeout: Duration::from_secs_f64(request.timeout),
-            rate: request.rate,
-            concurrency: request.concurrency as usize,
-            policy: RetryPolicy {
-                max_attempts: request.max_attempts,
-                retry_codes: request.retry_codes.clone(),
-                backoff_base: request.backoff,
-                backoff_cap: Duration::from_secs(60).max(request.backoff),
-            },
-            throttle_pause: request.throttle_pause,
-            max_runtime: request.max_runtime,
-        })
-    }
-
-    /// The HTTP client these settings describe.
-    pub fn client(&self) -> Result<Client, ClientError> {
-        Client::new(
-            self.base.clone(),
-            self.token.clone(),
-            self.timeout,
-            self.concurrency,
-        )
-    }
-
-    /// The request machinery's settings; `ui` decides what it announces.
-    pub fn engine(&self, ui: &Ui) -> EngineConfig {
-        EngineConfig {
-            concurrency: self.concurrency,
-            policy: self.policy.clone(),
-            rate: self.rate,
-            throttle_pause: self.throttle_pause,
-            max_runtime: self.max_runtime,
-            announce: !ui.quiet,
-            explain: !ui.quiet && ui.verbose >= 1,
-            trace_requests: ui.verbose >= 2,
-        }
-    }
-}
-
-/// Everything `run` needs, resolved.
-#[derive(Debug, Clone)]
-pub struct RunConfig {
-    /// The fleet file.
-    pub input: PathBuf,
-    /// The results file and its sidecars.
-    pub paths: Paths,
-    /// How requests are sent.
-    pub request: RequestConfig,
-    /// Set the old results aside first.
-    pub restart: bool,
-    /// Column names and sheet.
-    pub read: ReadOptions,
-    /// Output control.
-    pub ui: Ui,
-    /// With `--account`: the account screen rows pass before any add.
-    pub account: Option<Screen>,
-}
-
-impl RunConfig {
-    /// Resolves `run`'s arguments; the token from `token_env` (the GROWATT_TOKEN value) or the
-    /// token file.
-    pub fn from_args(args: &RunArgs, token_env: Option<&str>) -> Result<RunConfig, ConfigError> {
-        let request = RequestConfig::from_args(&args.request, &args.server, token_env)?;
-        Ok(RunConfig {
-            input: args.input.input.clone(),
-            paths: input_paths(&args.input),
-            request,
-            restart: args.restart,
-            read: read_options(&args.input)?,
-            ui: Ui::from_args(&args.output),
-            account: None,
-        })
-    }
+/// `run`'s settings from its flags, for the front whose terminal settings are `ui`; the token
+/// from `token_env` (the GROWATT_TOKEN value) or the token file. The account screen is added by
+/// the command, which may have to pull the account first.
+pub fn run_settings(
+    args: &RunArgs,
+    token_env: Option<&str>,
+    ui: &Ui,
+) -> Result<RunSettings, ConfigError> {
+    Ok(RunSettings {
+        input: args.input.input.clone(),
+        paths: input_paths(&args.input),
+        request: request_config(&args.request, &args.server, token_env)?,
+        restart: args.restart,
+        read: read_options(&args.input)?,
+        account: None,
+        count_rows: ui.progress_mode() != Mode::Hidden,
+        attempt_events: ui.verbose >= 2,
+        leave_throttled: args.leave_throttled,
+        wording: Wording::CommandLine,
+    })
 }
 
 /// The results file and sidecars of a run or check on `input`.
@@ -237,36 +132,73 @@ pub fn read_options(input: &InputArgs) -> Result<ReadOptions, ConfigError> {
     Ok(options)
 }
 
-/// Everything `verify` needs, resolved.
-#[derive(Debug, Clone)]
-pub struct VerifyConfig {
-    /// The results file to read.
-    pub results: PathBuf,
-    /// The verify file to append to.
-    pub out: PathBuf,
-    /// How requests are sent.
-    pub request: RequestConfig,
-    /// Output control.
-    pub ui: Ui,
-    /// Ask where devices not linked sit (`--locate`).
-    pub locate: bool,
+/// `verify`'s settings from its flags.
+pub fn verify_settings(
+    args: &VerifyArgs,
+    token_env: Option<&str>,
+    ui: &Ui,
+) -> Result<VerifySettings, ConfigError> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Paths::of_results(&args.results).verify);
+    Ok(VerifySettings {
+        results: args.results.clone(),
+        out,
+        request: request_config(&args.request, &args.server, token_env)?,
+        locate: args.locate,
+        attempt_events: ui.verbose >= 2,
+        wording: Wording::CommandLine,
+    })
 }
 
-impl VerifyConfig {
-    /// Resolves `verify`'s arguments.
-    pub fn from_args(args: &VerifyArgs, token_env: Option<&str>) -> Result<Self, ConfigError> {
-        let out = args
-            .out
-            .clone()
-            .unwrap_or_else(|| Paths::of_results(&args.results).verify);
-        Ok(VerifyConfig {
-            results: args.results.clone(),
-            out,
-            request: RequestConfig::from_args(&args.request, &args.server, token_env)?,
-            ui: Ui::from_args(&args.output),
-            locate: args.locate,
-        })
+/// `ui`'s settings from its flags: the token is optional (the page can take one).
+pub fn ui_settings(args: &UiArgs, token_env: Option<&str>) -> Result<UiSettings, ConfigError> {
+    if !args.listen.ip().is_loopback() {
+        return Err(ConfigError::Usage(format!(
+            "--listen: the page listens on loopback only (127.0.0.1, ::1); {} is not a loopback address",
+            args.listen
+        )));
     }
+    let token = match resolve_token(&args.server, token_env) {
+        Ok(t) => Some((
+            t,
+            if args.server.token_file.is_some() {
+                TokenSource::File
+            } else {
+                TokenSource::Environment
+            },
+        )),
+        Err(ConfigError::NoToken) => None,
+        Err(e) => return Err(e),
+    };
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        dirs::data_dir()
+            .map(|d| d.join("growatt-onboard").join("fleets"))
+            .unwrap_or_else(|| PathBuf::from("growatt-onboard-fleets"))
+    });
+    let r = &args.request;
+    Ok(UiSettings {
+        listen: args.listen,
+        dir,
+        server: Server {
+            base: resolve_server(&args.server)?,
+            region: args
+                .server
+                .base_url
+                .is_none()
+                .then(|| Region::from(args.server.region)),
+            token,
+        },
+        defaults: Defaults {
+            timeout: Duration::from_secs_f64(r.timeout),
+            rate: r.rate,
+            concurrency: r.concurrency as usize,
+            policy: retry_policy(r),
+            throttle_pause: r.throttle_pause,
+        },
+        cache: args.cache.clone(),
+    })
 }
 
 /// The base URL from --base-url or --region.
@@ -339,36 +271,41 @@ fn read_token_file(path: &Path) -> Result<String, ConfigError> {
     if bytes.len() as u64 > TOKEN_FILE_MAX {
         return Err(bad("the file is larger than a token could be"));
     }
-    String::from_utf8(bytes).map_err(|_| bad("the file is not text"))
+    let text = String::from_utf8(bytes).map_err(|_| bad("the file is not text"))?;
+    Ok(token_value(&text).to_string())
 }
 
-/// A problem that ends the run before any row is sent.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// The input cannot be used.
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// The results file cannot be used.
-    #[error(transparent)]
-    Results(#[from] ResultsError),
-    /// The HTTP client cannot be built.
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    /// A flag's value cannot be used.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The account cache cannot be read, written or filled.
-    #[error("{0}")]
-    Account(String),
+/// The token in a token file's text: the text itself, or the value of a shell-style
+/// `GROWATT_TOKEN=…` line (with `export` and quotes), as people copy it from their profile.
+fn token_value(text: &str) -> &str {
+    text.lines()
+        .map(str::trim)
+        .map(|l| l.strip_prefix("export ").unwrap_or(l).trim_start())
+        .find_map(|l| l.strip_prefix("GROWATT_TOKEN="))
+        .map(|v| v.trim().trim_matches(['"', '\'']))
+        .unwrap_or(text)
 }
 
-impl RunError {
-    /// Every such problem is fatal (1), but a bad flag value (2).
-    pub fn exit(&self) -> Exit {
-        match self {
-            RunError::Config(e) => e.exit(),
-            _ => Exit::Fatal,
-        }
+/// A warning when the token file can be read by other users of this machine (Unix permissions).
+pub fn token_file_warning(server: &ServerArgs) -> Option<String> {
+    let path = server.token_file.as_ref()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "the token file {} can be read by other users of this machine (mode {:o}); make it yours alone: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
     }
 }
 
@@ -376,6 +313,33 @@ impl RunError {
 mod tests {
     use super::*;
     use crate::cli::RegionArg;
+
+    #[test]
+    fn a_token_file_may_hold_the_shell_line_it_was_copied_from() {
+        assert_eq!(token_value("abc\n"), "abc\n");
+        assert_eq!(token_value("GROWATT_TOKEN=abc\n"), "abc");
+        assert_eq!(token_value("# mine\nexport GROWATT_TOKEN=\"abc\"\n"), "abc");
+        assert_eq!(token_value("GROWATT_TOKEN='abc'"), "abc");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_file_others_can_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("t");
+        std::fs::write(&f, "x").unwrap();
+        let server = ServerArgs {
+            region: RegionArg::Eu,
+            base_url: None,
+            token_file: Some(f.clone()),
+        };
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let w = token_file_warning(&server).unwrap();
+        assert!(w.contains("chmod 600") && w.contains("644"), "{w}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(token_file_warning(&server), None);
+    }
 
     #[test]
     fn token_sources() {

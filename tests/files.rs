@@ -16,48 +16,35 @@ fn names(dir: &Path) -> Vec<String> {
     v
 }
 
-/// A run, a verify and both reports on a small fleet in `dir`; returns the results path.
-async fn rehearse(sim: &SimServer, dir: &Path) -> PathBuf {
-    let fleet = write(dir, "fleet.csv", good_fleet(4));
-    let base = sim.base_url();
-    let out = run_against(sim, &fleet, &["--rate", "500/s"]).await;
-    assert_exit(&out, 0);
-    let results = dir.join("fleet.results.csv");
-    let out = run_bin(&["verify", results.to_str().unwrap(), "--base-url", &base]).await;
+/// A world where a small fleet (`fleet.csv`) was run, verified and reported on both ways.
+async fn rehearsal() -> TestEnv {
+    let env = TestEnv::start_default().await.named("fleet.csv");
+    let env = env.with_fleet(good_fleet(4));
+    assert_exit(&env.run(&["--rate", "500/s"]).await, 0);
+    let out = env.verify(&[]).await;
     assert!(out.status.code().is_some(), "{}", stderr(&out));
     for (flag, name) in [("--html", "report.html"), ("--xlsx", "report.xlsx")] {
-        let out = run_bin(&[
-            "report",
-            results.to_str().unwrap(),
-            flag,
-            dir.join(name).to_str().unwrap(),
-        ])
-        .await;
-        assert_exit(&out, 0);
+        assert_exit(&env.report(&[flag, arg(&env.path(name))]).await, 0);
     }
-    results
+    env
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_sets_history_and_verify_aside_with_the_results() {
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    rehearse(&sim, dir.path()).await;
-    let history = std::fs::read(dir.path().join("fleet.results.history.jsonl")).unwrap();
-    let verify = std::fs::read(dir.path().join("fleet.results.verify.csv")).unwrap();
-    let fleet = dir.path().join("fleet.csv");
-    let out = run_against(&sim, &fleet, &["--rate", "500/s", "--restart"]).await;
+    let env = rehearsal().await;
+    let history = std::fs::read(env.path("fleet.results.history.jsonl")).unwrap();
+    let verify = std::fs::read(env.path("fleet.results.verify.csv")).unwrap();
+    let out = env.run(&["--rate", "500/s", "--restart"]).await;
     assert_exit(&out, 0);
-    let err = stderr(&out);
     for what in ["results", "run history", "verify results", "summary"] {
-        assert!(
-            err.contains(&format!("--restart: the earlier {what} set aside as")),
-            "{err}"
+        assert_said(
+            &out,
+            &[&format!("--restart: the earlier {what} set aside as")],
         );
     }
-    let files = names(dir.path());
+    let files = names(env.dir());
     // The history starts over with this run; the old one is kept whole under another name.
-    let now = std::fs::read_to_string(dir.path().join("fleet.results.history.jsonl")).unwrap();
+    let now = std::fs::read_to_string(env.path("fleet.results.history.jsonl")).unwrap();
     assert_eq!(now.lines().count(), 1, "{files:?}");
     let kept_history = files
         .iter()
@@ -67,36 +54,28 @@ async fn restart_sets_history_and_verify_aside_with_the_results() {
                 && *n != "fleet.results.history.jsonl"
         })
         .unwrap_or_else(|| panic!("no history set aside: {files:?}"));
-    assert_eq!(
-        std::fs::read(dir.path().join(kept_history)).unwrap(),
-        history
-    );
+    assert_eq!(std::fs::read(env.path(kept_history)).unwrap(), history);
     // The links checked for the old results do not describe the new ones.
-    assert!(
-        !dir.path().join("fleet.results.verify.csv").exists(),
-        "{files:?}"
-    );
+    let gone = !env.path("fleet.results.verify.csv").exists();
+    assert!(gone, "{files:?}");
     let kept_verify = files
         .iter()
         .find(|n| n.starts_with("fleet.results.verify.") && *n != "fleet.results.verify.csv")
         .unwrap_or_else(|| panic!("no verify file set aside: {files:?}"));
-    assert_eq!(std::fs::read(dir.path().join(kept_verify)).unwrap(), verify);
+    assert_eq!(std::fs::read(env.path(kept_verify)).unwrap(), verify);
 }
 
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_file_the_tool_writes_gets_the_same_permissions() {
     use std::os::unix::fs::PermissionsExt as _;
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let results = rehearse(&sim, dir.path()).await;
-    let man = dir.path().join("man");
-    let out = run_bin(&["manpage", man.to_str().unwrap()]).await;
-    assert_exit(&out, 0);
+    let env = rehearsal().await;
+    let man = env.path("man");
+    assert_exit(&run_bin(&["manpage", arg(&man)]).await, 0);
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    let want = mode(&results);
+    let want = mode(&env.results);
     assert_ne!(want & 0o600, 0, "the owner reads and writes the results");
-    let mut written: Vec<PathBuf> = std::fs::read_dir(dir.path())
+    let mut written: Vec<PathBuf> = std::fs::read_dir(env.dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_file() && p.file_name().unwrap() != "fleet.csv")
@@ -116,13 +95,9 @@ async fn every_file_the_tool_writes_gets_the_same_permissions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gitignore_covers_every_file_a_rehearsal_leaves() {
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    rehearse(&sim, dir.path()).await;
-    let fleet = dir.path().join("fleet.csv");
-    let out = run_against(&sim, &fleet, &["--rate", "500/s", "--restart"]).await;
-    assert_exit(&out, 0);
-    let left: Vec<String> = names(dir.path())
+    let env = rehearsal().await;
+    assert_exit(&env.run(&["--rate", "500/s", "--restart"]).await, 0);
+    let left: Vec<String> = names(env.dir())
         .into_iter()
         .filter(|n| n != "fleet.csv")
         .map(|n| format!("samples/{n}"))

@@ -1,390 +1,51 @@
 //! The binary against broken and hostile servers: HTML error pages, truncated, endless and huge
 //! bodies, silence, resets, codes as strings, formula-like messages, token echoes, account-level
-//! stops, ambiguous timeouts, 429/408 and redirects.
-//!
-//! Every server here is a hand-written HTTP/1.1 responder on 127.0.0.1:0 that records each request
-//! it read, answers as the test tells it, and stops by itself: when the test drops it, and in any
-//! case after [`SERVER_LIFETIME`] (each connection after [`CONN_LIFETIME`]).
+//! stops, ambiguous timeouts, 429/408 and redirects. The servers are the harness's scripted ones
+//! ([`common::hostile`]), each told here how to answer.
 
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use common::hostile::*;
+use common::*;
 use tokio_util::sync::CancellationToken;
 
-use common::{assert_exit, read_results, stderr, stdout, write, BIN};
-
-/// The token every run here uses: distinctive, so any piece of it in the output is a leak.
-const TOKEN: &str = "Zq7Xk2LmP9wR4tYv6NbC3sDf8GhJ5KaE";
-/// Longest any server in this file lives, whatever the test does.
-const SERVER_LIFETIME: Duration = Duration::from_secs(90);
-/// Longest one connection is served.
-const CONN_LIFETIME: Duration = Duration::from_secs(20);
-/// Longest one run of the binary may take before the test calls it hung (and kills it).
-const RUN_LIMIT: Duration = Duration::from_secs(60);
-/// Most of a request's head and body the servers read.
-const REQUEST_LIMIT: usize = 64 * 1024;
-
-// ---------------------------------------------------------------------------------------------
-// The servers
-// ---------------------------------------------------------------------------------------------
-
-/// One request as a server read it.
-#[derive(Debug, Clone)]
-struct Req {
-    /// Order of arrival, from 0.
-    n: usize,
-    method: String,
-    path: String,
-    /// The `token` header, if any.
-    token: Option<String>,
-    /// The form fields of the body.
-    form: HashMap<String, String>,
-    /// How many earlier requests carried the same `sn` (0 for the first).
-    seen_sn: usize,
+/// A world for a run against a scripted server: a fleet of these serials, all on plant 1 / user
+/// 1 (row N+2 is `sns[N]`), and [`TOKEN`] for the runs.
+fn world(sns: &[&str]) -> TestEnv {
+    let mut text = String::from("plant_id,sn,c_user_id\n");
+    for sn in sns {
+        text.push_str(&format!("1,{sn},1\n"));
+    }
+    TestEnv::offline().with_token(TOKEN).with_fleet(text)
 }
 
-impl Req {
-    fn sn(&self) -> &str {
-        self.form.get("sn").map(String::as_str).unwrap_or("")
-    }
+/// `n` serials `DEV00000`… .
+fn serials(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("DEV{i:05}")).collect()
 }
 
-/// What a server does with a request it read.
-enum Act {
-    /// These bytes as they are (a whole HTTP answer, or less), then close.
-    Send(Vec<u8>),
-    /// Say nothing for this long (or until the server stops), then close.
-    Silent(Duration),
-    /// Close with a TCP reset (SO_LINGER 0).
-    Reset,
-    /// A 200 without a length whose body never ends (until the client goes away).
-    Endless,
-    /// A 200 announcing `n` bytes and sending them, as long as the client reads.
-    Huge(usize),
+/// The world's fleet run against `srv` with a fast pace, 1 ms backoff, 3 attempts, `timeout`
+/// seconds and `extra`: what it printed and how long it took.
+async fn run_tool(env: &TestEnv, srv: &Hostile, timeout: &str, extra: &[&str]) -> Ran {
+    let mut args = flags("--rate 1000/s --backoff 1ms --max-attempts 3 --no-progress --timeout");
+    args.push(timeout);
+    args.extend_from_slice(extra);
+    timed(env.run_cmd_at(&srv.base_url(), &args), false).await
 }
 
-type Handler = dyn Fn(&Req) -> Act + Send + Sync;
-
-struct State {
-    handler: Box<Handler>,
-    reqs: Mutex<Vec<Req>>,
-    /// Body bytes written by each streamed answer (Endless, Huge).
-    streamed: Mutex<Vec<Arc<AtomicU64>>>,
+/// A fleet of `sns` run against `srv` as [`run_tool`] does, in a world of its own.
+async fn run_on(srv: &Hostile, sns: &[&str], timeout: &str, extra: &[&str]) -> (TestEnv, Ran) {
+    let env = world(sns);
+    let ran = run_tool(&env, srv, timeout, extra).await;
+    (env, ran)
 }
 
-/// A local server with a scripted behaviour that counts what it got.
-struct Hostile {
-    addr: SocketAddr,
-    state: Arc<State>,
-    accepted: Arc<AtomicUsize>,
-    stop: CancellationToken,
-}
-
-impl Drop for Hostile {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-impl Hostile {
-    /// A server that reads each request and does what `handler` says.
-    async fn start(handler: impl Fn(&Req) -> Act + Send + Sync + 'static) -> Hostile {
-        Hostile::spawn(true, Box::new(handler)).await
-    }
-
-    /// A server that accepts connections and never reads or answers.
-    async fn mute() -> Hostile {
-        Hostile::spawn(false, Box::new(|_| Act::Silent(CONN_LIFETIME))).await
-    }
-
-    async fn spawn(read: bool, handler: Box<Handler>) -> Hostile {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let state = Arc::new(State {
-            handler,
-            reqs: Mutex::new(Vec::new()),
-            streamed: Mutex::new(Vec::new()),
-        });
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let stop = CancellationToken::new();
-        {
-            let (state, accepted, stop) = (state.clone(), accepted.clone(), stop.clone());
-            tokio::spawn(async move {
-                let lifetime = tokio::time::sleep(SERVER_LIFETIME);
-                tokio::pin!(lifetime);
-                loop {
-                    let sock = tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = &mut lifetime => break,
-                        r = listener.accept() => match r {
-                            Ok((sock, _)) => sock,
-                            Err(_) => {
-                                tokio::time::sleep(Duration::from_millis(10)).await;
-                                continue;
-                            }
-                        },
-                    };
-                    accepted.fetch_add(1, Ordering::SeqCst);
-                    let (state, stop) = (state.clone(), stop.clone());
-                    tokio::spawn(async move {
-                        tokio::select! {
-                            _ = stop.cancelled() => {}
-                            _ = tokio::time::sleep(CONN_LIFETIME) => {}
-                            _ = serve(sock, read, &state) => {}
-                        }
-                    });
-                }
-            });
-        }
-        Hostile {
-            addr,
-            state,
-            accepted,
-            stop,
-        }
-    }
-
-    fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn reqs(&self) -> Vec<Req> {
-        self.state.reqs.lock().unwrap().clone()
-    }
-
-    fn requests(&self) -> usize {
-        self.state.reqs.lock().unwrap().len()
-    }
-
-    fn accepted(&self) -> usize {
-        self.accepted.load(Ordering::SeqCst)
-    }
-
-    /// Requests per serial.
-    fn per_sn(&self) -> HashMap<String, usize> {
-        let mut m = HashMap::new();
-        for r in self.reqs() {
-            *m.entry(r.sn().to_string()).or_insert(0) += 1;
-        }
-        m
-    }
-
-    /// Body bytes each streamed answer managed to write.
-    fn streamed(&self) -> Vec<u64> {
-        self.state
-            .streamed
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|n| n.load(Ordering::SeqCst))
-            .collect()
-    }
-
-    /// Every request was the add call, as a form, with the token header.
-    fn assert_requests_proper(&self) {
-        for r in self.reqs() {
-            assert_eq!(r.method, "POST", "{r:?}");
-            assert_eq!(r.path, "/v1/device/sn/add", "{r:?}");
-            assert_eq!(r.token.as_deref(), Some(TOKEN), "{r:?}");
-            assert_eq!(r.form.get("plant_id").map(String::as_str), Some("1"));
-            assert_eq!(r.form.get("c_user_id").map(String::as_str), Some("1"));
-            assert!(!r.sn().is_empty(), "{r:?}");
-        }
-    }
-}
-
-async fn serve(mut sock: TcpStream, read: bool, state: &State) {
-    if !read {
-        // Accepted, never read, never answered.
-        std::future::pending::<()>().await;
-    }
-    let Some((method, path, headers, body)) = read_request(&mut sock).await else {
-        return;
-    };
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let req = {
-        let mut reqs = state.reqs.lock().unwrap();
-        let sn = form.get("sn").cloned().unwrap_or_default();
-        let seen_sn = reqs.iter().filter(|r| r.sn() == sn).count();
-        let req = Req {
-            n: reqs.len(),
-            method,
-            path,
-            token: headers.get("token").cloned(),
-            form,
-            seen_sn,
-        };
-        reqs.push(req.clone());
-        req
-    };
-    match (state.handler)(&req) {
-        Act::Send(bytes) => {
-            let _ = sock.write_all(&bytes).await;
-            let _ = sock.flush().await;
-            let _ = sock.shutdown().await;
-        }
-        Act::Silent(d) => tokio::time::sleep(d).await,
-        Act::Reset => {
-            let _ = sock.set_zero_linger();
-            drop(sock);
-        }
-        Act::Endless => {
-            let head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"error_code\":0,\"error_msg\":\"";
-            stream_body(sock, head, None, state).await;
-        }
-        Act::Huge(n) => {
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {n}\r\nConnection: close\r\n\r\n{{\"error_code\":0,\"error_msg\":\""
-            );
-            stream_body(sock, head.as_bytes(), Some(n), state).await;
-        }
-    }
-}
-
-/// Writes `head`, then body bytes until `limit` (or forever) or until the client goes away.
-async fn stream_body(mut sock: TcpStream, head: &[u8], limit: Option<usize>, state: &State) {
-    let written = Arc::new(AtomicU64::new(0));
-    state.streamed.lock().unwrap().push(written.clone());
-    if sock.write_all(head).await.is_err() {
-        return;
-    }
-    let chunk = vec![b'a'; 16 * 1024];
-    loop {
-        let sent = written.load(Ordering::SeqCst) as usize;
-        let n = match limit {
-            Some(limit) if sent >= limit => break,
-            Some(limit) => chunk.len().min(limit - sent),
-            None => chunk.len(),
-        };
-        if sock.write_all(&chunk[..n]).await.is_err() {
-            return;
-        }
-        written.fetch_add(n as u64, Ordering::SeqCst);
-    }
-    let _ = sock.shutdown().await;
-}
-
-/// Reads one HTTP/1.1 request: method, path, headers (names lowercased) and body.
-async fn read_request(
-    sock: &mut TcpStream,
-) -> Option<(String, String, HashMap<String, String>, Vec<u8>)> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i;
-        }
-        if buf.len() > REQUEST_LIMIT {
-            return None;
-        }
-        let n = sock.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let mut first = lines.next()?.split(' ');
-    let method = first.next()?.to_string();
-    let path = first.next()?.to_string();
-    let headers: HashMap<String, String> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let len = headers
-        .get("content-length")
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(REQUEST_LIMIT);
-    let mut body = buf[head_end + 4..].to_vec();
-    while body.len() < len {
-        let n = sock.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        body.extend_from_slice(&chunk[..n]);
-    }
-    body.truncate(len);
-    Some((method, path, headers, body))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Answers
-// ---------------------------------------------------------------------------------------------
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        301 => "Moved Permanently",
-        302 => "Found",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        408 => "Request Timeout",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        _ => "Whatever",
-    }
-}
-
-/// A whole HTTP answer with a Content-Length.
-fn http(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut head = format!(
-        "HTTP/1.1 {status} {}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        reason(status),
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut out = head.into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
-fn json(status: u16, body: &str) -> Act {
-    Act::Send(http(
-        status,
-        &[("Content-Type", "application/json;charset=UTF-8")],
-        body.as_bytes(),
-    ))
-}
-
-fn html(status: u16, body: &str) -> Act {
-    Act::Send(http(
-        status,
-        &[("Content-Type", "text/html")],
-        body.as_bytes(),
-    ))
-}
-
-/// The API's envelope, with an integer code.
-fn envelope(code: i64, msg: &str) -> Act {
-    json(
-        200,
-        &serde_json::json!({"data": null, "error_code": code, "error_msg": msg}).to_string(),
-    )
-}
-
-const NGINX_502: &str = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n";
-
-// ---------------------------------------------------------------------------------------------
-// Running the binary
-// ---------------------------------------------------------------------------------------------
-
+/// One run of the binary.
 struct Ran {
     out: Output,
     elapsed: Duration,
@@ -392,19 +53,10 @@ struct Ran {
     peak_rss_kib: Option<u64>,
 }
 
-/// Runs the binary with [`TOKEN`] in GROWATT_TOKEN and no terminal; kills it and fails the test
-/// if it has not ended after [`RUN_LIMIT`]. With `measure`, polls its peak memory while it runs.
-async fn run_tool(args: &[String], measure: bool) -> Ran {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.args(args)
-        .env("GROWATT_TOKEN", TOKEN)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+/// Runs `bin` to its end and times it; with `measure`, polls its peak memory while it runs.
+async fn timed(bin: Bin, measure: bool) -> Ran {
     let started = Instant::now();
-    let child = cmd.spawn().expect("the binary starts");
+    let child = bin.start();
     let pid = child.id().expect("a running child has a pid");
     let done = CancellationToken::new();
     let poller = measure.then(|| {
@@ -429,10 +81,7 @@ async fn run_tool(args: &[String], measure: bool) -> Ran {
             peak
         })
     });
-    let out = tokio::time::timeout(RUN_LIMIT, child.wait_with_output())
-        .await
-        .expect("the binary ended by itself")
-        .expect("the binary runs");
+    let out = finish(child).await;
     let elapsed = started.elapsed();
     done.cancel();
     let peak_rss_kib = match poller {
@@ -446,46 +95,12 @@ async fn run_tool(args: &[String], measure: bool) -> Ran {
     }
 }
 
-/// `run FLEET --base-url BASE` with a fast pace, 1 ms backoff, 3 attempts and `timeout` seconds.
-fn run_args(fleet: &Path, base: &str, timeout: &str, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        base,
-        "--rate",
-        "1000/s",
-        "--backoff",
-        "1ms",
-        "--timeout",
-        timeout,
-        "--max-attempts",
-        "3",
-        "--no-progress",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
-}
-
-/// A fleet file of these serials, all on plant 1 / user 1; row N+2 is `sns[N]`.
-fn fleet(dir: &Path, sns: &[&str]) -> PathBuf {
-    let mut text = String::from("plant_id,sn,c_user_id\n");
-    for sn in sns {
-        text.push_str(&format!("1,{sn},1\n"));
-    }
-    write(dir, "f.csv", text)
-}
-
-/// `n` serials `DEV00000`… .
-fn serials(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("DEV{i:05}")).collect()
-}
-
 /// The results lines, keyed by serial (latest line wins); empty when there is no file.
-fn results_by_sn(path: &Path) -> HashMap<String, HashMap<String, String>> {
+fn by_sn(env: &TestEnv) -> HashMap<String, Line> {
+    results_by_sn(&env.results)
+}
+
+fn results_by_sn(path: &std::path::Path) -> HashMap<String, Line> {
     if !path.exists() {
         return HashMap::new();
     }
@@ -495,26 +110,6 @@ fn results_by_sn(path: &Path) -> HashMap<String, HashMap<String, String>> {
         .collect()
 }
 
-fn results_path(dir: &Path) -> PathBuf {
-    dir.join("f.results.csv")
-}
-
-fn summary(dir: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(dir.join("f.results.summary.json")).unwrap())
-        .unwrap()
-}
-
-/// No piece of the token of 8 characters or more appears in `text`.
-fn assert_no_token(what: &str, text: &str) {
-    for w in TOKEN.as_bytes().windows(8) {
-        let w = std::str::from_utf8(w).unwrap();
-        assert!(
-            !text.contains(w),
-            "{what} contains part of the token ('{w}'):\n{text}"
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The cases
 // ---------------------------------------------------------------------------------------------
@@ -522,25 +117,20 @@ fn assert_no_token(what: &str, text: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn html_502_is_retried_then_failed() {
     let srv = Hostile::start(|_| html(502, NGINX_502)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &["HTML1", "HTML2"]);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &[]), false).await;
+    let (env, ran) = run_on(&srv, &["HTML1", "HTML2"], "1", &[]).await;
     assert_exit(&ran.out, 3);
     assert!(stdout(&ran.out).is_empty());
-    let lines = read_results(&results_path(dir.path()));
+    let lines = env.lines();
     assert_eq!(lines.len(), 2);
     for l in &lines {
-        assert_eq!(l["outcome"], "failed", "{l:?}");
-        assert_eq!(l["attempts"], "3");
-        assert_eq!(l["error_code"], "");
-        assert_eq!(l["http_status"], "502");
+        assert_line(l, "outcome=failed attempts=3 error_code= http_status=502");
         assert!(l["error_msg"].contains("HTML"), "{l:?}");
         assert!(l["error_msg"].contains("gave up after 3 attempts"), "{l:?}");
     }
     assert_eq!(srv.requests(), 6);
     assert!(srv.per_sn().values().all(|n| *n == 3));
     srv.assert_requests_proper();
-    let s = summary(dir.path());
+    let s = env.summary();
     assert_eq!(s["outcomes"]["failed"], 2);
     assert_eq!(s["requests"], 6);
 }
@@ -556,24 +146,15 @@ async fn truncated_json_is_retried_then_failed() {
         ),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &["TRUNC1", "CUTOFF1"]);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &[]), false).await;
+    let (env, ran) = run_on(&srv, &["TRUNC1", "CUTOFF1"], "1", &[]).await;
     assert_exit(&ran.out, 3);
-    let by_sn = results_by_sn(&results_path(dir.path()));
+    let by_sn = by_sn(&env);
     let t = &by_sn["TRUNC1"];
-    assert_eq!(t["outcome"], "failed", "{t:?}");
-    assert_eq!(t["attempts"], "3");
-    assert_eq!(t["error_code"], "");
-    assert_eq!(t["http_status"], "200");
-    assert!(
-        t["error_msg"].contains("not the API's JSON envelope"),
-        "{t:?}"
-    );
+    assert_line(t, "outcome=failed attempts=3 error_code= http_status=200");
+    let envelope = t["error_msg"].contains("not the API's JSON envelope");
+    assert!(envelope, "{t:?}");
     let c = &by_sn["CUTOFF1"];
-    assert_eq!(c["outcome"], "failed", "{c:?}");
-    assert_eq!(c["attempts"], "3");
-    assert_eq!(c["error_code"], "");
+    assert_line(c, "outcome=failed attempts=3 error_code=");
     assert!(c["error_msg"].contains("gave up after 3 attempts"), "{c:?}");
     assert_eq!(srv.per_sn()["TRUNC1"], 3);
     assert_eq!(srv.per_sn()["CUTOFF1"], 3);
@@ -591,21 +172,18 @@ async fn endless_and_huge_bodies_are_cut_at_64_kib_with_memory_bounded() {
         }
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
     let sns = [
         "ENDLESS1", "ENDLESS2", "ENDLESS3", "HUGE1", "HUGE2", "HUGE3",
     ];
-    let f = fleet(dir.path(), &sns);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &[]), true).await;
+    let env = world(&sns);
+    let args = flags("--rate 1000/s --backoff 1ms --timeout 1 --max-attempts 3 --no-progress");
+    let ran = timed(env.run_cmd_at(&srv.base_url(), &args), true).await;
     assert_exit(&ran.out, 3);
-    let by_sn = results_by_sn(&results_path(dir.path()));
+    let by_sn = by_sn(&env);
     assert_eq!(by_sn.len(), sns.len());
     for sn in sns {
         let l = &by_sn[sn];
-        assert_eq!(l["outcome"], "failed", "{l:?}");
-        assert_eq!(l["attempts"], "3");
-        assert_eq!(l["error_code"], "");
-        assert_eq!(l["http_status"], "200");
+        assert_line(l, "outcome=failed attempts=3 error_code= http_status=200");
         assert!(l["error_msg"].contains("over 64 KiB"), "{l:?}");
     }
     assert_eq!(srv.requests(), 18);
@@ -633,46 +211,31 @@ async fn endless_and_huge_bodies_are_cut_at_64_kib_with_memory_bounded() {
 async fn a_server_that_never_answers_times_out_and_fails() {
     // Reads the request, then silence.
     let srv = Hostile::start(|_| Act::Silent(CONN_LIFETIME)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &["SILENT1", "SILENT2"]);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "0.5", &[]), false).await;
+    let (env, ran) = run_on(&srv, &["SILENT1", "SILENT2"], "0.5", &[]).await;
     assert_exit(&ran.out, 3);
     // Three attempts of 0.5 s, the two rows side by side.
-    assert!(ran.elapsed < Duration::from_secs(5), "{:?}", ran.elapsed);
-    assert!(
-        ran.elapsed >= Duration::from_millis(1400),
-        "{:?}",
-        ran.elapsed
-    );
-    let lines = read_results(&results_path(dir.path()));
+    let took = ran.elapsed;
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert!(took >= Duration::from_millis(1400), "{took:?}");
+    let lines = env.lines();
     assert_eq!(lines.len(), 2);
     for l in &lines {
-        assert_eq!(l["outcome"], "failed", "{l:?}");
-        assert_eq!(l["attempts"], "3");
-        assert_eq!(l["error_code"], "");
-        assert_eq!(l["http_status"], "");
-        assert!(
-            l["error_msg"].contains("no answer within the time limit"),
-            "{l:?}"
-        );
+        assert_line(l, "outcome=failed attempts=3 error_code= http_status=");
+        let said = l["error_msg"].contains("no answer within the time limit");
+        assert!(said, "{l:?}");
     }
     assert_eq!(srv.requests(), 6);
     srv.assert_requests_proper();
 
     // Accepts the connection, never even reads the request.
     let mute = Hostile::mute().await;
-    let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &["MUTE1"]);
-    let ran = run_tool(&run_args(&f, &mute.base_url(), "0.5", &[]), false).await;
+    let (env, ran) = run_on(&mute, &["MUTE1"], "0.5", &[]).await;
     assert_exit(&ran.out, 3);
     assert!(ran.elapsed < Duration::from_secs(5), "{:?}", ran.elapsed);
-    let l = &read_results(&results_path(dir.path()))[0];
-    assert_eq!(l["outcome"], "failed", "{l:?}");
-    assert_eq!(l["attempts"], "3");
-    assert!(
-        l["error_msg"].contains("no answer within the time limit"),
-        "{l:?}"
-    );
+    let l = &env.lines()[0];
+    assert_line(l, "outcome=failed attempts=3");
+    let said = l["error_msg"].contains("no answer within the time limit");
+    assert!(said, "{l:?}");
     assert_eq!(mute.accepted(), 3, "one connection per attempt");
 }
 
@@ -684,21 +247,14 @@ async fn connection_resets_are_retried_then_failed() {
         _ => Act::Send(Vec::new()),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &["RESET1", "RESET2", "CLOSED1"]);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &[]), false).await;
+    let (env, ran) = run_on(&srv, &["RESET1", "RESET2", "CLOSED1"], "1", &[]).await;
     assert_exit(&ran.out, 3);
-    let by_sn = results_by_sn(&results_path(dir.path()));
+    let by_sn = by_sn(&env);
     assert_eq!(by_sn.len(), 3);
     for (sn, l) in &by_sn {
-        assert_eq!(l["outcome"], "failed", "{l:?}");
-        assert_eq!(l["attempts"], "3", "{l:?}");
-        assert_eq!(l["error_code"], "");
-        assert_eq!(l["http_status"], "");
-        assert!(
-            l["error_msg"].to_lowercase().contains("connection"),
-            "{sn}: {l:?}"
-        );
+        assert_line(l, "outcome=failed attempts=3 error_code= http_status=");
+        let said = l["error_msg"].to_lowercase().contains("connection");
+        assert!(said, "{sn}: {l:?}");
         assert_eq!(srv.per_sn()[sn], 3, "{sn}");
     }
     srv.assert_requests_proper();
@@ -714,21 +270,17 @@ async fn error_codes_as_strings_are_understood() {
         ),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &["STRZERO", "STRDUP"]);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &[]), false).await;
+    let (env, ran) = run_on(&srv, &["STRZERO", "STRDUP"], "1", &[]).await;
     assert_exit(&ran.out, 0);
-    let by_sn = results_by_sn(&results_path(dir.path()));
+    let by_sn = by_sn(&env);
     let z = &by_sn["STRZERO"];
-    assert_eq!(z["outcome"], "registered", "{z:?}");
-    assert_eq!(z["error_code"], "0");
-    assert_eq!(z["attempts"], "1");
-    assert_eq!(z["http_status"], "200");
+    assert_line(
+        z,
+        "outcome=registered error_code=0 attempts=1 http_status=200",
+    );
     let d = &by_sn["STRDUP"];
-    assert_eq!(d["outcome"], "already_registered", "{d:?}");
-    assert_eq!(d["error_code"], "10003");
+    assert_line(d, "outcome=already_registered error_code=10003 attempts=1");
     assert_eq!(d["error_msg"], "device already exists");
-    assert_eq!(d["attempts"], "1");
     assert_eq!(srv.requests(), 2);
     srv.assert_requests_proper();
 }
@@ -749,19 +301,14 @@ async fn formula_like_messages_are_neutralised_and_kept_on_one_line() {
         .map(|(s, m)| (s.to_string(), m.to_string()))
         .collect();
     let srv = Hostile::start(move |r| envelope(10004, &table[r.sn()])).await;
-    let dir = tempfile::tempdir().unwrap();
     let sns: Vec<&str> = messages.iter().map(|(s, _)| *s).collect();
-    let f = fleet(dir.path(), &sns);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &[]), false).await;
+    let (env, ran) = run_on(&srv, &sns, "1", &[]).await;
     assert_exit(&ran.out, 3);
-    let path = results_path(dir.path());
-    let by_sn = results_by_sn(&path);
+    let by_sn = by_sn(&env);
     assert_eq!(by_sn.len(), messages.len());
     for (sn, msg) in &messages {
         let l = &by_sn[*sn];
-        assert_eq!(l["outcome"], "rejected", "{l:?}");
-        assert_eq!(l["error_code"], "10004");
-        assert_eq!(l["attempts"], "1");
+        assert_line(l, "outcome=rejected error_code=10004 attempts=1");
         let cell = &l["error_msg"];
         assert!(!cell.contains(['\n', '\r', '\t']), "{sn}: {cell:?}");
         let flat: String = msg
@@ -776,7 +323,7 @@ async fn formula_like_messages_are_neutralised_and_kept_on_one_line() {
         }
     }
     // One physical line per record.
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = std::fs::read_to_string(&env.results).unwrap();
     assert_eq!(text.lines().count(), 1 + messages.len(), "{text}");
     assert_eq!(srv.requests(), messages.len());
     srv.assert_requests_proper();
@@ -810,28 +357,25 @@ async fn an_echoed_token_appears_nowhere() {
         _ => Act::Send(http(302, &[("Location", echo_target.as_str())], b"")),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
     let sns = ["ECHO1", "ECHO2", "ECHO3", "ECHO4", "ECHO5", "ECHO6"];
-    let f = fleet(dir.path(), &sns);
+    let env = world(&sns);
     for (i, verbosity) in [None, Some("-v"), Some("-vv")].into_iter().enumerate() {
-        let out = dir.path().join(format!("r{i}.csv"));
-        let mut extra = vec!["-o", out.to_str().unwrap()];
+        let out = env.path(&format!("r{i}.csv"));
+        let mut extra = vec!["-o", arg(&out)];
         extra.extend(verbosity);
-        let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &extra), false).await;
+        let ran = run_tool(&env, &srv, "1", &extra).await;
         assert_exit(&ran.out, 3);
         let what = format!("run with {verbosity:?}");
         assert_no_token(&format!("stdout of the {what}"), &stdout(&ran.out));
         assert_no_token(&format!("stderr of the {what}"), &stderr(&ran.out));
         let results = std::fs::read_to_string(&out).unwrap();
         assert_no_token(&format!("results of the {what}"), &results);
-        let summary = std::fs::read_to_string(dir.path().join(format!("r{i}.summary.json")))
+        let summary = std::fs::read_to_string(env.path(&format!("r{i}.summary.json")))
             .expect("the summary is written");
         assert_no_token(&format!("summary of the {what}"), &summary);
         if verbosity.is_some() {
-            assert!(
-                stderr(&ran.out).contains("ECHO1"),
-                "verbose output lists rows"
-            );
+            let listed = stderr(&ran.out).contains("ECHO1");
+            assert!(listed, "verbose output lists rows");
         }
         let by_sn = results_by_sn(&out);
         assert_eq!(by_sn.len(), sns.len());
@@ -844,46 +388,41 @@ async fn an_echoed_token_appears_nowhere() {
         }
     }
     // Nothing anywhere in the folder (results, summaries, lock files) holds it either.
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let p = entry.unwrap().path();
-        let bytes = std::fs::read(&p).unwrap();
-        assert_no_token(&p.display().to_string(), &String::from_utf8_lossy(&bytes));
-    }
+    assert_no_token_in_files(env.dir());
     srv.assert_requests_proper();
     // 1 + 3 + 3 + 3 + 3 + 3 requests per run.
     assert_eq!(srv.requests(), 3 * 16);
     assert_eq!(second.requests(), 0, "the redirect was not followed");
 }
 
+/// No file in `dir` holds a piece of the token.
+fn assert_no_token_in_files(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        assert_no_token(&p.display().to_string(), &String::from_utf8_lossy(&bytes));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_region_stops_at_once_and_the_rows_stay_for_the_next_run() {
     let srv = Hostile::start(|_| envelope(-1, "domain error")).await;
-    let dir = tempfile::tempdir().unwrap();
     let sns = serials(200);
-    let sn_refs: Vec<&str> = sns.iter().map(String::as_str).collect();
-    let f = fleet(dir.path(), &sn_refs);
-    let ran = run_tool(
-        &run_args(&f, &srv.base_url(), "1", &["--concurrency", "4"]),
-        false,
-    )
-    .await;
+    let env = world(&sns.iter().map(String::as_str).collect::<Vec<_>>());
+    let ran = run_tool(&env, &srv, "1", &["--concurrency", "4"]).await;
     assert_exit(&ran.out, 1);
-    let err = stderr(&ran.out);
-    assert!(err.contains("--region"), "{err}");
-    assert!(
-        results_by_sn(&results_path(dir.path())).is_empty(),
-        "no row ended"
-    );
+    assert_said(&ran.out, &["--region"]);
+    assert!(by_sn(&env).is_empty(), "no row ended");
     let n = srv.requests();
     assert!((1..=8).contains(&n), "{n} requests for a -1 answer");
     srv.assert_requests_proper();
-    assert_eq!(summary(dir.path())["exit_code"], 1);
+    assert_eq!(env.summary()["exit_code"], 1);
 
     // The next run, on the right server, sends every row once.
     let good = Hostile::start(|_| envelope(0, "")).await;
-    let ran = run_tool(&run_args(&f, &good.base_url(), "1", &[]), false).await;
+    let ran = run_tool(&env, &good, "1", &[]).await;
     assert_exit(&ran.out, 0);
-    let by_sn = results_by_sn(&results_path(dir.path()));
+    let by_sn = by_sn(&env);
     assert_eq!(by_sn.len(), 200);
     assert!(by_sn.values().all(|l| l["outcome"] == "registered"));
     assert_eq!(good.requests(), 200);
@@ -891,25 +430,15 @@ async fn wrong_region_stops_at_once_and_the_rows_stay_for_the_next_run() {
 }
 
 /// Runs a 200-row fleet against `srv` and checks the run stopped on a refused token.
-async fn assert_stopped_for_the_token(srv: &Hostile) -> HashMap<String, HashMap<String, String>> {
-    let dir = tempfile::tempdir().unwrap();
+async fn assert_stopped_for_the_token(srv: &Hostile) {
     let sns = serials(200);
-    let sn_refs: Vec<&str> = sns.iter().map(String::as_str).collect();
-    let f = fleet(dir.path(), &sn_refs);
-    let ran = run_tool(
-        &run_args(&f, &srv.base_url(), "1", &["--concurrency", "4"]),
-        false,
-    )
-    .await;
+    let env = world(&sns.iter().map(String::as_str).collect::<Vec<_>>());
+    let ran = run_tool(&env, srv, "1", &["--concurrency", "4"]).await;
     assert_exit(&ran.out, 1);
+    assert_said(&ran.out, &["token", "GROWATT_TOKEN"]);
     let err = stderr(&ran.out);
-    assert!(err.contains("token"), "{err}");
-    assert!(err.contains("GROWATT_TOKEN"), "{err}");
-    assert_eq!(
-        err.matches("refused the token").count(),
-        1,
-        "said once: {err}"
-    );
+    let said = err.matches("refused the token").count();
+    assert_eq!(said, 1, "said once: {err}");
     assert_no_token("stderr", &err);
     let n = srv.requests();
     eprintln!("{n} requests before the stop");
@@ -917,9 +446,8 @@ async fn assert_stopped_for_the_token(srv: &Hostile) -> HashMap<String, HashMap<
     srv.assert_requests_proper();
     // No row has a line: the denials were the token's fault, not the rows', so the next run
     // sends every one of them again; nor have the ~190 never sent.
-    let by_sn = results_by_sn(&results_path(dir.path()));
+    let by_sn = by_sn(&env);
     assert!(by_sn.is_empty(), "{n} requests, lines: {by_sn:?}");
-    by_sn
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -928,14 +456,11 @@ async fn a_refused_token_stops_the_run_after_about_five_answers() {
     assert_stopped_for_the_token(&srv).await;
 
     let srv = Hostile::start(|_| {
-        Act::Send(http(
-            401,
-            &[
-                ("Content-Type", "text/plain"),
-                ("WWW-Authenticate", "Token"),
-            ],
-            b"Unauthorized",
-        ))
+        let headers = [
+            ("Content-Type", "text/plain"),
+            ("WWW-Authenticate", "Token"),
+        ];
+        Act::Send(http(401, &headers, b"Unauthorized"))
     })
     .await;
     assert_stopped_for_the_token(&srv).await;
@@ -955,18 +480,13 @@ async fn denials_after_good_answers_do_not_stop_the_run() {
         }
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
     let sns = serials(30);
-    let sn_refs: Vec<&str> = sns.iter().map(String::as_str).collect();
-    let f = fleet(dir.path(), &sn_refs);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &[]), false).await;
+    let env = world(&sns.iter().map(String::as_str).collect::<Vec<_>>());
+    let ran = run_tool(&env, &srv, "1", &[]).await;
     assert_exit(&ran.out, 3);
-    assert!(
-        !stderr(&ran.out).contains("refused the token"),
-        "{}",
-        stderr(&ran.out)
-    );
-    let by_sn = results_by_sn(&results_path(dir.path()));
+    let err = stderr(&ran.out);
+    assert!(!err.contains("refused the token"), "{err}");
+    let by_sn = by_sn(&env);
     assert_eq!(by_sn.len(), 30);
     let registered: HashSet<String> = srv
         .reqs()
@@ -980,8 +500,7 @@ async fn denials_after_good_answers_do_not_stop_the_run() {
         if registered.contains(sn) {
             assert_eq!(l["outcome"], "registered", "{l:?}");
         } else {
-            assert_eq!(l["outcome"], "rejected", "{l:?}");
-            assert_eq!(l["error_code"], "10011");
+            assert_line(l, "outcome=rejected error_code=10011");
         }
     }
     assert_eq!(srv.requests(), 30);
@@ -1001,23 +520,15 @@ async fn a_timed_out_add_confirmed_by_10003_is_already_registered() {
         }
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &["AMBIG1", "PLAIN1"]);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "0.5", &[]), false).await;
+    let (env, ran) = run_on(&srv, &["AMBIG1", "PLAIN1"], "0.5", &[]).await;
     assert_exit(&ran.out, 0);
-    let by_sn = results_by_sn(&results_path(dir.path()));
+    let by_sn = by_sn(&env);
     let a = &by_sn["AMBIG1"];
-    assert_eq!(a["outcome"], "already_registered", "{a:?}");
-    assert_eq!(a["error_code"], "10003");
-    assert_eq!(a["attempts"], "2");
-    assert_eq!(a["http_status"], "200");
-    assert!(
-        a["error_msg"].contains("confirmed after a timed-out attempt"),
-        "{a:?}"
-    );
-    let p = &by_sn["PLAIN1"];
-    assert_eq!(p["outcome"], "registered", "{p:?}");
-    assert_eq!(p["attempts"], "1");
+    let want = "outcome=already_registered error_code=10003 attempts=2 http_status=200";
+    assert_line(a, want);
+    let said = a["error_msg"].contains("confirmed after a timed-out attempt");
+    assert!(said, "{a:?}");
+    assert_line(&by_sn["PLAIN1"], "outcome=registered attempts=1");
     assert_eq!(srv.per_sn()["AMBIG1"], 2);
     assert_eq!(srv.per_sn()["PLAIN1"], 1);
     srv.assert_requests_proper();
@@ -1035,22 +546,17 @@ async fn http_429_and_408_are_retried() {
         _ => envelope(0, ""),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &["R429", "R408"]);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &[]), false).await;
+    let (env, ran) = run_on(&srv, &["R429", "R408"], "1", &[]).await;
     assert_exit(&ran.out, 0);
     // Retried after the 1 ms backoff, not after a throttle pause.
     assert!(ran.elapsed < Duration::from_secs(10), "{:?}", ran.elapsed);
-    let by_sn = results_by_sn(&results_path(dir.path()));
+    let by_sn = by_sn(&env);
     for sn in ["R429", "R408"] {
-        let l = &by_sn[sn];
-        assert_eq!(l["outcome"], "registered", "{l:?}");
-        assert_eq!(l["error_code"], "0");
-        assert_eq!(l["attempts"], "2");
-        assert_eq!(l["http_status"], "200");
+        let want = "outcome=registered error_code=0 attempts=2 http_status=200";
+        assert_line(&by_sn[sn], want);
         assert_eq!(srv.per_sn()[sn], 2);
     }
-    assert_eq!(summary(dir.path())["throttle_pauses"], 0);
+    assert_eq!(env.summary()["throttle_pauses"], 0);
     srv.assert_requests_proper();
 }
 
@@ -1067,16 +573,14 @@ async fn server_errors_carrying_an_envelope_are_retried_not_believed() {
         _ => envelope(0, ""),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &["P502", "P503"]);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &[]), false).await;
+    let (env, ran) = run_on(&srv, &["P502", "P503"], "1", &[]).await;
     assert_exit(&ran.out, 0);
-    let by_sn = results_by_sn(&results_path(dir.path()));
-    assert_eq!(by_sn["P502"]["outcome"], "registered");
-    assert_eq!(by_sn["P502"]["attempts"], "2");
-    assert_eq!(by_sn["P502"]["http_status"], "200");
-    assert_eq!(by_sn["P503"]["outcome"], "registered");
-    assert_eq!(by_sn["P503"]["attempts"], "3");
+    let by_sn = by_sn(&env);
+    assert_line(
+        &by_sn["P502"],
+        "outcome=registered attempts=2 http_status=200",
+    );
+    assert_line(&by_sn["P503"], "outcome=registered attempts=3");
     assert_eq!(srv.per_sn()["P502"], 2);
     assert_eq!(srv.per_sn()["P503"], 3);
     srv.assert_requests_proper();
@@ -1090,14 +594,10 @@ async fn a_failed_row_keeps_the_last_code_the_api_answered() {
         _ => Act::Silent(Duration::from_secs(5)),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let f = fleet(dir.path(), &["LAST1"]);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "0.5", &[]), false).await;
+    let (env, ran) = run_on(&srv, &["LAST1"], "0.5", &[]).await;
     assert_exit(&ran.out, 3);
-    let l = &results_by_sn(&results_path(dir.path()))["LAST1"];
-    assert_eq!(l["outcome"], "failed");
-    assert_eq!(l["attempts"], "3");
-    assert_eq!(l["error_code"], "10001", "{l:?}");
+    let l = &by_sn(&env)["LAST1"];
+    assert_line(l, "outcome=failed attempts=3 error_code=10001");
     assert!(l["error_msg"].contains("no answer within the time limit"));
 }
 
@@ -1119,22 +619,16 @@ async fn redirects_are_not_followed() {
         ))
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
     let sns = ["MOVED301", "FOUND302", "TEMP307", "PERM308"];
-    let f = fleet(dir.path(), &sns);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &[]), false).await;
+    let (env, ran) = run_on(&srv, &sns, "1", &[]).await;
     assert_exit(&ran.out, 3);
-    let by_sn = results_by_sn(&results_path(dir.path()));
+    let by_sn = by_sn(&env);
     for sn in sns {
         let l = &by_sn[sn];
-        assert_eq!(l["outcome"], "failed", "{l:?}");
-        assert_eq!(l["attempts"], "3");
-        assert_eq!(l["error_code"], "");
+        assert_line(l, "outcome=failed attempts=3 error_code=");
         assert_eq!(l["http_status"], &sn[sn.len() - 3..], "{l:?}");
-        assert!(
-            l["error_msg"].contains("not the API's JSON envelope"),
-            "{l:?}"
-        );
+        let said = l["error_msg"].contains("not the API's JSON envelope");
+        assert!(said, "{l:?}");
     }
     assert_eq!(second.requests(), 0, "the redirect was not followed");
     assert_eq!(second.accepted(), 0, "not even a connection");
@@ -1158,42 +652,25 @@ async fn messages_and_cells_cannot_drive_the_terminal_or_forge_a_line() {
         }
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "f.csv",
-        "plant_id,sn,c_user_id\n1,EVIL1,1\n1,GOOD1,1\n1,\"\u{1b}[2J\rBAD\",1\n",
-    );
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &["-v"]), false).await;
+    let env = TestEnv::offline()
+        .with_token(TOKEN)
+        .with_fleet("plant_id,sn,c_user_id\n1,EVIL1,1\n1,GOOD1,1\n1,\"\u{1b}[2J\rBAD\",1\n");
+    let ran = run_tool(&env, &srv, "1", &["-v"]).await;
     assert_exit(&ran.out, 3);
-    let verify = run_tool(
-        &[
-            "verify".to_string(),
-            results_path(dir.path()).to_str().unwrap().to_string(),
-            "--base-url".to_string(),
-            srv.base_url(),
-        ],
-        false,
-    )
-    .await;
-    for (what, err) in [
-        ("run -v", stderr(&ran.out)),
-        ("verify", stderr(&verify.out)),
-    ] {
+    let verify = ["verify", arg(&env.results), "--base-url", &srv.base_url()];
+    let verify = env.bin(&verify).output().await;
+    for (what, err) in [("run -v", stderr(&ran.out)), ("verify", stderr(&verify))] {
         assert!(err.contains("owned"), "{what} shows the message: {err}");
         let raw: Vec<char> = err
             .chars()
             .filter(|c| c.is_control() && *c != '\n')
             .collect();
-        assert!(
-            raw.is_empty(),
-            "{what} printed control characters {raw:?}: {err:?}"
-        );
-        assert!(
-            !err.lines()
-                .any(|l| l.starts_with("growatt-onboard: 1 rows")),
-            "{what}: a forged summary line: {err}"
-        );
+        let shown = format!("{what} printed control characters {raw:?}: {err:?}");
+        assert!(raw.is_empty(), "{shown}");
+        let forged = err
+            .lines()
+            .any(|l| l.starts_with("growatt-onboard: 1 rows"));
+        assert!(!forged, "{what}: a forged summary line: {err}");
     }
 }
 
@@ -1222,29 +699,14 @@ async fn pieces_of_an_echoed_token_appear_nowhere() {
         _ => envelope(10004, &format!("{} expired", TOKEN.to_lowercase())),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
     let sns = ["PIECE1", "PIECE2", "PIECE3", "PIECE4"];
-    let f = fleet(dir.path(), &sns);
-    let ran = run_tool(&run_args(&f, &srv.base_url(), "1", &["-vv"]), false).await;
+    let (env, ran) = run_on(&srv, &sns, "1", &["-vv"]).await;
     assert_exit(&ran.out, 3);
     assert_no_token("stderr", &stderr(&ran.out));
-    let results = results_path(dir.path());
-    let report = run_tool(
-        &["report".to_string(), results.to_str().unwrap().to_string()],
-        false,
-    )
-    .await;
-    assert_no_token("report", &stdout(&report.out));
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let p = entry.unwrap().path();
-        let bytes = std::fs::read(&p).unwrap();
-        assert_no_token(&p.display().to_string(), &String::from_utf8_lossy(&bytes));
-    }
-    let by_sn = results_by_sn(&results);
+    assert_no_token("report", &stdout(&env.report(&[]).await));
+    assert_no_token_in_files(env.dir());
+    let by_sn = by_sn(&env);
     assert_eq!(by_sn.len(), 4);
-    assert!(
-        by_sn["PIECE1"]["error_msg"].contains("[token]"),
-        "{:?}",
-        by_sn["PIECE1"]
-    );
+    let piece1 = &by_sn["PIECE1"];
+    assert!(piece1["error_msg"].contains("[token]"), "{piece1:?}");
 }

@@ -6,7 +6,6 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -53,49 +52,25 @@ fn scan(path: &Path) -> (usize, bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_any_point_loses_nothing_and_adds_nothing_twice() {
     let test_started = Instant::now();
-    let (fixture, fleet_text) = big_world(ROWS);
-    let sim = start_sim(SimConfig {
-        fixture,
-        latency: Duration::from_millis(6),
-        jitter: Duration::from_millis(4),
-        seed: 3,
-        ..SimConfig::default()
-    })
+    let env = TestEnv::big_world(
+        ROWS,
+        SimConfig {
+            latency: Duration::from_millis(6),
+            jitter: Duration::from_millis(4),
+            seed: 3,
+            ..SimConfig::default()
+        },
+    )
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "fleet.csv", &fleet_text);
-    let results = dir.path().join("fleet.results.csv");
-    let base = sim.base_url();
-    let args = [
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        &base,
-        "--rate",
-        "2000/s",
-        "--concurrency",
-        "16",
-        "--no-progress",
-        "-q",
-    ];
-    let spawn = || {
-        tokio::process::Command::new(BIN)
-            .args(args)
-            .env("GROWATT_TOKEN", DEFAULT_TOKEN)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the binary starts")
-    };
+    let results = &env.results;
+    let args = flags("--rate 2000/s --concurrency 16 --no-progress -q");
 
     let mut kills = 0u32;
     let mut ended_before_kill = 0u32;
     let mut torn_tails = 0u32;
     let mut killed_at = Vec::new();
     for point in KILL_AT {
-        let mut child = spawn();
+        let mut run = env.spawn_run(&args);
         let limit = Instant::now() + Duration::from_secs(30);
         let target = match point {
             KillAt::Start => None,
@@ -103,11 +78,11 @@ async fn sigkill_at_any_point_loses_nothing_and_adds_nothing_twice() {
         };
         let exited = loop {
             let Some(target) = target else { break None };
-            if let Some(status) = child.try_wait().unwrap() {
+            if let Some(status) = run.try_wait() {
                 break Some(status);
             }
-            let (lines, _) = scan(&results);
-            let header = results.exists() && std::fs::metadata(&results).unwrap().len() > 0;
+            let (lines, _) = scan(results);
+            let header = results.exists() && std::fs::metadata(results).unwrap().len() > 0;
             if header && lines >= target {
                 break None;
             }
@@ -121,9 +96,9 @@ async fn sigkill_at_any_point_loses_nothing_and_adds_nothing_twice() {
                 ended_before_kill += 1;
             }
             None => {
-                child.kill().await.unwrap();
+                run.kill().await;
                 kills += 1;
-                let (lines, torn) = scan(&results);
+                let (lines, torn) = scan(results);
                 torn_tails += u32::from(torn);
                 killed_at.push(lines);
             }
@@ -131,21 +106,12 @@ async fn sigkill_at_any_point_loses_nothing_and_adds_nothing_twice() {
     }
 
     // Finally run to the end.
-    let out = spawn().wait_with_output().await.unwrap();
-    assert_eq!(out.status.code(), Some(0), "the final run finishes");
+    assert_exit(&env.run(&args).await, 0);
 
     // The results file: whole lines only, 11 columns each.
-    let bytes = std::fs::read(&results).unwrap();
-    assert!(bytes.ends_with(b"\n"), "the results file ends whole");
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(false)
-        .from_reader(&bytes[..]);
-    for rec in rdr.records() {
-        assert_eq!(rec.expect("each line parses").len(), 11);
-    }
-    let lines = read_results(&results);
+    let lines = assert_whole_lines(results);
     let latest = latest_by_row(&lines);
-    let stats = sim.stats();
+    let stats = env.sim().stats();
 
     // Every input row has exactly one latest outcome, and it is done.
     let mut lost = 0usize;

@@ -3,29 +3,37 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
 
-async fn slow_sim() -> SimServer {
-    start_sim(SimConfig {
-        latency: Duration::from_millis(20),
-        ..SimConfig::default()
-    })
-    .await
+/// A world whose simulator takes 20 ms to answer, with a fleet of `fleet`.
+async fn slow_world(fleet: impl AsRef<[u8]>) -> TestEnv {
+    TestEnv::start(slow(ms(20))).await.with_fleet(fleet)
+}
+
+/// Runs `cmd` in a shell on a pseudo-terminal, as a person at a terminal would, with the
+/// simulator's token: util-linux's `script` (the `-e -c` flags, Linux's). `.ci/run` runs the
+/// tests that use it with `--ignored`, and there a missing `script` fails them.
+#[cfg(target_os = "linux")]
+async fn on_a_terminal(cmd: &str) -> std::process::Output {
+    assert!(
+        std::path::Path::new("/usr/bin/script").exists(),
+        "this test needs util-linux's script (Debian: apt-get install bsdutils)"
+    );
+    tokio::process::Command::new("/usr/bin/script")
+        .args(["-q", "-e", "-c", cmd, "/dev/null"])
+        .env("GROWATT_TOKEN", DEFAULT_TOKEN)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_terminal_progress_is_plain_lines_without_control_characters() {
-    let sim = slow_sim().await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(40));
-    let out = run_against(
-        &sim,
-        &fleet,
-        &["--rate", "20/s", "--progress-interval", "300ms"],
-    )
-    .await;
+    let env = slow_world(good_fleet(40)).await;
+    let out = env
+        .run(&flags("--rate 20/s --progress-interval 300ms"))
+        .await;
     assert_exit(&out, 0);
     let err = stderr(&out);
     let lines: Vec<&str> = err
@@ -36,44 +44,22 @@ async fn without_a_terminal_progress_is_plain_lines_without_control_characters()
         // Without a terminal, each line starts with its time, so runs appended to one log can be
         // told apart.
         let (stamp, _) = line.split_once(' ').unwrap();
-        assert!(
-            humantime::parse_rfc3339(stamp).is_ok(),
-            "a timestamp first: {line}"
-        );
+        let stamped = humantime::parse_rfc3339(stamp).is_ok();
+        assert!(stamped, "a timestamp first: {line}");
     }
     assert!(lines.len() >= 3, "a line every 300 ms over ~2 s: {err}");
     assert!(lines[0].contains("/40 rows ("), "{}", lines[0]);
     assert!(lines[0].contains("pace 20.00/s"), "{}", lines[0]);
-    assert!(
-        !err.chars().any(|c| c.is_control() && c != '\n'),
-        "no control characters: {err:?}"
-    );
+    let plain = !err.chars().any(|c| c.is_control() && c != '\n');
+    assert!(plain, "no control characters: {err:?}");
     assert!(stdout(&out).is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_are_one_object_per_line_and_never_hold_the_token() {
-    let sim = slow_sim().await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(
-        dir.path(),
-        "f.csv",
-        format!("{}999999,NOSUCH1,1\nx,BAD,1\n", good_fleet(10)),
-    );
-    let out = run_against(
-        &sim,
-        &fleet,
-        &[
-            "--rate",
-            "50/s",
-            "--progress-interval",
-            "100ms",
-            "--log-format",
-            "json",
-            "-vv",
-        ],
-    )
-    .await;
+    let env = slow_world(format!("{}999999,NOSUCH1,1\nx,BAD,1\n", good_fleet(10))).await;
+    let extra = "--rate 50/s --progress-interval 100ms --log-format json -vv";
+    let out = env.run(&flags(extra)).await;
     assert_exit(&out, 3);
     let err = stderr(&out);
     assert!(!err.contains(DEFAULT_TOKEN));
@@ -93,10 +79,8 @@ async fn json_logs_are_one_object_per_line_and_never_hold_the_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quiet_prints_only_the_summary_line() {
-    let sim = slow_sim().await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(5));
-    let out = run_against(&sim, &fleet, &["--rate", "50/s", "-q"]).await;
+    let env = slow_world(good_fleet(5)).await;
+    let out = env.run(&["--rate", "50/s", "-q"]).await;
     assert_exit(&out, 0);
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
@@ -106,36 +90,29 @@ async fn quiet_prints_only_the_summary_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_ends_with_examples() {
     for cmd in ["run", "check", "verify", "sim", "report", "account"] {
-        let out = run_bin_env(&[cmd, "--help"], &[]).await;
+        let out = run_no_token(&[cmd, "--help"]).await;
         assert_exit(&out, 0);
         let text = stdout(&out);
         let tail = &text[text
             .rfind("Examples:")
             .unwrap_or_else(|| panic!("{cmd}: {text}"))..];
-        assert!(
-            tail.lines()
-                .filter(|l| l.contains("growatt-onboard"))
-                .count()
-                >= 2,
-            "{cmd}: {tail}"
-        );
+        let examples = tail.lines().filter(|l| l.contains("growatt-onboard"));
+        assert!(examples.count() >= 2, "{cmd}: {tail}");
         // Examples never wrap mid-command in an 80-column terminal: long ones are split with `\`.
         for line in tail.lines() {
-            assert!(
-                line.chars().count() <= 80,
-                "{cmd}: too long for 80 columns: {line}"
-            );
+            let fits = line.chars().count() <= 80;
+            assert!(fits, "{cmd}: too long for 80 columns: {line}");
         }
     }
-    let out = run_bin_env(&["completions", "--help"], &[]).await;
+    let out = run_no_token(&["completions", "--help"]).await;
     for line in stdout(&out).lines() {
         assert!(line.chars().count() <= 80, "completions: {line}");
     }
     // The input may be a spreadsheet, and the help says so.
     let flat = |t: String| t.split_whitespace().collect::<Vec<_>>().join(" ");
-    let top = flat(stdout(&run_bin_env(&["--help"], &[]).await));
+    let top = flat(stdout(&run_no_token(&["--help"]).await));
     assert!(top.contains("CSV, .xlsx, .xls or .ods"), "{top}");
-    let run = flat(stdout(&run_bin_env(&["run", "--help"], &[]).await));
+    let run = flat(stdout(&run_no_token(&["run", "--help"]).await));
     let input = &run[run.find("<INPUT>").unwrap()..];
     assert!(input.contains("CSV, .xlsx, .xls or .ods"), "{run}");
 }
@@ -143,44 +120,37 @@ async fn help_ends_with_examples() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn completions_and_man_pages() {
     for shell in ["bash", "zsh", "fish"] {
-        let out = run_bin_env(&["completions", shell], &[]).await;
+        let out = run_no_token(&["completions", shell]).await;
         assert_exit(&out, 0);
         let text = stdout(&out);
-        assert!(
-            text.contains("verify") && text.contains("max-runtime"),
-            "{shell}"
-        );
+        let both = text.contains("verify") && text.contains("max-runtime");
+        assert!(both, "{shell}");
     }
-    let dir = tempfile::tempdir().unwrap();
-    let out = run_bin_env(&["manpage", dir.path().to_str().unwrap()], &[]).await;
-    assert_exit(&out, 0);
-    let main = std::fs::read_to_string(dir.path().join("growatt-onboard.1")).unwrap();
-    assert!(
-        main.starts_with(".ie") || main.contains(".TH"),
-        "roff: {}",
-        &main[..80]
-    );
-    let run = std::fs::read_to_string(dir.path().join("growatt-onboard-run.1")).unwrap();
+    let env = TestEnv::offline();
+    assert_exit(&run_no_token(&["manpage", arg(env.dir())]).await, 0);
+    let page = |name: &str| std::fs::read_to_string(env.path(name)).unwrap();
+    let main = page("growatt-onboard.1");
+    let roff = main.starts_with(".ie") || main.contains(".TH");
+    assert!(roff, "roff: {}", &main[..80]);
+    let run = page("growatt-onboard-run.1");
     assert!(run.contains("max\\-runtime"), "run page lists its options");
-    for page in [
+    for name in [
         "growatt-onboard.1",
         "growatt-onboard-run.1",
         "growatt-onboard-verify.1",
     ] {
-        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        let text = page(name);
         let exit = text
             .find(".SH \"EXIT STATUS\"")
-            .unwrap_or_else(|| panic!("{page}: no EXIT STATUS"));
+            .unwrap_or_else(|| panic!("{name}: no EXIT STATUS"));
         let env = text
             .find(".SH ENVIRONMENT")
-            .unwrap_or_else(|| panic!("{page}: no ENVIRONMENT"));
-        assert!(exit < env, "{page}");
+            .unwrap_or_else(|| panic!("{name}: no ENVIRONMENT"));
+        assert!(exit < env, "{name}");
         let exits = &text[exit..env];
         for code in ["0", "1", "2", "3", "4", "130"] {
-            assert!(
-                exits.contains(&format!("\\fB{code}\\fR")),
-                "{page}: exit {code}"
-            );
+            let listed = exits.contains(&format!("\\fB{code}\\fR"));
+            assert!(listed, "{name}: exit {code}");
         }
         for var in [
             "GROWATT_TOKEN",
@@ -188,102 +158,66 @@ async fn completions_and_man_pages() {
             "HTTPS_PROXY",
             "NO_PROXY",
         ] {
-            assert!(text[env..].contains(var), "{page}: {var}");
+            assert!(text[env..].contains(var), "{name}: {var}");
         }
     }
     // man itself reads the page, sections and all, where it is installed.
-    if std::process::Command::new("man")
-        .arg("--version")
-        .output()
-        .is_ok()
-    {
+    let man = std::process::Command::new("man").arg("--version").output();
+    if man.is_ok() {
         let out = std::process::Command::new("man")
             .arg("-l")
-            .arg(dir.path().join("growatt-onboard.1"))
+            .arg(env.path("growatt-onboard.1"))
             .env("MANPAGER", "cat")
             .env("MANWIDTH", "80")
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            text.contains("EXIT STATUS") && text.contains("GROWATT_TOKEN"),
-            "{text}"
-        );
+        let read = text.contains("EXIT STATUS") && text.contains("GROWATT_TOKEN");
+        assert!(read, "{text}");
     }
 }
 
-/// `script` runs the binary on a pseudo-terminal, as a person at a terminal would. util-linux's
-/// `script` (the `-e -c` flags) is Linux's; `.ci/run` runs this test with `--ignored`, and there a
-/// missing `script` fails it.
+/// `script` runs the binary on a pseudo-terminal, as a person at a terminal would.
 #[cfg(target_os = "linux")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs util-linux's script; .ci/run runs the ignored tests"]
 async fn on_a_terminal_the_bar_shows_rows_and_counts() {
-    assert!(
-        std::path::Path::new("/usr/bin/script").exists(),
-        "this test needs util-linux's script (Debian: apt-get install bsdutils)"
-    );
-    let sim = slow_sim().await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(30));
+    let env = slow_world(good_fleet(30)).await;
     let cmd = format!(
-        "{BIN} run {} --base-url {} --rate 20/s",
-        fleet.display(),
-        sim.base_url()
+        "COLUMNS=120 {BIN} run {} --base-url {} --rate 20/s",
+        env.fleet.display(),
+        env.base()
     );
-    let out = tokio::process::Command::new("/usr/bin/script")
-        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
-        .env("GROWATT_TOKEN", DEFAULT_TOKEN)
-        .env("COLUMNS", "120")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .unwrap();
+    let out = on_a_terminal(&cmd).await;
     assert_exit(&out, 0);
     // On a terminal stdout and stderr are one stream.
     let screen = stdout(&out);
-    assert!(
-        screen.contains("/30 rows"),
-        "the bar counts rows: {screen:?}"
-    );
-    assert!(screen.contains("registered"), "{screen:?}");
-    assert!(screen.contains("pace 20.00/s"), "{screen:?}");
-    assert!(
-        screen.contains("30 rows in"),
-        "the summary follows: {screen:?}"
-    );
-    assert!(
-        !screen.contains("progress after"),
-        "no plain lines on a terminal"
-    );
+    for shown in ["/30 rows", "registered", "pace 20.00/s", "30 rows in"] {
+        assert!(screen.contains(shown), "the bar and summary: {screen:?}");
+    }
+    let plain = screen.contains("progress after");
+    assert!(!plain, "no plain lines on a terminal");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_cover_fatal_errors_and_bad_flag_values_are_usage_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let bad = write(dir.path(), "f.csv", "plant,serial\n1,A\n");
-    let out = run_bin(&[
-        "run",
-        bad.to_str().unwrap(),
-        "--base-url",
-        "http://127.0.0.1:9",
-        "--log-format",
-        "json",
-    ])
-    .await;
+    let env = TestEnv::offline().with_fleet("plant,serial\n1,A\n");
+    let out = env
+        .run_at("http://127.0.0.1:9", &["--log-format", "json"])
+        .await;
     assert_exit(&out, 1);
     let line = stderr(&out);
     let v: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON object");
     assert_eq!(v["event"], "error");
     assert!(v["message"].as_str().unwrap().contains("missing column"));
 
-    let good = write(dir.path(), "g.csv", good_fleet(1));
+    let good = env.write("g.csv", good_fleet(1));
     for (flag, value) in [
         ("--base-url", "nonsense"),
         ("--max-runtime", "500000000000y"),
         ("--throttle-pause", "500000000000y"),
     ] {
-        let out = run_bin(&["run", good.to_str().unwrap(), flag, value]).await;
+        let out = run_bin(&["run", arg(&good), flag, value]).await;
         assert_exit(&out, 2);
         assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
     }
@@ -291,39 +225,29 @@ async fn json_logs_cover_fatal_errors_and_bad_flag_values_are_usage_errors() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eta_after_a_resume_counts_only_the_rows_still_to_send() {
-    let (fixture, fleet_text) = big_world(260);
-    let sim = start_sim(SimConfig {
-        fixture,
-        ..SimConfig::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
+    let env = TestEnv::big_world(260, SimConfig::default()).await;
+    let fleet_text = std::fs::read_to_string(&env.fleet).unwrap();
     // A first run registers the first 200 rows; the second sends the 60 left at 10/s (6 s).
     let first: String = fleet_text
         .lines()
         .take(201)
         .map(|l| format!("{l}\n"))
         .collect();
-    let fleet = write(dir.path(), "f.csv", &first);
-    let out = run_against(&sim, &fleet, &["--rate", "1000/s", "--no-progress"]).await;
+    env.set_fleet(&first);
+    let out = env.run(&["--rate", "1000/s", "--no-progress"]).await;
     assert_exit(&out, 0);
-    write(dir.path(), "f.csv", &fleet_text);
-    let out = run_against(
-        &sim,
-        &fleet,
-        &["--rate", "10/s", "--progress-interval", "500ms"],
-    )
-    .await;
+    env.set_fleet(&fleet_text);
+    let out = env
+        .run(&["--rate", "10/s", "--progress-interval", "500ms"])
+        .await;
     assert_exit(&out, 0);
     let err = stderr(&out);
     let first_line = err
         .lines()
         .find(|l| l.contains("progress after"))
         .unwrap_or_else(|| panic!("no progress line: {err}"));
-    assert!(
-        first_line.contains("skipped 200 (done earlier)"),
-        "{first_line}"
-    );
+    let skipped = first_line.contains("skipped 200 (done earlier)");
+    assert!(skipped, "{first_line}");
     // Counting the 200 skipped rows as progress made this ETA 0:00; about 50 rows are left at
     // 10 rows a second.
     let eta = first_line
@@ -338,78 +262,45 @@ async fn eta_after_a_resume_counts_only_the_rows_still_to_send() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_that_is_not_32_characters_draws_a_warning_first() {
-    let sim = slow_sim().await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(2));
-    let base = sim.base_url();
+    let env = slow_world(good_fleet(2)).await;
     let short = "0123456789abcdef0123456789abcde";
-    let out = run_bin_env(
-        &["run", fleet.to_str().unwrap(), "--base-url", &base],
-        &[("GROWATT_TOKEN", Some(short))],
-    )
-    .await;
+    let out = env.run_cmd_at(&env.base(), &[]).token(Some(short));
+    let out = out.output().await;
     assert_exit(&out, 1);
     let err = stderr(&out);
     let first = err.lines().next().unwrap_or_default();
-    assert!(
-        first.contains(
-            "warning: the token is 31 characters, but ShineServer's OpenAPI tokens have 32"
-        ),
-        "{err}"
-    );
+    let warned = first
+        .contains("warning: the token is 31 characters, but ShineServer's OpenAPI tokens have 32");
+    assert!(warned, "{err}");
     assert!(!err.contains(short), "never the token: {err}");
     // The right length draws none.
-    let out = run_against(&sim, &fleet, &[]).await;
+    let out = env.run(&[]).await;
     assert_exit(&out, 0);
     assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_carry_no_programmer_text() {
-    let sim = slow_sim().await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(
-        dir.path(),
-        "f.csv",
-        format!("{}999999,NOSUCH1,1\n", good_fleet(2)),
-    );
-    let out = run_against(&sim, &fleet, &["--rate", "50/s", "-vv"]).await;
+    let env = slow_world(format!("{}999999,NOSUCH1,1\n", good_fleet(2))).await;
+    let out = env.run(&["--rate", "50/s", "-vv"]).await;
     assert_exit(&out, 3);
     let err = stderr(&out);
     assert!(err.contains(": attempt 1: HTTP 200, code 0 in "), "{err}");
-    assert!(
-        err.contains("code 10004 (") || err.contains("code 10002 ("),
-        "{err}"
-    );
-    assert!(
-        !err.contains("Envelope {") && !err.contains("http_status:"),
-        "{err}"
-    );
+    let code = err.contains("code 10004 (") || err.contains("code 10002 (");
+    assert!(code, "{err}");
+    let programmer = err.contains("Envelope {") || err.contains("http_status:");
+    assert!(!programmer, "{err}");
     // A missing file, a folder that cannot hold the report: said in words.
-    let missing = dir.path().join("nope.csv");
-    let out = run_bin_env(&["check", missing.to_str().unwrap()], &[]).await;
+    let missing = env.path("nope.csv");
+    let out = run_no_token(&["check", arg(&missing)]).await;
     assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains("no such file or folder"),
-        "{}",
-        stderr(&out)
-    );
-    let results = dir.path().join("f.results.csv");
-    let html = dir.path().join("no/such/dir/r.html");
-    let out = run_bin_env(
-        &[
-            "report",
-            results.to_str().unwrap(),
-            "--html",
-            html.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
+    assert_said(&out, &["no such file or folder"]);
+    let html = env.path("no/such/dir/r.html");
+    let out = run_no_token(&["report", arg(&env.results), "--html", arg(&html)]).await;
     assert_exit(&out, 1);
-    let err = stderr(&out);
-    assert!(err.contains("no such file or folder"), "{err}");
+    assert_said(&out, &["no such file or folder"]);
     // What follows the page's own name (the test's folder is a .tmp one itself).
+    let err = stderr(&out);
     let said = err.split("r.html").nth(1).unwrap_or_default();
     for programmer in ["os error", ".tmp", "at path"] {
         assert!(!said.contains(programmer), "{programmer}: {err}");
@@ -443,31 +334,18 @@ fn screen_lines(raw: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs util-linux's script; .ci/run runs the ignored tests"]
 async fn on_a_narrow_terminal_the_bar_never_wraps() {
-    assert!(
-        std::path::Path::new("/usr/bin/script").exists(),
-        "this test needs util-linux's script (Debian: apt-get install bsdutils)"
-    );
-    let sim = slow_sim().await;
-    let dir = tempfile::tempdir().unwrap();
     // A first run on half the fleet, so the second shows skipped rows too: a long second line.
     let full = good_fleet(40);
     let half: String = full.lines().take(21).map(|l| format!("{l}\n")).collect();
-    let fleet = write(dir.path(), "f.csv", format!("{half}x,BAD1,1\n"));
-    let out = run_against(&sim, &fleet, &["--rate", "500/s", "--no-progress"]).await;
-    assert_exit(&out, 3);
-    write(dir.path(), "f.csv", format!("{full}x,BAD1,1\n"));
+    let env = slow_world(format!("{half}x,BAD1,1\n")).await;
+    assert_exit(&env.run(&["--rate", "500/s", "--no-progress"]).await, 3);
+    env.set_fleet(format!("{full}x,BAD1,1\n"));
     let cmd = format!(
         "stty cols 60 rows 24; exec {BIN} run {} --base-url {} --rate 10/s",
-        fleet.display(),
-        sim.base_url()
+        env.fleet.display(),
+        env.base()
     );
-    let out = tokio::process::Command::new("/usr/bin/script")
-        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
-        .env("GROWATT_TOKEN", DEFAULT_TOKEN)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .unwrap();
+    let out = on_a_terminal(&cmd).await;
     assert_exit(&out, 3);
     let screen = stdout(&out);
     assert!(screen.contains("skipped 20"), "{screen:?}");

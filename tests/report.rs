@@ -7,27 +7,27 @@ use std::process::Command;
 
 use common::*;
 
-/// Runs the demo into `dir` and returns the results path.
-async fn demo_results(dir: &Path) -> PathBuf {
-    let out = run_bin_env(
-        &["demo", "--dir", dir.to_str().unwrap(), "--rate", "300/s"],
-        &[],
-    )
-    .await;
-    assert_exit(&out, 0);
-    dir.join("fleet.results.csv")
+/// A world the demo ran in: its fleet, results, reports and verify file.
+async fn demo_world() -> TestEnv {
+    let env = TestEnv::offline().named("fleet.csv");
+    let demo = ["demo", "--dir", arg(env.dir()), "--rate", "300/s"];
+    assert_exit(&run_no_token(&demo).await, 0);
+    env
 }
 
-fn count(lines: &[std::collections::HashMap<String, String>], outcome: &str) -> usize {
-    lines.iter().filter(|l| l["outcome"] == outcome).count()
+/// `report RESULTS --html PAGE` (with no token, which a report does not need): the page's path.
+async fn html_report(env: &TestEnv) -> PathBuf {
+    let html = env.path("report.html");
+    let out = run_no_token(&["report", arg(&env.results), "--html", arg(&html)]).await;
+    assert_exit(&out, 3);
+    html
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_report_counts_match_the_results_and_give_advice() {
-    let dir = tempfile::tempdir().unwrap();
-    let results = demo_results(dir.path()).await;
-    let lines = read_results(&results);
-    let out = run_bin_env(&["report", results.to_str().unwrap()], &[]).await;
+    let env = demo_world().await;
+    let lines = env.lines();
+    let out = run_no_token(&["report", arg(&env.results)]).await;
     assert_exit(&out, 3);
     let text = stdout(&out);
     for outcome in [
@@ -44,9 +44,13 @@ async fn text_report_counts_match_the_results_and_give_advice() {
         let n: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
         assert_eq!(n, count(&lines, outcome), "{outcome}");
     }
-    assert!(text.contains("check the plant id in ShineServer"), "{text}");
-    assert!(text.contains("Run history:"), "{text}");
-    assert!(text.contains("Links (from verify)"), "{text}");
+    for said in [
+        "check the plant id in ShineServer",
+        "Run history:",
+        "Links (from verify)",
+    ] {
+        assert!(text.contains(said), "{text}");
+    }
 }
 
 /// Headless Chromium, as Debian installs it. This test is ignored by a plain `cargo test`;
@@ -63,52 +67,44 @@ fn chromium() -> PathBuf {
     .expect("this test needs Chromium (Debian: apt-get install chromium)")
 }
 
+/// Headless Chromium with a throwaway profile (kept while the returned folder lives) and none of
+/// its own network traffic.
+fn headless() -> (Command, tempfile::TempDir) {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(chromium());
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()));
+    (cmd, profile)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium; .ci/run installs it and runs the ignored tests"]
 async fn html_report_renders_the_counts_in_chromium() {
-    let dir = tempfile::tempdir().unwrap();
-    let results = demo_results(dir.path()).await;
-    let lines = read_results(&results);
-    let html = dir.path().join("report.html");
-    let out = run_bin_env(
-        &[
-            "report",
-            results.to_str().unwrap(),
-            "--html",
-            html.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
-    assert_exit(&out, 3);
+    let env = demo_world().await;
+    let lines = env.lines();
+    let html = html_report(&env).await;
     let page = std::fs::read_to_string(&html).unwrap();
     for external in ["src=", "href=", "url(", "@import", "<script"] {
         assert!(!page.contains(external), "self-contained: found {external}");
     }
 
-    let browser = chromium();
-    let profile = tempfile::tempdir().unwrap();
-    let dom = Command::new(browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
+    let (mut browser, _profile) = headless();
+    let dom = browser
+        .arg("--disable-quic")
         .arg("--dump-dom")
         .arg(format!("file://{}", html.display()))
         .output()
         .expect("chromium runs");
-    assert!(
-        dom.status.success(),
-        "{}",
-        String::from_utf8_lossy(&dom.stderr)
-    );
+    let ok = dom.status.success();
+    assert!(ok, "{}", String::from_utf8_lossy(&dom.stderr));
     let dom = String::from_utf8_lossy(&dom.stdout);
     for outcome in [
         "registered",
@@ -158,9 +154,8 @@ fn sheet_xml(path: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xlsx_report_holds_the_latest_line_per_row_as_typed_cells() {
     use calamine::Data;
-    let dir = tempfile::tempdir().unwrap();
-    let results = write(
-        dir.path(),
+    let env = TestEnv::offline();
+    let results = env.write(
         "f.results.csv",
         "row,plant_id,sn,c_user_id,outcome,error_code,error_msg,attempts,http_status,latency_ms,finished_at\n\
          2,0012,00A1,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n\
@@ -169,24 +164,14 @@ async fn xlsx_report_holds_the_latest_line_per_row_as_typed_cells() {
          4,1,A3,5,registered,0,,2,200,3,2026-01-02T00:00:00.000Z\n\
          5,'-1004,B1,5,invalid,,plant_id '-1004' is not a positive integer,0,,,2026-01-01T00:00:00.000Z\n",
     );
-    write(
-        dir.path(),
+    env.write(
         "f.results.verify.csv",
         "row,plant_id,sn,link_status,device_status,last_update_time,checked_at\n\
          2,0012,00A1,linked,1,2026-01-01 10:00:00,2026-01-03T00:00:00.000Z\n\
          4,1,A3,pending,,,2026-01-03T00:00:00.000Z\n",
     );
-    let xlsx = dir.path().join("out.xlsx");
-    let out = run_bin_env(
-        &[
-            "report",
-            results.to_str().unwrap(),
-            "--xlsx",
-            xlsx.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
+    let xlsx = env.path("out.xlsx");
+    let out = run_no_token(&["report", arg(&results), "--xlsx", arg(&xlsx)]).await;
     assert_exit(&out, 3);
     let cells = xlsx_cells(&xlsx);
     let s = |t: &str| Data::String(t.to_string());
@@ -237,10 +222,9 @@ async fn xlsx_report_holds_the_latest_line_per_row_as_typed_cells() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_writes_the_xlsx_report_too() {
-    let dir = tempfile::tempdir().unwrap();
-    let results = demo_results(dir.path()).await;
-    let lines = latest_by_row(&read_results(&results));
-    let cells = xlsx_cells(&dir.path().join("report.xlsx"));
+    let env = demo_world().await;
+    let lines = env.latest();
+    let cells = xlsx_cells(&env.path("report.xlsx"));
     assert_eq!(cells.len(), lines.len() + 1);
     let rejected = cells
         .iter()
@@ -258,18 +242,18 @@ async fn demo_writes_the_xlsx_report_too() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_file_given_for_the_results_is_named_as_such() {
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "fleet.csv", good_fleet(3));
-    let before = std::fs::read(&fleet).unwrap();
-    let f = fleet.to_str().unwrap();
-    let token = Some(DEFAULT_TOKEN);
+    let env = TestEnv::offline()
+        .named("fleet.csv")
+        .with_fleet(good_fleet(3));
+    let before = std::fs::read(&env.fleet).unwrap();
+    let f = arg(&env.fleet);
     for args in [
         vec!["report", f],
         vec!["report", f, "--xlsx", "r.xlsx"],
         vec!["verify", f, "--base-url", "http://127.0.0.1:9"],
         vec!["run", f, "-o", f, "--base-url", "http://127.0.0.1:9"],
     ] {
-        let out = run_bin_env(&args, &[("GROWATT_TOKEN", token)]).await;
+        let out = run_bin(&args).await;
         assert_exit(&out, 1);
         let err = stderr(&out);
         assert!(
@@ -282,19 +266,12 @@ async fn a_fleet_file_given_for_the_results_is_named_as_such() {
             "{args:?}: {err}"
         );
     }
-    assert_eq!(
-        std::fs::read(&fleet).unwrap(),
-        before,
-        "the fleet is untouched"
-    );
+    let after = std::fs::read(&env.fleet).unwrap();
+    assert_eq!(after, before, "the fleet is untouched");
     // A workbook passed to report is a fleet too.
-    let out = run_bin_env(&["report", "samples/fleet.xlsx"], &[]).await;
+    let out = run_no_token(&["report", "samples/fleet.xlsx"]).await;
     assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains("looks like your fleet file"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, &["looks like your fleet file"]);
 }
 
 /// What the page measures in Chromium, shown in an iframe `width` pixels wide: the document's
@@ -311,21 +288,10 @@ fn measure_in_chromium(dir: &Path, page: &Path, width: u32) -> (u64, u64) {
     .unwrap();
     let window = format!("--window-size={},3000", width.max(500) + 20);
     let run = |extra: &[String]| {
-        let profile = tempfile::tempdir().unwrap();
-        Command::new(chromium())
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
-                "--allow-file-access-from-files",
-            ])
+        let (mut browser, _profile) = headless();
+        browser
+            .args(["--hide-scrollbars", "--allow-file-access-from-files"])
             .arg(&window)
-            .arg(format!("--user-data-dir={}", profile.path().display()))
             .args(extra)
             .arg(format!("file://{}", harness.display()))
             .output()
@@ -363,34 +329,22 @@ fn measure_in_chromium(dir: &Path, page: &Path, width: u32) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs Chromium; .ci/run installs it and runs the ignored tests"]
 async fn html_report_fits_1280_and_420_pixels_without_sideways_scrolling() {
-    let dir = tempfile::tempdir().unwrap();
-    let results = demo_results(dir.path()).await;
+    let env = demo_world().await;
     // Cells that do not wrap by themselves: a 64-character serial and a long message without
     // spaces, and a cell the CSV guards against formulas.
-    let mut text = std::fs::read_to_string(&results).unwrap();
+    let mut text = std::fs::read_to_string(&env.results).unwrap();
     text.push_str(&format!(
         "400,'-1004,{},501,invalid,,{},0,,,2026-01-01T00:00:00.000Z\n",
         "S".repeat(64),
         "x".repeat(300)
     ));
-    std::fs::write(&results, text).unwrap();
-    let html = dir.path().join("report.html");
-    let out = run_bin_env(
-        &[
-            "report",
-            results.to_str().unwrap(),
-            "--html",
-            html.to_str().unwrap(),
-        ],
-        &[],
-    )
-    .await;
-    assert_exit(&out, 3);
+    std::fs::write(&env.results, text).unwrap();
+    let html = html_report(&env).await;
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("name=\"viewport\""));
     assert!(!page.contains(">&#39;-1004<"), "no formula guard shown");
     for width in [1280, 420] {
-        let (scroll, inner) = measure_in_chromium(dir.path(), &html, width);
+        let (scroll, inner) = measure_in_chromium(env.dir(), &html, width);
         assert_eq!(inner, u64::from(width), "the frame is {width} px wide");
         assert!(
             scroll <= inner,

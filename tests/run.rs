@@ -3,7 +3,6 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
 
 use common::*;
 
@@ -71,15 +70,16 @@ fn oracle(fleet: &str, fixture: &sim::Fixture) -> HashMap<u64, (&'static str, Op
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sample_fleet_ends_as_the_contract_says_and_sends_each_valid_row_once() {
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
     let fleet_text = std::fs::read_to_string("samples/fleet.csv").unwrap();
-    let fleet = write(dir.path(), "fleet.csv", &fleet_text);
-    let out = run_against(&sim, &fleet, &["--rate", "200/s", "--concurrency", "8"]).await;
+    let env = TestEnv::start_default()
+        .await
+        .named("fleet.csv")
+        .with_fleet(&fleet_text);
+    let out = env.run(&["--rate", "200/s", "--concurrency", "8"]).await;
     assert_exit(&out, 3);
     assert!(stdout(&out).is_empty(), "stdout stays clean");
 
-    let lines = read_results(&dir.path().join("fleet.results.csv"));
+    let lines = env.lines();
     let expected = oracle(&fleet_text, &sim::Fixture::builtin());
     assert_eq!(lines.len(), expected.len(), "one line per row");
     let latest = latest_by_row(&lines);
@@ -97,8 +97,7 @@ async fn sample_fleet_ends_as_the_contract_says_and_sends_each_valid_row_once() 
                 assert!(!l["error_msg"].is_empty(), "row {row} says why");
             }
             _ => {
-                assert_eq!(l["attempts"], "1");
-                assert_eq!(l["http_status"], "200");
+                assert_line(l, "attempts=1 http_status=200");
                 assert!(l["latency_ms"].parse::<u64>().is_ok());
             }
         }
@@ -110,7 +109,7 @@ async fn sample_fleet_ends_as_the_contract_says_and_sends_each_valid_row_once() 
     }
 
     // What the server received: every sendable row once, nothing else, always with the token.
-    let stats = sim.stats();
+    let stats = env.sim().stats();
     let sent: usize = expected
         .values()
         .filter(|(o, _)| *o != "invalid" && *o != "duplicate")
@@ -122,20 +121,14 @@ async fn sample_fleet_ends_as_the_contract_says_and_sends_each_valid_row_once() 
     for (row, (outcome, _)) in &expected {
         if *outcome == "invalid" {
             let sn = &latest[row]["sn"];
-            assert!(
-                !stats
-                    .requests_per_sn
-                    .contains_key(sn.trim_start_matches('\'')),
-                "invalid row {row} ({sn}) was sent"
-            );
+            let unguarded = sn.trim_start_matches('\'');
+            let sent = stats.requests_per_sn.contains_key(unguarded);
+            assert!(!sent, "invalid row {row} ({sn}) was sent");
         }
     }
 
     // The summary agrees with the results file.
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("fleet.results.summary.json")).unwrap(),
-    )
-    .unwrap();
+    let summary = env.summary();
     for outcome in [
         "registered",
         "already_registered",
@@ -144,48 +137,35 @@ async fn sample_fleet_ends_as_the_contract_says_and_sends_each_valid_row_once() 
         "invalid",
         "duplicate",
     ] {
-        let n = lines.iter().filter(|l| l["outcome"] == outcome).count() as u64;
+        let n = count(&lines, outcome) as u64;
         assert_eq!(summary["outcomes"][outcome], n, "{outcome}");
     }
     assert_eq!(summary["requests"], stats.requests);
     assert_eq!(summary["exit_code"], 3);
-    let err = stderr(&out);
-    assert!(err.contains("registered"), "{err}");
-    assert!(!err.contains(DEFAULT_TOKEN));
+    assert_said(&out, &["registered"]);
+    assert!(!stderr(&out).contains(DEFAULT_TOKEN));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_errors_are_retried_until_registered() {
-    let sim = start_sim(SimConfig {
+    let cfg = SimConfig {
         fail_rate: 0.4,
         seed: 11,
         ..SimConfig::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(30));
-    let out = run_against(
-        &sim,
-        &fleet,
-        &[
-            "--rate",
-            "500/s",
-            "--backoff",
-            "5ms",
-            "--max-attempts",
-            "20",
-        ],
-    )
-    .await;
+    };
+    let env = TestEnv::start(cfg).await.with_fleet(good_fleet(30));
+    let out = env
+        .run(&flags("--rate 500/s --backoff 5ms --max-attempts 20"))
+        .await;
     assert_exit(&out, 0);
-    let lines = read_results(&dir.path().join("f.results.csv"));
+    let lines = env.lines();
     assert_eq!(lines.len(), 30);
-    assert!(lines.iter().all(|l| l["outcome"] == "registered"));
+    assert_eq!(count(&lines, "registered"), 30);
     let attempts: u64 = lines
         .iter()
         .map(|l| l["attempts"].parse::<u64>().unwrap())
         .sum();
-    let stats = sim.stats();
+    let stats = env.sim().stats();
     assert!(stats.by_code["10001"] > 0, "the simulator did fail some");
     assert_eq!(attempts, stats.requests, "attempts add up to the requests");
     assert_eq!(stats.by_code["10001"] + 30, stats.requests);
@@ -194,87 +174,52 @@ async fn transient_errors_are_retried_until_registered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_used_up_end_failed_and_exit_3() {
-    let sim = start_sim(SimConfig {
+    let cfg = SimConfig {
         fail_rate: 1.0,
         ..SimConfig::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(4));
-    let out = run_against(
-        &sim,
-        &fleet,
-        &["--rate", "500/s", "--backoff", "1ms", "--max-attempts", "3"],
-    )
-    .await;
+    };
+    let env = TestEnv::start(cfg).await.with_fleet(good_fleet(4));
+    let out = env
+        .run(&flags("--rate 500/s --backoff 1ms --max-attempts 3"))
+        .await;
     assert_exit(&out, 3);
-    let lines = read_results(&dir.path().join("f.results.csv"));
+    let lines = env.lines();
     assert_eq!(lines.len(), 4);
     for l in &lines {
-        assert_eq!(l["outcome"], "failed");
-        assert_eq!(l["attempts"], "3");
-        assert_eq!(l["error_code"], "10001");
+        assert_line(l, "outcome=failed attempts=3 error_code=10001");
     }
-    assert_eq!(sim.stats().requests, 12);
+    assert_eq!(env.sim().stats().requests, 12);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn custom_retry_codes_make_a_code_transient() {
     // 10004 (plant does not exist) is final by default; listed in --retry-codes it is retried.
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(
-        dir.path(),
-        "f.csv",
-        "plant_id,sn,c_user_id\n999999,ABC123,1\n",
-    );
-    let out = run_against(
-        &sim,
-        &fleet,
-        &[
-            "--rate",
-            "500/s",
-            "--backoff",
-            "1ms",
-            "--max-attempts",
-            "2",
-            "--retry-codes",
-            "10001,10004",
-        ],
-    )
-    .await;
+    let env = TestEnv::start_default()
+        .await
+        .with_fleet("plant_id,sn,c_user_id\n999999,ABC123,1\n");
+    let out = env
+        .run(&flags(
+            "--rate 500/s --backoff 1ms --max-attempts 2 --retry-codes 10001,10004",
+        ))
+        .await;
     assert_exit(&out, 3);
-    let l = &read_results(&dir.path().join("f.results.csv"))[0];
-    assert_eq!(l["outcome"], "failed");
-    assert_eq!(l["attempts"], "2");
-    assert_eq!(sim.stats().requests, 2);
+    assert_line(&env.lines()[0], "outcome=failed attempts=2");
+    assert_eq!(env.sim().stats().requests, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pace_never_exceeds_the_rate() {
-    let sim = start_sim(SimConfig {
-        latency: Duration::from_millis(5),
-        ..SimConfig::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(50));
-    let out = run_against(&sim, &fleet, &["--rate", "20/s", "--concurrency", "16"]).await;
+    let env = TestEnv::start(slow(ms(5))).await.with_fleet(good_fleet(50));
+    let out = env.run(&["--rate", "20/s", "--concurrency", "16"]).await;
     assert_exit(&out, 0);
-    let stats = sim.stats();
+    let stats = env.sim().stats();
     assert_eq!(stats.requests, 50);
     // Burst 1: a one-second window holds at most rate + 1 starts (both ends included); one more
     // allows for arrival jitter on a loaded machine.
-    assert!(
-        stats.max_in_one_second <= 22,
-        "max in one second: {}",
-        stats.max_in_one_second
-    );
-    assert!(
-        stats.per_second[0] <= 21,
-        "first second: {:?}",
-        stats.per_second
-    );
+    let max = stats.max_in_one_second;
+    assert!(max <= 22, "max in one second: {max}");
+    let per_second = &stats.per_second;
+    assert!(per_second[0] <= 21, "first second: {per_second:?}");
     // And the run did not crawl either: 50 rows at 20/s take about 2.5 s.
     let span = stats.last_request_unix_ms.unwrap() - stats.first_request_unix_ms.unwrap();
     assert!(span >= 2300, "50 requests at 20/s spread over {span} ms");
@@ -282,12 +227,9 @@ async fn pace_never_exceeds_the_rate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fractional_rate_per_minute_spaces_requests() {
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(4));
-    let out = run_against(&sim, &fleet, &["--rate", "150/min"]).await;
-    assert_exit(&out, 0);
-    let stats = sim.stats();
+    let env = TestEnv::start_default().await.with_fleet(good_fleet(4));
+    assert_exit(&env.run(&["--rate", "150/min"]).await, 0);
+    let stats = env.sim().stats();
     assert_eq!(stats.requests, 4);
     // 2.5/s: 0.4 s apart, so 4 requests span at least 1.2 s and never 4 in one second.
     let span = stats.last_request_unix_ms.unwrap() - stats.first_request_unix_ms.unwrap();
@@ -297,94 +239,63 @@ async fn fractional_rate_per_minute_spaces_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_caps_requests_in_flight() {
-    let sim = start_sim(SimConfig {
-        latency: Duration::from_millis(150),
-        ..SimConfig::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(24));
-    let out = run_against(&sim, &fleet, &["--rate", "1000/s", "--concurrency", "3"]).await;
+    let env = TestEnv::start(slow(ms(150)))
+        .await
+        .with_fleet(good_fleet(24));
+    let out = env.run(&["--rate", "1000/s", "--concurrency", "3"]).await;
     assert_exit(&out, 0);
-    let stats = sim.stats();
+    let stats = env.sim().stats();
     assert!(stats.max_in_flight <= 3, "{}", stats.max_in_flight);
     assert!(stats.max_in_flight >= 2, "requests did overlap");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_token_is_fatal_and_nothing_is_sent() {
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(2));
-    let out = run_bin_env(
-        &[
-            "run",
-            fleet.to_str().unwrap(),
-            "--base-url",
-            &sim.base_url(),
-        ],
-        &[],
-    )
-    .await;
+    let env = TestEnv::start_default().await.with_fleet(good_fleet(2));
+    let out = env.run_cmd_at(&env.base(), &[]).token(None).output().await;
     assert_exit(&out, 1);
-    assert!(stderr(&out).contains("GROWATT_TOKEN is not set"));
-    assert_eq!(sim.stats().requests, 0);
-    assert!(!dir.path().join("f.results.csv").exists());
+    assert_said(&out, &["GROWATT_TOKEN is not set"]);
+    assert_eq!(env.sim().stats().requests, 0);
+    assert!(!env.results.exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_file_is_used_and_sent_as_the_header() {
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(2));
-    let token = write(dir.path(), "token.txt", format!("{DEFAULT_TOKEN}\n"));
-    let out = run_bin_env(
-        &[
-            "run",
-            fleet.to_str().unwrap(),
-            "--base-url",
-            &sim.base_url(),
-            "--token-file",
-            token.to_str().unwrap(),
-            "--rate",
-            "100/s",
-        ],
-        &[("GROWATT_TOKEN", Some("a-wrong-token-from-the-environment"))],
-    )
-    .await;
-    assert_exit(&out, 0);
-    let stats = sim.stats();
+    let env = TestEnv::start_default().await.with_fleet(good_fleet(2));
+    let token = env.write("token.txt", format!("{DEFAULT_TOKEN}\n"));
+    let wrong = Some("a-wrong-token-from-the-environment");
+    let out = env.run_cmd_at(
+        &env.base(),
+        &["--token-file", arg(&token), "--rate", "100/s"],
+    );
+    let out = out.token(wrong);
+    assert_exit(&out.output().await, 0);
+    let stats = env.sim().stats();
     assert_eq!(stats.by_code["0"], 2);
     assert_eq!(stats.wrong_token + stats.missing_token, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_columns_are_fatal_and_name_the_header() {
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", "plant,serial,c_user_id\n1,A,2\n");
-    let out = run_against(&sim, &fleet, &[]).await;
+    let env = TestEnv::start_default()
+        .await
+        .with_fleet("plant,serial,c_user_id\n1,A,2\n");
+    let out = env.run(&[]).await;
     assert_exit(&out, 1);
-    let err = stderr(&out);
-    assert!(err.contains("missing columns plant_id, sn"), "{err}");
-    assert!(err.contains("'plant'") && err.contains("'serial'"), "{err}");
-    assert_eq!(sim.stats().requests, 0);
-    assert!(!dir.path().join("f.results.csv").exists());
+    assert_said(
+        &out,
+        &["missing columns plant_id, sn", "'plant'", "'serial'"],
+    );
+    assert_eq!(env.sim().stats().requests, 0);
+    assert!(!env.results.exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_http_to_a_remote_host_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(1));
-    let out = run_bin(&[
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        "http://openapi.growatt.com",
-    ])
-    .await;
+    let env = TestEnv::offline().with_fleet(good_fleet(1));
+    let out = env.run_at("http://openapi.growatt.com", &[]).await;
     assert_exit(&out, 2);
-    assert!(stderr(&out).contains("plain http://"), "{}", stderr(&out));
+    assert_said(&out, &["plain http://"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,100 +308,58 @@ async fn bad_flags_are_usage_errors() {
         &["run"],
         &["frobnicate"],
     ] {
-        let out = run_bin(args).await;
-        assert_exit(&out, 2);
+        assert_exit(&run_bin(args).await, 2);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_validates_without_a_token_and_sends_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(
-        dir.path(),
-        "f.csv",
-        "plant_id;sn;c_user_id\n1;AAA1;2\nabc;BBB2;2\n1;aaa1;2\n1;1.23E+10;2\n",
-    );
-    let out = run_bin_env(&["check", fleet.to_str().unwrap()], &[]).await;
+    let env = TestEnv::offline()
+        .with_fleet("plant_id;sn;c_user_id\n1;AAA1;2\nabc;BBB2;2\n1;aaa1;2\n1;1.23E+10;2\n");
+    let out = run_no_token(&["check", arg(&env.fleet)]).await;
     assert_exit(&out, 3);
     let text = stdout(&out);
-    assert!(
-        text.contains("row 3: invalid: plant_id 'abc' is not a positive integer"),
-        "{text}"
-    );
-    assert!(
-        text.contains("row 4: duplicate: same sn as row 2"),
-        "{text}"
-    );
-    assert!(
-        text.contains("row 5: invalid: sn '1.23E+10' was converted to a number by a spreadsheet"),
-        "{text}"
-    );
-    assert!(
-        text.contains("4 rows: 1 to send, 2 invalid, 1 duplicate"),
-        "{text}"
-    );
-    assert!(
-        !dir.path().join("f.results.csv").exists(),
-        "check writes nothing"
-    );
+    for said in [
+        "row 3: invalid: plant_id 'abc' is not a positive integer",
+        "row 4: duplicate: same sn as row 2",
+        "row 5: invalid: sn '1.23E+10' was converted to a number by a spreadsheet",
+        "4 rows: 1 to send, 2 invalid, 1 duplicate",
+    ] {
+        assert!(text.contains(said), "{text}");
+    }
+    assert!(!env.results.exists(), "check writes nothing");
 
     // --dry-run is the same.
-    let out = run_bin_env(&["run", fleet.to_str().unwrap(), "--dry-run"], &[]).await;
+    let out = run_no_token(&["run", arg(&env.fleet), "--dry-run"]).await;
     assert_exit(&out, 3);
     assert!(stdout(&out).contains("1 to send"));
 
-    let clean = write(dir.path(), "g.csv", "plant_id,sn,c_user_id\n1,A1,2\n");
-    assert_exit(
-        &run_bin_env(&["check", clean.to_str().unwrap()], &[]).await,
-        0,
-    );
+    let clean = env.write("g.csv", "plant_id,sn,c_user_id\n1,A1,2\n");
+    assert_exit(&run_no_token(&["check", arg(&clean)]).await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_summary_matches_its_results_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = run_bin_env(
-        &[
-            "demo",
-            "--dir",
-            dir.path().to_str().unwrap(),
-            "--rate",
-            "200/s",
-        ],
-        &[],
-    )
-    .await;
+    let env = TestEnv::offline().named("fleet.csv");
+    let out = run_no_token(&["demo", "--dir", arg(env.dir()), "--rate", "200/s"]).await;
     assert_exit(&out, 0);
-    let lines = read_results(&dir.path().join("fleet.results.csv"));
-    let summary: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("fleet.results.summary.json")).unwrap(),
-    )
-    .unwrap();
+    let lines = env.lines();
+    let summary = env.summary();
     let mut total = 0;
     for (outcome, n) in summary["outcomes"].as_object().unwrap() {
-        let count = lines.iter().filter(|l| &l["outcome"] == outcome).count() as u64;
+        let count = count(&lines, outcome) as u64;
         assert_eq!(n.as_u64().unwrap(), count, "{outcome}");
         total += count;
     }
     assert_eq!(total as usize, lines.len());
-    assert!(
-        lines
-            .iter()
-            .filter(|l| l["outcome"] == "registered")
-            .count()
-            > 200
-    );
-    assert!(stdout(&out).contains("results: "));
-    let last = stdout(&out).lines().last().unwrap_or_default().to_string();
-    assert!(
-        last.starts_with("report: "),
-        "the demo ends by naming its report: {last}"
-    );
-    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(count(&lines, "registered") > 200);
+    let text = stdout(&out);
+    assert!(text.contains("results: "));
+    let last = text.lines().last().unwrap_or_default().to_string();
+    let named = last.starts_with("report: ");
+    assert!(named, "the demo ends by naming its report: {last}");
+    let html = std::fs::read_to_string(env.path("report.html")).unwrap();
     assert!(html.contains("id=\"count-registered\""));
-    assert!(
-        stdout(&out).contains("linked: "),
-        "the demo verifies the links"
-    );
-    assert!(stderr(&out).contains("registered"));
+    assert!(text.contains("linked: "), "the demo verifies the links");
+    assert_said(&out, &["registered"]);
 }

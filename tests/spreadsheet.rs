@@ -8,14 +8,17 @@ use common::*;
 
 /// `check`'s problem lines and counts, without the file name.
 async fn check_lines(path: &str, extra: &[&str]) -> (i32, Vec<String>) {
-    let mut args = vec!["check", path];
-    args.extend_from_slice(extra);
-    let out = run_bin_env(&args, &[]).await;
+    let out = check(path, extra).await;
     let lines = stdout(&out)
         .lines()
         .map(|l| l.replace(path, "FILE"))
         .collect();
     (out.status.code().unwrap(), lines)
+}
+
+/// `check PATH` and `extra`, without a token.
+async fn check(path: &str, extra: &[&str]) -> std::process::Output {
+    run_no_token(&[&["check", path], extra].concat()).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,13 +41,10 @@ async fn every_sample_form_reads_like_the_csv() {
 async fn xlsx_run_matches_the_csv_run_and_numbers_keep_their_digits() {
     let mut outcomes = Vec::new();
     for sample in ["fleet.csv", "fleet.xlsx"] {
-        let sim = start_sim(SimConfig::default()).await;
-        let dir = tempfile::tempdir().unwrap();
-        let input = dir.path().join(sample);
-        std::fs::copy(format!("samples/{sample}"), &input).unwrap();
-        let out = run_against(&sim, &input, &["--rate", "1000/s"]).await;
-        assert_exit(&out, 3);
-        let lines = read_results(&dir.path().join("fleet.results.csv"));
+        let env = TestEnv::start_default().await.named(sample);
+        std::fs::copy(format!("samples/{sample}"), &env.fleet).unwrap();
+        assert_exit(&env.run(&["--rate", "1000/s"]).await, 3);
+        let lines = env.lines();
         for l in &lines {
             assert!(!l["plant_id"].ends_with(".0"), "float damage: {l:?}");
             assert!(!l["c_user_id"].ends_with(".0") || l["outcome"] == "invalid");
@@ -61,7 +61,7 @@ async fn xlsx_run_matches_the_csv_run_and_numbers_keep_their_digits() {
             })
             .collect();
         outcomes.push(set);
-        assert_eq!(sim.stats().requests, 288);
+        assert_eq!(env.sim().stats().requests, 288);
     }
     assert_eq!(outcomes[0], outcomes[1]);
 }
@@ -70,42 +70,28 @@ async fn xlsx_run_matches_the_csv_run_and_numbers_keep_their_digits() {
 async fn sheet_choice_and_errors() {
     let (code, _) = check_lines("samples/fleet.xlsx", &["--sheet", "Fleet"]).await;
     assert_eq!(code, 3);
-    let out = run_bin_env(&["check", "samples/fleet.xlsx", "--sheet", "Notes"], &[]).await;
+    let out = check("samples/fleet.xlsx", &["--sheet", "Notes"]).await;
     assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains("the header has: 'note'"),
-        "{}",
-        stderr(&out)
-    );
-    let out = run_bin_env(&["check", "samples/fleet.ods", "--sheet", "Nope"], &[]).await;
+    assert_said(&out, &["the header has: 'note'"]);
+    let out = check("samples/fleet.ods", &["--sheet", "Nope"]).await;
     assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains("the sheets are: 'Fleet', 'Notes'"),
-        "{}",
-        stderr(&out)
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let broken = write(dir.path(), "broken.xlsx", b"PK\x03\x04 not really a zip");
-    let out = run_bin_env(&["check", broken.to_str().unwrap()], &[]).await;
+    assert_said(&out, &["the sheets are: 'Fleet', 'Notes'"]);
+    let env = TestEnv::offline();
+    let broken = env.write("broken.xlsx", b"PK\x03\x04 not really a zip");
+    let out = check(arg(&broken), &[]).await;
     assert_exit(&out, 1);
-    assert!(
-        stderr(&out).contains("cannot read the spreadsheet"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, &["cannot read the spreadsheet"]);
     assert!(!stderr(&out).contains("panicked"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn column_mapping_reads_other_headers() {
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
     let fleet = good_fleet(3).replacen(
         "plant_id,sn,c_user_id",
         "Plant ID,Serial Number,Customer",
         1,
     );
-    let input = write(dir.path(), "f.csv", fleet);
+    let env = TestEnv::start_default().await.with_fleet(fleet);
     let mapped = [
         "--column",
         "plant_id=Plant ID",
@@ -114,48 +100,31 @@ async fn column_mapping_reads_other_headers() {
         "--column",
         "c_user_id=customer",
     ];
-    let base = sim.base_url();
-    let mut args = vec![
-        "run",
-        input.to_str().unwrap(),
-        "--base-url",
-        &base,
-        "--rate",
-        "100/s",
-    ];
-    args.extend_from_slice(&mapped);
-    let out = run_bin(&args).await;
-    assert_exit(&out, 0);
-    assert_eq!(sim.stats().by_code["0"], 3);
+    assert_exit(
+        &env.run(&[&["--rate", "100/s"], &mapped[..]].concat()).await,
+        0,
+    );
+    assert_eq!(env.sim().stats().by_code["0"], 3);
 
     // Without the mapping: the error names the headers found and the closest match.
-    let out = run_bin_env(&["check", input.to_str().unwrap()], &[]).await;
+    let out = check(arg(&env.fleet), &[]).await;
     assert_exit(&out, 1);
-    let err = stderr(&out);
-    assert!(
-        err.contains("'Plant ID', 'Serial Number', 'Customer'"),
-        "{err}"
-    );
-    assert!(
-        err.contains(
-            "--column plant_id=\"Plant ID\" --column sn=\"Serial Number\" --column c_user_id=Customer"
-        ),
-        "{err}"
+    assert_said(
+        &out,
+        &[
+            "'Plant ID', 'Serial Number', 'Customer'",
+            "--column plant_id=\"Plant ID\" --column sn=\"Serial Number\" --column c_user_id=Customer",
+        ],
     );
 
     // A bad mapping is a usage error.
-    let out = run_bin_env(
-        &["check", input.to_str().unwrap(), "--column", "serial=X"],
-        &[],
-    )
-    .await;
-    assert_exit(&out, 2);
+    assert_exit(&check(arg(&env.fleet), &["--column", "serial=X"]).await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_kind_comes_from_the_content_not_the_name() {
     let (want, _) = check_lines("samples/fleet.xlsx", &[]).await;
-    let dir = tempfile::tempdir().unwrap();
+    let env = TestEnv::offline();
     let xlsx = std::fs::read("samples/fleet.xlsx").unwrap();
     let csv = std::fs::read("samples/fleet.csv").unwrap();
     for (name, bytes) in [
@@ -163,51 +132,33 @@ async fn file_kind_comes_from_the_content_not_the_name() {
         ("no_extension", &xlsx),
         ("export.xlsx", &csv),
     ] {
-        let path = write(dir.path(), name, bytes);
-        let out = run_bin_env(&["check", path.to_str().unwrap()], &[]).await;
+        let out = check(arg(&env.write(name, bytes)), &[]).await;
         assert_eq!(out.status.code(), Some(want), "{name}: {}", stderr(&out));
-        assert!(
-            stdout(&out).contains("300 rows: 288 to send, 7 invalid, 5 duplicate"),
-            "{name}: {}",
-            stdout(&out)
-        );
+        let read = stdout(&out).contains("300 rows: 288 to send, 7 invalid, 5 duplicate");
+        assert!(read, "{name}: {}", stdout(&out));
     }
     // Not a workbook at all, though it starts like one: said in words, no library's text.
-    let ole = write(
-        dir.path(),
-        "old.xls",
-        [
-            &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1][..],
-            b"junk",
-        ]
-        .concat(),
-    );
-    let out = run_bin_env(&["check", ole.to_str().unwrap()], &[]).await;
+    let ole = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+    let ole = env.write("old.xls", [&ole[..], b"junk"].concat());
+    let out = check(arg(&ole), &[]).await;
     assert_exit(&out, 1);
+    assert_said(&out, &["save it as .xlsx or as CSV UTF-8"]);
     let err = stderr(&out);
-    assert!(err.contains("save it as .xlsx or as CSV UTF-8"), "{err}");
     assert!(!err.contains("Cfb") && !err.contains("OLE"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sheet_on_a_csv_is_a_usage_error_and_timeout_takes_units() {
-    let out = run_bin_env(&["check", "samples/fleet.csv", "--sheet", "Fleet"], &[]).await;
+    let out = check("samples/fleet.csv", &["--sheet", "Fleet"]).await;
     assert_exit(&out, 2);
-    assert!(
-        stderr(&out).contains("is a CSV file, which has none"),
-        "{}",
-        stderr(&out)
-    );
+    assert_said(&out, &["is a CSV file, which has none"]);
     let (code, _) = check_lines("samples/fleet.xlsx", &["--sheet", "Fleet"]).await;
     assert_eq!(code, 3, "a workbook takes --sheet");
 
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", good_fleet(2));
+    let env = TestEnv::start_default().await.with_fleet(good_fleet(2));
     for timeout in ["30s", "2m", "1500ms", "30"] {
-        let out = run_against(&sim, &fleet, &["--timeout", timeout, "--restart", "-q"]).await;
+        let out = env.run(&["--timeout", timeout, "--restart", "-q"]).await;
         assert_exit(&out, 0);
     }
-    let out = run_against(&sim, &fleet, &["--timeout", "30 parsecs"]).await;
-    assert_exit(&out, 2);
+    assert_exit(&env.run(&["--timeout", "30 parsecs"]).await, 2);
 }

@@ -167,8 +167,8 @@ async fn check_on_the_untouched_template_says_no_rows_yet_and_sends_nothing() {
     assert_eq!(
         stdout(&out),
         format!(
-            "{}: the sheet has no rows yet: fill in plant_id, sn and c_user_id under the header, then check again\n",
-            path.display()
+            "{p}: the sheet has no rows yet: fill in plant_id, sn and c_user_id under the header, then check again\n{p}: 0 rows: 0 to send, 0 invalid, 0 duplicate\n",
+            p = path.display()
         )
     );
     assert_eq!(sim.stats().requests, 0, "check sent something");

@@ -7,23 +7,10 @@ mod common;
 
 #[cfg(unix)]
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-#[cfg(unix)]
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
 use growatt_sim::{ServerMode, SnRequest, ThrottleModel};
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-/// The summary JSON beside `results`.
-fn summary(results: &Path) -> serde_json::Value {
-    let path = growatt_onboard::paths::Paths::of_results(results).summary;
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
 
 /// Every serial's requests as (milliseconds since the serial's previous request, code).
 fn gaps(history: &[SnRequest]) -> Vec<(u64, Option<i64>)> {
@@ -59,25 +46,13 @@ fn longest_silence(stats: &sim::Stats) -> u64 {
     all.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0)
 }
 
-/// A temporary folder with `text` as the fleet `f.csv`: the folder (kept while it lives), the
-/// fleet's path and its results file's.
-fn fleet_in_temp(text: impl AsRef<[u8]>) -> (tempfile::TempDir, PathBuf, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let fleet = write(dir.path(), "f.csv", text);
-    let results = dir.path().join("f.results.csv");
-    (dir, fleet, results)
-}
-
 fn count_code(stats: &sim::Stats, code: &str) -> u64 {
     stats.by_code.get(code).copied().unwrap_or(0)
 }
 
 /// Asserts that every serial ended `registered`, each in one line.
-fn assert_all_registered(
-    results: &Path,
-    n: usize,
-) -> Vec<std::collections::HashMap<String, String>> {
-    let lines = read_results(results);
+fn assert_all_registered(env: &TestEnv, n: usize) -> Vec<Line> {
+    let lines = env.lines();
     assert_eq!(lines.len(), n, "one line per row");
     for l in &lines {
         assert_eq!(l["outcome"], "registered", "{l:?}");
@@ -85,43 +60,46 @@ fn assert_all_registered(
     lines
 }
 
+/// Asserts that only a row answered 10012 was sent again, and only after `wait_ms`.
+fn assert_only_refused_rows_resent_after(stats: &sim::Stats, wait_ms: u64) {
+    for (sn, history) in &stats.history_per_sn {
+        for (i, (gap, _)) in gaps(history).iter().enumerate().skip(1) {
+            assert_eq!(history[i - 1].code, Some(10012), "{sn}");
+            assert!(*gap >= wait_ms, "{sn}: resent after {gap} ms");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The cooldown model
+
+/// A world of `n` fresh devices with the simulator's cooldown model: `cooldown`, the first
+/// answer to a fifth of the rows 10001 (as `seed` picks them).
+async fn cooldown_world(n: usize, cooldown: Duration, seed: u64) -> TestEnv {
+    let cfg = SimConfig {
+        throttle_model: ThrottleModel::Cooldown,
+        cooldown,
+        fail_first_rate: 0.2,
+        seed,
+        ..SimConfig::default()
+    };
+    TestEnv::big_world(n, cfg).await
+}
 
 /// Rows answered 10001 once are retried; the first retry meets the cooldown (10012), the run
 /// learns the model, and no identical request is sent again within the cooldown. New rows keep
 /// flowing meanwhile: no whole-run pause.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cooldown_model_retries_wait_out_the_cooldown_and_new_rows_keep_flowing() {
-    let (fixture, fleet_text) = big_world(60);
-    let sim = start_sim(SimConfig {
-        fixture,
-        throttle_model: ThrottleModel::Cooldown,
-        cooldown: Duration::from_secs(3),
-        fail_first_rate: 0.2,
-        seed: 5,
-        ..SimConfig::default()
-    })
-    .await;
-    let (_dir, fleet, results) = fleet_in_temp(&fleet_text);
+    let env = cooldown_world(60, Duration::from_secs(3), 5).await;
     let started = Instant::now();
-    let out = run_against(
-        &sim,
-        &fleet,
-        &[
-            "--rate",
-            "20/s",
-            "--throttle-pause",
-            "3s",
-            "--no-progress",
-            "-v",
-        ],
-    )
-    .await;
+    let out = env
+        .run(&flags("--rate 20/s --throttle-pause 3s --no-progress -v"))
+        .await;
     let took = started.elapsed();
     assert_exit(&out, 0);
-    let lines = assert_all_registered(&results, 60);
-    let stats = sim.stats();
+    let lines = assert_all_registered(&env, 60);
+    let stats = env.sim().stats();
     let failed_first = count_code(&stats, "10001");
     assert!(
         failed_first >= 3,
@@ -130,17 +108,11 @@ async fn cooldown_model_retries_wait_out_the_cooldown_and_new_rows_keep_flowing(
     // At most the retries sent before the first 10012 came back meet the cooldown.
     let refused = count_code(&stats, "10012");
     assert!(refused <= 3, "{refused} answers 10012: {:?}", stats.by_code);
-    assert!(
-        stderr(&out).contains("per-request cooldown"),
-        "-v says which model: {}",
-        stderr(&out)
-    );
+    assert_said(&out, &["per-request cooldown"]);
     for (sn, history) in &stats.history_per_sn {
         let g = gaps(history);
-        assert!(
-            g.iter().filter(|(_, c)| *c == Some(10012)).count() <= 1,
-            "{sn}: {g:?}"
-        );
+        let refusals = g.iter().filter(|(_, c)| *c == Some(10012)).count();
+        assert!(refusals <= 1, "{sn}: {g:?}");
         for (i, (gap, _)) in g.iter().enumerate().skip(1) {
             // A resend after a 10012 waits the whole cooldown; so does every retry once the
             // model is known (the few before it waited the backoff, about a second).
@@ -157,7 +129,7 @@ async fn cooldown_model_retries_wait_out_the_cooldown_and_new_rows_keep_flowing(
         let counted = h.iter().filter(|r| r.code != Some(10012)).count();
         assert_eq!(l["attempts"], counted.to_string(), "{l:?} {h:?}");
     }
-    let s = summary(&results);
+    let s = env.summary();
     assert_eq!(s["throttle_pauses"], 0, "no whole-run pause: {s}");
     assert_eq!(s["requests"], stats.requests);
     assert_eq!(s["retries"], stats.requests - 60, "{s}");
@@ -171,68 +143,30 @@ async fn cooldown_model_retries_wait_out_the_cooldown_and_new_rows_keep_flowing(
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_while_rows_are_deferred_loses_none_and_a_restart_costs_one_10012_each() {
-    let (fixture, fleet_text) = big_world(200);
-    let sim = start_sim(SimConfig {
-        fixture,
-        throttle_model: ThrottleModel::Cooldown,
-        cooldown: Duration::from_secs(4),
-        fail_first_rate: 0.2,
-        seed: 3,
-        ..SimConfig::default()
-    })
-    .await;
-    let (_dir, fleet, results) = fleet_in_temp(&fleet_text);
-    let base = sim.base_url();
-    let args = [
-        "run",
-        p(&fleet),
-        "--base-url",
-        &base,
-        "--no-progress",
-        "--rate",
-        "40/s",
-        "--throttle-pause",
-        "4s",
-    ];
-    let mut child = tokio::process::Command::new(BIN)
-        .args(args)
-        .env("GROWATT_TOKEN", DEFAULT_TOKEN)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let env = cooldown_world(200, Duration::from_secs(4), 3).await;
+    let args = flags("--no-progress --rate 40/s --throttle-pause 4s");
+    let mut run = env.spawn_run(&args);
     // Wait until a row is deferred: a retry answered 10012.
-    let waited = Instant::now();
-    while count_code(&sim.stats(), "10012") == 0 {
-        assert!(waited.elapsed() < Duration::from_secs(30), "no 10012 came");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    child.start_kill().unwrap();
-    let _ = child.wait().await;
-    let first = sim.stats();
-    let ended_first: Vec<_> = read_results(&results);
+    let deferred = || count_code(&env.sim().stats(), "10012") > 0;
+    poll_until("a 10012", deferred).await;
+    run.kill().await;
+    let first = env.sim().stats();
+    let ended_first = env.lines();
     // Rows were still waiting at the kill, and plenty are left for the restart to show that
     // it does not stall (the first 10012 comes about a second in, some 40 rows along).
-    assert!(
-        ended_first.len() < 100,
-        "{} rows had ended at the kill",
-        ended_first.len()
-    );
+    let ended = ended_first.len();
+    assert!(ended < 100, "{ended} rows had ended at the kill");
     // Started again at once.
     let started = Instant::now();
-    let out = run_bin(&args).await;
+    let out = env.run(&args).await;
     let took = started.elapsed();
     assert_exit(&out, 0);
-    let lines = read_results(&results);
+    let lines = env.lines();
     let by_sn: BTreeMap<_, _> = lines.iter().map(|l| (l["sn"].clone(), l)).collect();
     assert_eq!(by_sn.len(), 200, "every row has a line: none lost");
     assert_eq!(lines.len(), 200, "and only one");
-    for l in &lines {
-        assert_eq!(l["outcome"], "registered", "{l:?}");
-    }
-    let last = sim.stats();
+    assert_eq!(count(&lines, "registered"), 200);
+    let last = env.sim().stats();
     for (sn, history) in &last.history_per_sn {
         let before = first.history_per_sn.get(sn).map_or(0, Vec::len);
         let refused_after = history[before..]
@@ -275,40 +209,28 @@ async fn kill_9_while_rows_are_deferred_loses_none_and_a_restart_costs_one_10012
 /// pace, settles below it, and suggests a --rate; refused rows are deferred, never failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bucket_model_the_pace_settles_below_the_refused_one_and_a_rate_is_suggested() {
-    let (fixture, fleet_text) = big_world(150);
-    let sim = start_sim(SimConfig {
-        fixture,
+    let cfg = SimConfig {
         throttle_per_sec: Some(10.0),
         ..SimConfig::default()
-    })
-    .await;
-    let (_dir, fleet, results) = fleet_in_temp(&fleet_text);
-    let out = run_against(
-        &sim,
-        &fleet,
-        &["--rate", "20/s", "--throttle-pause", "2s", "--no-progress"],
-    )
-    .await;
-    assert_exit(&out, 0);
-    let lines = assert_all_registered(&results, 150);
+    };
+    let env = TestEnv::big_world(150, cfg).await;
+    let out = env.run(&flags("--rate 20/s --throttle-pause 2s --no-progress"));
+    assert_exit(&out.await, 0);
+    let lines = assert_all_registered(&env, 150);
     for l in &lines {
         assert_eq!(l["attempts"], "1", "10012 is not an attempt: {l:?}");
     }
-    let stats = sim.stats();
+    let stats = env.sim().stats();
     let refused = count_code(&stats, "10012");
     assert!(refused >= 1, "{:?}", stats.by_code);
+    let requests = stats.requests;
+    let few = refused * 10 <= requests;
     assert!(
-        refused * 10 <= stats.requests,
-        "10012 on more than 10 % of requests: {refused} of {}",
-        stats.requests
+        few,
+        "10012 on more than 10 % of requests: {refused} of {requests}"
     );
-    for (sn, history) in &stats.history_per_sn {
-        for (i, (gap, _)) in gaps(history).iter().enumerate().skip(1) {
-            assert_eq!(history[i - 1].code, Some(10012), "{sn}");
-            assert!(*gap >= 2000, "{sn}: resent after {gap} ms");
-        }
-    }
-    let s = summary(&results);
+    assert_only_refused_rows_resent_after(&stats, 2000);
+    let s = env.summary();
     assert!(s["throttle_pauses"].as_u64().unwrap() >= 1, "{s}");
     let suggested = s["suggested_rate"].as_str().unwrap();
     let per_s: f64 = suggested
@@ -323,10 +245,8 @@ async fn bucket_model_the_pace_settles_below_the_refused_one_and_a_rate_is_sugge
     let mean = late.iter().sum::<u64>() as f64 / late.len() as f64;
     assert!(mean >= 7.0, "{mean}/s: {:?}", stats.per_second);
     assert!(late.iter().all(|n| *n <= 20), "{:?}", stats.per_second);
-    assert!(
-        s["achieved_rate_per_second"].as_f64().unwrap()
-            <= s["configured_rate_per_second"].as_f64().unwrap()
-    );
+    let achieved = s["achieved_rate_per_second"].as_f64().unwrap();
+    assert!(achieved <= s["configured_rate_per_second"].as_f64().unwrap());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,38 +256,22 @@ async fn bucket_model_the_pace_settles_below_the_refused_one_and_a_rate_is_sugge
 /// every row ends registered, and every refused row waited the cooldown before its resend.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spacing_model_refused_rows_are_deferred_and_the_pace_drops() {
-    let (fixture, fleet_text) = big_world(40);
-    let sim = start_sim(SimConfig {
-        fixture,
+    let cfg = SimConfig {
         throttle_model: ThrottleModel::Spacing,
         spacing: Duration::from_millis(200),
         ..SimConfig::default()
-    })
-    .await;
-    let (_dir, fleet, results) = fleet_in_temp(&fleet_text);
-    let out = run_against(
-        &sim,
-        &fleet,
-        &["--rate", "10/s", "--throttle-pause", "2s", "--no-progress"],
-    )
-    .await;
-    assert_exit(&out, 0);
-    assert_all_registered(&results, 40);
-    let stats = sim.stats();
+    };
+    let env = TestEnv::big_world(40, cfg).await;
+    let out = env.run(&flags("--rate 10/s --throttle-pause 2s --no-progress"));
+    assert_exit(&out.await, 0);
+    assert_all_registered(&env, 40);
+    let stats = env.sim().stats();
     let refused = count_code(&stats, "10012");
     // A short run at twice the allowed pace: a few refusals at each step down, never most.
-    assert!(
-        refused >= 1 && refused * 2 < stats.requests,
-        "{:?}",
-        stats.by_code
-    );
-    for (sn, history) in &stats.history_per_sn {
-        for (i, (gap, _)) in gaps(history).iter().enumerate().skip(1) {
-            assert_eq!(history[i - 1].code, Some(10012), "{sn}");
-            assert!(*gap >= 2000, "{sn}: resent after {gap} ms");
-        }
-    }
-    assert!(summary(&results)["throttle_pauses"].as_u64().unwrap() >= 1);
+    let few = refused >= 1 && refused * 2 < stats.requests;
+    assert!(few, "{:?}", stats.by_code);
+    assert_only_refused_rows_resent_after(&stats, 2000);
+    assert!(env.summary()["throttle_pauses"].as_u64().unwrap() >= 1);
     // Refusals cost a short pause, never the 2 s cooldown for the whole run.
     let silence = longest_silence(&stats);
     assert!(silence < 1800, "the run stood still for {silence} ms");
@@ -380,33 +284,27 @@ async fn spacing_model_refused_rows_are_deferred_and_the_pace_drops() {
 /// behind up to 256 new rows); the summary counts every retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_go_ahead_of_new_rows_once_due() {
-    let (fixture, fleet_text) = big_world(80);
-    let sim = start_sim(SimConfig {
-        fixture,
+    let cfg = SimConfig {
         fail_first_rate: 0.3,
         seed: 9,
         ..SimConfig::default()
-    })
-    .await;
-    let (_dir, fleet, results) = fleet_in_temp(&fleet_text);
-    let out = run_against(&sim, &fleet, &["--rate", "10/s", "--no-progress"]).await;
-    assert_exit(&out, 0);
-    assert_all_registered(&results, 80);
-    let stats = sim.stats();
+    };
+    let env = TestEnv::big_world(80, cfg).await;
+    assert_exit(&env.run(&["--rate", "10/s", "--no-progress"]).await, 0);
+    assert_all_registered(&env, 80);
+    let stats = env.sim().stats();
     let mut retried = 0;
     for (sn, history) in &stats.history_per_sn {
         for (gap, _) in gaps(history).iter().skip(1) {
             retried += 1;
             // Backoff 1 s ± 25 %, then the next slot (0.1 s) and a loaded machine's slack; the
             // old queue put it 8 s or more behind.
-            assert!(
-                (700..=3500).contains(gap),
-                "{sn}: retried after {gap} ms: {history:?}"
-            );
+            let due = (700..=3500).contains(gap);
+            assert!(due, "{sn}: retried after {gap} ms: {history:?}");
         }
     }
     assert!(retried >= 10, "the seed fails some rows first");
-    let s = summary(&results);
+    let s = env.summary();
     assert_eq!(s["retries"], retried, "{s}");
     assert_eq!(s["requests"], stats.requests);
 }
@@ -415,30 +313,24 @@ async fn retries_go_ahead_of_new_rows_once_due() {
 // Diagnoses
 
 async fn run_mode(mode: ServerMode) -> (std::process::Output, sim::Stats, usize, Duration) {
-    let sim = start_sim(SimConfig {
+    let cfg = SimConfig {
         mode,
         ..SimConfig::default()
-    })
-    .await;
-    let (_dir, fleet, results) = fleet_in_temp(good_fleet(20));
+    };
+    let env = TestEnv::start(cfg).await.with_fleet(good_fleet(20));
     let started = Instant::now();
-    let out = run_against(&sim, &fleet, &["--rate", "20/s", "--no-progress"]).await;
+    let out = env.run(&["--rate", "20/s", "--no-progress"]).await;
     let took = started.elapsed();
-    let lines = read_results(&results).len();
-    (out, sim.stats(), lines, took)
+    (out, env.sim().stats(), env.lines().len(), took)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minus_one_names_the_new_domain_and_stops() {
     let (out, stats, lines, _) = run_mode(ServerMode::LegacyDomain).await;
     assert_exit(&out, 1);
-    let err = stderr(&out);
-    assert!(err.contains("legacy host name"), "{err}");
-    assert!(err.contains("https://openapi.growatt.com"), "{err}");
-    assert!(
-        stats.requests <= 4,
-        "stopped at the first answers: {stats:?}"
-    );
+    assert_said(&out, &["legacy host name", "https://openapi.growatt.com"]);
+    let stopped = stats.requests <= 4;
+    assert!(stopped, "stopped at the first answers: {stats:?}");
     assert_eq!(lines, 0, "no row ended: all stay for the next run");
 }
 
@@ -452,18 +344,15 @@ async fn ten_thousand_eleven_on_every_first_answer_names_the_causes_in_order() {
     assert!(at("whitelist") < at("ShinePhone"), "{err}");
     assert!(at("ShinePhone") < at("test token"), "{err}");
     assert!(stats.requests <= 10, "{stats:?}");
-    assert_eq!(
-        lines, 0,
-        "no row is written off as rejected: all stay for the next run"
-    );
+    let kept = "no row is written off as rejected: all stay for the next run";
+    assert_eq!(lines, 0, "{kept}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_page_says_the_base_url_is_not_the_openapi() {
     let (out, stats, lines, took) = run_mode(ServerMode::LoginPage).await;
     assert_exit(&out, 1);
-    let err = stderr(&out);
-    assert!(err.contains("not the OpenAPI"), "{err}");
+    assert_said(&out, &["not the OpenAPI"]);
     assert!(stats.requests <= 10, "{stats:?}");
     assert_eq!(lines, 0);
     assert!(took < Duration::from_secs(20), "took {took:?}");
@@ -478,18 +367,13 @@ async fn an_unreachable_server_stops_within_seconds_and_writes_no_row() {
         l.local_addr().unwrap().port()
     };
     let base = format!("http://127.0.0.1:{port}");
-    let (_dir, fleet, results) = fleet_in_temp(good_fleet(20));
+    let env = TestEnv::offline().with_fleet(good_fleet(20));
     let started = Instant::now();
-    let out = run_bin(&["run", p(&fleet), "--base-url", &base, "--no-progress"]).await;
+    let out = env.run_at(&base, &["--no-progress"]).await;
     let took = started.elapsed();
     assert_exit(&out, 1);
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "cannot reach {base}: check the network, a proxy, or --region"
-        )),
-        "{err}"
-    );
+    let said = format!("cannot reach {base}: check the network, a proxy, or --region");
+    assert_said(&out, &[&said]);
     assert!(took < Duration::from_secs(15), "took {took:?}");
-    assert_eq!(read_results(&results).len(), 0);
+    assert_eq!(env.lines().len(), 0);
 }

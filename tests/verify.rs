@@ -38,58 +38,42 @@ fn world(plants: u64, per_plant: usize, offline: &[usize]) -> (sim::Fixture, Str
     )
 }
 
-/// Runs `growatt-onboard verify RESULTS --base-url <the simulator>` with `extra` flags.
-async fn verify_against(
-    sim: &SimServer,
-    results: &std::path::Path,
-    extra: &[&str],
-) -> std::process::Output {
-    let base = sim.base_url();
-    let mut args = vec!["verify", results.to_str().unwrap(), "--base-url", &base];
-    args.extend_from_slice(extra);
-    run_bin(&args).await
+/// A world whose simulator holds [`world`]`(plants, per_plant, offline)`, with its fleet
+/// registered (as `fleet.csv`, all rows at once).
+async fn registered(plants: u64, per_plant: usize, offline: &[usize]) -> TestEnv {
+    let (fixture, fleet) = world(plants, per_plant, offline);
+    let env = TestEnv::start_fixture(fixture).await.named("fleet.csv");
+    let env = env.with_fleet(fleet);
+    assert_exit(&env.run(&["--rate", "1000/s"]).await, 0);
+    env
 }
 
-fn list_requests(stats: &sim::Stats, adds: u64) -> u64 {
-    stats.requests - adds
-}
-
-async fn register(sim: &SimServer, dir: &std::path::Path, fleet: &str) -> std::path::PathBuf {
-    let input = write(dir, "fleet.csv", fleet);
-    let out = run_against(sim, &input, &["--rate", "1000/s"]).await;
-    assert_exit(&out, 0);
-    dir.join("fleet.results.csv")
+/// The verify file's records.
+fn verify_rows(path: &std::path::Path) -> Vec<csv::StringRecord> {
+    let mut rdr = csv::Reader::from_path(path).unwrap();
+    rdr.records().map(Result::unwrap).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linked_and_pending_then_only_pending_rows_are_checked_again() {
-    let (fixture, fleet) = world(3, 4, &[1, 9]);
-    let sim = start_sim(SimConfig {
-        fixture,
-        ..SimConfig::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let results = register(&sim, dir.path(), &fleet).await;
-    let adds = sim.stats().requests;
+    let env = registered(3, 4, &[1, 9]).await;
+    let adds = env.sim().stats().requests;
     assert_eq!(adds, 12);
 
-    let out = verify_against(&sim, &results, &["--rate", "100/s"]).await;
+    let out = env.verify(&["--rate", "100/s"]).await;
     assert_exit(&out, 3);
-    assert!(
-        stderr(&out).contains("10 of 12 registered devices linked, 2 still pending"),
-        "{}",
-        stderr(&out)
+    assert_said(
+        &out,
+        &["10 of 12 registered devices linked, 2 still pending"],
     );
     // One request per page per plant, never per row.
-    assert_eq!(list_requests(&sim.stats(), adds), 3);
-    let verify_path = dir.path().join("fleet.results.verify.csv");
+    assert_eq!(env.sim().stats().requests - adds, 3);
+    let verify_path = env.path("fleet.results.verify.csv");
     let text = std::fs::read_to_string(&verify_path).unwrap();
     assert!(
         text.starts_with("row,plant_id,sn,link_status,device_status,last_update_time,checked_at,located_plant_id,located_user_id,located_at\n")
     );
-    let mut rdr = csv::Reader::from_path(&verify_path).unwrap();
-    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let rows = verify_rows(&verify_path);
     assert_eq!(rows.len(), 12);
     for r in &rows {
         let expect = if r[2] == *"VER0000001" || r[2] == *"VER0000009" {
@@ -108,85 +92,57 @@ async fn linked_and_pending_then_only_pending_rows_are_checked_again() {
     // The devices come online; only their rows are checked again, only their plants listed.
     let http = reqwest::Client::new();
     for sn in ["VER0000001", "VER0000009"] {
-        let r = http
-            .post(format!("{}/__sim/online?sn={sn}", sim.base_url()))
-            .send()
-            .await
-            .unwrap();
+        let url = format!("{}/__sim/online?sn={sn}", env.base());
+        let r = http.post(url).send().await.unwrap();
         assert!(r.status().is_success());
     }
-    let before = sim.stats().requests;
-    let out = verify_against(&sim, &results, &["--rate", "100/s"]).await;
-    assert_exit(&out, 0);
-    assert_eq!(sim.stats().requests - before, 2, "plants 1 and 3 only");
-    let mut rdr = csv::Reader::from_path(&verify_path).unwrap();
-    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let before = env.sim().stats().requests;
+    assert_exit(&env.verify(&["--rate", "100/s"]).await, 0);
+    let listed = env.sim().stats().requests - before;
+    assert_eq!(listed, 2, "plants 1 and 3 only");
+    let rows = verify_rows(&verify_path);
     assert_eq!(rows.len(), 14, "two new lines appended");
     assert!(rows[12..].iter().all(|r| &r[3] == "linked"));
 
     // Nothing left to check: no request at all.
-    let before = sim.stats().requests;
-    let out = verify_against(&sim, &results, &[]).await;
-    assert_exit(&out, 0);
-    assert_eq!(sim.stats().requests, before);
+    let before = env.sim().stats().requests;
+    assert_exit(&env.verify(&[]).await, 0);
+    assert_eq!(env.sim().stats().requests, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_through_more_than_a_hundred_devices_on_one_plant() {
-    let (fixture, fleet) = world(1, 230, &[]);
-    let sim = start_sim(SimConfig {
-        fixture,
-        ..SimConfig::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let results = register(&sim, dir.path(), &fleet).await;
-    let adds = sim.stats().requests;
-    let out = verify_against(&sim, &results, &["--rate", "100/s"]).await;
+    let env = registered(1, 230, &[]).await;
+    let adds = env.sim().stats().requests;
+    let out = env.verify(&["--rate", "100/s"]).await;
     assert_exit(&out, 0);
-    assert!(stderr(&out).contains("230 of 230 registered devices linked"));
-    assert_eq!(
-        list_requests(&sim.stats(), adds),
-        3,
-        "pages of 100: 3 requests"
-    );
+    assert_said(&out, &["230 of 230 registered devices linked"]);
+    let listed = env.sim().stats().requests - adds;
+    assert_eq!(listed, 3, "pages of 100: 3 requests");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plant_that_no_longer_exists_is_reported() {
-    let sim = start_sim(SimConfig::default()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let results = write(
-        dir.path(),
+    let mut env = TestEnv::start_default().await;
+    env.results = env.write(
         "r.csv",
         "row,plant_id,sn,c_user_id,outcome,error_code,error_msg,attempts,http_status,latency_ms,finished_at\n\
          2,424242,ABC123,1,registered,0,,1,200,5,2026-11-25T00:00:00.000Z\n\
          3,424242,ABC124,1,rejected,10005,user does not exist,1,200,5,2026-11-25T00:00:00.000Z\n",
     );
-    let out = verify_against(&sim, &results, &[]).await;
+    let out = env.verify(&[]).await;
     assert_exit(&out, 3);
-    assert!(
-        stderr(&out).contains("1 on plants that no longer exist"),
-        "{}",
-        stderr(&out)
-    );
-    let text = std::fs::read_to_string(dir.path().join("r.verify.csv")).unwrap();
+    assert_said(&out, &["1 on plants that no longer exist"]);
+    let text = std::fs::read_to_string(env.path("r.verify.csv")).unwrap();
     assert!(text.contains("2,424242,ABC123,plant_missing"), "{text}");
     assert!(!text.contains("ABC124"), "only registered rows are checked");
-    assert_eq!(sim.stats().requests, 1);
+    assert_eq!(env.sim().stats().requests, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_mid_verify_pauses_and_finishes() {
-    let (fixture, fleet) = world(8, 1, &[]);
-    let sim = start_sim(SimConfig {
-        fixture,
-        ..SimConfig::default()
-    })
-    .await;
-    let dir = tempfile::tempdir().unwrap();
-    let results = register(&sim, dir.path(), &fleet).await;
-    sim.shutdown().await;
+    let mut env = registered(8, 1, &[]).await;
+    env.stop_sim().await;
 
     // A second simulator with the same world but a tight frequency limit; its associations are
     // made by re-running against it.
@@ -197,46 +153,28 @@ async fn throttling_mid_verify_pauses_and_finishes() {
         ..SimConfig::default()
     })
     .await;
-    let out = run_bin(&[
-        "run",
-        dir.path().join("fleet.csv").to_str().unwrap(),
-        "--base-url",
-        &strict.base_url(),
-        "--rate",
-        "2/s",
-        "--throttle-pause",
-        "300ms",
-        "--restart",
-    ])
-    .await;
-    assert_exit(&out, 0);
-    let out = verify_against(
-        &strict,
-        &results,
-        &["--rate", "50/s", "--throttle-pause", "300ms"],
-    )
-    .await;
+    let base = strict.base_url();
+    let again = "--rate 2/s --throttle-pause 300ms --restart";
+    assert_exit(&env.run_at(&base, &flags(again)).await, 0);
+    let verify = ["verify", arg(&env.results), "--base-url", &base];
+    let verify = [&verify[..], &flags("--rate 50/s --throttle-pause 300ms")].concat();
+    let out = run_bin(&verify).await;
     assert_exit(&out, 0);
     assert!(strict.stats().by_code.get("10012").copied().unwrap_or(0) >= 1);
-    assert!(stderr(&out).contains("8 of 8 registered devices linked"));
-    assert!(
-        stderr(&out).contains("paused by the API's rate limit"),
-        "{}",
-        stderr(&out)
+    assert_said(
+        &out,
+        &[
+            "8 of 8 registered devices linked",
+            "paused by the API's rate limit",
+        ],
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn missing_results_file_is_fatal() {
-    let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("nope.csv");
-    let out = run_bin(&[
-        "verify",
-        missing.to_str().unwrap(),
-        "--base-url",
-        "http://127.0.0.1:9",
-    ])
-    .await;
+    let env = TestEnv::offline();
+    let missing = env.path("nope.csv");
+    let out = run_bin(&["verify", arg(&missing), "--base-url", "http://127.0.0.1:9"]).await;
     assert_exit(&out, 1);
-    assert!(stderr(&out).contains("does not exist"));
+    assert_said(&out, &["does not exist"]);
 }

@@ -66,7 +66,7 @@ pub async fn locate(engine: &Arc<Engine>, sn: &str) -> Located {
             Located::Unknown(format!("plant/sn_plant answered {code} {msg}"))
         }
         LocateVerdict::Failed => {
-            Located::Unknown(format!("plant/sn_plant failed: {:?}", attempt.answer))
+            Located::Unknown(format!("plant/sn_plant failed: {}", attempt.answer))
         }
     }
 }

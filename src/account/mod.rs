@@ -14,10 +14,12 @@ use sha2::{Digest, Sha256};
 
 use crate::api::Token;
 
+pub mod listing;
 pub mod locate;
 pub mod pull;
 pub mod screen;
 
+pub use listing::{collector_note, listing_notes};
 pub use locate::{locate, Located};
 pub use pull::{pull, PullReport};
 pub use screen::{screened, Finding, Screen};
@@ -112,7 +114,7 @@ pub struct AccountCache {
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     /// The file cannot be read or written.
-    #[error("account cache {path}: {source}")]
+    #[error("account cache {path}: {}", crate::text::io_reason(.source))]
     Io {
         /// The file.
         path: PathBuf,
@@ -240,8 +242,8 @@ impl AccountCache {
         }
     }
 
-    /// The day the listings were read, for "listing of …" messages: the oldest pass's start.
-    pub fn listed_on(&self) -> String {
+    /// The day the listings were read: the oldest pass's start, `None` before any page came.
+    pub fn listed_on(&self) -> Option<String> {
         let days = [
             &self.plant_listing.started_at,
             &self.user_listing.started_at,
@@ -249,7 +251,16 @@ impl AccountCache {
         days.iter()
             .filter_map(|d| d.as_deref())
             .min()
-            .map_or_else(|| "never".to_string(), |d| d.chars().take(10).collect())
+            .map(|d| d.chars().take(10).collect())
+    }
+
+    /// The listing a message relies on, in words: `the account listing of 2026-11-25`, or `an
+    /// account listing with no page pulled yet`.
+    pub fn listing_words(&self) -> String {
+        match self.listed_on() {
+            Some(day) => format!("the account listing of {day}"),
+            None => "an account listing with no page pulled yet".to_string(),
+        }
     }
 
     /// What `account show` prints.
@@ -260,7 +271,7 @@ impl AccountCache {
             } else {
                 match l.count {
                     Some(c) => format!("partial: {c} in the account, page {} next", l.next_page),
-                    None => "not pulled".to_string(),
+                    None => "no page pulled yet".to_string(),
                 }
             }
         };
@@ -274,7 +285,7 @@ impl AccountCache {
             .and_then(|t| humantime::parse_rfc3339(t).ok())
             .and_then(|t| SystemTime::now().duration_since(t).ok())
             .map_or_else(
-                || "never pulled".to_string(),
+                || "nothing pulled yet".to_string(),
                 |d| match d.as_secs() / 60 {
                     0 => "pulled less than a minute ago".to_string(),
                     minutes => format!(
@@ -284,11 +295,12 @@ impl AccountCache {
                 },
             );
         format!(
-            "account cache {}\n  server {}, token {}…, {age} (listing of {})\n  plants: {} ({})\n  users: {} ({})\n  listing calls today: plant/list {p} of {DAILY_CAP}, user/c_user_list {u} of {DAILY_CAP}\n  {}\n",
+            "account cache {}\n  server {}, token {}…, {age}{}\n  plants: {} ({})\n  users: {} ({})\n  listing calls today: plant/list {p} of {DAILY_CAP}, user/c_user_list {u} of {DAILY_CAP}\n  {}\n",
             path.display(),
             self.server,
             self.token_fingerprint,
-            self.listed_on(),
+            self.listed_on()
+                .map_or_else(String::new, |day| format!(" (listing started {day})")),
             self.plants.len(),
             state(&self.plant_listing),
             self.users.len(),
@@ -330,5 +342,25 @@ mod tests {
         assert_eq!(c.calls_today(), (0, 0));
         c.calls.day = today();
         assert_eq!(c.calls_today(), (10, 3));
+    }
+
+    #[test]
+    fn a_cache_never_pulled_says_so_plainly() {
+        let c = AccountCache::default();
+        assert_eq!(c.listed_on(), None);
+        assert_eq!(
+            c.listing_words(),
+            "an account listing with no page pulled yet"
+        );
+        let text = c.describe(Path::new("cache.json"));
+        assert!(!text.contains("never"), "{text}");
+        assert!(text.contains("nothing pulled yet"), "{text}");
+        assert!(text.contains("plants: 0 (no page pulled yet)"), "{text}");
+        let mut c = c;
+        c.plant_listing.started_at = Some("2026-11-25T10:00:00Z".into());
+        assert_eq!(c.listing_words(), "the account listing of 2026-11-25");
+        assert!(c
+            .describe(Path::new("c"))
+            .contains("(listing started 2026-11-25)"));
     }
 }

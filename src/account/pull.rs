@@ -139,7 +139,7 @@ pub async fn pull(
                 }
                 ListingVerdict::Failed => {
                     report.failed = Some(format!(
-                        "{} page {page} failed ({:?}); pull again later",
+                        "{} page {page} failed ({}); pull again later",
                         which.path(),
                         attempt.answer
                     ));

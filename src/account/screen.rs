@@ -78,8 +78,8 @@ impl Screen {
             Finding::NotOwner { .. } => return None,
         };
         Some(format!(
-            "{what} (the add would answer {code}); per the account listing of {}; if it was added since, refresh with `{}`",
-            self.cache.listed_on(),
+            "{what} (the add would answer {code}); per {}; if it was added since, refresh with `{}`",
+            self.cache.listing_words(),
             self.refresh
         ))
     }

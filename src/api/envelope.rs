@@ -53,7 +53,16 @@ pub fn decode_envelope_data(
 pub const HTML_PAGE: &str = "an HTML page";
 
 fn describe_body(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    let head = &body[..body.len().min(200)];
+    // A compressed body whose encoding was not named, or any other binary: quoting its bytes
+    // would only show escapes, so it is named by its size.
+    if is_binary(head) {
+        return format!(
+            "a body of {} that is not text (binary, or compressed without saying so)",
+            crate::text::count(body.len() as u64, "byte", "bytes")
+        );
+    }
+    let text = String::from_utf8_lossy(head);
     let text = text.trim();
     if text.is_empty() {
         "an empty body".into()
@@ -62,6 +71,20 @@ fn describe_body(body: &[u8]) -> String {
     } else {
         format!("'{}'", crate::text::quote(text))
     }
+}
+
+/// Whether the start of a body is not text: a NUL, other control characters beside line breaks
+/// and tabs, or bytes that are not UTF-8 (allowing for a character cut at the end).
+fn is_binary(head: &[u8]) -> bool {
+    let text = match std::str::from_utf8(head) {
+        Ok(t) => t,
+        Err(e) if e.error_len().is_none() => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
+        }
+        Err(_) => return true,
+    };
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
 #[cfg(test)]
@@ -104,5 +127,11 @@ mod tests {
             .unwrap_err()
             .contains("not a number"));
         assert!(decode_envelope(b"[1,2]").is_err());
+        // The start of a Brotli body the server sent without naming its encoding.
+        let why = decode_envelope(b"\x1b0\x04 ,\x00\xff\xfe binary").unwrap_err();
+        assert_eq!(
+            why,
+            "not the API's JSON envelope: a body of 15 bytes that is not text (binary, or compressed without saying so)"
+        );
     }
 }

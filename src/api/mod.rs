@@ -10,17 +10,31 @@ use reqwest::Url;
 
 use crate::input::Device;
 
+mod decode;
+pub mod device_list;
 mod envelope;
 mod region;
 mod token;
 
+pub use decode::{decode, size, DecodeError};
 pub use envelope::{decode_envelope, decode_envelope_data, HTML_PAGE};
 pub use region::Region;
 pub use token::Token;
 
-/// Most of an answer's body that is read; a bigger body is not an envelope and is cut off here so
-/// a broken or hostile server cannot make the tool hold megabytes.
+/// Most of an add's answer that is read, after decoding: the add answers a few dozen bytes, so a
+/// bigger body is not an envelope, and it is cut off here so that a broken or hostile server
+/// cannot make the tool hold megabytes.
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// Most of a listing's or a lookup's answer that is read, after decoding. A page of 100 plants or
+/// devices carries 18 or more fields an object live, and clients report dozens of undocumented
+/// ones: at about 650 bytes a plant such a page passes 64 KiB. 4 MiB holds pages of objects six
+/// times that size, and still bounds what a hostile server can make the tool hold.
+pub const LISTING_MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// The encodings the client advertises; it decodes them whether or not it asked (see
+/// `decode.rs`).
+const ACCEPT_ENCODING: &str = "gzip, deflate, br";
 
 /// What one attempt came back with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,8 +73,13 @@ impl Answer {
     }
 }
 
+/// How much of a reason an answer's words quote, so a hostile body cannot flood a message.
+const REASON_LIMIT: usize = 200;
+
 impl std::fmt::Display for Answer {
-    /// The answer in words, for `-vv` lines: `HTTP 200, code 10004 (plant does not exist)`.
+    /// The answer in words, for `-vv` lines and for messages about a listing or a lookup that
+    /// failed: `HTTP 200, code 10004 (plant does not exist)`, `HTTP 502: not the API's JSON
+    /// envelope: an HTML page (…)`, `no answer within the time limit`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Answer::Envelope {
@@ -76,14 +95,22 @@ impl std::fmt::Display for Answer {
                 }
             }
             Answer::NotEnvelope { http_status, why } => {
-                write!(
-                    f,
-                    "HTTP {http_status}, not the API's answer: {}",
-                    crate::text::quote(why)
-                )
+                let why =
+                    crate::text::shorten(&crate::text::escape_controls(why, false), REASON_LIMIT);
+                // The client's reasons begin with the status already.
+                if why.starts_with("HTTP ") {
+                    f.write_str(&why)
+                } else {
+                    write!(f, "HTTP {http_status}: {why}")
+                }
             }
             Answer::Timeout => f.write_str("no answer within the time limit"),
-            Answer::Connection(e) => write!(f, "connection failed: {}", crate::text::quote(e)),
+            // The client's reasons begin with what failed: "connection failed: …", "the answer
+            // broke off: …".
+            Answer::Connection(e) => f.write_str(&crate::text::shorten(
+                &crate::text::escape_controls(e, false),
+                REASON_LIMIT,
+            )),
         }
     }
 }
@@ -186,6 +213,10 @@ impl Client {
             .map_err(|_| ClientError::Http("the token cannot be sent as a header".into()))?;
         value.set_sensitive(true);
         headers.insert("token", value);
+        headers.insert(
+            reqwest::header::ACCEPT_ENCODING,
+            HeaderValue::from_static(ACCEPT_ENCODING),
+        );
         let mut builder = reqwest::Client::builder();
         if is_loopback(&base) || base.scheme() != "https" {
             builder = builder.no_proxy();
@@ -227,7 +258,7 @@ impl Client {
             ("c_user_id", c_user_id.as_str()),
         ];
         let request = self.http.post(self.add_url.clone()).form(&form);
-        self.send(request).await
+        self.send(request, MAX_BODY).await
     }
 
     /// `path` joined to the base URL, or the attempt that failed on it.
@@ -245,7 +276,8 @@ impl Client {
             Ok(u) => u,
             Err(failed) => return failed,
         };
-        self.send(self.http.get(url).query(query)).await
+        self.send(self.http.get(url).query(query), LISTING_MAX_BODY)
+            .await
     }
 
     /// `POST` a form to a `v1/` path (for reading calls such as `plant/sn_plant`).
@@ -254,13 +286,15 @@ impl Client {
             Ok(u) => u,
             Err(failed) => return failed,
         };
-        self.send(self.http.post(url).form(form)).await
+        self.send(self.http.post(url).form(form), LISTING_MAX_BODY)
+            .await
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Attempt {
+    /// Sends `request` and reads its answer, at most `cap` bytes of it once decoded.
+    async fn send(&self, request: reqwest::RequestBuilder, cap: usize) -> Attempt {
         let started = Instant::now();
-        let (answer, data) = match tokio::time::timeout(self.timeout, self.exchange(request)).await
-        {
+        let exchange = self.exchange(request, cap);
+        let (answer, data) = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(answer) => answer,
             Err(_) => (Answer::Timeout, None),
         };
@@ -274,20 +308,25 @@ impl Client {
     async fn exchange(
         &self,
         request: reqwest::RequestBuilder,
+        cap: usize,
     ) -> (Answer, Option<serde_json::Value>) {
         let mut response = match request.send().await {
             Ok(r) => r,
             Err(e) => return (Answer::Connection(self.token.redact(&describe(&e))), None),
         };
         let http_status = response.status().as_u16();
+        let encoding = response
+            .headers()
+            .get(reqwest::header::CONTENT_ENCODING)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
         let mut body = Vec::new();
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    if body.len() + chunk.len() > MAX_BODY {
+                    if body.len() + chunk.len() > cap {
                         let why = format!(
-                            "HTTP {http_status} with a body over {} KiB, not the API's JSON envelope",
-                            MAX_BODY / 1024
+                            "HTTP {http_status} with a body over {}, not the API's JSON envelope",
+                            size(cap)
                         );
                         return (Answer::NotEnvelope { http_status, why }, None);
                     }
@@ -297,6 +336,13 @@ impl Client {
                 Err(e) => return (Answer::Connection(self.token.redact(&describe(&e))), None),
             }
         }
+        let body = match decode(body, encoding.as_deref(), cap) {
+            Ok(body) => body,
+            Err(e) => {
+                let why = self.token.redact(&format!("HTTP {http_status}: {e}"));
+                return (Answer::NotEnvelope { http_status, why }, None);
+            }
+        };
         let body = self.token.redact_bytes(body);
         match decode_envelope_data(&body) {
             Ok((code, msg, data)) => (
@@ -333,16 +379,32 @@ fn describe(e: &reqwest::Error) -> String {
     } else {
         "HTTP error".to_string()
     };
+    let mut parts: Vec<String> = Vec::new();
     let mut source = std::error::Error::source(e);
-    let mut seen = 0;
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
         source = s.source();
-        seen += 1;
-        if seen == 4 {
+        // An operating-system error in words, without its number.
+        let part = match s.downcast_ref::<std::io::Error>() {
+            Some(io) => crate::text::io_reason(io),
+            None => s.to_string(),
+        };
+        let part = match part.find(" (os error ") {
+            Some(cut) => part[..cut].to_string(),
+            None => part,
+        };
+        // hyper's outer layer names its internal kind (`client error (Connect)`), which says
+        // nothing the words around it do not.
+        if part.is_empty() || part.starts_with("client error (") || parts.contains(&part) {
+            continue;
+        }
+        parts.push(part);
+        if parts.len() == 4 {
             break;
         }
+    }
+    for part in parts {
+        text.push_str(": ");
+        text.push_str(&part);
     }
     text
 }

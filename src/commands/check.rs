@@ -1,170 +1,85 @@
-//! `check` (and `run --dry-run`): read and validate exactly as `run` would, send nothing.
+//! `check` (and `run --dry-run`) on the command line: the problems on stdout as they are found,
+//! then the closing count.
 
 use std::io::Write;
 
-use crate::account::{screened, Screen};
+use tokio_util::sync::CancellationToken;
+
+use super::Outcome;
 use crate::cli::CheckArgs;
-use crate::config::{input_paths, read_options, RunError};
-use crate::exit::Exit;
-use crate::input::FleetReader;
-use crate::journal::{self, triage, Next};
-use crate::outcome::Outcome;
-use crate::ui::Log;
+use crate::config::{input_paths, read_options, request_config};
+use crate::jobs::{self, CheckSettings, Finding};
+use crate::term::{views, Log};
 
 /// `check` (and `run --dry-run`): the problems on stdout, a fatal one on stderr. With
 /// `--account`, rows are also screened against the account cache (pulled first if there is none).
-pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Exit {
-    let output = super::account::check_output(args.quiet);
-    let screen = super::account::screen_for(
-        &args.account,
-        &args.server,
-        &args.request,
-        &output,
-        token_env,
-    )
-    .await;
-    let mut screen = match screen {
-        Ok(s) => s,
-        Err(e) => {
-            Log::new(false).error(&e.to_string());
-            return e.exit();
-        }
+pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
+    let mut screen = None;
+    if args.account.account {
+        let request = request_config(&args.request, &args.server, token_env)?;
+        let events = views::account_sink(&Log::new(false), args.quiet);
+        let cancel = CancellationToken::new();
+        let cache = args.account.cache.as_deref();
+        screen = Some(jobs::account::screen(cache, &request, &cancel, &events).await?);
+    }
+    let cfg = CheckSettings {
+        input: args.input.input.clone(),
+        paths: input_paths(&args.input),
+        read: read_options(&args.input)?,
     };
-    match check(args, screen.as_mut(), &mut std::io::stdout().lock()) {
-        Ok(report) => report.exit(),
-        Err(e) => {
-            Log::new(false).error(&e.to_string());
-            e.exit()
+    let mut stdout = std::io::stdout().lock();
+    // Problem lines go out in blocks: a million-row check must not make a write per row.
+    let mut block = String::new();
+    let report = jobs::check::check(&cfg, screen.as_mut(), &mut |found| {
+        match found {
+            Finding::Problem {
+                row,
+                outcome,
+                message,
+            } if !args.quiet => block.push_str(&format!("row {row}: {outcome}: {message}\n")),
+            Finding::Problem { .. } => {}
+            Finding::Damaged(w) => block.push_str(&format!("warning: {w}\n")),
+            Finding::Warning(w) if !args.quiet => block.push_str(&format!("{w}\n")),
+            Finding::Warning(_) => {}
         }
-    }
-}
-
-/// What `check` found.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct CheckReport {
-    /// Data rows read (blank rows not counted).
-    pub rows: u64,
-    /// Rows `run` would send now.
-    pub to_send: u64,
-    /// Rows that fail validation.
-    pub invalid: u64,
-    /// Rows whose serial appeared on an earlier row.
-    pub duplicate: u64,
-    /// Rows an earlier run already finished (per the results file).
-    pub done: u64,
-    /// Of the invalid rows, those whose plant or user the account lacks (`--account`).
-    pub not_in_account: u64,
-    /// Rows to send whose plant another user owns (`--account`; a warning).
-    pub owner_mismatch: u64,
-}
-
-impl CheckReport {
-    /// 3 when some rows are invalid, else 0.
-    pub fn exit(&self) -> Exit {
-        if self.invalid > 0 {
-            Exit::NeedsAttention
-        } else {
-            Exit::Success
+        if block.len() > 64 * 1024 {
+            let _ = stdout.write_all(block.as_bytes());
+            block.clear();
         }
-    }
-}
-
-/// Validates the input, writing one line per problem row (unless `quiet`) and a closing count to
-/// `out`; with a `screen`, rows the account rules out are invalid and owner mismatches warned.
-pub fn check(
-    args: &CheckArgs,
-    mut screen: Option<&mut Screen>,
-    out: &mut impl Write,
-) -> Result<CheckReport, RunError> {
-    let path = &args.input.input;
-    let results_path = input_paths(&args.input).results;
-    let options = read_options(&args.input)?;
-    let reader = FleetReader::open_with(path, &options)?;
-    let previous = journal::read_done(&results_path)?;
-    if let Some(warning) = previous.damaged.describe(&results_path) {
-        let _ = writeln!(out, "warning: {warning}");
-    }
-    let mut seen = previous.done;
-    let mut report = CheckReport::default();
-    let mut problems = String::new();
-    for item in reader {
-        let row = item?;
-        report.rows += 1;
-        let next = triage(&mut seen, row);
-        let was_to_send = matches!(next, Next::Send(..));
-        match screened(screen.as_deref_mut(), next) {
-            Next::Ended(line) => {
-                match line.outcome {
-                    Outcome::Invalid if was_to_send => {
-                        report.invalid += 1;
-                        report.not_in_account += 1;
-                    }
-                    Outcome::Invalid => report.invalid += 1,
-                    _ => report.duplicate += 1,
-                }
-                if !args.quiet {
-                    problems.push_str(&format!(
-                        "row {}: {}: {}\n",
-                        line.row, line.outcome, line.error_msg
-                    ));
-                }
-            }
-            Next::Done => report.done += 1,
-            Next::Send(..) => report.to_send += 1,
-        }
-        if problems.len() > 64 * 1024 {
-            let _ = out.write_all(problems.as_bytes());
-            problems.clear();
-        }
-    }
-    let _ = out.write_all(problems.as_bytes());
-    let mut account = String::new();
-    if let Some(screen) = screen {
-        report.owner_mismatch = screen.warned_rows();
-        if !args.quiet {
-            for line in screen.warning_lines() {
-                let _ = writeln!(out, "{line}");
-            }
-        }
-        account = format!(
-            " ({} not in the account listing of {}{}, {} on a plant another user owns)",
-            report.not_in_account,
-            screen.cache().listed_on(),
-            if screen.cache().complete() {
-                ""
-            } else {
-                ", partial"
-            },
-            report.owner_mismatch
-        );
-    }
+    });
+    let _ = stdout.write_all(block.as_bytes());
+    let report = report?;
     if report.rows == 0 {
         // A header alone (a fresh template): nothing is wrong yet, and nothing would be sent.
         let _ = writeln!(
-            out,
+            stdout,
             "{}: the {} has no rows yet: fill in plant_id, sn and c_user_id under the header, then check again",
-            path.display(),
-            if crate::input::is_spreadsheet(path) { "sheet" } else { "file" }
+            cfg.input.display(),
+            if crate::input::is_spreadsheet(&cfg.input) {
+                "sheet"
+            } else {
+                "file"
+            }
         );
-        return Ok(report);
     }
     let done = if report.done > 0 {
         format!(
             ", {} already done in {}",
             report.done,
-            results_path.display()
+            cfg.paths.results.display()
         )
     } else {
         String::new()
     };
     let _ = writeln!(
-        out,
-        "{}: {}: {} to send, {} invalid{account}, {} duplicate{done}",
-        path.display(),
+        stdout,
+        "{}: {}: {} to send, {} invalid{}, {} duplicate{done}",
+        cfg.input.display(),
         crate::text::count(report.rows, "row", "rows"),
         report.to_send,
         report.invalid,
+        report.account.as_deref().unwrap_or(""),
         report.duplicate
     );
-    Ok(report)
+    Ok(report.exit())
 }

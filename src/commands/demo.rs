@@ -1,18 +1,21 @@
-//! `demo`: the simulator in-process and the bundled sample fleet, end to end.
+//! `demo`: the simulator in-process and the bundled sample fleet, end to end: the run and verify
+//! jobs with settings built here, and the terminal's own consumers.
 
-use std::ffi::OsString;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser as _;
+use tokio_util::sync::CancellationToken;
 
-use super::{run, verify};
-use crate::cli::{Cli, Command, DemoArgs, OutputArgs};
-use crate::config::{RunConfig, Ui, VerifyConfig};
+use super::{CommandError, Outcome};
+use crate::api::Token;
+use crate::cli::DemoArgs;
+use crate::engine::{RetryPolicy, Wording};
 use crate::exit::Exit;
-use crate::journal;
-use crate::report;
-use crate::ui::Log;
+use crate::input::ReadOptions;
+use crate::jobs::{RequestConfig, RunSettings, VerifySettings};
+use crate::paths::Paths;
+use crate::term::{log, signals, views, Ui};
+use crate::{jobs, journal, report};
 use growatt_sim as sim;
 
 /// The sample fleet, compiled in so the demo works from any folder.
@@ -21,35 +24,8 @@ pub const SAMPLE_FLEET: &str = include_str!("../../samples/fleet.csv");
 pub const SAMPLE_FIXTURE: &str = include_str!("../../samples/fixture.json");
 
 /// `demo`: 0 when it ran end to end.
-pub async fn execute(args: DemoArgs) -> Exit {
-    let log = Log::new(args.output.log_format == crate::cli::LogFormat::Json);
-    match demo(args).await {
-        Ok(exit) => exit,
-        Err(e) => {
-            log.error(&format!("{e:#}"));
-            Exit::Fatal
-        }
-    }
-}
-
-/// The command line a person would type for `words`, parsed as the CLI parses it, with the
-/// demo's own output flags.
-fn parse(words: &[OsString], output: &OutputArgs) -> anyhow::Result<Command> {
-    let cli = Cli::try_parse_from(
-        std::iter::once(OsString::from("growatt-onboard")).chain(words.iter().cloned()),
-    )
-    .map_err(|e| anyhow::anyhow!("the demo's own command line is wrong: {e}"))?;
-    Ok(match cli.command {
-        Command::Run(mut a) => {
-            a.output = output.clone();
-            Command::Run(a)
-        }
-        Command::Verify(mut a) => {
-            a.output = output.clone();
-            Command::Verify(a)
-        }
-        other => other,
-    })
+pub async fn execute(args: DemoArgs) -> Outcome {
+    demo(args).await.map_err(CommandError::Demo)
 }
 
 /// Runs the demo; returns 0 when it ran end to end (the sample fleet has rows that need attention
@@ -66,6 +42,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
             .context("cannot create a folder under the system's temp dir; pass --dir")?
             .keep(),
     };
+    if args.ui {
+        return page(&args, &dir).await;
+    }
     let fleet = dir.join("fleet.csv");
     let html = dir.join("report.html");
     // A folder used before (or holding a file of the user's under one of these names) keeps
@@ -86,70 +65,66 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
     std::fs::write(dir.join("fixture.json"), SAMPLE_FIXTURE)
         .with_context(|| format!("cannot write the fixture in {}", dir.display()))?;
 
-    let sim_cfg = sim::SimConfig {
-        latency: Duration::from_millis(40),
-        jitter: Duration::from_millis(30),
-        fail_rate: 0.05,
-        seed: 42,
-        ..sim::SimConfig::default()
-    };
-    let server = sim::start("127.0.0.1:0".parse()?, sim_cfg)
-        .await
-        .context("cannot start the simulator on loopback")?;
+    let server = start_sim().await?;
     let ui = Ui::from_args(&args.output);
-    let log = ui.log();
+    let tlog = &ui.log();
     if !ui.quiet {
-        log.notice(&format!(
+        tlog.notice(&format!(
             "growatt-onboard demo: simulator on {}, fleet {}, pace {}",
             server.base_url(),
             fleet.display(),
             args.rate
         ));
     }
-    let base = server.base_url();
-    let rate = args.rate.to_string();
-    let pace: Vec<OsString> = [
-        "--base-url",
-        base.as_str(),
-        "--rate",
-        rate.as_str(),
-        "--concurrency",
-        "4",
-        "--timeout",
-        "10",
-        "--throttle-pause",
-        "5s",
-    ]
-    .map(OsString::from)
-    .to_vec();
+    let request = RequestConfig {
+        base: crate::api::resolve_base(server.base_url().as_str())?,
+        token: Token::new(sim::DEFAULT_TOKEN)
+            .map_err(|why| anyhow::anyhow!("the simulator's token: {why}"))?,
+        timeout: Duration::from_secs(10),
+        rate: args.rate,
+        concurrency: 4,
+        policy: RetryPolicy::default(),
+        throttle_pause: Duration::from_secs(5),
+        max_runtime: None,
+    };
+    let paths = Paths::of_input(&fleet, None);
     // The demo starts over each time, like its simulator.
-    let mut words = vec![
-        "run".into(),
-        fleet.clone().into_os_string(),
-        "--restart".into(),
-    ];
-    words.extend(pace.iter().cloned());
-    let Command::Run(run_args) = parse(&words, &args.output)? else {
-        anyhow::bail!("the demo's run command line did not parse as run");
+    let run = RunSettings {
+        input: fleet.clone(),
+        paths: paths.clone(),
+        request: request.clone(),
+        restart: true,
+        read: ReadOptions::default(),
+        account: None,
+        count_rows: ui.progress_mode() != crate::term::Mode::Hidden,
+        attempt_events: ui.verbose >= 2,
+        leave_throttled: false,
+        wording: Wording::CommandLine,
     };
-    let cfg = RunConfig::from_args(&run_args, Some(sim::DEFAULT_TOKEN))?;
-    let paths = cfg.paths.clone();
-    let mut words = vec!["verify".into(), paths.results.clone().into_os_string()];
-    words.extend(pace);
-    let Command::Verify(verify_args) = parse(&words, &args.output)? else {
-        anyhow::bail!("the demo's verify command line did not parse as verify");
+    let verify = VerifySettings {
+        results: paths.results.clone(),
+        out: paths.verify.clone(),
+        request,
+        locate: false,
+        attempt_events: ui.verbose >= 2,
+        wording: Wording::CommandLine,
     };
-    let verify_cfg = VerifyConfig::from_args(&verify_args, Some(sim::DEFAULT_TOKEN))?;
     // Earlier verify lines are set aside too.
-    journal::set_aside(&verify_cfg.out)?;
-    let report = run::run(cfg).await?;
-    report.print(&log, ui.quiet);
+    journal::set_aside(&verify.out)?;
+    let cancel = CancellationToken::new();
+    let _signals = signals::watch(&cancel, tlog);
+    let view = views::RunView::new(tlog, ui);
+    let ran = jobs::run::run(run, &cancel, view.sink()).await;
+    view.finish();
+    let report = ran?;
+    views::print_summary(tlog, &report.summary, ui.quiet);
     // Then confirm the links: devices that are offline in the fixture stay pending.
-    let out = verify_cfg.out.clone();
-    let verified = verify::verify(verify_cfg).await?;
+    let out = verify.out.clone();
+    let events = views::verify_sink(tlog, ui);
+    let verified = jobs::verify::verify(verify, &cancel, events).await?;
     let stats = server.stats();
     server.shutdown().await;
-    log.block(&verified.render());
+    tlog.block(&verified.render());
     let mut said = format!(
         "demo folder: {}\nresults: {}\nsummary: {}\nverify: {}\n",
         dir.display(),
@@ -184,9 +159,64 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
             aside.display()
         ));
     }
-    crate::ui::log::stdout(said.as_bytes());
+    log::stdout(said.as_bytes());
     Ok(match report.exit {
         Exit::Success | Exit::NeedsAttention => Exit::Success,
         other => other,
     })
+}
+
+/// The demo's simulator: a little latency and 5 % transient failures, on loopback.
+async fn start_sim() -> anyhow::Result<sim::SimServer> {
+    let sim_cfg = sim::SimConfig {
+        latency: Duration::from_millis(40),
+        jitter: Duration::from_millis(30),
+        fail_rate: 0.05,
+        seed: 42,
+        ..sim::SimConfig::default()
+    };
+    sim::start("127.0.0.1:0".parse()?, sim_cfg)
+        .await
+        .context("cannot start the simulator on loopback")
+}
+
+/// `demo --ui`: the web page against the simulator, with the sample fleet loaded, until Ctrl-C.
+async fn page(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<Exit> {
+    let server = start_sim().await?;
+    let fleets = dir.join("fleets");
+    std::fs::create_dir_all(&fleets)
+        .with_context(|| format!("cannot create {}", fleets.display()))?;
+    if crate::web::fleet_count(&fleets) == 0 {
+        crate::web::add_fleet(&fleets, "fleet.csv", SAMPLE_FLEET.as_bytes())
+            .with_context(|| format!("cannot place the sample fleet in {}", fleets.display()))?;
+    }
+    let token = Token::new(sim::DEFAULT_TOKEN)
+        .map_err(|why| anyhow::anyhow!("the simulator's token: {why}"))?;
+    let settings = crate::web::UiSettings {
+        listen: "127.0.0.1:0".parse()?,
+        dir: fleets,
+        server: crate::web::Server {
+            base: crate::api::resolve_base(server.base_url().as_str())?,
+            region: None,
+            token: Some((token, crate::web::TokenSource::Environment)),
+        },
+        defaults: crate::web::Defaults {
+            timeout: Duration::from_secs(10),
+            rate: args.rate,
+            concurrency: 4,
+            policy: RetryPolicy::default(),
+            throttle_pause: Duration::from_secs(5),
+        },
+        cache: Some(dir.join("account-cache")),
+    };
+    let log = Ui::from_args(&args.output).log();
+    log.notice(&format!(
+        "growatt-onboard demo: the simulator is on {}; the page below rehearses the sample fleet against it",
+        server.base_url()
+    ));
+    crate::web::serve(settings, !args.no_open, &log)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    server.shutdown().await;
+    Ok(Exit::Success)
 }

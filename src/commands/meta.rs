@@ -2,41 +2,38 @@
 
 use std::path::Path;
 
+use super::{CommandError, Outcome};
 use crate::cli::{Cli, CompletionsArgs, ManpageArgs};
 use crate::exit::Exit;
-use crate::ui::log::{self, Log};
+use crate::term::log;
 
 /// `completions SHELL`: the script on stdout.
-pub fn completions(args: &CompletionsArgs) -> Exit {
+pub fn completions(args: &CompletionsArgs) -> Outcome {
     let mut cmd = <Cli as clap::CommandFactory>::command();
     let mut buf = Vec::new();
     clap_complete::generate(args.shell, &mut cmd, "growatt-onboard", &mut buf);
     log::stdout(&buf);
-    Exit::Success
+    Ok(Exit::Success)
 }
 
 /// `manpage DIR`: growatt-onboard.1 and one page per command.
-pub fn manpage(args: &ManpageArgs) -> Exit {
-    match write_manpages(&args.dir) {
-        Ok(n) => {
-            log::stdout(format!("wrote {n} man pages to {}\n", args.dir.display()).as_bytes());
-            Exit::Success
-        }
-        Err(e) => {
-            Log::new(false).error(&format!(
-                "cannot write man pages to {}: {}",
-                args.dir.display(),
-                crate::text::io_reason(&e)
-            ));
-            Exit::Fatal
-        }
-    }
+pub fn manpage(args: &ManpageArgs) -> Outcome {
+    let n = write_manpages(&args.dir).map_err(|e| {
+        CommandError::Fatal(format!(
+            "cannot write man pages to {}: {}",
+            args.dir.display(),
+            crate::text::io_reason(&e)
+        ))
+    })?;
+    log::stdout(format!("wrote {n} man pages to {}\n", args.dir.display()).as_bytes());
+    Ok(Exit::Success)
 }
 
 /// growatt-onboard.1 and growatt-onboard-COMMAND.1 for every command.
 fn write_manpages(dir: &Path) -> std::io::Result<usize> {
     std::fs::create_dir_all(dir)?;
-    let cmd = <Cli as clap::CommandFactory>::command();
+    // `help` is a word on the command line, not a page of its own.
+    let cmd = <Cli as clap::CommandFactory>::command().disable_help_subcommand(true);
     let mut n = 0;
     let mut render = |name: String, cmd: clap::Command| -> std::io::Result<()> {
         let mut buf = Vec::new();
@@ -53,8 +50,13 @@ fn write_manpages(dir: &Path) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// One man page: clap's sections, then EXIT STATUS and ENVIRONMENT, then the version.
+/// One man page: clap's sections (a DESCRIPTION only where it says more than NAME), then FILES,
+/// EXIT STATUS and ENVIRONMENT, then the version.
 fn render_page(cmd: clap::Command, w: &mut Vec<u8>) -> std::io::Result<()> {
+    let main = !cmd.get_name().starts_with("growatt-onboard-");
+    let says_more = cmd
+        .get_long_about()
+        .is_some_and(|l| Some(l.to_string()) != cmd.get_about().map(|a| a.to_string()));
     let has_options = cmd.get_arguments().any(|a| !a.is_hide_set());
     let has_commands = cmd.has_subcommands();
     let has_extra = cmd.get_after_help().is_some() || cmd.get_after_long_help().is_some();
@@ -63,7 +65,11 @@ fn render_page(cmd: clap::Command, w: &mut Vec<u8>) -> std::io::Result<()> {
     man.render_title(w)?;
     man.render_name_section(w)?;
     man.render_synopsis_section(w)?;
-    man.render_description_section(w)?;
+    if main {
+        w.extend_from_slice(DESCRIPTION.as_bytes());
+    } else if says_more {
+        man.render_description_section(w)?;
+    }
     if has_options {
         man.render_options_section(w)?;
     }
@@ -73,12 +79,49 @@ fn render_page(cmd: clap::Command, w: &mut Vec<u8>) -> std::io::Result<()> {
     if has_extra {
         man.render_extra_section(w)?;
     }
+    w.extend_from_slice(FILES.as_bytes());
     w.extend_from_slice(EXIT_AND_ENVIRONMENT.as_bytes());
     if has_version {
         man.render_version_section(w)?;
     }
     Ok(())
 }
+
+/// The main page's DESCRIPTION, in roff: what NAME says, told at length.
+const DESCRIPTION: &str = r#".SH DESCRIPTION
+\fBgrowatt\-onboard\fR reads a fleet spreadsheet of (plant_id, sn, c_user_id) rows and calls the
+ShineServer OpenAPI \fBPOST /v1/device/sn/add\fR once per device, at a pace the account allows, with
+retries for transient failures and a per\-row wait when the API throttles. Every row ends in a
+results CSV beside the fleet; running the same command again continues where it stopped. \fBcheck\fR
+validates a fleet without sending, \fBverify\fR confirms the links, \fBreport\fR summarises the
+results, and \fBui\fR serves the same work as a local web page.
+"#;
+
+/// The FILES section every page shares, in roff.
+const FILES: &str = r#".SH FILES
+.TP
+\fIFLEET\fB.results.csv\fR
+The results: one line per row as it ends (the latest line of a row counts). \fB\-o\fR names another.
+.TP
+\fIFLEET\fB.results.summary.json\fR, \fIFLEET\fB.results.history.jsonl\fR
+The last run's summary, and every run's, one JSON line each.
+.TP
+\fIFLEET\fB.results.verify.csv\fR
+What \fBverify\fR found, one line per row it checked.
+.TP
+\fIFLEET\fB.results.csv.lock\fR
+Held while a run or verify writes the results; a second one is refused.
+.TP
+\fBgrowatt\-onboard.toml\fR
+Saved settings beside the fleet (or \fB\-\-config\fR \fIPATH\fR): the long flags' names and a
+\fB[columns]\fR table.
+.TP
+The platform's cache folder (\fB~/.cache/growatt\-onboard\fR on Linux)
+The account caches of \fBaccount pull\fR, per server and token.
+.TP
+The platform's data folder (\fB~/.local/share/growatt\-onboard/fleets\fR on Linux)
+The fleets uploaded to the page of \fBui\fR, one folder each.
+"#;
 
 /// The EXIT STATUS and ENVIRONMENT sections every page shares, in roff.
 const EXIT_AND_ENVIRONMENT: &str = r#".SH "EXIT STATUS"

@@ -1,59 +1,46 @@
 //! `report`: a results file summarised as text on stdout, as an HTML page, or as a spreadsheet.
 
+use super::{CommandError, Outcome};
 use crate::cli::ReportArgs;
 use crate::exit::Exit;
 use crate::report::{self, ReportData};
-use crate::ui::log::{self, Log};
+use crate::term::log::{self, Log};
 
 /// `report`: exit 3 when rows need attention, as `run` would have ended; 1 when the file cannot
 /// be read or a page or workbook written.
-pub fn execute(args: &ReportArgs) -> Exit {
+pub fn execute(args: &ReportArgs) -> Outcome {
     let log = Log::new(false);
-    let data = match report::load(&args.results) {
-        Ok(data) => data,
-        Err(e) => {
-            log.error(&e.to_string());
-            return e.exit();
-        }
-    };
+    let data = report::load(&args.results)?;
     if let Some(warning) = data.damaged.describe(&data.results) {
         log.notice(&format!("growatt-onboard: {warning}"));
     }
     if args.html.is_none() && args.xlsx.is_none() {
         log::stdout(report::render_text(&data).as_bytes());
-        return data_exit(&data);
+        return Ok(data_exit(&data));
     }
     if let Some(path) = &args.html {
-        if let Err(e) = report::write_html(&data, path) {
-            log.error(&format!(
+        report::write_html(&data, path).map_err(|e| {
+            CommandError::Fatal(format!(
                 "cannot write {}: {}",
                 path.display(),
                 crate::text::io_reason(&e)
-            ));
-            return Exit::Fatal;
-        }
+            ))
+        })?;
         log::stdout(format!("{}\n", path.display()).as_bytes());
     }
     if let Some(path) = &args.xlsx {
-        match report::write_xlsx(&args.results, path) {
-            Ok(written) => {
-                if written.left_out > 0 {
-                    log.notice(&format!(
-                        "growatt-onboard: warning: {}: a sheet holds {} rows; the last {} are in the results file only",
-                        path.display(),
-                        report::xlsx::MAX_ROWS,
-                        written.left_out
-                    ));
-                }
-                log::stdout(format!("{}\n", path.display()).as_bytes());
-            }
-            Err(e) => {
-                log.error(&e.to_string());
-                return Exit::Fatal;
-            }
+        let written = report::write_xlsx(&args.results, path)?;
+        if written.left_out > 0 {
+            log.notice(&format!(
+                "growatt-onboard: warning: {}: a sheet holds {} rows; the last {} are in the results file only",
+                path.display(),
+                report::xlsx::MAX_ROWS,
+                written.left_out
+            ));
         }
+        log::stdout(format!("{}\n", path.display()).as_bytes());
     }
-    data_exit(&data)
+    Ok(data_exit(&data))
 }
 
 /// A report's exit code: 3 when rows need attention, else 0 (as `run` would have ended).

@@ -1,30 +1,20 @@
 //! `sim`: the simulator served on loopback until Ctrl-C.
 
+use super::{CommandError, Outcome};
 use crate::cli::SimArgs;
 use crate::exit::Exit;
-use crate::ui::Log;
 use growatt_sim as sim;
 
 /// `sim`: serves until a signal; a non-loopback address is a usage error.
-pub async fn execute(args: &SimArgs) -> Exit {
+pub async fn execute(args: &SimArgs) -> Outcome {
     // The simulator reports through `tracing`: warnings by default, more with
     // GROWATT_ONBOARD_LOG=debug.
     init_logging();
-    let log = Log::new(false);
-    let cfg = match config(args) {
-        Ok(cfg) => cfg,
-        Err(e) => {
-            log.error(&e.to_string());
-            return Exit::Usage;
-        }
-    };
-    match sim::serve_until_signal(args.listen, cfg).await {
-        Ok(()) => Exit::Success,
-        Err(e) => {
-            log.error(&e.to_string());
-            Exit::Fatal
-        }
-    }
+    let cfg = config(args).map_err(|e| CommandError::Usage(e.to_string()))?;
+    sim::serve_until_signal(args.listen, cfg)
+        .await
+        .map_err(|e| CommandError::Fatal(e.to_string()))?;
+    Ok(Exit::Success)
 }
 
 /// Logging for the simulator, on stderr.
@@ -66,5 +56,6 @@ fn config(args: &SimArgs) -> anyhow::Result<sim::SimConfig> {
         seed: args.seed,
         link_delay: args.link_delay,
         open_world: args.open_world,
+        brotli_plant_list: args.brotli_plant_list,
     })
 }

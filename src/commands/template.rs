@@ -2,48 +2,40 @@
 
 use std::path::Path;
 
+use super::{CommandError, Outcome};
 use crate::cli::TemplateArgs;
 use crate::exit::Exit;
 use crate::template;
-use crate::ui::log::{self, Log};
+use crate::term::log;
 
 /// `template`: 0 when written; 2 for a name that is neither .xlsx nor .csv; 1 when the file
 /// exists (it may be a filled-in fleet: never overwritten without `--force`) or cannot be written.
-pub fn execute(args: &TemplateArgs) -> Exit {
-    let log = Log::new(false);
+pub fn execute(args: &TemplateArgs) -> Outcome {
     let path = &args.path;
     let Some(kind) = Kind::of(path) else {
-        log.error(&format!(
+        return Err(CommandError::Usage(format!(
             "{}: the template is an .xlsx workbook or a .csv file; give a name ending in .xlsx (or .csv), e.g. fleet.xlsx",
             path.display()
-        ));
-        return Exit::Usage;
+        )));
     };
     if !args.force && std::fs::symlink_metadata(path).is_ok() {
-        log.error(&format!(
+        return Err(CommandError::Fatal(format!(
             "{} already exists and may hold a fleet; choose another name, or pass --force to replace it",
             path.display()
-        ));
-        return Exit::Fatal;
+        )));
     }
     let bytes = match kind {
-        Kind::Xlsx => match template::xlsx() {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                log.error(&format!("cannot build the template workbook: {e}"));
-                return Exit::Fatal;
-            }
-        },
+        Kind::Xlsx => template::xlsx()
+            .map_err(|e| CommandError::Fatal(format!("cannot build the template workbook: {e}")))?,
         Kind::Csv => template::csv().into_bytes(),
     };
-    if let Err(e) = crate::files::write_whole(path, &bytes) {
-        log.error(&format!(
+    crate::files::write_whole(path, &bytes).map_err(|e| {
+        CommandError::Fatal(format!(
             "cannot write {}: {}",
             path.display(),
             crate::text::io_reason(&e)
-        ));
-        return Exit::Fatal;
-    }
+        ))
+    })?;
     let what = match kind {
         Kind::Xlsx => format!(
             "fill in the sheet {} (the sheet {} says how)",
@@ -60,7 +52,7 @@ pub fn execute(args: &TemplateArgs) -> Exit {
         )
         .as_bytes(),
     );
-    Exit::Success
+    Ok(Exit::Success)
 }
 
 /// What the name asks for.

@@ -1,7 +1,8 @@
 //! The request machinery every command that calls the API shares: the scheduler (due times, a
 //! slot among `--concurrency`, the pace), the send, the policy's verdict, per-row deferral on
 //! 10012, retries with backoff, the diagnoses of a run's first answers, account-level stops,
-//! `--max-runtime`, and Ctrl-C/SIGTERM.
+//! the run's time limit, and cancellation from outside (the front turns Ctrl-C, SIGTERM or a
+//! Stop button into it). It reports what it learns as [`EngineEvent`]s and prints nothing.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -13,19 +14,19 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{Answer, Attempt, Client};
 use crate::outcome::Outcome;
-use crate::ui::Log;
 use crate::units::Rate;
 
+pub mod events;
 pub mod pacer;
 pub mod policy;
 pub mod schedule;
-mod signals;
 mod stop;
 
+pub use events::{EngineEvent, Sink};
 pub use pacer::{PaceStatus, Pacer};
 pub use policy::{ListingVerdict, LocateVerdict, RetryPolicy, Symptom, Verdict};
 pub use schedule::{Class, Scheduler, Waiting};
-pub use stop::Stop;
+pub use stop::{Stop, Wording};
 
 /// How many answers at the start of a run decide that the setup, not the rows, is at fault.
 const PROBE: u32 = 5;
@@ -45,12 +46,8 @@ pub struct EngineConfig {
     pub throttle_pause: Duration,
     /// Stop starting requests after this long.
     pub max_runtime: Option<Duration>,
-    /// Print the throttle notices (not in quiet mode).
-    pub announce: bool,
-    /// Explain what the run learns about the API's limits (`-v`).
-    pub explain: bool,
-    /// Print a line per request (`-vv`).
-    pub trace_requests: bool,
+    /// Emit an [`EngineEvent::Attempt`] per request (a consumer that shows every request).
+    pub attempt_events: bool,
 }
 
 /// How one call ended.
@@ -160,14 +157,14 @@ pub struct Engine {
     outlasted: AtomicBool,
     /// Request counters.
     pub counters: Counters,
-    /// Where notices go.
-    pub log: Log,
+    /// Where events go.
+    events: Sink<EngineEvent>,
     deadline: Option<Instant>,
 }
 
 impl Engine {
-    /// Sets up the machinery; the `--max-runtime` clock starts now.
-    pub fn new(client: Client, cfg: EngineConfig, log: Log) -> Arc<Engine> {
+    /// Sets up the machinery; the time limit's clock starts now.
+    pub fn new(client: Client, cfg: EngineConfig, events: Sink<EngineEvent>) -> Arc<Engine> {
         Arc::new(Engine {
             client,
             pacer: Pacer::new(cfg.rate),
@@ -178,20 +175,25 @@ impl Engine {
             cooldown_model: AtomicBool::new(false),
             outlasted: AtomicBool::new(false),
             counters: Counters::default(),
-            log,
+            events,
             deadline: cfg.max_runtime.map(|d| Instant::now() + d),
             cfg,
         })
     }
 
-    /// Starts the scheduler and the tasks that watch the signals and the `--max-runtime`
-    /// clock; they end with the returned guard.
-    pub fn watch(self: &Arc<Engine>) -> Watchers {
+    /// Starts the scheduler and the tasks that watch `cancel` (the front's word to stop: the
+    /// run then starts nothing more, and the items in flight end) and the time limit; they end
+    /// with the returned guard.
+    pub fn watch(self: &Arc<Engine>, cancel: &CancellationToken) -> Watchers {
         let engine = self.clone();
-        let mut tasks = vec![
-            tokio::spawn(async move { engine.scheduler.dispatch(&engine.pacer).await }),
-            tokio::spawn(signals::watch(self.clone(), signals::install())),
-        ];
+        let mut tasks = vec![tokio::spawn(async move {
+            engine.scheduler.dispatch(&engine.pacer).await
+        })];
+        let (engine, cancel) = (self.clone(), cancel.clone());
+        tasks.push(tokio::spawn(async move {
+            cancel.cancelled().await;
+            engine.halt(Stop::Interrupted);
+        }));
         if let Some(deadline) = self.deadline {
             let engine = self.clone();
             tasks.push(tokio::spawn(async move {
@@ -268,6 +270,11 @@ impl Engine {
         (stop, p.undecided())
     }
 
+    /// Whether callers should name their items for [`EngineEvent::Attempt`] events.
+    pub fn attempt_events(&self) -> bool {
+        self.cfg.attempt_events
+    }
+
     /// The retry policy in force.
     pub fn policy(&self) -> &RetryPolicy {
         &self.cfg.policy
@@ -333,12 +340,13 @@ impl Engine {
             // The answer is in: the server saw the request before this moment.
             let answered = Instant::now();
             self.scheduler.release(ticket.permit, &self.pacer);
-            if self.cfg.trace_requests {
-                self.log.notice(&format!(
-                    "{label}: attempt {sent}: {} in {} ms",
-                    attempt.answer,
-                    attempt.latency.as_millis()
-                ));
+            if self.cfg.attempt_events {
+                self.events.emit(EngineEvent::Attempt {
+                    label: label.to_string(),
+                    attempt: sent,
+                    answer: attempt.answer.to_string(),
+                    latency: attempt.latency,
+                });
             }
             if let Answer::Envelope { code, .. } = &attempt.answer {
                 last_code = Some(*code);
@@ -444,29 +452,18 @@ impl Engine {
             self.counters.refused_first.fetch_add(1, Ordering::Relaxed);
             let pause = ACCOUNT_PAUSE.min(self.cfg.throttle_pause);
             if let Some(pace) = self.pacer.refused(epoch, pause) {
-                if self.cfg.announce {
-                    self.log.notice(&format!(
-                        "growatt-onboard: paused by the API's rate limit (10012) for {:.1}s: new rows were refused at this pace (account-wide limit); pace now {pace:.2}/s, settling below the refused pace; refused rows are sent again after the cooldown",
-                        pause.as_secs_f64()
-                    ));
-                }
+                self.events.emit(EngineEvent::Paused { pause, pace });
             }
         } else if !self.cooldown_model.swap(true, Ordering::Relaxed) {
             self.scheduler.retries_wait_long();
-            if !self.cfg.explain {
-                return;
-            }
-            let secs = self.cfg.throttle_pause.as_secs();
-            self.log.notice(&format!(
-                "growatt-onboard: the API refused a repeated request (10012): per-request cooldown; retries now wait {}:{:02} after their previous attempt, other rows keep flowing",
-                secs / 60,
-                secs % 60
-            ));
+            self.events.emit(EngineEvent::CooldownLearnt {
+                cooldown: self.cfg.throttle_pause,
+            });
         }
     }
 }
 
-/// The signal and clock watchers of a run; dropping or [`Watchers::end`]ing them stops them.
+/// The scheduler, cancellation and clock watchers of a run; dropping or [`Watchers::end`]ing them stops them.
 pub struct Watchers {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }

@@ -68,6 +68,11 @@ struct State {
     ceiling: Option<f64>,
     /// The lowest pace ever refused, for the summary's suggested `--rate`.
     lowest_refused: Option<f64>,
+    /// Clean answers in a row at the current pace.
+    clean_at_pace: u32,
+    /// The highest pace that [`HELD_AFTER`] clean answers in a row were sent at: the suggested
+    /// `--rate` is never above it.
+    highest_held: Option<f64>,
     /// Requests sent since the pace was last lowered.
     sent_since_decrease: u32,
     /// When the last requests went out, oldest first (at most [`MAX_IN_WINDOW`]).
@@ -101,7 +106,13 @@ pub struct PaceStatus {
     pub pauses: u32,
     /// The lowest pace the API refused, if any.
     pub lowest_refused: Option<f64>,
+    /// The highest pace the run held without a refusal (for [`HELD_AFTER`] answers), if any.
+    pub highest_held: Option<f64>,
 }
+
+/// Clean answers in a row at one pace before the run counts that pace as held: enough that a
+/// limit with a burst allowance (a bucket of 10) cannot hide a pace above it.
+pub const HELD_AFTER: u32 = 50;
 
 /// The next slot a request may take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +139,8 @@ impl Pacer {
                 pauses: 0,
                 ceiling: None,
                 lowest_refused: None,
+                clean_at_pace: 0,
+                highest_held: None,
                 sent_since_decrease: SENDS_BETWEEN_DECREASES,
                 sent: VecDeque::new(),
             }),
@@ -238,6 +251,7 @@ impl Pacer {
         s.paused_until = Some(until);
         s.per_second = (refused / 2.0).max(self.target * FLOOR_SHARE);
         s.period = period(s.per_second);
+        s.clean_at_pace = 0;
         // The schedule starts afresh after the pause: no slot saved up during it.
         s.next = until;
         s.clean = 0;
@@ -248,6 +262,11 @@ impl Pacer {
     /// towards 90 % of the refused pace; a long clean stretch there probes the ceiling higher.
     pub fn clean(&self) {
         let mut s = self.lock();
+        s.clean_at_pace = s.clean_at_pace.saturating_add(1);
+        if s.clean_at_pace >= HELD_AFTER {
+            let pace = s.per_second;
+            s.highest_held = Some(s.highest_held.map_or(pace, |h| h.max(pace)));
+        }
         let cap = s
             .ceiling
             .map_or(self.target, |c| (c * SETTLE_SHARE).min(self.target));
@@ -267,6 +286,7 @@ impl Pacer {
             s.clean = 0;
             s.per_second = (s.per_second + self.target * STEP_SHARE).min(cap);
             s.period = period(s.per_second);
+            s.clean_at_pace = 0;
         }
     }
 
@@ -278,6 +298,7 @@ impl Pacer {
             paused_until: s.paused_until.filter(|u| *u > Instant::now()),
             pauses: s.pauses,
             lowest_refused: s.lowest_refused,
+            highest_held: s.highest_held,
         }
     }
 }
@@ -285,6 +306,20 @@ impl Pacer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pace_counts_as_held_after_enough_clean_answers_at_it() {
+        let p = Pacer::new("10/s".parse().unwrap());
+        for _ in 0..HELD_AFTER - 1 {
+            p.clean();
+        }
+        assert_eq!(p.status().highest_held, None);
+        p.clean();
+        assert_eq!(p.status().highest_held, Some(10.0));
+        let e = take_now(&p);
+        p.refused(e, Duration::from_millis(1));
+        assert_eq!(p.status().highest_held, Some(10.0), "held once, kept");
+    }
 
     fn take_now(p: &Pacer) -> u64 {
         match p.slot(Instant::now()) {

@@ -153,6 +153,11 @@ impl Scheduler {
         self.last_rows.store(true, AtomicOrdering::Relaxed);
     }
 
+    /// Whether every row of the input has been handed to the scheduler.
+    pub fn all_rows_in(&self) -> bool {
+        self.last_rows.load(AtomicOrdering::Relaxed)
+    }
+
     /// The run has learnt that a retry must wait out the API's cooldown after its previous
     /// attempt.
     pub fn retries_wait_long(&self) {

@@ -9,6 +9,9 @@ pub enum Stop {
     MaxRuntime,
     /// A row's cooldown after a 10012 would outlast `--max-runtime`.
     Throttled,
+    /// Only rows waiting out the API's cooldown were left, and the run was told to leave them
+    /// for the next run (`--leave-throttled`).
+    LeftThrottled,
     /// The API answered -1: the base URL is a legacy host name; the new one is named.
     LegacyDomain {
         /// The base URL to use instead.
@@ -40,7 +43,7 @@ impl Stop {
     /// The exit code this stop calls for.
     pub fn exit(&self) -> Exit {
         match self {
-            Stop::MaxRuntime | Stop::Throttled => Exit::Incomplete,
+            Stop::MaxRuntime | Stop::Throttled | Stop::LeftThrottled => Exit::Incomplete,
             Stop::Interrupted => Exit::Interrupted,
             Stop::LegacyDomain { .. }
             | Stop::Unreachable { .. }
@@ -52,19 +55,55 @@ impl Stop {
         }
     }
 
-    /// What to tell the person.
-    pub fn describe(&self) -> String {
+    /// What to tell the person, in the words of the front they use: a command line names its
+    /// flags, a page its buttons and fields ([`Stop`]'s `Display`).
+    pub fn describe_for(&self, wording: Wording) -> String {
+        if wording == Wording::Page {
+            return self.to_string();
+        }
         match self {
             Stop::MaxRuntime => "--max-runtime reached; run the same command again to continue".into(),
             Stop::Throttled => "rows refused by the API's rate limit (10012) could not be sent again within --max-runtime; run again later to send them".into(),
-            Stop::Interrupted => "interrupted; every row that ended is in the results file, run again to continue".into(),
+            Stop::LeftThrottled => "only rows refused by the API's rate limit (10012) were left, and --leave-throttled leaves them for the next run; run the same command again after the cooldown (about 5 minutes) to send them".into(),
             Stop::LegacyDomain { new_base } => format!("the API answered -1: this is a legacy host name that no longer serves the OpenAPI; use the new domain {new_base} (pick it with --region, or --base-url)"),
             Stop::Denied => "the API refused the token (10011, permission denied) on every first answer of the run; likely causes, most likely first: the wrong --region (a token works on its own regional server only); this machine's IP is not on the token's whitelist; an end-user (ShinePhone) token instead of the installer's OSS API token; the public test token on a production server. Check the token (GROWATT_TOKEN or --token-file) and --region".into(),
             Stop::Unreachable { base } => format!("cannot reach {base}: check the network, a proxy, or --region"),
             Stop::NotApi { base } => format!("{base} answered with a web page (a login page or other HTML) instead of the OpenAPI's JSON: the base URL is not the OpenAPI; check --base-url or --region"),
-            Stop::Unwritable(e) => format!("cannot write the results file: {e}"),
-            Stop::Unreadable(e) => format!("cannot read the input any further: {e}"),
-            Stop::Internal(e) => e.clone(),
+            _ => self.to_string(),
+        }
+    }
+
+    /// What to tell a person at a terminal: [`Stop::describe_for`] the command line.
+    pub fn describe(&self) -> String {
+        self.describe_for(Wording::CommandLine)
+    }
+}
+
+/// Which front a person uses, for words that name its controls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wording {
+    /// Flags and commands.
+    #[default]
+    CommandLine,
+    /// The local web page: its fields and buttons.
+    Page,
+}
+
+/// The stop in words that assume no particular front.
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::MaxRuntime => f.write_str("the run's time limit was reached; start it again to continue"),
+            Stop::Throttled => f.write_str("rows refused by the API's rate limit (10012) could not be sent again within the run's time limit; run again later to send them"),
+            Stop::LeftThrottled => f.write_str("only rows refused by the API's rate limit (10012) were left, and they were left for the next run; start it again after the cooldown (about 5 minutes) to send them"),
+            Stop::Interrupted => f.write_str("interrupted; every row that ended is in the results file, run again to continue"),
+            Stop::LegacyDomain { new_base } => write!(f, "the API answered -1: this is a legacy host name that no longer serves the OpenAPI; use the new domain {new_base} (pick the region or the server address)"),
+            Stop::Denied => f.write_str("the API refused the token (10011, permission denied) on every first answer of the run; likely causes, most likely first: the wrong region (a token works on its own regional server only); this machine's IP is not on the token's whitelist; an end-user (ShinePhone) token instead of the installer's OSS API token; the public test token on a production server. Check the token and the region"),
+            Stop::Unreachable { base } => write!(f, "cannot reach {base}: check the network, a proxy, or the region"),
+            Stop::NotApi { base } => write!(f, "{base} answered with a web page (a login page or other HTML) instead of the OpenAPI's JSON: the server address is not the OpenAPI; check it or the region"),
+            Stop::Unwritable(e) => write!(f, "cannot write the results file: {e}"),
+            Stop::Unreadable(e) => write!(f, "cannot read the input any further: {e}"),
+            Stop::Internal(e) => f.write_str(e),
         }
     }
 }
@@ -91,6 +130,18 @@ mod tests {
             Stop::Unreachable { base: base.clone() }.describe(),
             "cannot reach https://openapi.growatt.com: check the network, a proxy, or --region"
         );
-        assert!(Stop::NotApi { base }.describe().contains("not the OpenAPI"));
+        assert!(Stop::NotApi { base: base.clone() }
+            .describe()
+            .contains("not the OpenAPI"));
+        // The page's words name no flag.
+        for stop in [
+            Stop::MaxRuntime,
+            Stop::Throttled,
+            Stop::Denied,
+            Stop::Unreachable { base },
+        ] {
+            let text = stop.describe_for(Wording::Page);
+            assert!(!text.contains("--"), "{text}");
+        }
     }
 }

@@ -154,7 +154,12 @@ fn norm(s: &str) -> String {
 
 /// The unused header most likely meant for `key`: one that names it (or a word people use for
 /// it), else one spelt closely enough to be a slip.
-fn likely_header(key: &str, want: &str, headers: &[String], taken: &[usize]) -> Option<usize> {
+pub(super) fn likely_header(
+    key: &str,
+    want: &str,
+    headers: &[String],
+    taken: &[usize],
+) -> Option<usize> {
     let synonyms = REQUIRED
         .iter()
         .position(|k| *k == key)

@@ -9,11 +9,13 @@ use std::path::{Path, PathBuf};
 mod columns;
 mod csv_file;
 mod kind;
+mod preview;
 mod sheet;
 mod validate;
 
 pub use csv_file::sniff_delimiter;
 pub use kind::Kind;
+pub use preview::{preview, Preview};
 pub use sheet::cell_text;
 pub use validate::{check_sn, parse_id, sn_key, MAX_SN_LEN};
 
@@ -153,6 +155,14 @@ impl ReadOptions {
             };
             let key = key.trim().to_ascii_lowercase();
             let Some(i) = REQUIRED.iter().position(|r| *r == key) else {
+                let value = header.trim().trim_matches(['"', '\'']).trim();
+                if REQUIRED.contains(&value.to_ascii_lowercase().as_str()) {
+                    return Err(format!(
+                        "--column '{m}': the order is KEY=HEADER, the column's key first: --column {}=\"{}\"",
+                        value.to_ascii_lowercase(),
+                        key_as_typed(m)
+                    ));
+                }
                 return Err(format!(
                     "--column '{m}': '{key}' is not one of plant_id, sn, c_user_id"
                 ));
@@ -165,6 +175,13 @@ impl ReadOptions {
         }
         Ok(())
     }
+}
+
+/// The text before the `=` of a `--column` value, as typed (quotes removed).
+fn key_as_typed(mapping: &str) -> &str {
+    mapping
+        .split_once('=')
+        .map_or(mapping, |(k, _)| k.trim().trim_matches(['"', '\'']).trim())
 }
 
 /// Whether the file is a workbook (.xlsx, .xlsm, .xlsb, .xls, .ods), by its content; a file that

@@ -18,7 +18,7 @@ pub(super) struct SheetSource {
 
 /// Opens the workbook by its content (an .xlsx renamed .xls, or without an extension, opens
 /// too); what cannot be opened is said in words a person can act on.
-fn open_book(path: &Path) -> Result<calamine::Sheets<std::io::BufReader<File>>, String> {
+pub(super) fn open_book(path: &Path) -> Result<calamine::Sheets<std::io::BufReader<File>>, String> {
     use calamine::{open_workbook, Ods, Sheets, Xls, Xlsb, Xlsx};
     let opened = match super::Kind::of(path) {
         Ok(super::Kind::Ole) => open_workbook::<Xls<_>, _>(path).ok().map(Sheets::Xls),
@@ -126,7 +126,7 @@ pub const MAX_SHEET_CELLS: u64 = 1 << 24;
 /// are read cell by cell, and the grid is built only when the cells actually there span at most
 /// [`MAX_SHEET_CELLS`]. `Err(Some(why))` for a sheet too large, `Err(None)` for one the reader
 /// cannot read.
-fn read_range(
+pub(super) fn read_range(
     book: &mut calamine::Sheets<std::io::BufReader<File>>,
     name: &str,
 ) -> Result<calamine::Range<calamine::Data>, Option<String>> {
@@ -215,7 +215,7 @@ impl SheetSource {
 }
 
 /// Fills `record` with row `index` of a sheet, each cell as the text a person sees.
-fn sheet_record(
+pub(super) fn sheet_record(
     range: &calamine::Range<calamine::Data>,
     index: usize,
     record: &mut csv::ByteRecord,

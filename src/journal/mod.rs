@@ -14,7 +14,7 @@ mod seen;
 mod writer;
 
 pub use lock::{same_file, RunLock, RUN_HINT, VERIFY_HINT};
-pub use reader::{read_done, scan_log, Damaged, Opened, Previous};
+pub use reader::{read_done, scan_log, Damaged, Opened, Previous, Unsent};
 pub use resume::{duplicate_msg, triage, Next};
 pub use seen::{Seen, Sight};
 pub use writer::{open_for_append, open_log, set_aside, ResultsWriter};
@@ -51,6 +51,80 @@ pub const VERIFY_COLUMNS: [&str; 10] = [
 
 /// How many columns verify files had before `--locate`.
 pub const VERIFY_COLUMNS_BEFORE_LOCATE: usize = 7;
+
+/// One line of the verify file, in [`VERIFY_COLUMNS`] order: the one place that knows the
+/// columns' positions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyLine {
+    /// The spreadsheet row number.
+    pub row: u64,
+    /// The `plant_id` cell as the results have it.
+    pub plant_id: String,
+    /// The serial as the results have it.
+    pub sn: String,
+    /// `linked`, `pending`, `plant_missing` or `elsewhere`.
+    pub link_status: String,
+    /// The device's status in the listing, when linked.
+    pub device_status: String,
+    /// The device's last update in the listing, when linked.
+    pub last_update_time: String,
+    /// When the row was checked (RFC 3339).
+    pub checked_at: String,
+    /// Where `--locate` found the device: its plant.
+    pub located_plant_id: Option<u64>,
+    /// Where `--locate` found the device: its plant's user.
+    pub located_user_id: Option<u64>,
+    /// When `--locate` asked (RFC 3339, to the second); empty when it could not tell.
+    pub located_at: String,
+}
+
+impl VerifyLine {
+    /// The line's cells, made safe to open in a spreadsheet.
+    pub fn cells(&self) -> [String; 10] {
+        let id = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+        [
+            self.row.to_string(),
+            safe_cell(&self.plant_id),
+            safe_cell(&self.sn),
+            self.link_status.clone(),
+            safe_cell(&self.device_status),
+            safe_cell(&self.last_update_time),
+            self.checked_at.clone(),
+            id(self.located_plant_id),
+            id(self.located_user_id),
+            self.located_at.clone(),
+        ]
+    }
+
+    /// A line as read back (cells shown as a person typed them, without the guard `'`); `None`
+    /// for a line without a row number or a serial. Files written before `--locate` have no
+    /// `located_*` cells: they read as empty.
+    pub fn read(r: &csv::ByteRecord) -> Option<VerifyLine> {
+        let text = |i| {
+            r.get(i)
+                .map(|b| shown_cell(&String::from_utf8_lossy(b)).to_string())
+                .unwrap_or_default()
+        };
+        let row = text(0).trim().parse::<u64>().ok()?;
+        let sn = text(2);
+        if sn.trim().is_empty() {
+            return None;
+        }
+        let id = |i| text(i).trim().parse::<u64>().ok();
+        Some(VerifyLine {
+            row,
+            plant_id: text(1),
+            sn,
+            link_status: text(3),
+            device_status: text(4),
+            last_update_time: text(5),
+            checked_at: text(6),
+            located_plant_id: id(7),
+            located_user_id: id(8),
+            located_at: text(9),
+        })
+    }
+}
 
 /// One line of the results file.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,10 +16,58 @@ pub struct Previous {
     pub damaged: Damaged,
     /// Serials ([`sn_key`]) with a registered or already_registered line, marked done.
     pub done: Seen,
+    /// Rows whose latest line is `invalid` or `duplicate`, to write such a line again only
+    /// when it changed.
+    pub unsent: Unsent,
     /// Whole lines read.
     pub lines: u64,
     /// Bytes cut off a torn last line.
     pub repaired_bytes: u64,
+}
+
+/// Rows whose latest line says they were not sent (`invalid`, `duplicate`): the line's cells as
+/// a fingerprint, so an unchanged line is not appended again by every run.
+#[derive(Debug, Default)]
+pub struct Unsent(std::collections::HashMap<u64, u64>);
+
+impl Unsent {
+    /// Notes a record read back, in file order: a later line of a row replaces its earlier one.
+    pub(super) fn note(&mut self, record: &csv::ByteRecord) {
+        let Some(row) = record
+            .get(0)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(|t| t.parse::<u64>().ok())
+        else {
+            return;
+        };
+        let outcome = record.get(4).and_then(|b| std::str::from_utf8(b).ok());
+        if matches!(outcome, Some("invalid" | "duplicate")) {
+            self.0.insert(row, fingerprint(record.iter()));
+        } else {
+            self.0.remove(&row);
+        }
+    }
+
+    /// Whether `line` is what its row's latest line already says.
+    pub fn unchanged(&self, line: &super::ResultLine) -> bool {
+        let cells = line.cells();
+        self.0
+            .get(&line.row)
+            .is_some_and(|f| *f == fingerprint(cells.iter().map(String::as_bytes)))
+    }
+}
+
+/// The cells that say what a row is and why it was not sent (not when it was written).
+fn fingerprint<'a>(cells: impl Iterator<Item = &'a [u8]>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for (i, c) in cells.enumerate() {
+        // row, plant_id, sn, c_user_id, outcome, error_code, error_msg
+        if i < 7 {
+            c.hash(&mut h);
+        }
+    }
+    h.finish()
 }
 
 /// The serial of a results record whose outcome is done.
@@ -203,13 +251,16 @@ fn parse_line(line: &[u8]) -> Option<csv::ByteRecord> {
 /// ignored, as `run` would cut it. A missing file reads as nothing done.
 pub fn read_done(path: &Path) -> Result<Previous, ResultsError> {
     let mut done = Seen::default();
+    let mut unsent = Unsent::default();
     let opened = scan_log(path, &COLUMNS, |record| {
         if let Some(sn) = done_serial(record) {
             done.mark_done(sn_key(sn));
         }
+        unsent.note(record);
     })?;
     Ok(Previous {
         done,
+        unsent,
         lines: opened.lines,
         repaired_bytes: opened.repaired_bytes,
         damaged: opened.damaged,

@@ -47,15 +47,18 @@ pub fn set_aside(results: &Path) -> Result<Option<PathBuf>, ResultsError> {
 /// writes the header when the file is new or empty.
 pub fn open_for_append(path: &Path) -> Result<(File, Previous), ResultsError> {
     let mut done = Seen::default();
+    let mut unsent = super::Unsent::default();
     let (file, opened) = open_log(path, &COLUMNS, |record| {
         if let Some(sn) = done_serial(record) {
             done.mark_done(sn_key(sn));
         }
+        unsent.note(record);
     })?;
     Ok((
         file,
         Previous {
             done,
+            unsent,
             lines: opened.lines,
             repaired_bytes: opened.repaired_bytes,
             damaged: opened.damaged,

@@ -18,7 +18,7 @@ pub mod xlsx;
 
 pub use html::{render_html, write_html};
 pub use text::render_text;
-pub use xlsx::write_xlsx;
+pub use xlsx::{write_xlsx, xlsx_bytes};
 
 /// Most attention rows listed; the rest are counted.
 pub const ATTENTION_LIMIT: usize = 2000;

@@ -50,6 +50,16 @@ pub struct XlsxWritten {
 /// Reads the latest line per serial of `results` (and the verify file beside it, when there is
 /// one) and writes them to `path` as an .xlsx workbook, whole (a temporary file, then a rename).
 pub fn write_xlsx(results: &Path, path: &Path) -> Result<XlsxWritten, XlsxExportError> {
+    let (bytes, written) = xlsx_bytes(results)?;
+    crate::files::write_whole(path, &bytes).map_err(|e| XlsxExportError::Write {
+        path: path.to_path_buf(),
+        reason: crate::text::io_reason(&e),
+    })?;
+    Ok(written)
+}
+
+/// The workbook of `results` as bytes (what [`write_xlsx`] writes), and what it holds.
+pub fn xlsx_bytes(results: &Path) -> Result<(Vec<u8>, XlsxWritten), XlsxExportError> {
     let (latest, _) = latest_lines(results)?;
     let links = link_statuses(&Paths::of_results(results).verify);
     let bytes = build(&latest, links.as_ref())?;
@@ -57,11 +67,7 @@ pub fn write_xlsx(results: &Path, path: &Path) -> Result<XlsxWritten, XlsxExport
         rows: latest.len().min(MAX_ROWS),
         left_out: latest.len().saturating_sub(MAX_ROWS),
     };
-    crate::files::write_whole(path, &bytes).map_err(|e| XlsxExportError::Write {
-        path: path.to_path_buf(),
-        reason: crate::text::io_reason(&e),
-    })?;
-    Ok(written)
+    Ok((bytes, written))
 }
 
 /// The workbook's bytes.

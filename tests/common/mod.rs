@@ -1,21 +1,60 @@
-//! Helpers shared by the integration tests: a simulator on an ephemeral loopback port, the real
-//! binary run against it, and the results file read back.
-#![allow(dead_code)] // each test file uses a different subset
+//! The integration tests' harness. A [`TestEnv`] is one world: a temporary folder, a fleet file
+//! and its results path, and the simulator (or another server) the runs talk to. [`Bin`] runs the
+//! real binary with the simulator's token and no terminal, and never lets it hang a test;
+//! [`Running`] is a run started in the background that dies with the test. The results lines, the
+//! summary and the fixtures the tests share live here too, and [`hostile`] holds a scripted local
+//! server for the cases the simulator will not play.
+// Each test binary uses its own part of the harness; the rest would be dead code and unused
+// re-exports there.
+#![allow(dead_code, unused_imports)]
+
+mod bin;
+mod env;
+pub mod hostile;
+mod page;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use std::time::{Duration, Instant};
 
+pub use bin::{finish, run_bin, run_no_token, Bin, Running, BIN, RUN_LIMIT};
+pub use env::TestEnv;
 pub use growatt_sim::{self as sim, SimConfig, SimServer, DEFAULT_TOKEN};
+pub use page::{answer, multipart, Page};
 
-/// The binary under test.
-pub const BIN: &str = env!("CARGO_BIN_EXE_growatt-onboard");
+/// How long [`poll_until`] waits for its condition before the test fails.
+pub const POLL_LIMIT: Duration = Duration::from_secs(30);
+
+/// One line of a results file: column → value.
+pub type Line = HashMap<String, String>;
 
 /// Starts the simulator on 127.0.0.1:0.
 pub async fn start_sim(cfg: SimConfig) -> SimServer {
     sim::start("127.0.0.1:0".parse().unwrap(), cfg)
         .await
         .expect("simulator starts")
+}
+
+/// A simulator configuration that differs from the default in its world only.
+pub fn with_fixture(fixture: sim::Fixture) -> SimConfig {
+    SimConfig {
+        fixture,
+        ..SimConfig::default()
+    }
+}
+
+/// A simulator configuration that takes `latency` to answer each request.
+pub fn slow(latency: Duration) -> SimConfig {
+    SimConfig {
+        latency,
+        ..SimConfig::default()
+    }
+}
+
+/// Milliseconds, for short durations in tests.
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
 }
 
 /// Writes `content` to `dir/name`.
@@ -25,23 +64,14 @@ pub fn write(dir: &Path, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
     p
 }
 
-/// Runs the binary with `args`, the simulator's token in GROWATT_TOKEN, and no terminal.
-pub async fn run_bin(args: &[&str]) -> Output {
-    run_bin_env(args, &[("GROWATT_TOKEN", Some(DEFAULT_TOKEN))]).await
+/// Command-line words written as one string: `flags("--rate 500/s -q")`.
+pub fn flags(words: &str) -> Vec<&str> {
+    words.split_whitespace().collect()
 }
 
-/// Runs the binary with `args` and environment changes (`None` removes a variable).
-pub async fn run_bin_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.args(args).env_remove("GROWATT_TOKEN");
-    for (k, v) in env {
-        match v {
-            Some(v) => cmd.env(k, v),
-            None => cmd.env_remove(k),
-        };
-    }
-    cmd.stdin(std::process::Stdio::null());
-    cmd.output().await.expect("the binary runs")
+/// A path as a command-line argument.
+pub fn arg(p: &Path) -> &str {
+    p.to_str().expect("test paths are UTF-8")
 }
 
 /// The exit code, with stdout and stderr in the panic message when it differs.
@@ -65,8 +95,16 @@ pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The results file as a list of column → value maps, checking the header.
-pub fn read_results(path: &Path) -> Vec<HashMap<String, String>> {
+/// Asserts that stderr holds every one of `words`, showing stderr when one is missing.
+pub fn assert_said(out: &Output, words: &[&str]) {
+    let err = stderr(out);
+    for w in words {
+        assert!(err.contains(w), "stderr lacks {w:?}:\n{err}");
+    }
+}
+
+/// The results file as a list of lines, checking the header.
+pub fn read_results(path: &Path) -> Vec<Line> {
     let mut r = csv::Reader::from_path(path).expect("results file exists");
     let headers: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
     assert_eq!(
@@ -85,13 +123,79 @@ pub fn read_results(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// Every line of the results file is whole: the file ends with a newline, and each record
+/// parses with exactly the 11 columns of the header and a timestamp. Returns the data lines.
+pub fn assert_whole_lines(path: &Path) -> Vec<Line> {
+    let bytes = std::fs::read(path).unwrap();
+    assert!(
+        bytes.ends_with(b"\n"),
+        "{} ends in a cut-off line: {:?}",
+        path.display(),
+        String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(200)..])
+    );
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_reader(&bytes[..]);
+    for rec in r.records() {
+        let rec = rec.expect("every results line parses");
+        assert_eq!(rec.len(), 11, "{rec:?}");
+        assert!(
+            humantime::parse_rfc3339(&rec[10]).is_ok(),
+            "finished_at of {rec:?}"
+        );
+    }
+    read_results(path)
+}
+
+/// The whole (newline-ended) data lines of a results file, as text; none when it does not exist.
+pub fn whole_lines(path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let whole = match text.rfind('\n') {
+        Some(i) => &text[..=i],
+        None => "",
+    };
+    whole.lines().skip(1).map(str::to_string).collect()
+}
+
 /// The latest line per row number.
-pub fn latest_by_row(lines: &[HashMap<String, String>]) -> HashMap<u64, HashMap<String, String>> {
+pub fn latest_by_row(lines: &[Line]) -> HashMap<u64, Line> {
     let mut m = HashMap::new();
     for l in lines {
         m.insert(l["row"].parse::<u64>().unwrap(), l.clone());
     }
     m
+}
+
+/// The lines with this outcome.
+pub fn count(lines: &[Line], outcome: &str) -> usize {
+    lines.iter().filter(|l| l["outcome"] == outcome).count()
+}
+
+/// Asserts the columns of a results line, written `column=value` and separated by spaces
+/// (`"outcome=failed error_code="`); shows the whole line when one differs.
+pub fn assert_line(l: &Line, want: &str) {
+    for pair in want.split_whitespace() {
+        let (column, value) = pair.split_once('=').expect("column=value");
+        assert_eq!(l[column], value, "{column} of {l:?}");
+    }
+}
+
+/// The summary JSON the tool writes beside `results`.
+pub fn summary_of(results: &Path) -> serde_json::Value {
+    let path = growatt_onboard::paths::Paths::of_results(results).summary;
+    serde_json::from_str(&std::fs::read_to_string(path).expect("summary written")).unwrap()
+}
+
+/// Polls `cond` every few milliseconds until it holds; fails the test after [`POLL_LIMIT`].
+pub async fn poll_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < POLL_LIMIT,
+            "gave up waiting for {what} after {POLL_LIMIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// A fleet CSV of `n` good rows for the built-in fixture's first plant, using serials that exist
@@ -139,11 +243,22 @@ pub fn big_world(n: usize) -> (sim::Fixture, String) {
     (fixture, fleet)
 }
 
-/// Runs `growatt-onboard run INPUT --base-url <the simulator>` with `extra` flags and the
-/// simulator's token.
+/// Transitional: runs the binary with `args` and environment changes (`None` removes one).
+pub async fn run_bin_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
+    let mut bin = Bin::new(args).token(None);
+    for (k, v) in env {
+        bin = match v {
+            Some(v) => bin.env(k, v),
+            None => bin,
+        };
+    }
+    bin.output().await
+}
+
+/// Transitional: `run INPUT --base-url <the simulator>` with `extra` flags.
 pub async fn run_against(sim: &SimServer, input: &Path, extra: &[&str]) -> Output {
     let base = sim.base_url();
-    let mut args = vec!["run", input.to_str().unwrap(), "--base-url", &base];
+    let mut args = vec!["run", arg(input), "--base-url", &base];
     args.extend_from_slice(extra);
     run_bin(&args).await
 }

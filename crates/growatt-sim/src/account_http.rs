@@ -16,7 +16,7 @@ use crate::account::Listing;
 use crate::admission::{check_token, Admission, Request};
 use crate::answer::{Answer, OK};
 use crate::arrival::Arrived;
-use crate::shared::{envelope, login_page, Shared, SimState};
+use crate::shared::{envelope, envelope_brotli, login_page, Shared, SimState};
 
 /// Admission, the endpoint's own answer, the delay: the same path as every other endpoint.
 async fn answer(
@@ -26,6 +26,26 @@ async fn answer(
     (endpoint, params): (&str, &[u8]),
     decide: impl FnOnce(&mut SimState) -> Result<Value, Answer>,
 ) -> Response {
+    answer_as(app, arrived, headers, (endpoint, params), false, decide).await
+}
+
+/// [`answer`], Brotli-compressed when `brotli` is set and the request accepts `br`.
+async fn answer_as(
+    app: Arc<Shared>,
+    arrived: Instant,
+    headers: &HeaderMap,
+    (endpoint, params): (&str, &[u8]),
+    brotli: bool,
+    decide: impl FnOnce(&mut SimState) -> Result<Value, Answer>,
+) -> Response {
+    let brotli = brotli && accepts_brotli(headers);
+    let envelope = |a, data| {
+        if brotli {
+            envelope_brotli(a, data)
+        } else {
+            envelope(a, data)
+        }
+    };
     let req = Request {
         token: check_token(app.token(), headers),
         token_value: headers.get("token").map_or(&[][..], |v| v.as_bytes()),
@@ -55,7 +75,24 @@ async fn answer(
     }
 }
 
-/// `GET /v1/plant/list?page&perpage`: the account's plants with their owner.
+/// Whether a request's `Accept-Encoding` names `br`.
+fn accepts_brotli(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(axum::http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|e| {
+            e.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("br")
+        })
+}
+
+/// `GET /v1/plant/list?page&perpage`: the account's plants with their owner, Brotli-compressed
+/// with [`crate::SimConfig::brotli_plant_list`].
 pub(crate) async fn plant_list(
     State(app): State<Arc<Shared>>,
     Arrived(arrived): Arrived,
@@ -63,11 +100,13 @@ pub(crate) async fn plant_list(
     RawQuery(query): RawQuery,
 ) -> Response {
     let q = query.unwrap_or_default();
-    answer(
+    let brotli = app.brotli_plant_list;
+    answer_as(
         app,
         arrived,
         &headers,
         ("/v1/plant/list", q.as_bytes()),
+        brotli,
         |st| st.account.list(Listing::Plants, q.as_bytes()),
     )
     .await

@@ -53,6 +53,9 @@ pub struct SimConfig {
     /// plant id exists, every numeric user id belongs to every plant, and every serial of letters
     /// and digits exists and is online. Second adds (`10003`), faults and stats are unchanged.
     pub open_world: bool,
+    /// Answer `plant/list` Brotli-compressed (`Content-Encoding: br`) when the request's
+    /// `Accept-Encoding` names `br`, as the live server was seen doing.
+    pub brotli_plant_list: bool,
 }
 
 impl Default for SimConfig {
@@ -76,6 +79,7 @@ impl Default for SimConfig {
             seed: 1,
             link_delay: None,
             open_world: false,
+            brotli_plant_list: false,
         }
     }
 }

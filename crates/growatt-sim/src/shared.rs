@@ -5,8 +5,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::account::Book;
@@ -33,6 +32,8 @@ pub(crate) struct SimState {
 /// The state every handler sees: the settings read on each call and the locked [`SimState`].
 pub(crate) struct Shared {
     pub(crate) token: String,
+    /// See [`SimConfig::brotli_plant_list`].
+    pub(crate) brotli_plant_list: bool,
     faults: Faults,
     state: Mutex<SimState>,
     /// Flips to true on shutdown so that delayed answers go out at once.
@@ -59,6 +60,7 @@ impl Shared {
             seed,
             link_delay,
             open_world,
+            brotli_plant_list,
         } = cfg;
         let limits = Limits::new(throttle_model, cooldown, spacing, daily_cap);
         let mut world = World::new(&fixture, unix_ms());
@@ -67,6 +69,7 @@ impl Shared {
         world.open_world = open_world;
         Shared {
             token,
+            brotli_plant_list,
             faults: Faults {
                 latency,
                 jitter,
@@ -170,8 +173,51 @@ pub(crate) fn unix_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The content type the live server labels its JSON with.
+pub(crate) const LIVE_CONTENT_TYPE: &str = "text/html;charset=UTF-8";
+
+/// The envelope's text as the live server writes it: keys in the order `error_msg`, `data`,
+/// `error_code`; `data: ""` on an error; `error_msg: ""` on success. An answer without data to
+/// a success is the vendor's documented add answer, `{"error_code":0,"error_msg":""}`.
+pub(crate) fn envelope_text(a: Answer, data: Value) -> String {
+    let msg = Value::from(a.msg);
+    match data {
+        Value::Null if a.code == 0 => format!(r#"{{"error_code":0,"error_msg":{msg}}}"#),
+        Value::Null => format!(r#"{{"error_msg":{msg},"data":"","error_code":{}}}"#, a.code),
+        data => format!(
+            r#"{{"error_msg":{msg},"data":{data},"error_code":{}}}"#,
+            a.code
+        ),
+    }
+}
+
+/// An envelope answer, labelled as the live server labels it.
 pub(crate) fn envelope(a: Answer, data: Value) -> Response {
-    Json(json!({ "data": data, "error_code": a.code, "error_msg": a.msg })).into_response()
+    (
+        [(axum::http::header::CONTENT_TYPE, LIVE_CONTENT_TYPE)],
+        envelope_text(a, data),
+    )
+        .into_response()
+}
+
+/// An envelope answer Brotli-compressed (`Content-Encoding: br`), as the live server sent
+/// `plant/list`.
+pub(crate) fn envelope_brotli(a: Answer, data: Value) -> Response {
+    let text = envelope_text(a, data);
+    let mut packed = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut packed, 4096, 5, 22);
+        // Writing into a Vec cannot fail.
+        let _ = std::io::Write::write_all(&mut w, text.as_bytes());
+    }
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, LIVE_CONTENT_TYPE),
+            (axum::http::header::CONTENT_ENCODING, "br"),
+        ],
+        packed,
+    )
+        .into_response()
 }
 
 /// The vendor's login page, served where a wrong base URL leads instead of the API's JSON.

@@ -45,15 +45,21 @@ pub(crate) struct World {
     pub(crate) open_world: bool,
 }
 
+/// One row of `device/list`, with the live rows' fields in their order. Each device is listed
+/// twice, as live: a `type` 1 row with its status, and a `type` 4 row with `status: -1`.
 #[derive(Serialize, Debug)]
 struct ListedDevice {
+    last_update_time: String,
+    device_id: u64,
     device_sn: String,
-    datalogger_sn: String,
+    lost: bool,
+    model: &'static str,
     #[serde(rename = "type")]
     kind: u32,
-    lost: bool,
-    status: u32,
-    last_update_time: String,
+    /// The simulator's fixture names no collectors, so this is empty.
+    datalogger_sn: String,
+    manufacturer: &'static str,
+    status: i64,
 }
 
 impl World {
@@ -240,35 +246,38 @@ impl World {
             .get(&plant_id)
             .map(Vec::as_slice)
             .unwrap_or_default();
+        // `count` counts devices, not rows, as live. How the live server pages two rows a device
+        // is not known; here a page holds `perpage` devices, each as its two rows.
         let count = serials.len() as u64;
-        let pages = count.div_ceil(perpage);
         let devices: Vec<ListedDevice> = serials
             .iter()
             .skip(((page - 1) * perpage) as usize)
             .take(perpage as usize)
-            .map(|key| {
+            .flat_map(|key| {
                 let online = self.devices.get(key).is_none_or(|d| d.online);
                 let sn = self
                     .devices
                     .get(key)
                     .map_or(key.as_str(), |d| d.sn.as_str());
                 let at = self.links.get(key).copied().unwrap_or_default();
-                ListedDevice {
-                    device_sn: sn.to_string(),
-                    datalogger_sn: String::new(),
-                    kind: 1,
-                    lost: !online,
-                    status: u32::from(online),
+                let row = |kind, status| ListedDevice {
                     last_update_time: format_datetime(at),
-                }
+                    device_id: 0,
+                    device_sn: sn.to_string(),
+                    lost: !online,
+                    model: "S25B08D00T00P0FU03M012C",
+                    kind,
+                    datalogger_sn: String::new(),
+                    manufacturer: "Growatt",
+                    status,
+                };
+                [row(1, i64::from(online)), row(4, -1)]
             })
             .collect();
+        // The live keys' order: `devices`, then `count`.
         Ok(json!({
-            "count": count,
-            "pages": pages,
-            "page": page,
-            "perpage": perpage,
             "devices": devices,
+            "count": count,
         }))
     }
 }

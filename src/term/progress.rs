@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use serde_json::json;
 
 use super::log::Log;
-use super::summary::Tally;
+use crate::jobs::RunCounts;
 use crate::outcome::Outcome;
 
 /// How progress is shown; decided once from the flags and the terminal.
@@ -168,8 +168,8 @@ impl Progress {
             .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Moves progress by rows that ended or were skipped, with the counts so far.
-    pub fn advance(&self, rows: u64, tally: &Tally, pace: f64, paused_for: Option<Duration>) {
+    /// Moves progress by rows that ended or were skipped, with the figures so far.
+    pub fn advance(&self, rows: u64, counts: &RunCounts) {
         if self.inner.mode == Mode::Hidden {
             return;
         }
@@ -177,11 +177,11 @@ impl Progress {
         let text = {
             let mut s = self.snapshot();
             s.done += rows;
-            s.outcomes = Outcome::ALL.map(|o| tally.count(o));
-            s.skipped_done = tally.skipped_done;
-            s.requests = tally.requests;
-            s.pace = pace;
-            s.paused_for = paused_for;
+            s.outcomes = counts.outcomes;
+            s.skipped_done = counts.skipped_done;
+            s.requests = counts.requests;
+            s.pace = counts.pace;
+            s.paused_for = counts.paused_for;
             self.inner.bar.is_some().then(|| bar_text(&s))
         };
         if let (Some(bar), Some(text)) = (&self.inner.bar, text) {

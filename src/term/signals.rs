@@ -1,18 +1,44 @@
-//! Stopping on the operating system's word: the first Ctrl-C (SIGINT), SIGTERM or SIGHUP on Unix
-//! (Ctrl-C, Ctrl-Break, closing the console or shutting down on Windows) lets the requests in
-//! flight end and their lines be written; a second one quits at once.
+//! Stopping on the operating system's word, the command line's front of cancellation: the first
+//! Ctrl-C (SIGINT), SIGTERM or SIGHUP on Unix (Ctrl-C, Ctrl-Break, closing the console or shutting
+//! down on Windows) cancels the job, which lets the requests in flight end and their lines be
+//! written; a second one quits at once. The jobs and the engine only ever see the cancellation.
 
-use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
-use super::{Engine, Stop};
+use super::Log;
 use crate::exit::Exit;
 
-/// The signal handlers, installed at once (not when a task first runs), so a signal that comes
-/// before the first request is sent is already the run's to handle.
-pub(super) fn install() -> Signals {
+/// Watches the signals while a job runs; dropping it stops watching.
+pub struct SignalWatch {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SignalWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Installs the signal handlers at once (not when a task first runs), so a signal that comes
+/// before the first request is sent is already the job's to handle; the first cancels `cancel`
+/// and says so through `log`, the second ends the process with exit code 130.
+pub fn watch(cancel: &CancellationToken, log: &Log) -> SignalWatch {
     #[cfg(windows)]
     keep_claimed();
-    Signals::new()
+    let mut signals = Signals::new();
+    let (cancel, log) = (cancel.clone(), log.clone());
+    let task = tokio::spawn(async move {
+        signals.next().await;
+        cancel.cancel();
+        log.notice(
+            "growatt-onboard: stopping: no new requests; waiting for those in flight (Ctrl-C again to quit at once)",
+        );
+        signals.next().await;
+        // Every line written so far went out whole in one write; nothing half-written remains.
+        // This is the one exit outside `main`: a second Ctrl-C must not wait for anything.
+        std::process::exit(i32::from(Exit::Interrupted.code()));
+    });
+    SignalWatch { task }
 }
 
 /// On Windows a console event that finds no listener goes to the system's default handler,
@@ -44,23 +70,10 @@ fn keep_claimed() {
     });
 }
 
-/// Waits for the signals for the whole run; ends with the engine's watchers.
-pub(super) async fn watch(engine: Arc<Engine>, mut signals: Signals) {
-    signals.next().await;
-    engine.halt(Stop::Interrupted);
-    engine.log.notice(
-        "growatt-onboard: stopping: no new requests; waiting for those in flight (Ctrl-C again to quit at once)",
-    );
-    signals.next().await;
-    // Every line written so far went out whole in one write; nothing half-written remains.
-    // This is the one exit outside `main`: a second Ctrl-C must not wait for anything.
-    std::process::exit(i32::from(Exit::Interrupted.code()));
-}
-
 /// The signal streams, created once: a fresh stream per wait would miss a second Ctrl-C that
 /// arrives before it is first polled.
 #[cfg(unix)]
-pub(super) struct Signals {
+struct Signals {
     interrupt: Option<tokio::signal::unix::Signal>,
     terminate: Option<tokio::signal::unix::Signal>,
     hangup: Option<tokio::signal::unix::Signal>,
@@ -87,7 +100,7 @@ impl Signals {
 }
 
 #[cfg(windows)]
-pub(super) struct Signals {
+struct Signals {
     ctrl_c: Option<tokio::signal::windows::CtrlC>,
     ctrl_break: Option<tokio::signal::windows::CtrlBreak>,
     close: Option<tokio::signal::windows::CtrlClose>,

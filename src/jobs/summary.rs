@@ -29,6 +29,10 @@ pub struct Tally {
     pub send_span: Option<Duration>,
     /// The lowest pace the API refused (first attempts answered 10012), if any.
     pub refused_pace: Option<f64>,
+    /// The highest pace held without a refusal, if any.
+    pub held_pace: Option<f64>,
+    /// Time when only rows waiting out the API's cooldown were left (nothing could be sent).
+    pub cooldown_wait: Duration,
     /// Answers that were 10012.
     pub throttled_answers: u64,
 }
@@ -102,8 +106,11 @@ pub struct Summary {
     pub suggested_rate: Option<String>,
     /// The configured rate, requests per second.
     pub configured_rate_per_second: f64,
-    /// Requests per second over the wall time.
+    /// Requests per second while requests could go out: the time when only rows waiting out
+    /// the API's cooldown were left is not counted.
     pub achieved_rate_per_second: f64,
+    /// Seconds when only rows waiting out the API's cooldown were left.
+    pub cooldown_wait_seconds: f64,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
     /// The exit code.
@@ -149,9 +156,12 @@ impl Summary {
             retries: tally.retries,
             throttled_answers: tally.throttled_answers,
             throttle_pauses: pauses,
-            suggested_rate: tally.refused_pace.map(suggest_rate),
+            suggested_rate: tally
+                .refused_pace
+                .map(|refused| suggest_rate(refused, tally.held_pace)),
             configured_rate_per_second: configured_rate,
             achieved_rate_per_second: achieved(tally, secs),
+            cooldown_wait_seconds: (tally.cooldown_wait.as_secs_f64() * 10.0).round() / 10.0,
             stopped,
             exit_code: exit.code(),
         }
@@ -212,13 +222,21 @@ impl Summary {
             out.push_str(&format!("  error codes: {}\n", codes.join(", ")));
         }
         out.push_str(&format!(
-            "  requests: {} ({}, {} throttled), throttle pauses: {}, achieved {:.2}/s of {:.2}/s allowed\n",
+            "  requests: {} ({}, {} throttled), throttle pauses: {}, achieved {:.2}/s of {:.2}/s allowed{}\n",
             self.requests,
             crate::text::count(self.retries, "retry", "retries"),
             self.throttled_answers,
             self.throttle_pauses,
             self.achieved_rate_per_second,
-            self.configured_rate_per_second
+            self.configured_rate_per_second,
+            if self.cooldown_wait_seconds >= 1.0 {
+                format!(
+                    " (not counting {} when only rows waiting out the API's cooldown were left)",
+                    format_wall(self.cooldown_wait_seconds)
+                )
+            } else {
+                String::new()
+            }
         ));
         if let Some(rate) = &self.suggested_rate {
             out.push_str(&format!(
@@ -240,8 +258,8 @@ impl Summary {
 /// never reads above it); the wall time when there are too few starts.
 fn achieved(tally: &Tally, wall_secs: f64) -> f64 {
     let rate = match tally.send_span {
-        Some(span) if tally.requests >= 2 && !span.is_zero() => {
-            (tally.requests - 1) as f64 / span.as_secs_f64()
+        Some(span) if tally.requests >= 2 && span > tally.cooldown_wait => {
+            (tally.requests - 1) as f64 / (span - tally.cooldown_wait).as_secs_f64()
         }
         _ if wall_secs > 0.0 => tally.requests as f64 / wall_secs,
         _ => 0.0,
@@ -249,10 +267,10 @@ fn achieved(tally: &Tally, wall_secs: f64) -> f64 {
     (rate * 1000.0).floor() / 1000.0
 }
 
-/// A `--rate` with room below the refused pace: 80 % of it, in whole requests per second or
-/// per minute.
-fn suggest_rate(refused: f64) -> String {
-    let safe = refused * 0.8;
+/// A `--rate` with room below the refused pace: 80 % of it, never above the highest pace the
+/// run held without refusals, in whole requests per second or per minute.
+fn suggest_rate(refused: f64, held: Option<f64>) -> String {
+    let safe = held.map_or(refused * 0.8, |h| h.min(refused * 0.8));
     if safe >= 1.0 {
         format!("--rate {}/s", safe.floor())
     } else {
@@ -276,6 +294,14 @@ fn format_wall(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_suggested_rate_is_never_above_the_pace_the_run_held() {
+        assert_eq!(suggest_rate(10.0, None), "--rate 8/s");
+        assert_eq!(suggest_rate(7.5, Some(5.0)), "--rate 5/s");
+        assert_eq!(suggest_rate(10.0, Some(9.5)), "--rate 8/s");
+        assert_eq!(suggest_rate(1.0, Some(0.5)), "--rate 30/min");
+    }
 
     #[test]
     fn summary_counts_and_text() {

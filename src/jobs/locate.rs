@@ -1,4 +1,4 @@
-//! `verify --locate`: where the devices not found on their plant sit, with one
+//! `verify`'s locating pass: where the devices not found on their plant sit, with one
 //! `plant/sn_plant` request per serial through the engine, never asked again within the vendor's
 //! 5-minute cooldown (an answer younger than that, from the verify file, is used instead).
 
@@ -6,13 +6,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde_json::json;
-
-use super::{LinkStatus, Target, VerifyReport};
+use super::verify::{LinkStatus, Target, VerifyEvent, VerifyReport};
 use crate::account::{locate, Located};
-use crate::engine::Engine;
+use crate::engine::{Engine, Sink};
 use crate::input::sn_key;
-use crate::journal::{safe_cell, ResultsError, ResultsWriter};
+use crate::journal::{ResultsError, ResultsWriter, VerifyLine};
 
 /// The vendor's cooldown for the same `sn_plant` request.
 pub const COOLDOWN: Duration = Duration::from_secs(300);
@@ -25,16 +23,14 @@ pub(super) struct Earlier {
 
 impl Earlier {
     /// Notes one line of the verify file (older files have no `located_*` cells: nothing to note).
-    pub(super) fn read(&mut self, r: &csv::ByteRecord) {
-        let text = |i| r.get(i).and_then(|b| std::str::from_utf8(b).ok());
-        let (Some(sn), Some(at)) = (text(2), text(9)) else {
+    pub(super) fn read(&mut self, line: &VerifyLine) {
+        let Ok(at) = humantime::parse_rfc3339(line.located_at.trim()) else {
             return;
         };
-        let Ok(at) = humantime::parse_rfc3339(at.trim()) else {
-            return;
-        };
-        let id = |i| text(i).and_then(|t| t.trim().parse::<u64>().ok());
-        self.by_sn.insert(sn_key(sn), (at, id(7), id(8)));
+        self.by_sn.insert(
+            sn_key(&line.sn),
+            (at, line.located_plant_id, line.located_user_id),
+        );
     }
 
     /// An answer for `sn` young enough to stand in for a new request.
@@ -61,7 +57,7 @@ pub(super) async fn pass(
     earlier: &Earlier,
     writer: &mut ResultsWriter,
     report: &mut VerifyReport,
-    quiet: bool,
+    events: &Sink<VerifyEvent>,
 ) -> Result<(), ResultsError> {
     let mut answers = Vec::with_capacity(targets.len());
     let mut tasks = tokio::task::JoinSet::new();
@@ -96,63 +92,31 @@ pub(super) async fn pass(
             Located::Nowhere | Located::Unknown(_) => (LinkStatus::Pending, None, None),
         };
         *report.checked.entry(status.as_str()).or_default() += 1;
-        if !quiet {
-            say(engine, &t, &located);
-        }
-        let show = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
         let located_at = match located {
             Located::Unknown(_) => String::new(),
             _ => humantime::format_rfc3339_seconds(at).to_string(),
         };
-        let cells = [
-            t.row.to_string(),
-            safe_cell(&t.plant_cell),
-            safe_cell(&t.sn),
-            status.as_str().to_string(),
-            String::new(),
-            String::new(),
-            humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
-            show(plant),
-            show(user),
+        let line = VerifyLine {
+            row: t.row,
+            plant_id: t.plant_cell.clone(),
+            sn: t.sn.clone(),
+            link_status: status.as_str().to_string(),
+            checked_at: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+            located_plant_id: plant,
+            located_user_id: user,
             located_at,
-        ];
-        writer.write_record(&cells)?;
+            ..VerifyLine::default()
+        };
+        if !matches!(located, Located::On { .. } if status == LinkStatus::Pending) {
+            events.emit(VerifyEvent::Located {
+                row: t.row,
+                sn: t.sn,
+                plant_cell: t.plant_cell,
+                user_cell: t.user_cell,
+                located,
+            });
+        }
+        writer.write_record(line.cells())?;
     }
     Ok(())
-}
-
-/// One line on stderr per device found elsewhere (or not found at all).
-fn say(engine: &Engine, t: &Target, located: &Located) {
-    let text = match located {
-        Located::On { plant_id, user_id } if t.plant_cell.trim() != plant_id.to_string() => {
-            let user = user_id.map_or_else(String::new, |u| format!(" of user {u}"));
-            format!(
-                "row {}: {} sits on plant {plant_id}{user}, not on plant {} (user {}): move it there in ShineServer, or correct the row if plant {plant_id} is right",
-                t.row, t.sn, t.plant_cell, t.user_cell
-            )
-        }
-        Located::Nowhere => format!(
-            "row {}: {} is on no plant yet (plant/sn_plant answered 10005)",
-            t.row, t.sn
-        ),
-        Located::Unknown(why) => {
-            format!("row {}: {}: cannot tell where it sits: {why}", t.row, t.sn)
-        }
-        _ => return,
-    };
-    let (plant, user) = match located {
-        Located::On { plant_id, user_id } => (Some(*plant_id), *user_id),
-        _ => (None, None),
-    };
-    engine.log.event(
-        json!({
-            "event": "located",
-            "row": t.row,
-            "sn": t.sn,
-            "plant_id": t.plant_cell,
-            "located_plant_id": plant,
-            "located_user_id": user,
-        }),
-        &format!("growatt-onboard verify: {text}"),
-    );
 }

@@ -111,9 +111,14 @@ impl Log {
         self.emit(&crate::text::escape_json_controls(&text));
     }
 
-    /// Text that already ends in a newline (a summary block), printed as it is.
+    /// Text that already ends in a newline (a summary block), printed as it is; each line starts
+    /// with the time when lines are stamped.
     pub fn block(&self, text: &str) {
-        let text = crate::text::escape_controls(text, true);
+        let mut text = crate::text::escape_controls(text, true);
+        if self.inner.stamped && !self.inner.json {
+            let now = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+            text = text.lines().map(|l| format!("{now} {l}\n")).collect();
+        }
         match self.inner.bar.get() {
             Some(bar) if !bar.is_finished() => bar.println(text.trim_end_matches('\n')),
             _ => {

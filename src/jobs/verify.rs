@@ -1,0 +1,478 @@
+//! The `verify` job: confirm that registered devices became linked to their plants.
+//!
+//! An answer 0 to `device/sn/add` means "accepted": the vendor links the device at once only while
+//! it is online, otherwise when it next comes online. `verify` lists each plant's devices
+//! (`GET /v1/device/list`, 100 a page, one request per page per plant, never per row) and marks
+//! every registered row `linked` or `pending`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use tokio_util::sync::CancellationToken;
+
+use super::locate;
+use super::settings::RequestConfig;
+use crate::account::{Located, MAX_PAGES, PER_PAGE};
+use crate::api::device_list::{Found, PlantDevices};
+use crate::api::{Answer, ClientError};
+use crate::engine::{Call, Engine, EngineEvent, ListingVerdict, Sink, Stop, Wording};
+use crate::exit::Exit;
+use crate::input::sn_key;
+use crate::journal::{
+    self, ResultsError, ResultsWriter, RunLock, VerifyLine, COLUMNS, VERIFY_COLUMNS,
+};
+use crate::outcome::Outcome;
+
+/// Everything `verify` needs, resolved.
+#[derive(Debug, Clone)]
+pub struct VerifySettings {
+    /// The results file to read.
+    pub results: PathBuf,
+    /// The verify file to append to.
+    pub out: PathBuf,
+    /// How requests are sent.
+    pub request: RequestConfig,
+    /// Ask where devices not linked sit.
+    pub locate: bool,
+    /// Emit an event per request.
+    pub attempt_events: bool,
+    /// The words of the front, for the reason a run stopped.
+    pub wording: Wording,
+}
+
+/// What `verify` tells its front while it works.
+#[derive(Debug, Clone)]
+pub enum VerifyEvent {
+    /// The machinery's own news.
+    Engine(EngineEvent),
+    /// A warning that always matters (a damaged results file).
+    Warning(String),
+    /// A plant's listing failed: its rows stay unchecked.
+    PlantUnchecked {
+        /// The plant cell of its first row.
+        plant: String,
+        /// Rows left unchecked.
+        rows: usize,
+        /// Why, in words.
+        why: String,
+    },
+    /// A row's serial is the collector (datalogger) of devices listed on its plant, in words.
+    Collector(String),
+    /// Where a device not on its plant was found (or that it was found nowhere).
+    Located {
+        /// The row.
+        row: u64,
+        /// Its serial.
+        sn: String,
+        /// Its plant cell.
+        plant_cell: String,
+        /// Its user cell.
+        user_cell: String,
+        /// What the API said.
+        located: Located,
+    },
+}
+
+/// How a row stands after a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LinkStatus {
+    /// The serial is listed on its plant.
+    Linked,
+    /// Not listed yet: the device has not come online since it was added.
+    Pending,
+    /// The plant itself does not exist (the list call answered 10003).
+    PlantMissing,
+    /// `--locate`: the device sits on another plant (the `located_*` columns say which).
+    Elsewhere,
+}
+
+impl LinkStatus {
+    /// The word used in the verify file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkStatus::Linked => "linked",
+            LinkStatus::Pending => "pending",
+            LinkStatus::PlantMissing => "plant_missing",
+            LinkStatus::Elsewhere => "elsewhere",
+        }
+    }
+}
+
+/// What a verify run found.
+#[derive(Debug, Default, Clone)]
+pub struct VerifyReport {
+    /// Rows whose latest results outcome is registered or already_registered.
+    pub registered_rows: u64,
+    /// Of those, rows found linked by an earlier verify (not checked again).
+    pub linked_before: u64,
+    /// Rows checked now, per status.
+    pub checked: BTreeMap<&'static str, u64>,
+    /// Rows that could not be checked (their plant's listing failed or the run stopped).
+    pub unchecked: u64,
+    /// Plants listed.
+    pub plants: u64,
+    /// Requests sent.
+    pub requests: u64,
+    /// Of the rows linked now, those whose serial is the collector (datalogger) of listed
+    /// devices rather than a device's own.
+    pub linked_by_collector: u64,
+    /// Plants whose listing claims more devices than it lists: `(plant, count, listed)`.
+    pub short_listings: Vec<(u64, u64, u64)>,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<String>,
+    /// The exit code.
+    pub exit: Option<Exit>,
+}
+
+impl VerifyReport {
+    /// Rows linked now or before.
+    pub fn linked(&self) -> u64 {
+        self.linked_before + self.checked.get("linked").copied().unwrap_or(0)
+    }
+
+    /// Rows still not linked (pending, plant missing, or unchecked).
+    pub fn not_linked(&self) -> u64 {
+        self.registered_rows - self.linked()
+    }
+
+    /// The closing lines for stderr.
+    pub fn render(&self) -> String {
+        let mut out = format!(
+            "growatt-onboard verify: {} of {} registered devices linked, {} still pending",
+            self.linked(),
+            self.registered_rows,
+            self.checked.get("pending").copied().unwrap_or(0),
+        );
+        let missing = self.checked.get("plant_missing").copied().unwrap_or(0);
+        if missing > 0 {
+            out.push_str(&format!(", {missing} on plants that no longer exist"));
+        }
+        let elsewhere = self.checked.get("elsewhere").copied().unwrap_or(0);
+        if elsewhere > 0 {
+            out.push_str(&format!(", {elsewhere} sitting on another plant"));
+        }
+        if self.unchecked > 0 {
+            out.push_str(&format!(", {} not checked (run again)", self.unchecked));
+        }
+        out.push_str(&format!(
+            "\n  {} plants listed with {} requests ({} linked in earlier checks)\n",
+            self.plants, self.requests, self.linked_before
+        ));
+        out.push_str(&crate::account::listing_notes(
+            self.linked_by_collector,
+            &self.short_listings,
+        ));
+        if let Some(why) = &self.stopped {
+            out.push_str(&format!("  stopped early: {why}\n"));
+        }
+        out
+    }
+}
+
+/// A registered row to check.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) row: u64,
+    pub(crate) plant_cell: String,
+    pub(crate) user_cell: String,
+    pub(crate) sn: String,
+}
+
+/// A problem that ends verify before any request.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The results or verify file cannot be used.
+    #[error(transparent)]
+    Results(#[from] ResultsError),
+    /// The HTTP client cannot be built.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The results file does not exist.
+    #[error("{0} does not exist; pass the results file a `run` wrote")]
+    NoResults(PathBuf),
+}
+
+impl VerifyError {
+    /// Each is fatal.
+    pub fn exit(&self) -> Exit {
+        Exit::Fatal
+    }
+}
+
+/// Runs `verify` until its rows are checked or `cancel` stops it, telling `events` what it finds.
+pub async fn verify(
+    cfg: VerifySettings,
+    cancel: &CancellationToken,
+    events: Sink<VerifyEvent>,
+) -> Result<VerifyReport, VerifyError> {
+    if !cfg.results.is_file() {
+        return Err(VerifyError::NoResults(cfg.results.clone()));
+    }
+    let client = cfg.request.client()?;
+    // The same lock as `run`: a verify never reads a results file a run is still writing.
+    let lock = RunLock::acquire(&cfg.results, journal::VERIFY_HINT)?;
+
+    // The latest line per serial of the results (as `run` keys them, so a sorted sheet or two
+    // inputs sharing one results file lose no device), keeping the registered ones.
+    let mut latest: HashMap<u64, Option<Target>> = HashMap::new();
+    let opened = journal::scan_log(&cfg.results, &COLUMNS, |r| {
+        let text = |i| {
+            r.get(i)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        let Ok(row) = text(0).parse::<u64>() else {
+            return;
+        };
+        let Some(outcome) = Outcome::parse(&text(4)) else {
+            return;
+        };
+        // A line about the row itself says nothing about its serial's registration.
+        if matches!(outcome, Outcome::Invalid | Outcome::Duplicate) {
+            return;
+        }
+        let sn = text(2);
+        let key = sn_key(sn.trim());
+        // As in `run`, a serial once done stays done.
+        if latest.get(&key).is_some_and(Option::is_some) && !outcome.is_done() {
+            return;
+        }
+        let target = outcome.is_done().then(|| Target {
+            row,
+            plant_cell: text(1),
+            user_cell: text(3),
+            sn,
+        });
+        latest.insert(key, target);
+    })?;
+    if let Some(warning) = opened.damaged.describe(&cfg.results) {
+        events.emit(VerifyEvent::Warning(warning));
+    }
+
+    // Serials an earlier verify found linked are not checked again.
+    let mut linked_before: HashSet<u64> = HashSet::new();
+    let mut located = locate::Earlier::default();
+    let (file, _) = journal::open_log(&cfg.out, &VERIFY_COLUMNS, |r| {
+        let Some(line) = VerifyLine::read(r) else {
+            return;
+        };
+        let key = sn_key(line.sn.trim());
+        if line.link_status == "linked" {
+            linked_before.insert(key);
+        } else {
+            linked_before.remove(&key);
+        }
+        located.read(&line);
+    })?;
+
+    let mut report = VerifyReport::default();
+    let mut by_plant: BTreeMap<u64, Vec<Target>> = BTreeMap::new();
+    for target in latest.into_values().flatten() {
+        report.registered_rows += 1;
+        if linked_before.contains(&sn_key(target.sn.trim())) {
+            report.linked_before += 1;
+            continue;
+        }
+        match target.plant_cell.trim().parse::<u64>() {
+            Ok(plant) => by_plant.entry(plant).or_default().push(target),
+            Err(_) => report.unchecked += 1,
+        }
+    }
+
+    let engine = Engine::new(
+        client,
+        cfg.request.engine(cfg.attempt_events),
+        events.map(VerifyEvent::Engine),
+    );
+    let watchers = engine.watch(cancel);
+    let mut writer = ResultsWriter::new(&cfg.out, file);
+
+    // Plants are listed concurrently; the engine keeps the pace and the slots.
+    let mut tasks = tokio::task::JoinSet::new();
+    for (plant, targets) in by_plant {
+        let engine = engine.clone();
+        tasks.spawn(async move {
+            let listing = list_plant(&engine, plant).await;
+            (plant, targets, listing)
+        });
+    }
+    let mut write_error = None;
+    let mut to_locate = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let Ok((plant, mut targets, listing)) = joined else {
+            continue;
+        };
+        targets.sort_by_key(|t| t.row);
+        let listing = match listing {
+            Listing::Devices(d) => {
+                if let Some((count, listed)) = d.claims_more() {
+                    report.short_listings.push((plant, count, listed));
+                }
+                Some(Ok(d))
+            }
+            Listing::Missing => Some(Err(())),
+            Listing::Failed(why) => {
+                events.emit(VerifyEvent::PlantUnchecked {
+                    plant: targets
+                        .first()
+                        .map_or(String::new(), |t| t.plant_cell.clone()),
+                    rows: targets.len(),
+                    why,
+                });
+                None
+            }
+            Listing::Stopped => None,
+        };
+        let Some(listing) = listing else {
+            report.unchecked += targets.len() as u64;
+            continue;
+        };
+        report.plants += 1;
+        let checked_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        for t in targets {
+            let (status, device_status, updated) = match &listing {
+                Err(()) => (LinkStatus::PlantMissing, String::new(), String::new()),
+                Ok(devices) => match devices.find(&t.sn) {
+                    Some(Found::Device(d)) => {
+                        (LinkStatus::Linked, d.status.clone(), d.updated.clone())
+                    }
+                    Some(Found::Collector { devices, updated }) => {
+                        report.linked_by_collector += 1;
+                        events.emit(VerifyEvent::Collector(crate::account::collector_note(
+                            t.row, &t.sn, plant, &devices,
+                        )));
+                        (LinkStatus::Linked, String::new(), updated.to_string())
+                    }
+                    None if cfg.locate => {
+                        to_locate.push(t);
+                        continue;
+                    }
+                    None => (LinkStatus::Pending, String::new(), String::new()),
+                },
+            };
+            *report.checked.entry(status.as_str()).or_default() += 1;
+            let line = VerifyLine {
+                row: t.row,
+                plant_id: t.plant_cell,
+                sn: t.sn,
+                link_status: status.as_str().to_string(),
+                device_status,
+                last_update_time: updated,
+                checked_at: checked_at.clone(),
+                ..VerifyLine::default()
+            };
+            if let Err(e) = writer.write_record(line.cells()) {
+                write_error = Some(e);
+                engine.halt(Stop::Unwritable(String::new()));
+                break;
+            }
+        }
+    }
+    if write_error.is_none() {
+        let pass = locate::pass(
+            &engine,
+            to_locate,
+            &located,
+            &mut writer,
+            &mut report,
+            &events,
+        );
+        write_error = pass.await.err();
+    }
+    watchers.end().await;
+    let sync = writer.sync();
+    report.requests = engine.counters.requests.load(Ordering::Relaxed);
+    let mut stop = engine.stop_reason();
+    if let Some(e) = write_error.map(Err).unwrap_or(sync).err() {
+        stop = Some(Stop::Unwritable(e.to_string()));
+    }
+    report.stopped = stop.as_ref().map(|s| s.describe_for(cfg.wording));
+    let rows_exit = if report.not_linked() > 0 {
+        Exit::NeedsAttention
+    } else {
+        Exit::Success
+    };
+    report.exit = Some(match &stop {
+        Some(s) => s.exit().worst(rows_exit),
+        None => rows_exit,
+    });
+    drop(lock);
+    Ok(report)
+}
+
+enum Listing {
+    Devices(PlantDevices),
+    Missing,
+    Failed(String),
+    Stopped,
+}
+
+/// Pages through one plant's devices.
+async fn list_plant(engine: &Arc<Engine>, plant: u64) -> Listing {
+    let mut devices = PlantDevices::default();
+    let mut page = 1;
+    loop {
+        let label = format!("plant {plant} page {page}");
+        let query = [
+            ("plant_id", plant.to_string()),
+            ("page", page.to_string()),
+            ("perpage", PER_PAGE.to_string()),
+        ];
+        let call = engine
+            .call(&label, || engine.client.get("v1/device/list", &query))
+            .await;
+        let (outcome, attempt) = match call {
+            Call::Stopped => return Listing::Stopped,
+            Call::Ended {
+                outcome, attempt, ..
+            } => (outcome, attempt),
+        };
+        match engine.policy().listing(&attempt.answer, outcome) {
+            ListingVerdict::Page => {}
+            ListingVerdict::PlantMissing => return Listing::Missing,
+            ListingVerdict::Refused { code } => {
+                let msg = match &attempt.answer {
+                    Answer::Envelope { msg, .. } => msg.as_str(),
+                    _ => "",
+                };
+                return Listing::Failed(format!("the listing answered {code} {msg}"));
+            }
+            ListingVerdict::Failed => {
+                return Listing::Failed(format!("the listing failed: {}", attempt.answer))
+            }
+        }
+        let more = devices.take_page(&attempt.data.unwrap_or_default(), PER_PAGE);
+        if !more || page >= MAX_PAGES {
+            return Listing::Devices(devices);
+        }
+        page += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_path_and_report_text() {
+        let mut r = VerifyReport {
+            registered_rows: 10,
+            linked_before: 3,
+            ..VerifyReport::default()
+        };
+        r.checked.insert("linked", 4);
+        r.checked.insert("pending", 2);
+        r.unchecked = 1;
+        assert_eq!(r.linked(), 7);
+        assert_eq!(r.not_linked(), 3);
+        let text = r.render();
+        assert!(
+            text.contains("7 of 10 registered devices linked, 2 still pending"),
+            "{text}"
+        );
+        assert!(text.contains("1 not checked"), "{text}");
+    }
+}

@@ -1,0 +1,217 @@
+//! The page's consumer of the jobs' events: per fleet, what its run or verify is doing now,
+//! updated from the events and announced to the event streams through a watch channel. Stop
+//! cancels the job's token, as Ctrl-C does on the command line.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::{EngineEvent, Sink};
+use crate::jobs::{RunCounts, RunEvent, VerifyEvent};
+
+/// Which job holds a fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Job {
+    /// None: the fleet is ready or finished.
+    #[default]
+    Idle,
+    /// A run.
+    Run,
+    /// A verify.
+    Verify,
+}
+
+/// What a fleet's job is doing now.
+#[derive(Debug, Clone, Default)]
+pub struct Now {
+    /// The job holding the fleet.
+    pub job: Job,
+    /// Stop was asked for; the requests in flight are ending.
+    pub stopping: bool,
+    /// Rows in the fleet, when counted.
+    pub total: Option<u64>,
+    /// The run's figures.
+    pub counts: RunCounts,
+    /// Rows waiting out the API's cooldown.
+    pub deferred: u64,
+    /// When only deferred rows are left: the time to the first.
+    pub all_wait_for: Option<Duration>,
+    /// When the run started.
+    pub started: Option<Instant>,
+    /// The last run's exit code, once it ended in this server's life.
+    pub exit_code: Option<u8>,
+    /// Why the last run stopped early, or could not start.
+    pub stopped: Option<String>,
+    /// Why the last verify stopped early, or could not start.
+    pub verify_stopped: Option<String>,
+    /// The latest notices, newest last (a few).
+    pub notes: Vec<String>,
+}
+
+impl Now {
+    /// Time left, from the rows that needed requests and the time they took (or the pace).
+    pub fn eta(&self) -> Option<Duration> {
+        let left = self.total?.saturating_sub(self.counts.done());
+        if left == 0 {
+            return Some(Duration::ZERO);
+        }
+        let sent = self.counts.done()
+            - self.counts.skipped_done
+            - self.counts.count(crate::outcome::Outcome::Invalid)
+            - self.counts.count(crate::outcome::Outcome::Duplicate);
+        let secs = self.started?.elapsed().as_secs_f64();
+        let per_second = if sent >= 5 && secs >= 2.0 {
+            sent as f64 / secs
+        } else if self.counts.pace > 0.0 {
+            self.counts.pace
+        } else {
+            return None;
+        };
+        Some(Duration::from_secs_f64((left as f64 / per_second).min(1e9)))
+    }
+}
+
+/// One fleet's live state.
+pub struct Live {
+    now: Mutex<Now>,
+    cancel: Mutex<Option<CancellationToken>>,
+    changed: watch::Sender<u64>,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Live {
+            now: Mutex::new(Now::default()),
+            cancel: Mutex::new(None),
+            changed: watch::channel(0).0,
+        }
+    }
+}
+
+impl Live {
+    /// A copy of what the job is doing now.
+    pub fn now(&self) -> Now {
+        self.now.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Changes the state and tells the event streams.
+    pub fn update(&self, f: impl FnOnce(&mut Now)) {
+        f(&mut self.now.lock().unwrap_or_else(|e| e.into_inner()));
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that wakes on every change.
+    pub fn watch(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// Claims the fleet for `job`: its cancellation token, or `None` while another job holds it.
+    pub fn claim(&self, job: Job) -> Option<CancellationToken> {
+        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        if now.job != Job::Idle {
+            return None;
+        }
+        let cancel = CancellationToken::new();
+        *self.cancel.lock().unwrap_or_else(|e| e.into_inner()) = Some(cancel.clone());
+        now.job = job;
+        now.stopping = false;
+        now.notes.clear();
+        if job == Job::Run {
+            now.counts = RunCounts::default();
+            now.total = None;
+            now.deferred = 0;
+            now.all_wait_for = None;
+            now.started = Some(Instant::now());
+            now.exit_code = None;
+            now.stopped = None;
+        } else {
+            now.verify_stopped = None;
+        }
+        drop(now);
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+        Some(cancel)
+    }
+
+    /// Asks the job to stop, as Ctrl-C does; false when none runs.
+    pub fn stop(&self) -> bool {
+        let cancel = self
+            .cancel
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(cancel) = cancel else { return false };
+        self.update(|n| n.stopping = n.job != Job::Idle);
+        cancel.cancel();
+        true
+    }
+
+    /// The job ended: the fleet is free again.
+    pub fn release(&self, f: impl FnOnce(&mut Now)) {
+        *self.cancel.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self.update(|n| {
+            n.job = Job::Idle;
+            n.stopping = false;
+            n.deferred = 0;
+            n.all_wait_for = None;
+            f(n);
+        });
+    }
+
+    fn note(&self, text: String) {
+        self.update(|n| {
+            n.notes.push(text);
+            let over = n.notes.len().saturating_sub(5);
+            n.notes.drain(..over);
+        });
+    }
+
+    fn engine(&self, event: &EngineEvent) {
+        match event {
+            EngineEvent::Paused { pause, pace } => self.note(format!(
+                "paused by the API's rate limit (10012) for {:.1}s; pace now {pace:.2}/s",
+                pause.as_secs_f64()
+            )),
+            EngineEvent::CooldownLearnt { cooldown } => self.note(format!(
+                "the API refuses a repeated request within its cooldown; retries wait {}s",
+                cooldown.as_secs()
+            )),
+            EngineEvent::Attempt { .. } => {}
+        }
+    }
+
+    /// The sink a run reports to.
+    pub fn run_sink(self: &std::sync::Arc<Live>) -> Sink<RunEvent> {
+        let live = self.clone();
+        Sink::new(move |event| match event {
+            RunEvent::Engine(e) => live.engine(&e),
+            RunEvent::Started { total, .. } => live.update(|n| n.total = total),
+            RunEvent::Note(text) => live.note(text),
+            RunEvent::Skipped(counts) | RunEvent::Ended { counts, .. } => {
+                live.update(|n| n.counts = counts)
+            }
+            RunEvent::Throttle {
+                deferred,
+                all_wait_for,
+            } => live.update(|n| {
+                n.deferred = deferred;
+                n.all_wait_for = all_wait_for;
+            }),
+        })
+    }
+
+    /// The sink a verify reports to.
+    pub fn verify_sink(self: &std::sync::Arc<Live>) -> Sink<VerifyEvent> {
+        let live = self.clone();
+        Sink::new(move |event| match event {
+            VerifyEvent::Engine(e) => live.engine(&e),
+            VerifyEvent::Warning(w) => live.note(w),
+            VerifyEvent::PlantUnchecked { plant, rows, why } => live.note(format!(
+                "plant {plant}: {why}; its {rows} rows stay unchecked"
+            )),
+            VerifyEvent::Collector(note) => live.note(note),
+            VerifyEvent::Located { .. } => {}
+        })
+    }
+}
