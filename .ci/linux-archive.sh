@@ -37,31 +37,6 @@ archive="target/dist/$name.tar.gz"
 [ -s "$archive" ] || fail "no $archive"
 step "built $archive"
 
-# What it must hold, no more and no less.
-expected=$(
-  cat <<LIST | sort
-$name/LICENSE-APACHE
-$name/LICENSE-MIT
-$name/README.txt
-$name/completions/_growatt-onboard
-$name/completions/_growatt-onboard.ps1
-$name/completions/growatt-onboard.bash
-$name/completions/growatt-onboard.fish
-$name/fleet-template.xlsx
-$name/growatt-onboard
-$(for c in "" -account -check -completions -demo -manpage -report -run -sim -template -verify; do
-    echo "$name/man/growatt-onboard$c.1"
-  done)
-$name/sample-fleet.csv
-LIST
-)
-listed=$(tar tzf "$archive" | sort)
-[ "$listed" = "$expected" ] || {
-  diff <(echo "$expected") <(echo "$listed") || true
-  fail "the archive's contents differ from the list above (< expected, > found)"
-}
-step "contents: $(echo "$listed" | wc -l) files, as listed"
-
 # An empty folder on a clean path (with a space, like a download folder), and a bare environment:
 # no cargo, no token, no home folder settings.
 work=$(mktemp -d)
@@ -71,6 +46,26 @@ mkdir -p "$clean" "$work/home" "$work/tmp"
 start=$(date +%s.%N)
 tar xzf "$archive" -C "$clean"
 bin="$clean/$name/growatt-onboard"
+
+# What it must hold, no more and no less: the files every archive has, the completions, and one
+# man page per command (as many as the program itself writes).
+"$bin" manpage "$work/man" >/dev/null
+expected=$(
+  {
+    printf "$name/%s\n" LICENSE-APACHE LICENSE-MIT README.txt fleet-template.xlsx \
+      growatt-onboard sample-fleet.csv completions/_growatt-onboard \
+      completions/_growatt-onboard.ps1 completions/growatt-onboard.bash \
+      completions/growatt-onboard.fish
+    (cd "$work/man" && ls) | sed "s|^|$name/man/|"
+  } | sort
+)
+listed=$(tar tzf "$archive" | sort)
+[ "$listed" = "$expected" ] || {
+  diff <(echo "$expected") <(echo "$listed") || true
+  fail "the archive's contents differ from the list above (< expected, > found)"
+}
+echo "$listed" | grep -q "/man/growatt-onboard.1$" || fail "no growatt-onboard.1 in man/"
+step "contents: $(echo "$listed" | wc -l) files, as listed"
 
 # Static: no program interpreter, no shared library needed.
 echo "linux archive: file: $(file -b "$bin")"
