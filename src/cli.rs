@@ -123,6 +123,10 @@ pub struct InputArgs {
     /// Saved settings (column mapping, sheet, server, token file, pace) [default: growatt-onboard.toml beside INPUT, when there is one].
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Make a row invalid, not just warned about, when its serial was stored as a number in the
+    /// sheet or is a short all-digit outlier (a spreadsheet may have dropped leading zeros or an E).
+    #[arg(long)]
+    pub strict_serials: bool,
 }
 
 /// Options of `run`.

@@ -98,6 +98,7 @@ pub fn run_settings(
         request: request_config(&args.request, &args.server, token_env)?,
         restart: args.restart,
         read: read_options(&args.input)?,
+        strict_serials: args.input.strict_serials,
         account: None,
         count_rows: ui.progress_mode() != Mode::Hidden,
         attempt_events: ui.verbose >= 2,

@@ -29,7 +29,7 @@ pub const FILE_NAME: &str = "growatt-onboard.toml";
 const MAX_BYTES: u64 = 64 * 1024;
 
 /// The keys a settings file may hold (the long flags' names), besides `[columns]`.
-const KEYS: [&str; 13] = [
+const KEYS: [&str; 14] = [
     "sheet",
     "region",
     "base-url",
@@ -43,7 +43,11 @@ const KEYS: [&str; 13] = [
     "throttle-pause",
     "cache",
     "out",
+    "strict-serials",
 ];
+
+/// The keys that are switches (`true` gives the flag, `false` leaves it out).
+const SWITCH_KEYS: [&str; 1] = ["strict-serials"];
 
 /// The keys of a file that a path value is resolved against its folder.
 const PATH_KEYS: [&str; 3] = ["token-file", "cache", "out"];
@@ -136,6 +140,14 @@ fn to_args(text: &str, dir: &Path) -> Result<Vec<OsString>, String> {
                 KEYS.join(", ")
             ));
         }
+        if SWITCH_KEYS.contains(&key.as_str()) {
+            match value {
+                toml::Value::Boolean(true) => args.push(OsString::from(format!("--{key}"))),
+                toml::Value::Boolean(false) => {}
+                _ => return Err(format!("{key} must be true or false")),
+            }
+            continue;
+        }
         let text = match value {
             toml::Value::String(s) => s.clone(),
             toml::Value::Integer(n) => n.to_string(),
@@ -177,6 +189,14 @@ mod tests {
         assert!(args.windows(2).any(|w| w[0] == "--token-file"
             && w[1].ends_with("t.txt")
             && w[1].starts_with("/fleets")));
+        let strict = to_args("strict-serials = true", Path::new(".")).unwrap();
+        assert_eq!(strict, [OsString::from("--strict-serials")]);
+        assert!(to_args("strict-serials = false", Path::new("."))
+            .unwrap()
+            .is_empty());
+        assert!(to_args("strict-serials = \"yes\"", Path::new("."))
+            .unwrap_err()
+            .contains("true or false"));
         let e = to_args("colums = 1", Path::new(".")).unwrap_err();
         assert!(e.contains("'colums' is not a setting"), "{e}");
         assert!(to_args("rate = [", Path::new("."))

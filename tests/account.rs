@@ -11,32 +11,8 @@ use common::*;
 /// Plants 1001 (owner 501, also 502) and 1002 (owner 503); devices DEV0000001..=DEV0000006 online;
 /// ELS0000001 already associated, sitting on plant 1002 of user 503.
 fn small_account() -> sim::Fixture {
-    sim::Fixture {
-        plants: vec![
-            sim::FixturePlant {
-                plant_id: 1001,
-                c_user_ids: vec![501, 502],
-            },
-            sim::FixturePlant {
-                plant_id: 1002,
-                c_user_ids: vec![503],
-            },
-        ],
-        devices: (1..=6)
-            .map(|i| format!("DEV{i:07}"))
-            .chain(["ELS0000001".to_string()])
-            .map(|sn| sim::FixtureDevice { sn, online: true })
-            .collect(),
-        associated: vec!["ELS0000001".into()],
-        account: sim::FixtureAccount {
-            located: vec![sim::FixtureLocation {
-                sn: "ELS0000001".into(),
-                plant_id: 1002,
-                user_id: 503,
-            }],
-            ..Default::default()
-        },
-    }
+    let devices: Vec<String> = (1..=6).map(|i| format!("DEV{i:07}")).collect();
+    located_account(&[501, 502], &[devices, vec!["ELS0000001".into()]].concat())
 }
 
 /// Add requests the simulator received.
@@ -56,17 +32,9 @@ async fn small_world(fleet: &str) -> TestEnv {
     env.named("fleet.csv").with_fleet(fleet)
 }
 
-/// `account CMD --cache <the world's cache> --base-url <the simulator>` and `extra`.
-async fn account_cmd(env: &TestEnv, cmd: &str, extra: &[&str]) -> std::process::Output {
-    let (cache, base) = (env.path("cache"), env.base());
-    let mut args = vec!["account", cmd, "--cache", arg(&cache), "--base-url", &base];
-    args.extend_from_slice(extra);
-    run_bin(&args).await
-}
-
 /// `check FLEET --account` with the world's cache, against the simulator.
 async fn check_account(env: &TestEnv) -> std::process::Output {
-    let (cache, base) = (env.path("cache"), env.base());
+    let (cache, base) = (env.cache_dir(), env.base());
     let fleet = arg(&env.fleet);
     run_bin(&[
         "check",
@@ -78,6 +46,11 @@ async fn check_account(env: &TestEnv) -> std::process::Output {
         &base,
     ])
     .await
+}
+
+/// Whether `path` is a cache file (not its lock).
+fn is_cache(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x == "json")
 }
 
 /// Every file under `dir`, read whole.
@@ -108,15 +81,15 @@ async fn check_account_flags_missing_plant_missing_user_and_mismatch_with_zero_a
     // No cache yet: the check pulls it first (one page of each listing), then screens.
     let out = check_account(&env).await;
     assert_exit(&out, 3);
-    let text = stdout(&out);
-    for said in [
-        "row 3: invalid: plant_id 9999 is not in the account (the add would answer 10004)",
-        "row 4: invalid: c_user_id 777 is not in the account (the add would answer 10005)",
-        "warning: plant 1002 is owned by user 503, not 501 (rows 5)",
-        "2 to send, 2 invalid (2 not in the account",
-    ] {
-        assert!(text.contains(said), "{text}");
-    }
+    let text = assert_printed(
+        &out,
+        &[
+            "row 3: invalid: plant_id 9999 is not in the account (the add would answer 10004)",
+            "row 4: invalid: c_user_id 777 is not in the account (the add would answer 10005)",
+            "warning: plant 1002 is owned by user 503, not 501 (rows 5)",
+            "2 to send, 2 invalid (2 not in the account",
+        ],
+    );
     assert!(!text.contains("row 2:"), "{text}");
     assert_eq!(adds(env.sim()), 0, "check sends no add");
     assert_eq!(listing_calls(env.sim()), 2);
@@ -124,26 +97,23 @@ async fn check_account_flags_missing_plant_missing_user_and_mismatch_with_zero_a
     // The same day again: the cache answers, no listing call is made.
     let out = check_account(&env).await;
     assert_exit(&out, 3);
-    assert!(stdout(&out).contains("plant_id 9999 is not in the account"));
+    assert_printed(&out, &["plant_id 9999 is not in the account"]);
     let listed = listing_calls(env.sim());
     assert_eq!(listed, 2, "a second check the same day lists nothing");
     assert_eq!(adds(env.sim()), 0);
 
     // `account show` reads the same cache.
-    let out = account_cmd(&env, "show", &[]).await;
+    let out = env.account("show", &[]).await;
     assert_exit(&out, 0);
-    let shown = stdout(&out);
-    for said in [
-        "plants: 2 (complete)",
-        "users: 3 (complete)",
-        "plant/list 1 of 10",
-    ] {
-        assert!(shown.contains(said), "{shown}");
-    }
+    assert_printed(&out, &["plants: 2 (complete)", "users: 3 (complete)"]);
+    assert_printed(&out, &["plant/list 1 of 10"]);
 
     // The token is in no cache file, in any case; only its fingerprint names the file.
-    let files = all_files(&env.path("cache"));
-    assert_eq!(files.len(), 1, "one cache per server and token");
+    let files = all_files(&env.cache_dir());
+    let caches = files.iter().filter(|(p, _)| is_cache(p)).count();
+    assert_eq!(caches, 1, "one cache per server and token");
+    // Beside it, its lock (empty) and nothing else.
+    assert_eq!(files.len(), 2, "{files:?}");
     for (path, bytes) in files {
         let text = String::from_utf8_lossy(&bytes).to_ascii_lowercase();
         assert!(!text.contains(DEFAULT_TOKEN), "{}", path.display());
@@ -183,7 +153,7 @@ async fn a_large_account_is_pulled_over_two_days_within_the_daily_cap() {
     let env = TestEnv::start_fixture(fixture).await.named("fleet.csv");
     let sim = env.sim();
 
-    let out = account_cmd(&env, "pull", &["--rate", "100/s"]).await;
+    let out = env.account("pull", &["--rate", "100/s"]).await;
     assert_exit(&out, 4);
     assert_said(
         &out,
@@ -196,7 +166,7 @@ async fn a_large_account_is_pulled_over_two_days_within_the_daily_cap() {
     assert_eq!((a.plant_list_today, a.user_list_today), (10, 10));
 
     // Same day: nothing left to spend, so nothing is sent.
-    let out = account_cmd(&env, "pull", &["--rate", "100/s"]).await;
+    let out = env.account("pull", &["--rate", "100/s"]).await;
     assert_exit(&out, 4);
     assert_eq!(listing_calls(sim), 20);
 
@@ -205,29 +175,31 @@ async fn a_large_account_is_pulled_over_two_days_within_the_daily_cap() {
     env.set_fleet("plant_id,sn,c_user_id\n2001150,DEV0000001,3001019\n9999,DEV0000002,501\n");
     let out = check_account(&env).await;
     assert_exit(&out, 0);
-    assert!(stdout(&out).contains("0 invalid"), "{}", stdout(&out));
+    assert_printed(&out, &["0 invalid"]);
     assert_said(&out, &["partial"]);
     let listed = listing_calls(sim);
     assert_eq!(listed, 20, "an existing cache is used as it is");
 
     // The next day (on the server, and on the cache's clock): the pull goes on from page 11.
     sim.next_day();
-    let file = all_files(&env.path("cache")).pop().unwrap().0;
+    let file = all_files(&env.cache_dir())
+        .into_iter()
+        .find(|(p, _)| is_cache(p))
+        .unwrap()
+        .0;
     let mut json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     json["calls"]["day"] = "2000-01-01".into();
     std::fs::write(&file, serde_json::to_vec(&json).unwrap()).unwrap();
-    let out = account_cmd(&env, "pull", &["--rate", "100/s"]).await;
+    let out = env.account("pull", &["--rate", "100/s"]).await;
     assert_exit(&out, 0);
     let a = sim.account_stats();
     assert_eq!((a.plant_list_total, a.user_list_total), (12, 11), "{a:?}");
     assert!(a.max_listing_calls_in_a_day <= 10, "{a:?}");
     assert_eq!(a.over_cap, 0);
-    let out = account_cmd(&env, "show", &[]).await;
+    let out = env.account("show", &[]).await;
     assert_exit(&out, 0);
-    let shown = stdout(&out);
-    assert!(shown.contains("plants: 1152 (complete)"), "{shown}");
-    assert!(shown.contains("users: 1023 (complete)"), "{shown}");
+    assert_printed(&out, &["plants: 1152 (complete)", "users: 1023 (complete)"]);
 
     // Complete now: the plant not in the account is flagged, the far one is not.
     let out = check_account(&env).await;
@@ -251,7 +223,7 @@ async fn a_cap_spent_elsewhere_ends_the_pull_at_the_first_refusal() {
             .unwrap();
         assert!(r.status().is_success());
     }
-    let out = account_cmd(&env, "pull", &["--rate", "100/s"]).await;
+    let out = env.account("pull", &["--rate", "100/s"]).await;
     assert_exit(&out, 4);
     assert_said(&out, &["refused a listing call as too frequent (10012)"]);
     let err = stderr(&out);

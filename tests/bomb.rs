@@ -3,16 +3,14 @@
 //! no memory growth.
 
 mod common;
-#[path = "common/replay.rs"]
-mod replay;
 
 use std::io::Read;
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::replay::{Replay, Reply};
 use common::{assert_exit, read_results, write, DEFAULT_TOKEN};
-use replay::{Replay, Reply};
 
 /// Longest a run may take before the test calls it hung.
 const RUN_LIMIT: Duration = Duration::from_secs(60);

@@ -1,18 +1,16 @@
 //! The binary against broken and hostile servers: HTML error pages, truncated, endless and huge
 //! bodies, silence, resets, codes as strings, formula-like messages, token echoes, account-level
-//! stops, ambiguous timeouts, 429/408 and redirects. The servers are the harness's scripted ones
-//! ([`common::hostile`]), each told here how to answer.
+//! stops, ambiguous timeouts and 429/408 (redirects are in `hostile_redirect.rs`). The servers
+//! are the harness's scripted ones ([`common::hostile`]), each told here how to answer.
 
 mod common;
 
 use std::collections::{HashMap, HashSet};
-use std::process::Output;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::hostile::*;
 use common::*;
-use tokio_util::sync::CancellationToken;
 
 /// A world for a run against a scripted server: a fleet of these serials, all on plant 1 / user
 /// 1 (row N+2 is `sns[N]`), and [`TOKEN`] for the runs.
@@ -24,9 +22,10 @@ fn world(sns: &[&str]) -> TestEnv {
     TestEnv::offline().with_token(TOKEN).with_fleet(text)
 }
 
-/// `n` serials `DEV00000`… .
-fn serials(n: usize) -> Vec<String> {
-    (0..n).map(|i| format!("DEV{i:05}")).collect()
+/// A [`world`] of `n` serials `DEV00000`… .
+fn world_of(n: usize) -> TestEnv {
+    let sns: Vec<String> = (0..n).map(|i| format!("DEV{i:05}")).collect();
+    world(&sns.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
 /// The world's fleet run against `srv` with a fast pace, 1 ms backoff, 3 attempts, `timeout`
@@ -35,7 +34,7 @@ async fn run_tool(env: &TestEnv, srv: &Hostile, timeout: &str, extra: &[&str]) -
     let mut args = flags("--rate 1000/s --backoff 1ms --max-attempts 3 --no-progress --timeout");
     args.push(timeout);
     args.extend_from_slice(extra);
-    timed(env.run_cmd_at(&srv.base_url(), &args), false).await
+    env.run_cmd_at(&srv.base_url(), &args).timed(false).await
 }
 
 /// A fleet of `sns` run against `srv` as [`run_tool`] does, in a world of its own.
@@ -45,69 +44,9 @@ async fn run_on(srv: &Hostile, sns: &[&str], timeout: &str, extra: &[&str]) -> (
     (env, ran)
 }
 
-/// One run of the binary.
-struct Ran {
-    out: Output,
-    elapsed: Duration,
-    /// Peak resident memory of the process (VmHWM), in KiB, when it was sampled at all.
-    peak_rss_kib: Option<u64>,
-}
-
-/// Runs `bin` to its end and times it; with `measure`, polls its peak memory while it runs.
-async fn timed(bin: Bin, measure: bool) -> Ran {
-    let started = Instant::now();
-    let child = bin.start();
-    let pid = child.id().expect("a running child has a pid");
-    let done = CancellationToken::new();
-    let poller = measure.then(|| {
-        let done = done.clone();
-        tokio::spawn(async move {
-            let mut peak: Option<u64> = None;
-            loop {
-                if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-                    let hwm = status
-                        .lines()
-                        .find_map(|l| l.strip_prefix("VmHWM:"))
-                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
-                    if hwm.is_some() {
-                        peak = peak.max(hwm);
-                    }
-                }
-                tokio::select! {
-                    _ = done.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_millis(3)) => {}
-                }
-            }
-            peak
-        })
-    });
-    let out = finish(child).await;
-    let elapsed = started.elapsed();
-    done.cancel();
-    let peak_rss_kib = match poller {
-        Some(p) => p.await.unwrap(),
-        None => None,
-    };
-    Ran {
-        out,
-        elapsed,
-        peak_rss_kib,
-    }
-}
-
-/// The results lines, keyed by serial (latest line wins); empty when there is no file.
+/// The world's results lines, keyed by serial (latest line wins); none without a file.
 fn by_sn(env: &TestEnv) -> HashMap<String, Line> {
-    results_by_sn(&env.results)
-}
-
-fn results_by_sn(path: &std::path::Path) -> HashMap<String, Line> {
-    if !path.exists() {
-        return HashMap::new();
-    }
-    read_results(path)
-        .into_iter()
-        .map(|l| (l["sn"].clone(), l))
-        .collect()
+    lines_by_sn(&env.results)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,7 +116,7 @@ async fn endless_and_huge_bodies_are_cut_at_64_kib_with_memory_bounded() {
     ];
     let env = world(&sns);
     let args = flags("--rate 1000/s --backoff 1ms --timeout 1 --max-attempts 3 --no-progress");
-    let ran = timed(env.run_cmd_at(&srv.base_url(), &args), true).await;
+    let ran = env.run_cmd_at(&srv.base_url(), &args).timed(true).await;
     assert_exit(&ran.out, 3);
     let by_sn = by_sn(&env);
     assert_eq!(by_sn.len(), sns.len());
@@ -377,7 +316,7 @@ async fn an_echoed_token_appears_nowhere() {
             let listed = stderr(&ran.out).contains("ECHO1");
             assert!(listed, "verbose output lists rows");
         }
-        let by_sn = results_by_sn(&out);
+        let by_sn = lines_by_sn(&out);
         assert_eq!(by_sn.len(), sns.len());
         assert_eq!(by_sn["ECHO1"]["outcome"], "rejected");
         assert!(by_sn["ECHO1"]["error_msg"].contains("[token]"));
@@ -407,8 +346,7 @@ fn assert_no_token_in_files(dir: &std::path::Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_region_stops_at_once_and_the_rows_stay_for_the_next_run() {
     let srv = Hostile::start(|_| envelope(-1, "domain error")).await;
-    let sns = serials(200);
-    let env = world(&sns.iter().map(String::as_str).collect::<Vec<_>>());
+    let env = world_of(200);
     let ran = run_tool(&env, &srv, "1", &["--concurrency", "4"]).await;
     assert_exit(&ran.out, 1);
     assert_said(&ran.out, &["--region"]);
@@ -431,8 +369,7 @@ async fn wrong_region_stops_at_once_and_the_rows_stay_for_the_next_run() {
 
 /// Runs a 200-row fleet against `srv` and checks the run stopped on a refused token.
 async fn assert_stopped_for_the_token(srv: &Hostile) {
-    let sns = serials(200);
-    let env = world(&sns.iter().map(String::as_str).collect::<Vec<_>>());
+    let env = world_of(200);
     let ran = run_tool(&env, srv, "1", &["--concurrency", "4"]).await;
     assert_exit(&ran.out, 1);
     assert_said(&ran.out, &["token", "GROWATT_TOKEN"]);
@@ -480,8 +417,7 @@ async fn denials_after_good_answers_do_not_stop_the_run() {
         }
     })
     .await;
-    let sns = serials(30);
-    let env = world(&sns.iter().map(String::as_str).collect::<Vec<_>>());
+    let env = world_of(30);
     let ran = run_tool(&env, &srv, "1", &[]).await;
     assert_exit(&ran.out, 3);
     let err = stderr(&ran.out);
@@ -581,8 +517,9 @@ async fn server_errors_carrying_an_envelope_are_retried_not_believed() {
         "outcome=registered attempts=2 http_status=200",
     );
     assert_line(&by_sn["P503"], "outcome=registered attempts=3");
-    assert_eq!(srv.per_sn()["P502"], 2);
-    assert_eq!(srv.per_sn()["P503"], 3);
+    for (sn, requests) in [("P502", 2), ("P503", 3)] {
+        assert_eq!(srv.per_sn()[sn], requests, "{sn}");
+    }
     srv.assert_requests_proper();
 }
 
@@ -599,41 +536,6 @@ async fn a_failed_row_keeps_the_last_code_the_api_answered() {
     let l = &by_sn(&env)["LAST1"];
     assert_line(l, "outcome=failed attempts=3 error_code=10001");
     assert!(l["error_msg"].contains("no answer within the time limit"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redirects_are_not_followed() {
-    let second = Hostile::start(|_| envelope(0, "")).await;
-    let target = format!("{}/v1/device/sn/add", second.base_url());
-    let srv = Hostile::start(move |r| {
-        let status = match r.sn() {
-            "MOVED301" => 301,
-            "FOUND302" => 302,
-            "TEMP307" => 307,
-            _ => 308,
-        };
-        Act::Send(http(
-            status,
-            &[("Location", target.as_str()), ("Content-Type", "text/html")],
-            b"<html><body>Moved</body></html>",
-        ))
-    })
-    .await;
-    let sns = ["MOVED301", "FOUND302", "TEMP307", "PERM308"];
-    let (env, ran) = run_on(&srv, &sns, "1", &[]).await;
-    assert_exit(&ran.out, 3);
-    let by_sn = by_sn(&env);
-    for sn in sns {
-        let l = &by_sn[sn];
-        assert_line(l, "outcome=failed attempts=3 error_code=");
-        assert_eq!(l["http_status"], &sn[sn.len() - 3..], "{l:?}");
-        let said = l["error_msg"].contains("not the API's JSON envelope");
-        assert!(said, "{l:?}");
-    }
-    assert_eq!(second.requests(), 0, "the redirect was not followed");
-    assert_eq!(second.accepted(), 0, "not even a connection");
-    assert_eq!(srv.requests(), 12);
-    srv.assert_requests_proper();
 }
 
 /// The server's message and the input's cells carry terminal escapes (window title, clear

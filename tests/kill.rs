@@ -54,12 +54,7 @@ async fn sigkill_at_any_point_loses_nothing_and_adds_nothing_twice() {
     let test_started = Instant::now();
     let env = TestEnv::big_world(
         ROWS,
-        SimConfig {
-            latency: Duration::from_millis(6),
-            jitter: Duration::from_millis(4),
-            seed: 3,
-            ..SimConfig::default()
-        },
+        sim_config!(latency: Duration::from_millis(6), jitter: Duration::from_millis(4), seed: 3),
     )
     .await;
     let results = &env.results;

@@ -5,14 +5,14 @@
 //! for `account pull`; answers cut off mid-body; and a decompression bomb.
 
 mod common;
-#[path = "common/replay.rs"]
-mod replay;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{assert_exit, read_results, run_bin, stderr, write};
-use replay::{capture, Replay, Reply};
+use common::replay::{capture, Replay, Reply};
+use common::{
+    arg, assert_exit, assert_line, assert_said, flags, read_results, run_bin, stderr, write, Line,
+};
 
 const ADD: &str = "/v1/device/sn/add";
 const LIST: &str = "/v1/device/list";
@@ -38,41 +38,19 @@ fn fleet(dir: &Path, sns: &[&str]) -> PathBuf {
 
 /// `run FLEET` against `base`, quick pacing and backoff, 3 attempts.
 async fn run(fleet: &Path, base: &str, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "run",
-        fleet.to_str().unwrap(),
-        "--base-url",
-        base,
-        "--rate",
-        "1000/s",
-        "--backoff",
-        "1ms",
-        "--timeout",
-        "5",
-        "--max-attempts",
-        "3",
-        "--no-progress",
-    ];
-    args.extend_from_slice(extra);
-    run_bin(&args).await
+    let quick = flags("--rate 1000/s --backoff 1ms --timeout 5 --max-attempts 3 --no-progress");
+    run_bin(&[&["run", arg(fleet), "--base-url", base], &quick[..], extra].concat()).await
+}
+
+/// The last line of the results file in `dir`.
+fn last_line(dir: &Path) -> Line {
+    read_results(&dir.join("fleet.results.csv")).pop().unwrap()
 }
 
 /// `verify RESULTS` against `base`.
 async fn verify(results: &Path, base: &str) -> std::process::Output {
-    let args = [
-        "verify",
-        results.to_str().unwrap(),
-        "--base-url",
-        base,
-        "--rate",
-        "1000/s",
-        "--backoff",
-        "1ms",
-        "--timeout",
-        "5",
-        "--no-progress",
-    ];
-    run_bin(&args).await
+    let quick = flags("--rate 1000/s --backoff 1ms --timeout 5 --no-progress");
+    run_bin(&[&["verify", arg(results), "--base-url", base], &quick[..]].concat()).await
 }
 
 /// `account pull --cache DIR` against `base`.
@@ -154,11 +132,7 @@ async fn run_registers_on_the_vendors_add_answers() {
     let by_sn = |sn: &str| lines.iter().rfind(|l| l["sn"] == sn).unwrap().clone();
     for sn in ["VENDOROK01", "DATAEMPTY1"] {
         let l = by_sn(sn);
-        assert_eq!(
-            (l["outcome"].as_str(), l["error_code"].as_str()),
-            ("registered", "0"),
-            "{l:?}"
-        );
+        assert_line(&l, "outcome=registered error_code=0");
         assert_eq!(l["attempts"], "1");
         assert_eq!(l["error_msg"], "");
     }
@@ -198,14 +172,8 @@ async fn run_waits_out_the_observed_10012_then_registers() {
         started.elapsed() >= Duration::from_millis(400),
         "the row waited"
     );
-    let l = read_results(&dir.path().join("fleet.results.csv"))
-        .pop()
-        .unwrap();
-    assert_eq!(
-        (l["outcome"].as_str(), l["error_code"].as_str()),
-        ("registered", "0"),
-        "{l:?}"
-    );
+    let l = last_line(dir.path());
+    assert_line(&l, "outcome=registered error_code=0");
     assert_eq!(l["attempts"], "1", "a throttled request is not an attempt");
     assert_eq!(srv.count(ADD), 2);
 }
@@ -218,7 +186,7 @@ async fn verify_reads_the_live_six_row_listing_as_three_devices() {
     let out = verify(&results, &srv.base_url()).await;
     assert_exit(&out, 0);
     let err = stderr(&out);
-    assert!(err.contains("3 of 3 registered devices linked"), "{err}");
+    assert_said(&out, &["3 of 3 registered devices linked"]);
     assert!(!err.contains("claims more"), "{err}");
     assert_eq!(srv.count(LIST), 1, "one listing call for three devices");
     let lines = verify_lines(&dir.path().join("fleet.results.verify.csv"));
@@ -240,19 +208,9 @@ async fn verify_finds_a_collectors_serial_with_the_devices_behind_it() {
     let srv = listing(capture("device_list__live_dup_types_count3_rows6.json"), 0).await;
     let out = verify(&results, &srv.base_url()).await;
     assert_exit(&out, 3);
-    let err = stderr(&out);
-    assert!(
-        err.contains("1 of 2 registered devices linked, 1 still pending"),
-        "{err}"
-    );
-    assert!(
-        err.contains("row 2: XGD4A4821T is the collector (datalogger) serial of 2 devices on plant 42 (LWJ0BK601J, LXJEE5F001), not a device serial; counted as linked"),
-        "{err}"
-    );
-    assert!(
-        err.contains("1 row linked by the collector's serial"),
-        "{err}"
-    );
+    assert_said(&out, &["1 of 2 registered devices linked, 1 still pending"]);
+    assert_said(&out, &["row 2: XGD4A4821T is the collector (datalogger) serial of 2 devices on plant 42 (LWJ0BK601J, LXJEE5F001), not a device serial; counted as linked"]);
+    assert_said(&out, &["1 row linked by the collector's serial"]);
     let lines = verify_lines(&dir.path().join("fleet.results.verify.csv"));
     let c = lines.iter().find(|l| l["sn"] == LIVE_COLLECTOR).unwrap();
     assert_eq!(c["link_status"], "linked", "{c:?}");
@@ -276,17 +234,14 @@ async fn verify_on_a_listing_that_claims_a_device_it_does_not_list() {
     let out = verify(&results, &srv.base_url()).await;
     assert_exit(&out, 3);
     let err = stderr(&out);
-    assert!(
-        err.contains("0 of 2 registered devices linked, 2 still pending"),
-        "{err}"
-    );
+    assert_said(&out, &["0 of 2 registered devices linked, 2 still pending"]);
     assert_eq!(srv.count(LIST), 1, "paging stops on the empty page");
     assert_eq!(
         err.matches("claims more devices than it lists").count(),
         1,
         "said once: {err}"
     );
-    assert!(err.contains("plant 42: 1 claimed, 0 listed"), "{err}");
+    assert_said(&out, &["plant 42: 1 claimed, 0 listed"]);
     let lines = verify_lines(&dir.path().join("fleet.results.verify.csv"));
     assert!(
         lines.iter().all(|l| l["link_status"] == "pending"),
@@ -303,12 +258,8 @@ async fn verify_on_the_vendors_and_the_meter_listings() {
     let srv = listing(capture("device_list__VENDOR_DOC_EXAMPLE_truncated.json"), 0).await;
     let out = verify(&results, &srv.base_url()).await;
     assert_exit(&out, 3);
-    let err = stderr(&out);
-    assert!(
-        err.contains("1 of 2 registered devices linked, 1 still pending"),
-        "{err}"
-    );
-    assert!(err.contains("plant 42: 3 claimed, 1 listed"), "{err}");
+    assert_said(&out, &["1 of 2 registered devices linked, 1 still pending"]);
+    assert_said(&out, &["plant 42: 3 claimed, 1 listed"]);
     assert!(srv.count(LIST) <= 2, "{}", srv.count(LIST));
 
     // The meter row (no status, a string id) reads like any row; each real device once, with the
@@ -340,8 +291,7 @@ async fn account_pull_decodes_a_brotli_plant_list_it_did_not_ask_for() {
     let dir = tempfile::tempdir().unwrap();
     let out = pull(dir.path(), &srv.base_url()).await;
     assert_exit(&out, 0);
-    let err = stderr(&out);
-    assert!(err.contains("2 plants, 1 users (complete)"), "{err}");
+    assert_said(&out, &["2 plants, 1 users (complete)"]);
     assert_eq!(srv.count(PLANTS), 1, "one of the day's 10 listing calls");
     let cache = cache_file(dir.path());
     assert_eq!(cache["plants"]["1234567"], 1000000);
@@ -394,14 +344,8 @@ async fn answers_cut_off_mid_body_are_retried_never_misread() {
     let f = fleet(dir.path(), &["CUTOFF0001"]);
     let out = run(&f, &srv.base_url(), &[]).await;
     assert_exit(&out, 0);
-    let l = read_results(&dir.path().join("fleet.results.csv"))
-        .pop()
-        .unwrap();
-    assert_eq!(
-        (l["outcome"].as_str(), l["attempts"].as_str()),
-        ("registered", "2"),
-        "{l:?}"
-    );
+    let l = last_line(dir.path());
+    assert_line(&l, "outcome=registered attempts=2");
 
     // The live listing cut off twice, then whole: the rows are linked, never pending on half a page.
     let dir = tempfile::tempdir().unwrap();
@@ -423,12 +367,8 @@ async fn answers_cut_off_mid_body_are_retried_never_misread() {
     let dir = tempfile::tempdir().unwrap();
     let out = pull(dir.path(), &srv.base_url()).await;
     assert_exit(&out, 1);
-    let err = stderr(&out);
-    assert!(
-        err.contains("v1/plant/list page 1 failed (the answer broke off"),
-        "{err}"
-    );
-    assert!(err.contains("pull again later"), "{err}");
+    assert_said(&out, &["v1/plant/list page 1 failed (the answer broke off"]);
+    assert_said(&out, &["pull again later"]);
     assert_eq!(cache_file(dir.path())["plants"], serde_json::json!({}));
     let out = pull(dir.path(), &srv.base_url()).await;
     assert_exit(&out, 0);

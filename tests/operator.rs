@@ -18,23 +18,25 @@ async fn refuses_once(sn: &'static str) -> Hostile {
     .await
 }
 
+/// Three rows against a server that refuses the second once ([`refuses_once`]).
+async fn throttled_tail() -> (Hostile, TestEnv) {
+    let env = TestEnv::offline().with_token(hostile::TOKEN);
+    let env =
+        env.with_fleet("plant_id,sn,c_user_id\n1,AAA0000001,1\n1,BBB0000002,1\n1,CCC0000003,1\n");
+    (refuses_once("BBB0000002").await, env)
+}
+
 /// One row answered 10012 waits out the cooldown alone: a line of its own says so, with the time
 /// it is due, and the achieved pace leaves that wait out.
 #[tokio::test]
 async fn a_throttled_tail_is_announced_and_left_out_of_the_achieved_pace() {
-    let srv = refuses_once("BBB0000002").await;
-    let env = TestEnv::offline()
-        .with_token(hostile::TOKEN)
-        .with_fleet("plant_id,sn,c_user_id\n1,AAA0000001,1\n1,BBB0000002,1\n1,CCC0000003,1\n");
+    let (srv, env) = throttled_tail().await;
     let out = env
         .run_at(&srv.base_url(), &flags("--rate 20/s --throttle-pause 3s"))
         .await;
     assert_exit(&out, 0);
     let err = stderr(&out);
-    let notice = err
-        .lines()
-        .find(|l| l.contains("1 row waits out the API's cooldown: next at "))
-        .unwrap_or_else(|| panic!("no notice of the wait: {err}"));
+    let notice = line_with(&err, "1 row waits out the API's cooldown: next at ");
     // Without a terminal each line starts with its time, and the notice is whole.
     assert!(notice.starts_with("20"), "{notice}");
     let within = ["(in 0s)", "(in 1s)", "(in 2s)", "(in 3s)"];
@@ -56,10 +58,7 @@ async fn a_throttled_tail_is_announced_and_left_out_of_the_achieved_pace() {
 /// sends them.
 #[tokio::test]
 async fn leave_throttled_ends_the_run_and_the_next_run_sends_the_rest() {
-    let srv = refuses_once("BBB0000002").await;
-    let env = TestEnv::offline()
-        .with_token(hostile::TOKEN)
-        .with_fleet("plant_id,sn,c_user_id\n1,AAA0000001,1\n1,BBB0000002,1\n1,CCC0000003,1\n");
+    let (srv, env) = throttled_tail().await;
     let started = std::time::Instant::now();
     let out = env
         .run_at(
@@ -248,4 +247,21 @@ async fn a_reversed_column_is_explained_and_a_profile_line_token_file_works() {
     assert_eq!(env.lines().len(), 2);
     #[cfg(unix)]
     assert_said(&out, &["can be read by other users", "chmod 600"]);
+}
+
+/// An id typed as `510.0` in a workbook is a person's typing, not an export: the advice is to
+/// type it as 510; in a CSV export the same text keeps the export's advice.
+#[tokio::test]
+async fn an_id_typed_with_a_decimal_point_in_a_workbook_is_told_to_be_typed_again() {
+    let out = run_bin(&["check", "samples/fleet.xlsx"]).await;
+    assert_exit(&out, 3);
+    assert!(
+        stdout(&out).contains(
+            "row 200: invalid: c_user_id '510.0' is typed with a decimal point; type it as 510"
+        ),
+        "{}",
+        stdout(&out)
+    );
+    let out = run_bin(&["check", "samples/fleet.csv"]).await;
+    assert!(stdout(&out).contains("c_user_id '510.0' was converted to a number by a spreadsheet"));
 }

@@ -10,17 +10,20 @@ async fn slow_world(fleet: impl AsRef<[u8]>) -> TestEnv {
     TestEnv::start(slow(ms(20))).await.with_fleet(fleet)
 }
 
-/// Runs `cmd` in a shell on a pseudo-terminal, as a person at a terminal would, with the
-/// simulator's token: util-linux's `script` (the `-e -c` flags, Linux's). `.ci/run` runs the
-/// tests that use it with `--ignored`, and there a missing `script` fails them.
+/// `run` of the world's fleet at `rate` in a shell on a pseudo-terminal, as a person at a
+/// terminal would start it, with `before` ahead of it in the shell's command line; util-linux's
+/// `script` (the `-e -c` flags, Linux's) makes the terminal. `.ci/run` runs the tests that use it
+/// with `--ignored`, and there a missing `script` fails them.
 #[cfg(target_os = "linux")]
-async fn on_a_terminal(cmd: &str) -> std::process::Output {
+async fn on_a_terminal(env: &TestEnv, before: &str, rate: &str) -> std::process::Output {
     assert!(
         std::path::Path::new("/usr/bin/script").exists(),
         "this test needs util-linux's script (Debian: apt-get install bsdutils)"
     );
+    let (fleet, base) = (env.fleet.display(), env.base());
+    let cmd = format!("{before}{BIN} run {fleet} --base-url {base} --rate {rate}");
     tokio::process::Command::new("/usr/bin/script")
-        .args(["-q", "-e", "-c", cmd, "/dev/null"])
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
         .env("GROWATT_TOKEN", DEFAULT_TOKEN)
         .stdin(std::process::Stdio::null())
         .output()
@@ -183,12 +186,7 @@ async fn completions_and_man_pages() {
 #[ignore = "needs util-linux's script; .ci/run runs the ignored tests"]
 async fn on_a_terminal_the_bar_shows_rows_and_counts() {
     let env = slow_world(good_fleet(30)).await;
-    let cmd = format!(
-        "COLUMNS=120 {BIN} run {} --base-url {} --rate 20/s",
-        env.fleet.display(),
-        env.base()
-    );
-    let out = on_a_terminal(&cmd).await;
+    let out = on_a_terminal(&env, "COLUMNS=120 ", "20/s").await;
     assert_exit(&out, 0);
     // On a terminal stdout and stderr are one stream.
     let screen = stdout(&out);
@@ -242,10 +240,7 @@ async fn eta_after_a_resume_counts_only_the_rows_still_to_send() {
         .await;
     assert_exit(&out, 0);
     let err = stderr(&out);
-    let first_line = err
-        .lines()
-        .find(|l| l.contains("progress after"))
-        .unwrap_or_else(|| panic!("no progress line: {err}"));
+    let first_line = line_with(&err, "progress after");
     let skipped = first_line.contains("skipped 200 (done earlier)");
     assert!(skipped, "{first_line}");
     // Counting the 200 skipped rows as progress made this ETA 0:00; about 50 rows are left at
@@ -340,12 +335,7 @@ async fn on_a_narrow_terminal_the_bar_never_wraps() {
     let env = slow_world(format!("{half}x,BAD1,1\n")).await;
     assert_exit(&env.run(&["--rate", "500/s", "--no-progress"]).await, 3);
     env.set_fleet(format!("{full}x,BAD1,1\n"));
-    let cmd = format!(
-        "stty cols 60 rows 24; exec {BIN} run {} --base-url {} --rate 10/s",
-        env.fleet.display(),
-        env.base()
-    );
-    let out = on_a_terminal(&cmd).await;
+    let out = on_a_terminal(&env, "stty cols 60 rows 24; exec ", "10/s").await;
     assert_exit(&out, 3);
     let screen = stdout(&out);
     assert!(screen.contains("skipped 20"), "{screen:?}");

@@ -6,16 +6,14 @@
 mod common;
 #[path = "common/plain.rs"]
 mod plain;
-#[path = "common/replay.rs"]
-mod replay;
 
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use common::{run_bin, run_bin_env, write, DEFAULT_TOKEN};
+use common::replay::{brotli, capture, Replay, Reply};
+use common::{arg, run_bin, run_bin_env, write, TestEnv, DEFAULT_TOKEN};
 use plain::assert_plain_words;
-use replay::{brotli, capture, Replay, Reply};
 
 /// Everything a run printed.
 fn printed(out: &Output) -> String {
@@ -102,13 +100,7 @@ async fn run_report_and_page_on_broken_answers_speak_in_words() {
     let f = write(dir.path(), "f.csv", fleet);
     let base = srv.base_url();
     for extra in [&["-vv"][..], &["--log-format", "json", "-v"][..]] {
-        let mut args = vec![
-            "run",
-            f.to_str().unwrap(),
-            "--base-url",
-            &base,
-            "--no-progress",
-        ];
+        let mut args = vec!["run", arg(&f), "--base-url", &base, "--no-progress"];
         args.extend_from_slice(&FAST);
         args.extend_from_slice(extra);
         args.push("--restart");
@@ -133,12 +125,8 @@ async fn run_report_and_page_on_broken_answers_speak_in_words() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_and_silent_servers_speak_in_words() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "f.csv",
-        "plant_id,sn,c_user_id\n1,SN00000001,1\n",
-    );
+    let env = TestEnv::offline().with_fleet("plant_id,sn,c_user_id\n1,SN00000001,1\n");
+    let (dir, f) = (env.dir(), &env.fleet);
     // Nothing listens on a port just freed.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -149,7 +137,7 @@ async fn unreachable_and_silent_servers_speak_in_words() {
     args.extend_from_slice(&FAST);
     let out = run_bin(&args).await;
     check("run against a closed port", &out);
-    let results = dir.path().join("f.results.csv");
+    let results = dir.join("f.results.csv");
     let out = run_bin(&["verify", results.to_str().unwrap(), "--base-url", &refused]).await;
     check("verify against a closed port", &out);
 
@@ -168,7 +156,7 @@ async fn unreachable_and_silent_servers_speak_in_words() {
     args.extend_from_slice(&["--timeout", "0.3", "--restart"]);
     let out = run_bin(&args).await;
     check("run against a silent server", &out);
-    assert_plain_words("the files written", &written(dir.path()));
+    assert_plain_words("the files written", &written(dir));
     held.abort();
 }
 
@@ -230,6 +218,11 @@ async fn failed_listings_and_lookups_speak_in_words() {
     held.abort();
 }
 
+/// `account CMD --cache CACHE --base-url BASE`.
+async fn account(cmd: &str, cache: &std::path::Path, base: &str) -> std::process::Output {
+    run_bin(&["account", cmd, "--cache", arg(cache), "--base-url", base]).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_pull_and_show_speak_in_words() {
     // A plant listing compressed without saying so: the pull fails, in words.
@@ -242,26 +235,10 @@ async fn account_pull_and_show_speak_in_words() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let base = srv.base_url();
-    let pull = [
-        "account",
-        "pull",
-        "--cache",
-        cache.to_str().unwrap(),
-        "--base-url",
-        &base,
-    ];
-    let pulled = run_bin(&pull).await;
+    let pulled = account("pull", &cache, &base).await;
     common::assert_exit(&pulled, 1);
     // The cache now exists with no page pulled: `show` says so plainly.
-    let show = [
-        "account",
-        "show",
-        "--cache",
-        cache.to_str().unwrap(),
-        "--base-url",
-        &base,
-    ];
-    let out = run_bin(&show).await;
+    let out = account("show", &cache, &base).await;
     let text = printed(&out);
     assert!(text.contains("nothing pulled yet"), "{text}");
     assert!(!text.contains("never"), "{text}");
@@ -292,15 +269,7 @@ async fn account_pull_and_show_speak_in_words() {
 
     // A cache folder that is a file.
     let not_a_dir = write(dir.path(), "plain-file", "x");
-    let pull = [
-        "account",
-        "pull",
-        "--cache",
-        not_a_dir.to_str().unwrap(),
-        "--base-url",
-        &base,
-    ];
-    let out = run_bin(&pull).await;
+    let out = account("pull", &not_a_dir, &base).await;
     common::assert_exit(&out, 1);
     check("account pull into a file", &out);
 }
@@ -370,12 +339,9 @@ async fn files_that_cannot_be_read_or_written_speak_in_words() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_level_stops_speak_in_words() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = write(
-        dir.path(),
-        "f.csv",
-        "plant_id,sn,c_user_id\n1,SN00000001,1\n1,SN00000002,1\n",
-    );
+    let env =
+        TestEnv::offline().with_fleet("plant_id,sn,c_user_id\n1,SN00000001,1\n1,SN00000002,1\n");
+    let (dir, f) = (env.dir(), &env.fleet);
     let html = |status: u16, body: &str| {
         let mut r = Reply::live(body.as_bytes().to_vec());
         r.status = status;
@@ -407,19 +373,12 @@ async fn account_level_stops_speak_in_words() {
     for (what, reply) in cases {
         let srv = Replay::start(move |_, _| reply.clone()).await;
         let base = srv.base_url();
-        let mut args = vec![
-            "run",
-            f.to_str().unwrap(),
-            "--base-url",
-            &base,
-            "--restart",
-            "-vv",
-        ];
+        let mut args = vec!["run", arg(f), "--base-url", &base, "--restart", "-vv"];
         args.extend_from_slice(&FAST);
         let out = run_bin(&args).await;
         check(what, &out);
     }
-    assert_plain_words("the files written", &written(dir.path()));
+    assert_plain_words("the files written", &written(dir));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

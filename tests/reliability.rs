@@ -58,14 +58,9 @@ async fn running_again_sends_only_what_is_not_done_and_picks_up_new_rows() {
     let dup_row = 42u64;
 
     // Run 1: a third of the answers are 10001 and one attempt is allowed.
-    let env = TestEnv::start(SimConfig {
-        fixture: fixture.clone(),
-        fail_rate: 0.3,
-        seed: 7,
-        ..SimConfig::default()
-    })
-    .await
-    .with_fleet(&fleet_text);
+    let env = TestEnv::start(sim_config!(fixture: fixture.clone(), fail_rate: 0.3, seed: 7))
+        .await
+        .with_fleet(&fleet_text);
     let (_, run1) = run_whole(&env, "--rate 500/s --max-attempts 1", 3).await;
     assert_eq!(run1.len(), 41, "one line per row");
     assert_eq!(latest_by_row(&run1)[&dup_row]["outcome"], "duplicate");
@@ -315,10 +310,7 @@ async fn a_second_run_on_the_same_results_is_refused_at_once_and_the_lock_dies_w
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_rows_are_deferred_never_use_up_attempts_and_the_pace_drops() {
-    let cfg = SimConfig {
-        throttle_per_sec: Some(5.0),
-        ..SimConfig::default()
-    };
+    let cfg = sim_config!(throttle_per_sec: Some(5.0));
     let env = TestEnv::big_world(60, cfg).await;
     let extra = "--rate 50/s --throttle-pause 1s --max-attempts 1";
     let (out, lines) = run_whole(&env, extra, 0).await;
@@ -404,10 +396,7 @@ async fn max_runtime_striking_while_the_last_rows_are_in_flight_is_not_incomplet
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cooldown_that_would_outlast_max_runtime_leaves_the_rows_for_the_next_run() {
-    let cfg = SimConfig {
-        throttle_per_sec: Some(0.0),
-        ..SimConfig::default()
-    };
+    let cfg = sim_config!(throttle_per_sec: Some(0.0));
     let env = TestEnv::start(cfg).await.with_fleet(good_fleet(10));
     let started = Instant::now();
     let extra = "--rate 50/s --throttle-pause 10m --max-runtime 5s";
@@ -435,9 +424,7 @@ async fn interrupted_run_keeps_every_ended_row_and_the_next_run_finishes(sig: &s
     // 60 rows at 20/s: about three seconds.
     let mut run = env.spawn_run(&flags("--no-progress --rate 20/s --concurrency 4"));
     poll_until("five rows written", || data_lines(&env.results) >= 5).await;
-    run.signal(sig);
-    let status = run.wait().await;
-    assert_eq!(status.code(), Some(130), "{sig}: {}", run.stderr());
+    run.interrupt(sig).await;
     let lines = assert_whole_lines(&env.results);
     let late = lines.len() >= 60;
     assert!(!late, "{sig} came too late to interrupt anything");
@@ -478,12 +465,9 @@ async fn a_second_ctrl_c_quits_at_once() {
     // Every request hangs for a minute (the client's limit is 30 s), so after the first Ctrl-C the
     // run would wait; three invalid rows give the file lines that ended without a request.
     let (fixture, fleet_text) = big_world(20);
-    let env = TestEnv::start(SimConfig {
-        fixture: fixture.clone(),
-        hang_rate: 1.0,
-        hang: Duration::from_secs(60),
-        ..SimConfig::default()
-    })
+    let env = TestEnv::start(
+        sim_config!(fixture: fixture.clone(), hang_rate: 1.0, hang: Duration::from_secs(60)),
+    )
     .await
     .with_fleet(fleet_text.replacen(
         "plant_id,sn,c_user_id\n",
@@ -544,20 +528,10 @@ async fn ctrl_c_during_a_throttle_pause_or_a_backoff_exits_at_once() {
     for (what, cfg, extra) in [
         (
             "throttle pause",
-            SimConfig {
-                throttle_per_sec: Some(0.0),
-                ..SimConfig::default()
-            },
+            sim_config!(throttle_per_sec: Some(0.0)),
             "--throttle-pause 10m",
         ),
-        (
-            "backoff",
-            SimConfig {
-                fail_rate: 1.0,
-                ..SimConfig::default()
-            },
-            "--backoff 10m",
-        ),
+        ("backoff", sim_config!(fail_rate: 1.0), "--backoff 10m"),
     ] {
         let env = TestEnv::start(cfg).await.with_fleet(good_fleet(4));
         let mut run = env.spawn_run(&flags(&format!("--no-progress --rate 100/s {extra}")));

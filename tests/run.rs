@@ -129,14 +129,7 @@ async fn sample_fleet_ends_as_the_contract_says_and_sends_each_valid_row_once() 
 
     // The summary agrees with the results file.
     let summary = env.summary();
-    for outcome in [
-        "registered",
-        "already_registered",
-        "rejected",
-        "failed",
-        "invalid",
-        "duplicate",
-    ] {
+    for outcome in OUTCOMES {
         let n = count(&lines, outcome) as u64;
         assert_eq!(summary["outcomes"][outcome], n, "{outcome}");
     }
@@ -148,11 +141,7 @@ async fn sample_fleet_ends_as_the_contract_says_and_sends_each_valid_row_once() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transient_errors_are_retried_until_registered() {
-    let cfg = SimConfig {
-        fail_rate: 0.4,
-        seed: 11,
-        ..SimConfig::default()
-    };
+    let cfg = sim_config!(fail_rate: 0.4, seed: 11);
     let env = TestEnv::start(cfg).await.with_fleet(good_fleet(30));
     let out = env
         .run(&flags("--rate 500/s --backoff 5ms --max-attempts 20"))
@@ -174,15 +163,10 @@ async fn transient_errors_are_retried_until_registered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_used_up_end_failed_and_exit_3() {
-    let cfg = SimConfig {
-        fail_rate: 1.0,
-        ..SimConfig::default()
-    };
-    let env = TestEnv::start(cfg).await.with_fleet(good_fleet(4));
-    let out = env
-        .run(&flags("--rate 500/s --backoff 1ms --max-attempts 3"))
-        .await;
-    assert_exit(&out, 3);
+    let env = TestEnv::start(sim_config!(fail_rate: 1.0)).await;
+    let env = env.with_fleet(good_fleet(4));
+    let tries = flags("--rate 500/s --backoff 1ms --max-attempts 3");
+    assert_exit(&env.run(&tries).await, 3);
     let lines = env.lines();
     assert_eq!(lines.len(), 4);
     for l in &lines {
@@ -318,21 +302,21 @@ async fn check_validates_without_a_token_and_sends_nothing() {
         .with_fleet("plant_id;sn;c_user_id\n1;AAA1;2\nabc;BBB2;2\n1;aaa1;2\n1;1.23E+10;2\n");
     let out = run_no_token(&["check", arg(&env.fleet)]).await;
     assert_exit(&out, 3);
-    let text = stdout(&out);
-    for said in [
-        "row 3: invalid: plant_id 'abc' is not a positive integer",
-        "row 4: duplicate: same sn as row 2",
-        "row 5: invalid: sn '1.23E+10' was converted to a number by a spreadsheet",
-        "4 rows: 1 to send, 2 invalid, 1 duplicate",
-    ] {
-        assert!(text.contains(said), "{text}");
-    }
+    assert_printed(
+        &out,
+        &[
+            "row 3: invalid: plant_id 'abc' is not a positive integer",
+            "row 4: duplicate: same sn as row 2",
+            "row 5: invalid: sn '1.23E+10' was converted to a number by a spreadsheet",
+            "4 rows: 1 to send, 2 invalid, 1 duplicate",
+        ],
+    );
     assert!(!env.results.exists(), "check writes nothing");
 
     // --dry-run is the same.
     let out = run_no_token(&["run", arg(&env.fleet), "--dry-run"]).await;
     assert_exit(&out, 3);
-    assert!(stdout(&out).contains("1 to send"));
+    assert_printed(&out, &["1 to send"]);
 
     let clean = env.write("g.csv", "plant_id,sn,c_user_id\n1,A1,2\n");
     assert_exit(&run_no_token(&["check", arg(&clean)]).await, 0);

@@ -33,7 +33,17 @@ async fn every_sample_form_reads_like_the_csv() {
     ] {
         let (code, lines) = check_lines(other, &[]).await;
         assert_eq!(code, 3, "{other}");
-        assert_eq!(lines, csv_lines, "{other} reads differently");
+        // The same rows end the same way; only an id typed with a decimal point in a workbook
+        // gets the workbook's advice (type it again) instead of the export's.
+        assert_eq!(lines.len(), csv_lines.len(), "{other}");
+        for (line, csv_line) in lines.iter().zip(&csv_lines) {
+            if line.contains("is typed with a decimal point") {
+                let head = |l: &str| l.split(" '").next().unwrap().to_string();
+                assert_eq!(head(line), head(csv_line), "{other}");
+            } else {
+                assert_eq!(line, csv_line, "{other} reads differently");
+            }
+        }
     }
 }
 
@@ -134,8 +144,7 @@ async fn file_kind_comes_from_the_content_not_the_name() {
     ] {
         let out = check(arg(&env.write(name, bytes)), &[]).await;
         assert_eq!(out.status.code(), Some(want), "{name}: {}", stderr(&out));
-        let read = stdout(&out).contains("300 rows: 288 to send, 7 invalid, 5 duplicate");
-        assert!(read, "{name}: {}", stdout(&out));
+        assert_printed(&out, &["300 rows: 288 to send, 7 invalid, 5 duplicate"]);
     }
     // Not a workbook at all, though it starts like one: said in words, no library's text.
     let ole = [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];

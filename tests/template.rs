@@ -182,11 +182,7 @@ async fn check_on_the_untouched_template_says_no_rows_yet_and_sends_nothing() {
     );
     let out = run_bin_env(&["check", csv.to_str().unwrap()], &[]).await;
     assert_exit(&out, 0);
-    assert!(
-        stdout(&out).contains("the file has no rows yet"),
-        "{}",
-        stdout(&out)
-    );
+    assert_printed(&out, &["the file has no rows yet"]);
 }
 
 /// The template with `rows` typed into the sheet Fleet, as a spreadsheet program stores text
@@ -270,11 +266,7 @@ async fn a_filled_template_reads_back_exactly_as_typed() {
 
     let out = run_bin_env(&["check", path.to_str().unwrap()], &[]).await;
     assert_exit(&out, 0);
-    assert!(
-        stdout(&out).contains("2 rows: 2 to send, 0 invalid, 0 duplicate"),
-        "{}",
-        stdout(&out)
-    );
+    assert_printed(&out, &["2 rows: 2 to send, 0 invalid, 0 duplicate"]);
 
     // And a run sends the serial whole; the results file repeats the cells as typed.
     let sim = start_sim(SimConfig {

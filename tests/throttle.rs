@@ -76,13 +76,8 @@ fn assert_only_refused_rows_resent_after(stats: &sim::Stats, wait_ms: u64) {
 /// A world of `n` fresh devices with the simulator's cooldown model: `cooldown`, the first
 /// answer to a fifth of the rows 10001 (as `seed` picks them).
 async fn cooldown_world(n: usize, cooldown: Duration, seed: u64) -> TestEnv {
-    let cfg = SimConfig {
-        throttle_model: ThrottleModel::Cooldown,
-        cooldown,
-        fail_first_rate: 0.2,
-        seed,
-        ..SimConfig::default()
-    };
+    let cfg =
+        sim_config!(throttle_model: ThrottleModel::Cooldown, cooldown, fail_first_rate: 0.2, seed);
     TestEnv::big_world(n, cfg).await
 }
 
@@ -209,10 +204,7 @@ async fn kill_9_while_rows_are_deferred_loses_none_and_a_restart_costs_one_10012
 /// pace, settles below it, and suggests a --rate; refused rows are deferred, never failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bucket_model_the_pace_settles_below_the_refused_one_and_a_rate_is_suggested() {
-    let cfg = SimConfig {
-        throttle_per_sec: Some(10.0),
-        ..SimConfig::default()
-    };
+    let cfg = sim_config!(throttle_per_sec: Some(10.0));
     let env = TestEnv::big_world(150, cfg).await;
     let out = env.run(&flags("--rate 20/s --throttle-pause 2s --no-progress"));
     assert_exit(&out.await, 0);
@@ -256,11 +248,8 @@ async fn bucket_model_the_pace_settles_below_the_refused_one_and_a_rate_is_sugge
 /// every row ends registered, and every refused row waited the cooldown before its resend.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spacing_model_refused_rows_are_deferred_and_the_pace_drops() {
-    let cfg = SimConfig {
-        throttle_model: ThrottleModel::Spacing,
-        spacing: Duration::from_millis(200),
-        ..SimConfig::default()
-    };
+    let cfg =
+        sim_config!(throttle_model: ThrottleModel::Spacing, spacing: Duration::from_millis(200));
     let env = TestEnv::big_world(40, cfg).await;
     let out = env.run(&flags("--rate 10/s --throttle-pause 2s --no-progress"));
     assert_exit(&out.await, 0);
@@ -284,11 +273,7 @@ async fn spacing_model_refused_rows_are_deferred_and_the_pace_drops() {
 /// behind up to 256 new rows); the summary counts every retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_go_ahead_of_new_rows_once_due() {
-    let cfg = SimConfig {
-        fail_first_rate: 0.3,
-        seed: 9,
-        ..SimConfig::default()
-    };
+    let cfg = sim_config!(fail_first_rate: 0.3, seed: 9);
     let env = TestEnv::big_world(80, cfg).await;
     assert_exit(&env.run(&["--rate", "10/s", "--no-progress"]).await, 0);
     assert_all_registered(&env, 80);
@@ -313,10 +298,7 @@ async fn retries_go_ahead_of_new_rows_once_due() {
 // Diagnoses
 
 async fn run_mode(mode: ServerMode) -> (std::process::Output, sim::Stats, usize, Duration) {
-    let cfg = SimConfig {
-        mode,
-        ..SimConfig::default()
-    };
+    let cfg = sim_config!(mode);
     let env = TestEnv::start(cfg).await.with_fleet(good_fleet(20));
     let started = Instant::now();
     let out = env.run(&["--rate", "20/s", "--no-progress"]).await;

@@ -147,12 +147,7 @@ async fn throttling_mid_verify_pauses_and_finishes() {
     // A second simulator with the same world but a tight frequency limit; its associations are
     // made by re-running against it.
     let (fixture, _) = world(8, 1, &[]);
-    let strict = start_sim(SimConfig {
-        fixture,
-        throttle_per_sec: Some(2.0),
-        ..SimConfig::default()
-    })
-    .await;
+    let strict = start_sim(sim_config!(fixture, throttle_per_sec: Some(2.0))).await;
     let base = strict.base_url();
     let again = "--rate 2/s --throttle-pause 300ms --restart";
     assert_exit(&env.run_at(&base, &flags(again)).await, 0);

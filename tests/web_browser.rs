@@ -100,15 +100,8 @@ fn outcomes_by_row(csv_text: &str) -> HashMap<u64, [String; 6]> {
     let mut r = csv::Reader::from_reader(csv_text.as_bytes());
     let headers = r.headers().unwrap().clone();
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
-    let keys = [
-        "plant_id",
-        "sn",
-        "c_user_id",
-        "outcome",
-        "error_code",
-        "error_msg",
-    ]
-    .map(col);
+    // plant_id, sn, c_user_id, outcome, error_code, error_msg.
+    let keys: [usize; 6] = std::array::from_fn(|i| col(growatt_onboard::journal::COLUMNS[i + 1]));
     let row = col("row");
     let mut m = HashMap::new();
     for rec in r.records() {
@@ -347,14 +340,7 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
         .collect();
     assert!(twice.is_empty(), "registered, then sent again: {twice:?}");
     let mut counts = HashMap::new();
-    for o in [
-        "registered",
-        "already_registered",
-        "rejected",
-        "failed",
-        "invalid",
-        "duplicate",
-    ] {
+    for o in OUTCOMES {
         let shown = s.text_of(&format!("count-{o}")).await.replace(',', "");
         counts.insert(o, shown.parse::<u64>().unwrap());
     }
@@ -450,4 +436,78 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
         "the page holds the token"
     );
     s.quit().await;
+}
+
+// A sheet LibreOffice wrote: the rows whose serial it may have damaged show beside the problem
+// rows, in row order, each with a `warning` badge and its warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and chromedriver; CI runs it with --ignored"]
+async fn the_page_shows_serial_warnings_beside_their_rows() {
+    let (browser, driver) = browser_and_driver();
+    let env = TestEnv::start_default().await;
+    let ui = Page::start(&env, &[]).await;
+    let driver = Driver::start(&driver).await;
+    let profile = tempfile::tempdir().unwrap();
+    let s = driver.session(&browser, profile.path()).await;
+    s.goto(&ui.url).await;
+    s.wait_for(
+        "the page's script",
+        WAIT,
+        "return document.body.dataset.ready || '';",
+        |v| v == "true",
+    )
+    .await;
+    let sheet = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/libreoffice/fleet.ods");
+    s.find("#file").await.send_keys(sheet).await;
+    s.wait_for(
+        "the column mapping",
+        WAIT,
+        "return !document.getElementById('mapping').hidden
+            && document.getElementById('file-name').textContent;",
+        |v| v == "fleet.ods",
+    )
+    .await;
+    s.find("#check").await.click().await;
+    s.wait_for(
+        "the check's counts",
+        WAIT,
+        "return !document.getElementById('check-result').hidden;",
+        |v| v == &json!(true),
+    )
+    .await;
+    let rows = s
+        .js(
+            "return [...document.querySelectorAll('#problems tbody tr')]
+               .map((tr) => [...tr.cells].map((td) => td.textContent));",
+            json!([]),
+        )
+        .await;
+    let rows: Vec<(String, String, bool)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let message = r[2].as_str().unwrap();
+            (
+                r[0].as_str().unwrap().to_string(),
+                r[1].as_str().unwrap().to_string(),
+                message.contains("compare it with the device label"),
+            )
+        })
+        .collect();
+    let want = [
+        ("7", "warning", true),
+        ("8", "warning", true),
+        ("9", "invalid", false),
+        ("10", "invalid", false),
+        ("11", "warning", true),
+        ("12", "warning", true),
+    ]
+    .map(|(r, o, w)| (r.to_string(), o.to_string(), w));
+    assert_eq!(rows, want);
+    let title = s.text_of("problems-title").await;
+    assert!(
+        title.contains("serials to compare with the device label (4)"),
+        "{title}"
+    );
 }

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use crate::api::Answer;
 use crate::engine::{Call, Engine, LocateVerdict};
 
@@ -33,12 +35,18 @@ fn id(v: Option<&serde_json::Value>) -> Option<u64> {
     }
 }
 
-/// Asks where `sn` sits.
-pub async fn locate(engine: &Arc<Engine>, sn: &str) -> Located {
+/// Asks where `sn` sits, letting go of `hold` once the question first waits for a retry or a
+/// cooldown (see [`Engine::call_releasing`]): the caller's bound on questions in progress then
+/// limits new ones only.
+pub async fn locate(engine: &Arc<Engine>, sn: &str, hold: Option<OwnedSemaphorePermit>) -> Located {
     let form = [("device_sn", sn.to_string())];
     let label = format!("sn_plant {sn}");
     let call = engine
-        .call(&label, || engine.client.post("v1/plant/sn_plant", &form))
+        .call_releasing(
+            &label,
+            || engine.client.post("v1/plant/sn_plant", &form),
+            hold,
+        )
         .await;
     let (outcome, attempt) = match call {
         Call::Stopped => return Located::Stopped,

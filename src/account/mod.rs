@@ -16,11 +16,13 @@ use crate::api::Token;
 
 pub mod listing;
 pub mod locate;
+pub mod lock;
 pub mod pull;
 pub mod screen;
 
 pub use listing::{collector_note, listing_notes};
 pub use locate::{locate, Located};
+pub use lock::CacheLock;
 pub use pull::{pull, PullReport};
 pub use screen::{screened, Finding, Screen};
 
@@ -128,6 +130,15 @@ pub enum CacheError {
         path: PathBuf,
         /// What is wrong.
         why: String,
+    },
+    /// Another pull (`account pull`, or a `check` or `run` pulling a missing cache) is using
+    /// the cache.
+    #[error("another account pull is using the account cache {} (lock {} is held); wait for it to end, then pull again", .cache.display(), .lock.display())]
+    Busy {
+        /// The cache file.
+        cache: PathBuf,
+        /// The lock file.
+        lock: PathBuf,
     },
     /// No folder for caches.
     #[error("no cache folder on this system; pass --cache DIR")]
@@ -265,12 +276,15 @@ impl AccountCache {
 
     /// What `account show` prints.
     pub fn describe(&self, path: &Path) -> String {
-        let state = |l: &ListingState| {
+        let state = |l: &ListingState, listed: usize| {
             if l.complete {
                 "complete".to_string()
             } else {
                 match l.count {
-                    Some(c) => format!("partial: {c} in the account, page {} next", l.next_page),
+                    Some(c) => format!(
+                        "partial: {listed} of the {c} the account has are listed; the next pull asks for page {}",
+                        l.next_page
+                    ),
                     None => "no page pulled yet".to_string(),
                 }
             }
@@ -302,9 +316,9 @@ impl AccountCache {
             self.listed_on()
                 .map_or_else(String::new, |day| format!(" (listing started {day})")),
             self.plants.len(),
-            state(&self.plant_listing),
+            state(&self.plant_listing, self.plants.len()),
             self.users.len(),
-            state(&self.user_listing),
+            state(&self.user_listing, self.users.len()),
             if self.complete() { "complete" } else { "partial: pull again (the rest comes on a later day when today's calls are spent)" },
         )
     }

@@ -25,6 +25,22 @@ impl Which {
         }
     }
 
+    /// The key of the page's list in the answer's `data`.
+    fn field(self) -> &'static str {
+        match self {
+            Which::Plants => "plants",
+            Which::Users => "c_user",
+        }
+    }
+
+    /// One entry of the listing, in words.
+    fn one(self) -> &'static str {
+        match self {
+            Which::Plants => "plant",
+            Which::Users => "user",
+        }
+    }
+
     fn noun(self) -> &'static str {
         match self {
             Which::Plants => "plants",
@@ -49,6 +65,8 @@ pub struct PullReport {
     /// The server refused a listing call as too frequent (10012): its daily cap is likely spent
     /// (by another client, or by pulls this cache does not know of). The pull ended there.
     pub refused_by_server: bool,
+    /// Listings that were complete and stay so: their refresh did not complete.
+    pub kept_complete: Vec<&'static str>,
 }
 
 /// Pulls what the cache still lacks. A listing already complete is read again from page 1 when
@@ -69,124 +87,266 @@ pub async fn pull(
     }
     for which in [Which::Plants, Which::Users] {
         let state = listing_state(cache, which);
-        if state.complete {
+        // The listing's state changes only when a page comes: a pull that ends before then
+        // leaves it as it was (a complete listing stays complete until its new pass lists).
+        let page = if state.complete {
             if !refresh {
                 continue;
             }
-            state.next_page = 1;
-            state.complete = false;
-        }
-        if state.next_page == 0 {
-            state.next_page = 1;
-        }
-        loop {
-            let spent = spent_today(cache, which);
-            if *spent >= DAILY_CAP && !force {
-                report.cap_reached.push(which.noun());
-                break;
-            }
-            let page = listing_state(cache, which).next_page;
-            let query = [
-                ("page", page.to_string()),
-                ("perpage", PER_PAGE.to_string()),
-            ];
-            let label = format!("{} page {page}", which.path());
-            let before = engine.counters.requests.load(Ordering::Relaxed);
-            let refused = AtomicBool::new(false);
-            // A listing refused as too frequent is the server's daily cap, not a pace to wait
-            // out: stop the pull rather than pause and ask again.
-            let call = engine
-                .call(&label, || async {
-                    let attempt = engine.client.get(which.path(), &query).await;
-                    if engine.policy().verdict(&attempt.answer) == Verdict::Throttled {
-                        refused.store(true, Ordering::Relaxed);
-                        engine.halt(Stop::Throttled);
-                    }
-                    attempt
-                })
-                .await;
-            let sent = engine.counters.requests.load(Ordering::Relaxed) - before;
-            let sent = u32::try_from(sent).unwrap_or(u32::MAX);
-            *spent_today(cache, which) = spent_today(cache, which).saturating_add(sent);
-            match which {
-                Which::Plants => report.calls.0 += sent,
-                Which::Users => report.calls.1 += sent,
-            }
-            let (outcome, attempt) = match call {
-                Call::Stopped => {
-                    report.refused_by_server = refused.load(Ordering::Relaxed);
-                    report.stopped = !report.refused_by_server;
-                    key.save(cache)?;
-                    return Ok(report);
-                }
-                Call::Ended {
-                    outcome, attempt, ..
-                } => (outcome, attempt),
-            };
-            match engine.policy().listing(&attempt.answer, outcome) {
-                ListingVerdict::Page => {}
-                ListingVerdict::PlantMissing | ListingVerdict::Refused { .. } => {
-                    let (code, msg) = match &attempt.answer {
-                        Answer::Envelope { code, msg, .. } => (*code, msg.as_str()),
-                        _ => (0, ""),
-                    };
-                    report.failed = Some(format!(
-                        "{} page {page} answered {code} {msg}; pull again later",
-                        which.path()
-                    ));
-                    key.save(cache)?;
-                    return Ok(report);
-                }
-                ListingVerdict::Failed => {
-                    report.failed = Some(format!(
-                        "{} page {page} failed ({}); pull again later",
-                        which.path(),
-                        attempt.answer
-                    ));
-                    key.save(cache)?;
-                    return Ok(report);
-                }
-            }
-            let data = attempt.data.unwrap_or_default();
-            if page == 1 {
-                // A new pass: what it lists replaces the last pass's entries, so plants and users
-                // gone from the account leave the cache too.
-                match which {
-                    Which::Plants => cache.plants.clear(),
-                    Which::Users => cache.users.clear(),
-                }
-            }
-            let items = take_page(cache, which, &data);
-            let count = data.get("count").and_then(|c| c.as_u64());
-            let state = listing_state(cache, which);
-            if page == 1 || state.started_at.is_none() {
-                state.started_at = Some(now_rfc3339());
-            }
-            state.pulled_at = Some(now_rfc3339());
-            state.count = count.or(state.count);
-            let pages = count.map_or(
-                if items as u64 >= PER_PAGE {
-                    page + 1
-                } else {
-                    page
-                },
-                |c| c.div_ceil(PER_PAGE),
-            );
-            if items == 0 || page >= pages || page >= MAX_PAGES {
-                state.complete = true;
-                state.next_page = 1;
-            } else {
-                state.next_page = page + 1;
-            }
-            let done = state.complete;
+            1
+        } else {
+            state.next_page.max(1)
+        };
+        // A refresh of a complete listing that does not complete leaves the complete one as it
+        // was: a failed refresh never downgrades what the cache knows.
+        let kept = (state.complete && refresh).then(|| Kept::of(cache, which));
+        let go_on = pull_listing(engine, key, cache, which, page, force, &mut report).await?;
+        if let Some(kept) = kept.filter(|_| !listing_state(cache, which).complete) {
+            kept.restore(cache, which);
             key.save(cache)?;
-            if done {
-                break;
-            }
+            report.kept_complete.push(which.noun());
+        }
+        if !go_on {
+            return Ok(report);
         }
     }
     report.complete = cache.complete();
     Ok(report)
+}
+
+/// How many times a transient answer to one listing page is asked again.
+const LISTING_RETRIES: u32 = 2;
+
+/// A complete listing as it was before a refresh started: its entries and state.
+struct Kept {
+    plants: std::collections::BTreeMap<u64, Option<u64>>,
+    users: std::collections::BTreeSet<u64>,
+    state: super::ListingState,
+}
+
+impl Kept {
+    fn of(cache: &mut AccountCache, which: Which) -> Kept {
+        Kept {
+            plants: if which == Which::Plants {
+                cache.plants.clone()
+            } else {
+                Default::default()
+            },
+            users: if which == Which::Users {
+                cache.users.clone()
+            } else {
+                Default::default()
+            },
+            state: listing_state(cache, which).clone(),
+        }
+    }
+
+    fn restore(self, cache: &mut AccountCache, which: Which) {
+        match which {
+            Which::Plants => cache.plants = self.plants,
+            Which::Users => cache.users = self.users,
+        }
+        *listing_state(cache, which) = self.state;
+    }
+}
+
+/// Pages through one listing from `page` until it is complete (true) or the pull must end
+/// (false: the day's calls, a refusal, a failure, a stop; `report` says which).
+async fn pull_listing(
+    engine: &Arc<Engine>,
+    key: &CacheKey,
+    cache: &mut AccountCache,
+    which: Which,
+    mut page: u64,
+    force: bool,
+    report: &mut PullReport,
+) -> Result<bool, CacheError> {
+    let mut tries = 0;
+    loop {
+        let spent = spent_today(cache, which);
+        if *spent >= DAILY_CAP && !force {
+            report.cap_reached.push(which.noun());
+            // The other listing has a day's calls of its own.
+            return Ok(true);
+        }
+        // The call is counted, and the count saved, before it goes out: a pull killed while
+        // it is in flight has spent it all the same.
+        *spent = spent.saturating_add(1);
+        key.save(cache)?;
+        let query = [
+            ("page", page.to_string()),
+            ("perpage", PER_PAGE.to_string()),
+        ];
+        let label = format!("{} page {page}", which.path());
+        let before = engine.counters.requests.load(Ordering::Relaxed);
+        let refused = AtomicBool::new(false);
+        // A listing refused as too frequent is the server's daily cap, not a pace to wait
+        // out: stop the pull rather than pause and ask again.
+        let call = engine
+            .call(&label, || async {
+                let attempt = engine.client.get(which.path(), &query).await;
+                if engine.policy().verdict(&attempt.answer) == Verdict::Throttled {
+                    refused.store(true, Ordering::Relaxed);
+                    engine.halt(Stop::Throttled);
+                }
+                attempt
+            })
+            .await;
+        let sent = engine.counters.requests.load(Ordering::Relaxed) - before;
+        let sent = u32::try_from(sent).unwrap_or(u32::MAX);
+        // One was counted already; a call stopped before it went out is not spent.
+        let spent = spent_today(cache, which);
+        *spent = spent.saturating_sub(1).saturating_add(sent);
+        match which {
+            Which::Plants => report.calls.0 += sent,
+            Which::Users => report.calls.1 += sent,
+        }
+        let (outcome, attempt) = match call {
+            Call::Stopped => {
+                report.refused_by_server = refused.load(Ordering::Relaxed);
+                report.stopped = !report.refused_by_server;
+                key.save(cache)?;
+                return Ok(false);
+            }
+            Call::Ended {
+                outcome, attempt, ..
+            } => (outcome, attempt),
+        };
+        // A transient answer (10001, a timeout, a broken answer) is asked again, a few
+        // times, while the day's calls allow: each retry is a call like any other.
+        let transient = engine.policy().verdict(&attempt.answer) == Verdict::Retry
+            || matches!(
+                engine.policy().listing(&attempt.answer, outcome),
+                ListingVerdict::Failed
+            );
+        if transient && tries < LISTING_RETRIES && (force || *spent_today(cache, which) < DAILY_CAP)
+        {
+            tries += 1;
+            key.save(cache)?;
+            tokio::time::sleep(std::time::Duration::from_secs(u64::from(tries))).await;
+            continue;
+        }
+        tries = 0;
+        match engine.policy().listing(&attempt.answer, outcome) {
+            ListingVerdict::Page => {}
+            ListingVerdict::PlantMissing | ListingVerdict::Refused { .. } => {
+                let (code, msg) = match &attempt.answer {
+                    Answer::Envelope { code, msg, .. } => (*code, msg.as_str()),
+                    _ => (0, ""),
+                };
+                report.failed = Some(format!(
+                    "{} page {page} answered {code} {msg}; pull again later",
+                    which.path()
+                ));
+                key.save(cache)?;
+                return Ok(false);
+            }
+            ListingVerdict::Failed => {
+                report.failed = Some(format!(
+                    "{} page {page} failed ({}); pull again later",
+                    which.path(),
+                    attempt.answer
+                ));
+                key.save(cache)?;
+                return Ok(false);
+            }
+        }
+        let data = attempt.data.unwrap_or_default();
+        if page == 1 {
+            // A new pass: what it lists replaces the last pass's entries, so plants and users
+            // gone from the account leave the cache too.
+            match which {
+                Which::Plants => cache.plants.clear(),
+                Which::Users => cache.users.clear(),
+            }
+        }
+        let listed = take_page(cache, which, &data);
+        let count = id(data.get("count"));
+        let state = listing_state(cache, which);
+        if page == 1 || state.started_at.is_none() {
+            state.started_at = Some(now_rfc3339());
+        }
+        state.pulled_at = Some(now_rfc3339());
+        state.count = count.or(state.count);
+        state.complete = false;
+        // A page that lists less than it says is never the end of the listing: the cache
+        // stays partial and this page is asked for again by the next pull.
+        if let Some(short) = short_page(which, page, count, listed) {
+            state.next_page = page;
+            report.failed = Some(short);
+            key.save(cache)?;
+            return Ok(false);
+        }
+        let listed = listed.unwrap_or_default();
+        let pages = count.map_or(
+            if listed as u64 >= PER_PAGE {
+                page + 1
+            } else {
+                page
+            },
+            |c| c.div_ceil(PER_PAGE),
+        );
+        if listed > 0 && page < pages && page < MAX_PAGES {
+            state.next_page = page + 1;
+            key.save(cache)?;
+            page += 1;
+            continue;
+        }
+        // The listing's last page: complete only when it holds all its count says (entries
+        // listed twice, or past the API's last page, leave it short).
+        state.next_page = 1;
+        let held = match which {
+            Which::Plants => cache.plants.len(),
+            Which::Users => cache.users.len(),
+        } as u64;
+        if let Some(c) = count.filter(|c| held < *c) {
+            report.failed = Some(format!(
+                "{} ended at page {page} with {} where its count says {c} (entries listed twice, or more than the API's {MAX_PAGES} pages hold); {PARTIAL}",
+                which.path(),
+                crate::text::count(held, which.one(), which.noun()),
+            ));
+            key.save(cache)?;
+            return Ok(false);
+        }
+        listing_state(cache, which).complete = true;
+        key.save(cache)?;
+        return Ok(true);
+    }
+}
+
+/// How a message about a listing that is not whole ends.
+const PARTIAL: &str =
+    "the listing stays partial (rows are not ruled out for what it could not list); pull again later";
+
+/// What is wrong with a page that lists less than it promises, in words: its list is missing
+/// (or not a list), or it names fewer entries than its `count` leaves for this page. `listed` is
+/// the number of entries with an id, `None` when the page had no list.
+fn short_page(
+    which: Which,
+    page: u64,
+    count: Option<u64>,
+    listed: Option<usize>,
+) -> Option<String> {
+    let noun = which.noun();
+    let path = which.path();
+    let keep = PARTIAL;
+    let promised = count.map(|c| c.saturating_sub((page - 1) * PER_PAGE).min(PER_PAGE));
+    match (listed, promised) {
+        (None, Some(c)) if c > 0 => Some(format!(
+            "{path} page {page} says the account has {} but lists none of them (the answer has no `{}` list); {keep}",
+            crate::text::count(count.unwrap_or(c), which.one(), noun),
+            which.field()
+        )),
+        (None, _) => Some(format!(
+            "{path} page {page} lists no {noun} (the answer has no `{}` list); {keep}",
+            which.field()
+        )),
+        (Some(n), Some(c)) if (n as u64) < c => Some(format!(
+            "{path} page {page} lists {n} {noun} where its count of {} promises {c} on this page; {keep}",
+            count.unwrap_or(c)
+        )),
+        _ => None,
+    }
 }
 
 fn listing_state(cache: &mut AccountCache, which: Which) -> &mut ListingState {
@@ -212,30 +372,57 @@ fn id(v: Option<&serde_json::Value>) -> Option<u64> {
     }
 }
 
-/// Adds one page's entries to the cache; returns how many the page held.
-fn take_page(cache: &mut AccountCache, which: Which, data: &serde_json::Value) -> usize {
-    let field = match which {
-        Which::Plants => "plants",
-        Which::Users => "c_user",
-    };
-    let items = data
-        .get(field)
-        .and_then(|d| d.as_array())
-        .map(Vec::as_slice)
-        .unwrap_or_default();
+/// Adds one page's entries to the cache; returns how many it named with an id, `None` when the
+/// page holds no list at all.
+fn take_page(cache: &mut AccountCache, which: Which, data: &serde_json::Value) -> Option<usize> {
+    let items = data.get(which.field())?.as_array()?;
+    let mut taken = 0;
     for item in items {
         match which {
             Which::Plants => {
                 if let Some(plant) = id(item.get("plant_id")) {
                     cache.plants.insert(plant, id(item.get("user_id")));
+                    taken += 1;
                 }
             }
             Which::Users => {
                 if let Some(user) = id(item.get("c_user_id")) {
                     cache.users.insert(user);
+                    taken += 1;
                 }
             }
         }
     }
-    items.len()
+    Some(taken)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_page_is_short_when_its_list_is_missing_or_holds_less_than_its_count_leaves() {
+        let short = |page, count, listed| short_page(Which::Plants, page, count, listed);
+        // Honest pages: full ones, the last one's remainder, an empty account.
+        assert_eq!(short(1, Some(250), Some(100)), None);
+        assert_eq!(short(3, Some(250), Some(50)), None);
+        assert_eq!(short(1, Some(0), Some(0)), None);
+        assert_eq!(short(1, None, Some(0)), None);
+        assert_eq!(short(1, Some(3), Some(5)), None);
+        // Lies.
+        let missing = short(1, Some(3), None).unwrap();
+        assert!(
+            missing.contains("says the account has 3 plants but lists none"),
+            "{missing}"
+        );
+        assert!(missing.contains("no `plants` list"), "{missing}");
+        assert!(short(1, None, None).unwrap().contains("lists no plants"));
+        assert!(short(1, Some(0), None).is_some());
+        let few = short(3, Some(250), Some(20)).unwrap();
+        assert!(
+            few.contains("lists 20 plants where its count of 250 promises 50"),
+            "{few}"
+        );
+        assert!(few.contains("stays partial"), "{few}");
+    }
 }

@@ -315,6 +315,16 @@ impl Client {
             Err(e) => return (Answer::Connection(self.token.redact(&describe(&e))), None),
         };
         let http_status = response.status().as_u16();
+        // Redirects are never followed (the token header would go along): where one points is
+        // told instead, resolved against the request's address and without the token.
+        let redirect = is_redirect(http_status)
+            .then(|| response.headers().get(reqwest::header::LOCATION))
+            .flatten()
+            .map(|v| {
+                let to = String::from_utf8_lossy(v.as_bytes()).into_owned();
+                let to = response.url().join(to.trim()).map_or(to, |u| u.to_string());
+                crate::text::shorten(&self.token.redact(&to), REDIRECT_LIMIT)
+            });
         let encoding = response
             .headers()
             .get(reqwest::header::CONTENT_ENCODING)
@@ -353,13 +363,45 @@ impl Client {
                 },
                 data,
             ),
-            Err(why) => (
-                Answer::NotEnvelope {
-                    http_status,
-                    why: self.token.redact(&format!("HTTP {http_status}: {why}")),
-                },
-                None,
-            ),
+            Err(why) => {
+                let why = match redirect {
+                    Some(to) => format!("HTTP {http_status}: {REDIRECT_TO}{to}{NOT_FOLLOWED}{why}"),
+                    None => format!("HTTP {http_status}: {why}"),
+                };
+                (
+                    Answer::NotEnvelope {
+                        http_status,
+                        why: self.token.redact(&why),
+                    },
+                    None,
+                )
+            }
+        }
+    }
+}
+
+/// How the target of a redirect begins in [`Answer::NotEnvelope`]'s reason.
+const REDIRECT_TO: &str = "a redirect to ";
+/// How it ends, before what the body is.
+const NOT_FOLLOWED: &str = " (not followed); ";
+/// How much of a redirect's target is kept.
+const REDIRECT_LIMIT: usize = 200;
+
+/// Whether an HTTP status is a redirect (301, 302, 303, 307, 308): what a login portal or a
+/// moved site answers, never the OpenAPI's own answer.
+pub fn is_redirect(http_status: u16) -> bool {
+    matches!(http_status, 301 | 302 | 303 | 307 | 308)
+}
+
+impl Answer {
+    /// Where a redirect pointed, when this answer was one that named its target.
+    pub fn redirected_to(&self) -> Option<&str> {
+        match self {
+            Answer::NotEnvelope { http_status, why } if is_redirect(*http_status) => {
+                let rest = &why[why.find(REDIRECT_TO)? + REDIRECT_TO.len()..];
+                Some(&rest[..rest.find(NOT_FOLLOWED)?])
+            }
+            _ => None,
         }
     }
 }

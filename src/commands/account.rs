@@ -6,6 +6,7 @@ use super::{CommandError, Outcome};
 use crate::account::CacheKey;
 use crate::cli::{AccountArgs, AccountCommand, AccountPullArgs, AccountShowArgs};
 use crate::config::{request_config, resolve_server, resolve_token};
+use crate::engine::{Job, Wording};
 use crate::exit::Exit;
 use crate::jobs::{self, REFRESH};
 use crate::term::{log, signals, views, Ui};
@@ -44,21 +45,30 @@ async fn pull(args: AccountPullArgs, token_env: Option<&str>) -> Outcome {
     let ui = Ui::from_args(&args.output);
     let log = &ui.log();
     let request = request_config(&args.request, &args.server, token_env)?;
-    let (key, mut cache) = jobs::account::open_cache(args.cache.as_deref(), &request)?;
+    let (key, lock, mut cache) = jobs::account::open_cache(args.cache.as_deref(), &request)?;
     let cancel = CancellationToken::new();
     let _signals = signals::watch(&cancel, log);
-    let pulled = jobs::account::pull(&request, &key, &mut cache, true, args.force, &cancel).await?;
+    let pulled = jobs::account::pull(
+        &request,
+        (&key, &lock),
+        &mut cache,
+        true,
+        args.force,
+        &cancel,
+    )
+    .await?;
+    drop(lock);
     views::print_pulled(log, &pulled);
-    let report = &pulled.report;
-    if report.stopped || report.failed.is_some() {
-        if let Some(why) = &report.failed {
-            log.error(why);
-        }
-        return Ok(if report.stopped {
-            Exit::Interrupted
-        } else {
-            Exit::Fatal
-        });
+    if let Some(stop) = &pulled.stopped {
+        log.notice(&format!(
+            "growatt-onboard account: {}",
+            stop.describe_job(Wording::CommandLine, Job::AccountPull)
+        ));
+        return Ok(stop.exit());
+    }
+    if let Some(why) = &pulled.report.failed {
+        log.error(why);
+        return Ok(Exit::Fatal);
     }
     Ok(if pulled.complete {
         Exit::Success

@@ -26,6 +26,7 @@ pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
         input: args.input.input.clone(),
         paths: input_paths(&args.input),
         read: read_options(&args.input)?,
+        strict_serials: args.input.strict_serials,
     };
     let mut stdout = std::io::stdout().lock();
     // Problem lines go out in blocks: a million-row check must not make a write per row.
@@ -41,6 +42,10 @@ pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
             Finding::Damaged(w) => block.push_str(&format!("warning: {w}\n")),
             Finding::Warning(w) if !args.quiet => block.push_str(&format!("{w}\n")),
             Finding::Warning(_) => {}
+            Finding::SerialWarning(w) if !args.quiet => {
+                block.push_str(&format!("row {}: warning: {}\n", w.row, w.message));
+            }
+            Finding::SerialWarning(_) => {}
         }
         if block.len() > 64 * 1024 {
             let _ = stdout.write_all(block.as_bytes());
@@ -71,9 +76,17 @@ pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
     } else {
         String::new()
     };
+    let warned = if report.serial_warnings > 0 {
+        format!(
+            "; {} to compare with the device label",
+            crate::text::count(report.serial_warnings, "serial", "serials")
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         stdout,
-        "{}: {}: {} to send, {} invalid{}, {} duplicate{done}",
+        "{}: {}: {} to send, {} invalid{}, {} duplicate{done}{warned}",
         cfg.input.display(),
         crate::text::count(report.rows, "row", "rows"),
         report.to_send,

@@ -95,6 +95,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<Exit> {
         request: request.clone(),
         restart: true,
         read: ReadOptions::default(),
+        strict_serials: false,
         account: None,
         count_rows: ui.progress_mode() != crate::term::Mode::Hidden,
         attempt_events: ui.verbose >= 2,

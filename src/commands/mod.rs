@@ -57,6 +57,7 @@ impl CommandError {
             CommandError::Config(e) => e.exit(),
             CommandError::Run(e) => e.exit(),
             CommandError::Verify(e) => e.exit(),
+            CommandError::Account(e) => e.exit(),
             CommandError::Usage(_) => Exit::Usage,
             _ => Exit::Fatal,
         }

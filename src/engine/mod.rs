@@ -26,7 +26,7 @@ pub use events::{EngineEvent, Sink};
 pub use pacer::{PaceStatus, Pacer};
 pub use policy::{ListingVerdict, LocateVerdict, RetryPolicy, Symptom, Verdict};
 pub use schedule::{Class, Scheduler, Waiting};
-pub use stop::{Stop, Wording};
+pub use stop::{Job, Stop, Wording};
 
 /// How many answers at the start of a run decide that the setup, not the rows, is at fault.
 const PROBE: u32 = 5;
@@ -107,6 +107,8 @@ struct Probe {
     denied: u32,
     unreachable: u32,
     not_api: u32,
+    /// Where the first redirect among them pointed, for the diagnosis.
+    redirect: Option<String>,
 }
 
 impl Probe {
@@ -125,6 +127,7 @@ impl Probe {
         } else if all(self.not_api) {
             Some(Stop::NotApi {
                 base: base.to_string(),
+                redirect: self.redirect.clone(),
             })
         } else {
             None
@@ -263,7 +266,12 @@ impl Engine {
         match policy::symptom(answer) {
             Symptom::Denied => p.denied += 1,
             Symptom::Unreachable => p.unreachable += 1,
-            Symptom::NotApi => p.not_api += 1,
+            Symptom::NotApi => {
+                p.not_api += 1;
+                if p.redirect.is_none() {
+                    p.redirect = answer.redirected_to().map(str::to_string);
+                }
+            }
             Symptom::Fine => {}
         }
         let stop = p.verdict(PROBE, self.client.base().as_str().trim_end_matches('/'));
@@ -273,6 +281,11 @@ impl Engine {
     /// Whether callers should name their items for [`EngineEvent::Attempt`] events.
     pub fn attempt_events(&self) -> bool {
         self.cfg.attempt_events
+    }
+
+    /// Most requests in flight at once (`--concurrency`).
+    pub fn concurrency(&self) -> usize {
+        self.cfg.concurrency
     }
 
     /// The retry policy in force.

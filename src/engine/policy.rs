@@ -214,11 +214,17 @@ pub fn symptom(answer: &Answer) -> Symptom {
             ..
         } => Symptom::Fine,
         // A web page served where the API should answer: a login page (HTTP 200) or a site's
-        // "not found". Redirects, oversized or cut-off bodies say nothing about the address.
+        // "not found". Oversized or cut-off bodies say nothing about the address.
         Answer::NotEnvelope {
             http_status: 200..=299 | 404,
             why,
         } if why.contains(crate::api::HTML_PAGE) => Symptom::NotApi,
+        // A redirect (to a login page, a portal, another site): the OpenAPI answers its JSON
+        // where it is asked and never redirects, and the client does not follow, so every
+        // answer at this address will be the same redirect.
+        Answer::NotEnvelope { http_status, .. } if crate::api::is_redirect(*http_status) => {
+            Symptom::NotApi
+        }
         Answer::Connection(why) if why.starts_with(crate::api::CONNECT_FAILED) => {
             Symptom::Unreachable
         }
@@ -344,7 +350,15 @@ mod tests {
             why: format!("HTTP {s}: {} ('<html>')", crate::api::HTML_PAGE),
         };
         assert_eq!(symptom(&env(10011)), Symptom::Denied);
-        assert_eq!(symptom(&html(302)), Symptom::Fine);
+        // A redirect to a login page, with or without its page, is not the API either.
+        assert_eq!(symptom(&html(302)), Symptom::NotApi);
+        let bare = Answer::NotEnvelope {
+            http_status: 303,
+            why: "HTTP 303: a redirect to https://sso.example.com/login (not followed); an empty body".into(),
+        };
+        assert_eq!(symptom(&bare), Symptom::NotApi);
+        assert_eq!(bare.redirected_to(), Some("https://sso.example.com/login"));
+        assert_eq!(symptom(&html(304)), Symptom::Fine);
         let big = Answer::NotEnvelope {
             http_status: 200,
             why: "HTTP 200 with a body over 64 KiB".into(),

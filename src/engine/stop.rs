@@ -22,10 +22,12 @@ pub enum Stop {
         /// The base URL tried.
         base: String,
     },
-    /// The first answers were not the API's JSON (a login page or other HTML).
+    /// The first answers were not the API's JSON (a login page or other HTML, or a redirect).
     NotApi {
         /// The base URL tried.
         base: String,
+        /// Where the answers redirected to, when they were redirects that said.
+        redirect: Option<String>,
     },
     /// Ctrl-C or SIGTERM.
     Interrupted,
@@ -68,8 +70,31 @@ impl Stop {
             Stop::LegacyDomain { new_base } => format!("the API answered -1: this is a legacy host name that no longer serves the OpenAPI; use the new domain {new_base} (pick it with --region, or --base-url)"),
             Stop::Denied => "the API refused the token (10011, permission denied) on every first answer of the run; likely causes, most likely first: the wrong --region (a token works on its own regional server only); this machine's IP is not on the token's whitelist; an end-user (ShinePhone) token instead of the installer's OSS API token; the public test token on a production server. Check the token (GROWATT_TOKEN or --token-file) and --region".into(),
             Stop::Unreachable { base } => format!("cannot reach {base}: check the network, a proxy, or --region"),
-            Stop::NotApi { base } => format!("{base} answered with a web page (a login page or other HTML) instead of the OpenAPI's JSON: the base URL is not the OpenAPI; check --base-url or --region"),
+            Stop::NotApi { base, redirect } => format!("{} instead of the OpenAPI's JSON: the base URL is not the OpenAPI; check --base-url or --region", not_api(base, redirect.as_deref())),
             _ => self.to_string(),
+        }
+    }
+
+    /// [`Stop::describe_for`] a job other than `run`: what an interrupted job kept, and which
+    /// file it could not write, are the job's own (`verify` keeps the verify file, a pull the
+    /// account cache; neither writes the results file).
+    pub fn describe_job(&self, wording: Wording, job: Job) -> String {
+        let page = wording == Wording::Page;
+        match (self, job) {
+            (Stop::Interrupted, Job::Verify) => if page {
+                "interrupted; every row checked so far is in the verify file; verify again to check the rest"
+            } else {
+                "interrupted; every row checked so far is in the verify file; run the same verify again to check the rest"
+            }
+            .into(),
+            (Stop::Interrupted, Job::AccountPull) => if page {
+                "interrupted; the pages listed so far are in the account cache, with every listing call counted; pull the account again to go on"
+            } else {
+                "interrupted; the pages listed so far are in the account cache, with every listing call counted; run `growatt-onboard account pull` again to go on"
+            }
+            .into(),
+            (Stop::Unwritable(e), Job::Verify) => format!("cannot write the verify file: {e}"),
+            _ => self.describe_for(wording),
         }
     }
 
@@ -77,6 +102,18 @@ impl Stop {
     pub fn describe(&self) -> String {
         self.describe_for(Wording::CommandLine)
     }
+}
+
+/// The job a stop ends, for words about what it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Job {
+    /// `run`: the results file.
+    #[default]
+    Run,
+    /// `verify`: the verify file.
+    Verify,
+    /// `account pull`: the account cache.
+    AccountPull,
 }
 
 /// Which front a person uses, for words that name its controls.
@@ -100,11 +137,22 @@ impl std::fmt::Display for Stop {
             Stop::LegacyDomain { new_base } => write!(f, "the API answered -1: this is a legacy host name that no longer serves the OpenAPI; use the new domain {new_base} (pick the region or the server address)"),
             Stop::Denied => f.write_str("the API refused the token (10011, permission denied) on every first answer of the run; likely causes, most likely first: the wrong region (a token works on its own regional server only); this machine's IP is not on the token's whitelist; an end-user (ShinePhone) token instead of the installer's OSS API token; the public test token on a production server. Check the token and the region"),
             Stop::Unreachable { base } => write!(f, "cannot reach {base}: check the network, a proxy, or the region"),
-            Stop::NotApi { base } => write!(f, "{base} answered with a web page (a login page or other HTML) instead of the OpenAPI's JSON: the server address is not the OpenAPI; check it or the region"),
+            Stop::NotApi { base, redirect } => write!(f, "{} instead of the OpenAPI's JSON: the server address is not the OpenAPI; check it or the region", not_api(base, redirect.as_deref())),
             Stop::Unwritable(e) => write!(f, "cannot write the results file: {e}"),
             Stop::Unreadable(e) => write!(f, "cannot read the input any further: {e}"),
             Stop::Internal(e) => f.write_str(e),
         }
+    }
+}
+
+/// What answered instead of the OpenAPI: a web page, or a redirect (named when it said where).
+fn not_api(base: &str, redirect: Option<&str>) -> String {
+    match redirect {
+        Some(to) => format!(
+            "{base} answered with a redirect to {} (a login page or another site, not followed)",
+            crate::text::escape_controls(to, false)
+        ),
+        None => format!("{base} answered with a web page (a login page or other HTML)"),
     }
 }
 
@@ -130,9 +178,22 @@ mod tests {
             Stop::Unreachable { base: base.clone() }.describe(),
             "cannot reach https://openapi.growatt.com: check the network, a proxy, or --region"
         );
-        assert!(Stop::NotApi { base: base.clone() }
-            .describe()
-            .contains("not the OpenAPI"));
+        assert!(Stop::NotApi {
+            base: base.clone(),
+            redirect: None
+        }
+        .describe()
+        .contains("not the OpenAPI"));
+        let login = Stop::NotApi {
+            base: base.clone(),
+            redirect: Some("https://sso.example.com/login".into()),
+        };
+        let text = login.describe();
+        assert!(
+            text.contains("redirect to https://sso.example.com/login"),
+            "{text}"
+        );
+        assert!(text.contains("not the OpenAPI"), "{text}");
         // The page's words name no flag.
         for stop in [
             Stop::MaxRuntime,

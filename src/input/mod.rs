@@ -11,6 +11,7 @@ mod csv_file;
 mod kind;
 mod preview;
 mod sheet;
+pub mod suspect;
 mod validate;
 
 pub use csv_file::sniff_delimiter;
@@ -124,6 +125,9 @@ pub struct InputRow {
     pub c_user_id: String,
     /// The device to send, or why the row cannot be sent.
     pub check: Result<Device, String>,
+    /// The `sn` cell of a workbook held a number, not text: leading zeros or an `E` may be gone
+    /// ([`suspect`] says so).
+    pub sn_number: bool,
 }
 
 /// How to read the input beyond the defaults.
@@ -249,11 +253,12 @@ impl FleetReader {
                 Err(e) => return Some(Err(e)),
             };
             if let Some(row) = row {
-                return Some(Ok(validate::validate_record(
-                    row,
-                    &self.record,
-                    self.columns,
-                )));
+                let typed = matches!(self.source, Source::Sheet(_));
+                let mut row = validate::validate_record(row, &self.record, self.columns, typed);
+                if let Source::Sheet(sheet) = &self.source {
+                    row.sn_number = sheet.last_is_number(self.columns[1]);
+                }
+                return Some(Ok(row));
             }
         }
     }

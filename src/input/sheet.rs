@@ -201,6 +201,27 @@ impl SheetSource {
             .count() as u64
     }
 
+    /// Whether column `col` of the row read last holds a number cell (a date is not one).
+    pub(super) fn last_is_number(&self, col: usize) -> bool {
+        let at = (self.next.saturating_sub(1), col);
+        matches!(
+            self.range.get(at),
+            Some(calamine::Data::Int(_) | calamine::Data::Float(_))
+        )
+    }
+
+    /// Hands each non-blank row left to `f`, from memory, without moving on (the survey before
+    /// the rows are read).
+    pub(super) fn each_remaining(&self, mut f: impl FnMut(&csv::ByteRecord)) {
+        let mut record = csv::ByteRecord::new();
+        for i in self.next..self.range.height() {
+            sheet_record(&self.range, i, &mut record);
+            if !is_blank(&record) {
+                f(&record);
+            }
+        }
+    }
+
     /// Reads the next row into `record`: `Some(Some(row))` for a data row, `Some(None)` for a
     /// blank one, `None` at the end.
     pub(super) fn next_record(&mut self, record: &mut csv::ByteRecord) -> Option<Option<u64>> {

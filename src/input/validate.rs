@@ -10,7 +10,14 @@ pub const MAX_SN_LEN: usize = 64;
 const RAW_LIMIT: usize = 256;
 
 /// Validates the required cells of `record` (at `columns`), as row `row`.
-pub(super) fn validate_record(row: u64, record: &csv::ByteRecord, columns: [usize; 3]) -> InputRow {
+/// `typed` says the cells come from a workbook, where they are what a person typed (a number
+/// cell reads back as its digits), not what an export wrote.
+pub(super) fn validate_record(
+    row: u64,
+    record: &csv::ByteRecord,
+    columns: [usize; 3],
+    typed: bool,
+) -> InputRow {
     let mut problems: Vec<String> = Vec::new();
     let mut cells: [String; 3] = Default::default();
     let mut texts: [Option<&str>; 3] = [None; 3];
@@ -33,9 +40,13 @@ pub(super) fn validate_record(row: u64, record: &csv::ByteRecord, columns: [usiz
             },
         }
     }
-    let plant_id = texts[0].map(|t| parse_id("plant_id", t));
+    let id = |column: &str, t: &str| match parse_id(column, t) {
+        Err(_) if typed && looks_spreadsheet_number(t) => Err(typed_number(column, t)),
+        other => other,
+    };
+    let plant_id = texts[0].map(|t| id("plant_id", t));
     let sn = texts[1].map(check_sn);
-    let c_user_id = texts[2].map(|t| parse_id("c_user_id", t));
+    let c_user_id = texts[2].map(|t| id("c_user_id", t));
     let check = match (plant_id, sn, c_user_id) {
         (Some(Ok(plant_id)), Some(Ok(sn)), Some(Ok(c_user_id))) if problems.is_empty() => {
             Ok(Device {
@@ -65,6 +76,26 @@ pub(super) fn validate_record(row: u64, record: &csv::ByteRecord, columns: [usiz
         sn,
         c_user_id,
         check,
+        sn_number: false,
+    }
+}
+
+/// An id typed into a workbook as a number's text (`1003.0`): nothing was exported, so the
+/// advice is to type the id itself.
+fn typed_number(column: &str, text: &str) -> String {
+    let whole = text
+        .split_once('.')
+        .filter(|(_, frac)| !frac.is_empty() && frac.bytes().all(|b| b == b'0'))
+        .map(|(int, _)| int);
+    match whole {
+        Some(int) if !int.is_empty() && int.bytes().all(|b| b.is_ascii_digit()) => format!(
+            "{column} '{}' is typed with a decimal point; type it as {int}",
+            quote(text)
+        ),
+        _ => format!(
+            "{column} '{}' is typed as a number in scientific or decimal notation; type the id's digits as they are",
+            quote(text)
+        ),
     }
 }
 

@@ -4,12 +4,14 @@ use std::path::PathBuf;
 
 use crate::account::{screened, Screen};
 use crate::exit::Exit;
+use crate::input::suspect::SerialWarning;
 use crate::input::{FleetReader, ReadOptions};
-use crate::journal::{self, triage, Next};
+use crate::journal::{self, Next};
 use crate::outcome::Outcome;
 use crate::paths::Paths;
 
 use super::run::RunError;
+use super::serials::{survey, Serials};
 
 /// Everything `check` needs, resolved.
 #[derive(Debug, Clone)]
@@ -20,6 +22,8 @@ pub struct CheckSettings {
     pub paths: Paths,
     /// Column names and sheet.
     pub read: ReadOptions,
+    /// Rows whose serial a spreadsheet may have damaged are `invalid`, not warned about.
+    pub strict_serials: bool,
 }
 
 /// What `check` finds, as it finds it.
@@ -38,6 +42,8 @@ pub enum Finding {
     Damaged(String),
     /// A warning about the account, in words.
     Warning(String),
+    /// A row whose serial a spreadsheet may have damaged (it is sent all the same).
+    SerialWarning(SerialWarning),
 }
 
 /// What `check` found.
@@ -57,6 +63,8 @@ pub struct CheckReport {
     pub not_in_account: u64,
     /// Rows to send whose plant another user owns (`--account`; a warning).
     pub owner_mismatch: u64,
+    /// Rows (to send, or done earlier) whose serial a spreadsheet may have damaged.
+    pub serial_warnings: u64,
     /// With the account: what it ruled out and warned of, in words, for the closing line.
     pub account: Option<String>,
 }
@@ -81,6 +89,7 @@ pub fn check(
 ) -> Result<CheckReport, RunError> {
     let results_path = &cfg.paths.results;
     let reader = FleetReader::open_with(&cfg.input, &cfg.read)?;
+    let serials = Serials::new(&survey(&reader, &cfg.input, &cfg.read), cfg.strict_serials);
     let previous = journal::read_done(results_path)?;
     if let Some(warning) = previous.damaged.describe(results_path) {
         found(Finding::Damaged(warning));
@@ -90,7 +99,11 @@ pub fn check(
     for item in reader {
         let row = item?;
         report.rows += 1;
-        let next = triage(&mut seen, row);
+        let (next, warning) = serials.triage(&mut seen, row);
+        if let Some(w) = warning {
+            report.serial_warnings += 1;
+            found(Finding::SerialWarning(w));
+        }
         let was_to_send = matches!(next, Next::Send(..));
         match screened(screen.as_deref_mut(), next) {
             Next::Ended(line) => {

@@ -6,16 +6,19 @@
 pub mod account;
 pub mod check;
 mod line;
+pub mod links;
 mod locate;
 pub mod run;
+mod serials;
 pub mod settings;
 pub mod summary;
 pub mod verify;
 
 pub use account::{AccountError, AccountEvent, Pulled, REFRESH};
 pub use check::{CheckReport, CheckSettings, Finding};
+pub use links::{LinkStatus, VerifyEvent, VerifyReport};
 pub use locate::COOLDOWN;
 pub use run::{RunCounts, RunError, RunEvent, RunReport, RunSettings};
 pub use settings::RequestConfig;
 pub use summary::{Summary, Tally};
-pub use verify::{LinkStatus, VerifyError, VerifyEvent, VerifyReport, VerifySettings};
+pub use verify::{VerifyError, VerifySettings};

@@ -12,14 +12,16 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::line::line_for;
+use super::serials::Serials;
 use super::settings::RequestConfig;
 use super::summary::{Summary, Tally};
 use crate::account::{screened, Screen};
 use crate::api::ClientError;
 use crate::engine::{Call, Engine, EngineEvent, Sink, Stop, Wording};
 use crate::exit::Exit;
+use crate::input::suspect::SerialWarning;
 use crate::input::{Device, FleetReader, InputError, InputRow, ReadOptions};
-use crate::journal::{self, triage, Next, ResultLine, ResultsError, ResultsWriter, RunLock};
+use crate::journal::{self, Next, ResultLine, ResultsError, ResultsWriter, RunLock};
 use crate::outcome::{Outcome, CODE_PERMISSION_DENIED};
 use crate::paths::Paths;
 
@@ -36,10 +38,13 @@ pub struct RunSettings {
     pub restart: bool,
     /// Column names and sheet.
     pub read: ReadOptions,
+    /// Rows whose serial a spreadsheet may have damaged are `invalid`, not warned about and sent.
+    pub strict_serials: bool,
     /// The account screen rows pass before any add, when the account is checked.
     pub account: Option<Screen>,
-    /// Count the input's rows first, for a total in [`RunEvent::Started`] (a CSV is read twice
-    /// then; a spreadsheet is counted in memory).
+    /// Give the input's row count in [`RunEvent::Started`]. The rows are surveyed first in any
+    /// case (a CSV is read twice; a spreadsheet is walked in memory) for the fleet's usual serial
+    /// length.
     pub count_rows: bool,
     /// Emit an event per request, not only per row.
     pub attempt_events: bool,
@@ -103,6 +108,9 @@ pub enum RunEvent {
     /// Something the person should know, in words: the run continues earlier results, repaired
     /// a cut-off line, set files aside, or the account warns about rows.
     Note(String),
+    /// A row whose serial a spreadsheet may have damaged; it is sent (or skipped as done) all
+    /// the same.
+    SerialWarning(SerialWarning),
     /// A row an earlier run finished was skipped.
     Skipped(RunCounts),
     /// A row ended; its line is in the results file.
@@ -316,19 +324,20 @@ pub async fn run(
             results_path.display()
         ));
     }
-    let total = if !cfg.count_rows {
-        None
-    } else if let Some(rows) = reader.known_rows() {
-        // A spreadsheet is already in memory: counted there, never read a second time.
-        Some(rows)
-    } else {
-        // A fast pre-scan gives the bar its total and the plain lines their percentage.
-        let (path, read) = (cfg.input.clone(), cfg.read.clone());
-        tokio::task::spawn_blocking(move || FleetReader::count_rows_with(&path, &read))
-            .await
-            .ok()
-            .and_then(Result::ok)
+    // The fleet's usual serial length must be known before the first row is judged.
+    let surveyed = match reader.survey() {
+        Some(s) => Some(s),
+        None => {
+            let (path, read) = (cfg.input.clone(), cfg.read.clone());
+            tokio::task::spawn_blocking(move || FleetReader::survey_file(&path, &read))
+                .await
+                .ok()
+                .and_then(Result::ok)
+        }
     };
+    let total = surveyed.as_ref().filter(|_| cfg.count_rows).map(|s| s.rows);
+    let surveyed = surveyed.unwrap_or_default();
+    let serials = Serials::new(&surveyed, cfg.strict_serials);
     events.emit(RunEvent::Started {
         total,
         input: cfg.input.clone(),
@@ -403,7 +412,12 @@ pub async fn run(
                 break;
             }
         };
-        match screened(screen.as_mut(), triage(&mut seen, row)) {
+        let (next, warning) = serials.triage(&mut seen, row);
+        if let Some(w) = warning {
+            shared.tally().warn(w.clone());
+            events.emit(RunEvent::SerialWarning(w));
+        }
+        match screened(screen.as_mut(), next) {
             Next::Done => shared.advance(None),
             // The same `invalid` or `duplicate` line as the row's latest: counted, not appended.
             Next::Ended(line) if unsent.unchanged(&line) => shared.advance(Some(line)),

@@ -8,9 +8,12 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use crate::exit::Exit;
+use crate::input::suspect::SerialWarning;
 use crate::journal::ResultLine;
 use crate::outcome::Outcome;
 use crate::paths::Paths;
+
+use super::serials::WARNINGS_LISTED;
 
 /// Running counts, updated as rows end.
 #[derive(Debug, Default, Clone)]
@@ -35,9 +38,21 @@ pub struct Tally {
     pub cooldown_wait: Duration,
     /// Answers that were 10012.
     pub throttled_answers: u64,
+    /// Rows whose serial a spreadsheet may have damaged (sent, or done earlier, all the same).
+    pub serial_warnings: u64,
+    /// The first 2,000 of them, for the summary and the reports.
+    pub warned: Vec<SerialWarning>,
 }
 
 impl Tally {
+    /// Counts a row whose serial a spreadsheet may have damaged.
+    pub fn warn(&mut self, warning: SerialWarning) {
+        self.serial_warnings += 1;
+        if self.warned.len() < WARNINGS_LISTED {
+            self.warned.push(warning);
+        }
+    }
+
     /// Counts a row that ended.
     pub fn record(&mut self, line: &ResultLine) {
         *self.outcomes.entry(line.outcome).or_default() += 1;
@@ -111,6 +126,12 @@ pub struct Summary {
     pub achieved_rate_per_second: f64,
     /// Seconds when only rows waiting out the API's cooldown were left.
     pub cooldown_wait_seconds: f64,
+    /// Rows whose serial a spreadsheet may have damaged: warned about, sent all the same.
+    pub serial_warnings: u64,
+    /// The first of those rows with their warnings (at most 2,000), which the
+    /// reports show beside the rows; left out of the run history.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub serial_warning_rows: Vec<SerialWarning>,
     /// Why the run stopped early, if it did.
     pub stopped: Option<String>,
     /// The exit code.
@@ -162,6 +183,8 @@ impl Summary {
             configured_rate_per_second: configured_rate,
             achieved_rate_per_second: achieved(tally, secs),
             cooldown_wait_seconds: (tally.cooldown_wait.as_secs_f64() * 10.0).round() / 10.0,
+            serial_warnings: tally.serial_warnings,
+            serial_warning_rows: tally.warned.clone(),
             stopped,
             exit_code: exit.code(),
         }
@@ -178,7 +201,12 @@ impl Summary {
     /// (`<results stem>.history.jsonl`), which `report` shows.
     pub fn append_history(&self) -> std::io::Result<()> {
         let path = Paths::of_results(&self.results).history;
-        let mut line = serde_json::to_string(self)?;
+        // One short line a run: the warned rows are in the summary file, not repeated here.
+        let entry = Summary {
+            serial_warning_rows: Vec::new(),
+            ..self.clone()
+        };
+        let mut line = serde_json::to_string(&entry)?;
         line.push('\n');
         let mut f = crate::files::open_append(&path, false)?;
         std::io::Write::write_all(&mut f, line.as_bytes())
@@ -238,6 +266,15 @@ impl Summary {
                 String::new()
             }
         ));
+        if self.serial_warnings > 0 {
+            out.push_str(&format!(
+                "  serial warnings: {} (row{} {}): a spreadsheet may have changed {}; compare with the device label\n",
+                self.serial_warnings,
+                if self.serial_warnings == 1 { "" } else { "s" },
+                warned_rows(&self.serial_warning_rows, self.serial_warnings),
+                if self.serial_warnings == 1 { "its serial" } else { "their serials" }
+            ));
+        }
         if let Some(rate) = &self.suggested_rate {
             out.push_str(&format!(
                 "  the API refused the account-wide pace {} time(s); next time try {rate}\n",
@@ -251,6 +288,22 @@ impl Summary {
         out.push_str(&format!("  results: {}\n", self.results.display()));
         out
     }
+}
+
+/// The first warned rows' numbers, `4, 7, 9` (with `…` when there are more).
+fn warned_rows(listed: &[SerialWarning], total: u64) -> String {
+    const SHOWN: usize = 10;
+    let rows: Vec<String> = listed
+        .iter()
+        .take(SHOWN)
+        .map(|w| w.row.to_string())
+        .collect();
+    let more = if total > rows.len() as u64 {
+        ", …"
+    } else {
+        ""
+    };
+    format!("{}{more}", rows.join(", "))
 }
 
 /// Requests per second: the starts' intervals over the time between the first and the last
@@ -348,6 +401,60 @@ mod tests {
         );
         assert!(text.contains("10004 ×1"), "{text}");
         assert_eq!(s.render(true).lines().count(), 1);
+    }
+
+    #[test]
+    fn the_summary_counts_serial_warnings_and_names_the_first_rows() {
+        let mut t = Tally::default();
+        for row in 2..15 {
+            t.warn(SerialWarning {
+                row,
+                sn: "12345678".into(),
+                message: "m".into(),
+            });
+        }
+        let s = Summary::new(
+            Path::new("f.xlsx"),
+            Path::new("f.results.csv"),
+            SystemTime::UNIX_EPOCH,
+            Duration::from_secs(1),
+            &t,
+            0,
+            2.0,
+            None,
+            t.exit(),
+        );
+        assert_eq!((s.serial_warnings, s.serial_warning_rows.len()), (13, 13));
+        let text = s.render(false);
+        assert!(
+            text.contains("  serial warnings: 13 (rows 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, …): a spreadsheet may have changed their serials; compare with the device label\n"),
+            "{text}"
+        );
+        assert_eq!(
+            t.exit(),
+            Exit::Success,
+            "a warning alone needs no attention"
+        );
+        let mut one = Tally::default();
+        one.warn(SerialWarning {
+            row: 7,
+            sn: "100000".into(),
+            message: "m".into(),
+        });
+        let s = Summary::new(
+            Path::new("f.csv"),
+            Path::new("f.results.csv"),
+            SystemTime::UNIX_EPOCH,
+            Duration::from_secs(1),
+            &one,
+            0,
+            2.0,
+            None,
+            one.exit(),
+        );
+        assert!(s
+            .render(false)
+            .contains("  serial warnings: 1 (row 7): a spreadsheet may have changed its serial;"));
     }
 
     #[test]

@@ -41,27 +41,42 @@ fn canonical(results: &Path) -> PathBuf {
     }
 }
 
+/// The lock file of `file`: `<file>.lock` beside its real location (symbolic links resolved),
+/// so every name of one file finds the same lock.
+pub fn lock_path(file: &Path) -> PathBuf {
+    Paths::of_results(&canonical(file)).lock
+}
+
+/// Takes an exclusive OS lock on `path` (created when missing, never truncated) without
+/// waiting; `Ok(None)` when another process holds it. The lock lasts as long as the returned
+/// file: until it is dropped or the process dies, so a crash never leaves a lock behind. The
+/// same on every platform (`flock` on Unix, `LockFileEx` on Windows).
+pub fn try_exclusive(path: &Path) -> std::io::Result<Option<File>> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 impl RunLock {
     /// Takes the lock of `results` or fails at once when another process has it. `hint` ends
     /// the message then ([`RUN_HINT`], [`VERIFY_HINT`]).
     pub fn acquire(results: &Path, hint: &'static str) -> Result<RunLock, ResultsError> {
-        let path = Paths::of_results(&canonical(results)).lock;
+        let path = lock_path(results);
         let locked = || ResultsError::Locked {
             results: results.to_path_buf(),
             lock: path.clone(),
             hint,
         };
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(locked()),
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(&path)(e)),
-        }
+        let file = try_exclusive(&path)
+            .map_err(io_err(&path))?
+            .ok_or_else(locked)?;
         let results_lock = lock_file_itself(results).map_err(|e| match e {
             None => locked(),
             Some(e) => io_err(results)(e),

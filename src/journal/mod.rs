@@ -13,7 +13,7 @@ mod resume;
 mod seen;
 mod writer;
 
-pub use lock::{same_file, RunLock, RUN_HINT, VERIFY_HINT};
+pub use lock::{lock_path, same_file, try_exclusive, RunLock, RUN_HINT, VERIFY_HINT};
 pub use reader::{read_done, scan_log, Damaged, Opened, Previous, Unsent};
 pub use resume::{duplicate_msg, triage, Next};
 pub use seen::{Seen, Sight};

@@ -175,6 +175,7 @@ pub fn render_html_at(d: &ReportData, now: DateTime<Local>) -> String {
     links_section(&mut h, d);
     elsewhere_section(&mut h, d);
     attention_section(&mut h, d);
+    serials_section(&mut h, d);
     history_section(&mut h, d);
     h.push_str("<p class=\"muted\">Made by growatt-onboard. What to do per outcome: registered and already registered need nothing; rejected rows need the cause fixed (see each row); failed rows need another run; invalid rows need the cell fixed in the spreadsheet.</p></body></html>\n");
     h
@@ -300,6 +301,37 @@ fn attention_section(h: &mut String, d: &ReportData) {
             "<p class=\"muted\">… and {more} more; see the results file.</p>"
         );
     }
+}
+
+/// The rows whose serial the latest run warned about, each with its warning.
+fn serials_section(h: &mut String, d: &ReportData) {
+    if d.serial_warnings.is_empty() {
+        return;
+    }
+    let _ = write!(
+        h,
+        "<h2>Serials to compare with the device label (<span id=\"serial-warnings-total\">{}</span>)</h2>\
+<p>A spreadsheet may have changed these serials (leading zeros or an E lost). They were read as shown: compare each with its device label.</p>\
+<table id=\"serial-warnings\" class=\"rows\">",
+        d.serial_warnings.len()
+    );
+    h.push_str(&head(&[
+        ("row", "num"),
+        ("sn", ""),
+        ("outcome", ""),
+        ("warning", ""),
+    ]));
+    for w in &d.serial_warnings {
+        let _ = write!(
+            h,
+            "<tr>{}{}{}{}</tr>",
+            td("row", "num", &w.row.to_string()),
+            td("sn", "sn", &esc(&w.sn)),
+            td("outcome", "word", w.outcome.as_str()),
+            td("warning", "wrap", &esc(&w.message)),
+        );
+    }
+    h.push_str("</table>");
 }
 
 /// One line per run, oldest first.

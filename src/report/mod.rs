@@ -13,10 +13,12 @@ use crate::outcome::Outcome;
 use crate::paths::Paths;
 
 pub mod html;
+pub mod serials;
 pub mod text;
 pub mod xlsx;
 
 pub use html::{render_html, write_html};
+pub use serials::WarnedRow;
 pub use text::render_text;
 pub use xlsx::{write_xlsx, xlsx_bytes};
 
@@ -107,6 +109,8 @@ pub struct ReportData {
     pub pending: Vec<PendingLink>,
     /// Rows `verify --locate` found sitting on another plant, by row number.
     pub elsewhere: Vec<Elsewhere>,
+    /// Rows whose serial the latest run warned about, by row number.
+    pub serial_warnings: Vec<WarnedRow>,
 }
 
 /// A device `verify --locate` found on another plant than its row's.
@@ -248,7 +252,16 @@ pub fn load(results_path: &Path) -> Result<ReportData, ResultsError> {
         ..ReportData::default()
     };
     let mut attention: Vec<AttentionRow> = Vec::new();
+    let warned = serials::serial_warnings(results_path);
     for l in lines {
+        if let Some(w) = serials::warning_for(&warned, l.row, &l.sn) {
+            data.serial_warnings.push(WarnedRow {
+                row: l.row,
+                sn: w.sn.clone(),
+                outcome: l.outcome,
+                message: w.message.clone(),
+            });
+        }
         *data.outcomes.entry(l.outcome).or_default() += 1;
         if let Some(c) = l.code {
             *data.codes.entry(c).or_default() += 1;

@@ -77,6 +77,16 @@ pub fn render_text(d: &ReportData) -> String {
             );
         }
     }
+    if !d.serial_warnings.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nSerials to compare with the device label ({}):",
+            d.serial_warnings.len()
+        );
+        for w in &d.serial_warnings {
+            let _ = writeln!(out, "  row {:<6} {}: {}", w.row, w.outcome, w.message);
+        }
+    }
     if !d.history.is_empty() {
         let _ = writeln!(out, "\nRun history:");
         for h in &d.history {

@@ -10,8 +10,10 @@ use std::path::Path;
 
 use rust_xlsxwriter::{Color, Format, FormatBorder, Workbook, XlsxError};
 
+use super::serials::{serial_warnings, warning_for};
 use super::{latest_lines, link_statuses, LatestLine, PendingLink};
 use crate::input::sn_key;
+use crate::input::suspect::SerialWarning;
 use crate::journal::ResultsError;
 use crate::outcome::advice;
 use crate::paths::Paths;
@@ -62,7 +64,8 @@ pub fn write_xlsx(results: &Path, path: &Path) -> Result<XlsxWritten, XlsxExport
 pub fn xlsx_bytes(results: &Path) -> Result<(Vec<u8>, XlsxWritten), XlsxExportError> {
     let (latest, _) = latest_lines(results)?;
     let links = link_statuses(&Paths::of_results(results).verify);
-    let bytes = build(&latest, links.as_ref())?;
+    let warned = serial_warnings(results);
+    let bytes = build(&latest, links.as_ref(), &warned)?;
     let written = XlsxWritten {
         rows: latest.len().min(MAX_ROWS),
         left_out: latest.len().saturating_sub(MAX_ROWS),
@@ -74,6 +77,7 @@ pub fn xlsx_bytes(results: &Path) -> Result<(Vec<u8>, XlsxWritten), XlsxExportEr
 fn build(
     latest: &[LatestLine],
     links: Option<&HashMap<u64, PendingLink>>,
+    warned: &HashMap<u64, SerialWarning>,
 ) -> Result<Vec<u8>, XlsxError> {
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
@@ -103,6 +107,11 @@ fn build(
     ];
     if links.is_some() {
         columns.push(("link status", 14.0));
+    }
+    // Only when the latest run warned about a serial: the usual sheet keeps its columns.
+    let warned_at = (!warned.is_empty()).then_some(columns.len() as u16);
+    if warned_at.is_some() {
+        columns.push(("serial warning", 48.0));
     }
     for (c, (name, width)) in columns.iter().enumerate() {
         let c = c as u16;
@@ -139,6 +148,9 @@ fn build(
                 .get(&sn_key(l.sn.trim()))
                 .map_or("", |k| k.status.as_str());
             sheet.write_string_with_format(r, 10, status, t)?;
+        }
+        if let (Some(c), Some(w)) = (warned_at, warning_for(warned, l.row, &l.sn)) {
+            sheet.write_string_with_format(r, c, &w.message, t)?;
         }
     }
     let last_row = latest.len().min(MAX_ROWS) as u32;

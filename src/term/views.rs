@@ -110,6 +110,16 @@ impl RunView {
                 self.log.notice(&format!("growatt-onboard: {n}"));
             }
             RunEvent::Note(_) => {}
+            RunEvent::SerialWarning(w) if !self.ui.quiet => self.log.event(
+                json!({
+                    "event": "serial_warning",
+                    "row": w.row,
+                    "sn": w.sn,
+                    "message": w.message,
+                }),
+                &format!("growatt-onboard: row {}: warning: {}", w.row, w.message),
+            ),
+            RunEvent::SerialWarning(_) => {}
             RunEvent::Skipped(counts) => {
                 if let Some(p) = self.progress.get() {
                     p.advance(1, &counts);
@@ -207,6 +217,8 @@ pub fn print_summary(log: &Log, summary: &Summary, quiet: bool) {
         let mut v = serde_json::to_value(summary).unwrap_or_default();
         if let Some(obj) = v.as_object_mut() {
             obj.insert("event".into(), "summary".into());
+            // Each warned row was its own `serial_warning` event already; the count stays.
+            obj.remove("serial_warning_rows");
         }
         log.json(v);
     } else {
@@ -306,7 +318,8 @@ pub fn print_verified(log: &Log, report: &VerifyReport, out: &std::path::Path) {
     }
 }
 
-/// A pull's closing lines (one JSON object in JSON mode, the notices as they are).
+/// A pull's closing lines: in text, what the cache holds and where it is (two lines), then the
+/// notices; in JSON, one object (the cache's path one of its fields), then the notices.
 pub fn print_pulled(log: &Log, pulled: &Pulled) {
     let mut lines = pulled.describe().into_iter();
     if let Some(first) = lines.next() {
@@ -322,6 +335,13 @@ pub fn print_pulled(log: &Log, pulled: &Pulled) {
             }),
             &first,
         );
+    }
+    // The cache's line: in JSON it is the event's `cache` field already.
+    let cache = lines.next();
+    if !log.is_json() {
+        if let Some(cache) = cache {
+            log.notice(&cache);
+        }
     }
     for line in lines {
         log.notice(&line);

@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -15,11 +13,8 @@ use super::live::{Job, Live};
 use super::store::{self, Fleet};
 use super::{App, TokenSource};
 use crate::api::Region;
-use crate::engine::Wording;
 use crate::input::{InputError, ReadOptions};
-use crate::jobs::VerifySettings;
-use crate::jobs::{self, CheckSettings, Finding, RequestConfig, RunError, RunSettings};
-use crate::journal::{RunLock, RUN_HINT};
+use crate::jobs::{self, CheckSettings, Finding, RunError};
 use crate::outcome::Outcome;
 
 /// Most problem rows an upload's answer lists (the rest are counted).
@@ -27,7 +22,7 @@ const PROBLEMS_LISTED: usize = 1000;
 /// Most rows needing attention a status lists.
 const ATTENTION_LISTED: usize = 200;
 
-type Answer = Result<Response, ApiError>;
+pub(super) type Answer = Result<Response, ApiError>;
 
 /// A refusal: its status and, in plain words, why (and what to do, when there is a suggestion).
 #[derive(Debug)]
@@ -47,7 +42,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-fn error(status: StatusCode, why: impl Into<String>) -> ApiError {
+pub(super) fn error(status: StatusCode, why: impl Into<String>) -> ApiError {
     ApiError {
         status,
         error: why.into(),
@@ -55,11 +50,11 @@ fn error(status: StatusCode, why: impl Into<String>) -> ApiError {
     }
 }
 
-fn fleet(app: &App, id: &str) -> Result<Fleet, ApiError> {
+pub(super) fn fleet(app: &App, id: &str) -> Result<Fleet, ApiError> {
     store::open(&app.dir, id).ok_or_else(|| error(StatusCode::NOT_FOUND, "no such fleet"))
 }
 
-fn live(app: &App, id: &str) -> Arc<Live> {
+pub(super) fn live(app: &App, id: &str) -> Arc<Live> {
     app.live
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -268,9 +263,10 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
         input: fleet.input(),
         paths: fleet.paths(),
         read: fleet.read_options(),
+        strict_serials: false,
     };
     let mut problems = Vec::new();
-    let mut warnings = Vec::new();
+    let (mut warnings, mut serial_warnings) = (Vec::new(), Vec::new());
     let checked = jobs::check::check(&cfg, None, &mut |found| match found {
         Finding::Problem {
             row,
@@ -281,6 +277,10 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
         }
         Finding::Problem { .. } => {}
         Finding::Damaged(w) | Finding::Warning(w) => warnings.push(w),
+        Finding::SerialWarning(w) if serial_warnings.len() < PROBLEMS_LISTED => {
+            serial_warnings.push(w)
+        }
+        Finding::SerialWarning(_) => {}
     });
     match checked {
         Ok(report) => Ok((
@@ -294,6 +294,8 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
                 "duplicate": report.duplicate,
                 "problems": problems,
                 "warnings": warnings,
+                "serial_warnings": serial_warnings,
+                "warned": report.serial_warnings,
             })),
         )
             .into_response()),
@@ -351,7 +353,7 @@ pub async fn fleets(State(app): State<Arc<App>>) -> Json<Value> {
 }
 
 /// A fleet's state: what its job does now, else what its files say.
-fn status_json(app: &App, fleet: &Fleet, detail: bool) -> Value {
+pub(super) fn status_json(app: &App, fleet: &Fleet, detail: bool) -> Value {
     let now = live(app, &fleet.id).now();
     let paths = fleet.paths();
     let data = if now.job == Job::Run {
@@ -447,282 +449,4 @@ pub async fn status(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answ
         .await
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(Json(v).into_response())
-}
-
-/// The request settings for a job now: the server and token chosen, `rate` and `concurrency`
-/// as the page asks.
-fn request(app: &App, body: &Value) -> Result<RequestConfig, ApiError> {
-    let server = app.server();
-    let Some((token, _)) = server.token else {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "no token yet: paste your OpenAPI token at the top of the page (or start `growatt-onboard ui` with GROWATT_TOKEN set)",
-        ));
-    };
-    let d = &app.defaults;
-    let rate = match &body["rate"] {
-        Value::String(s) => s
-            .parse()
-            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("the rate: {e}")))?,
-        Value::Number(n) => format!("{}/s", n)
-            .parse()
-            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("the rate: {e}")))?,
-        _ => d.rate,
-    };
-    let concurrency = match body["concurrency"].as_u64() {
-        Some(n) if (1..=1024).contains(&n) => n as usize,
-        Some(_) => {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "requests in flight must be between 1 and 1024",
-            ))
-        }
-        None => d.concurrency,
-    };
-    Ok(RequestConfig {
-        base: server.base,
-        token,
-        timeout: d.timeout,
-        rate,
-        concurrency,
-        policy: d.policy.clone(),
-        throttle_pause: d.throttle_pause,
-        max_runtime: None,
-    })
-}
-
-/// The results are free: no job of this server, and no lock of another process.
-fn claim(
-    app: &App,
-    f: &Fleet,
-    job: Job,
-) -> Result<(Arc<Live>, tokio_util::sync::CancellationToken), ApiError> {
-    let busy = |why: String| error(StatusCode::CONFLICT, why);
-    let live = live(app, &f.id);
-    if let Err(e) = RunLock::acquire(&f.paths().results, RUN_HINT) {
-        return Err(busy(format!(
-            "another run or verify holds this fleet's results: {e}"
-        )));
-    }
-    let cancel = live
-        .claim(job)
-        .ok_or_else(|| busy("a run or verify of this fleet is still going".into()))?;
-    Ok((live, cancel))
-}
-
-fn body_json(body: &axum::body::Bytes) -> Result<Value, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice(body)
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "the request's body is not JSON"))
-}
-
-/// `POST /api/fleets/{id}/run`.
-pub async fn run(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Answer {
-    let f = fleet(&app, &id)?;
-    let body = body_json(&body)?;
-    let request = request(&app, &body)?;
-    let (live, cancel) = claim(&app, &f, Job::Run)?;
-    let account = body["account"].as_bool().unwrap_or(false);
-    let cache = app.cache.clone();
-    let mut cfg = RunSettings {
-        input: f.input(),
-        paths: f.paths(),
-        request,
-        restart: false,
-        read: f.read_options(),
-        account: None,
-        count_rows: true,
-        attempt_events: false,
-        leave_throttled: false,
-        wording: Wording::Page,
-    };
-    tokio::spawn(async move {
-        let outcome = async {
-            if account {
-                let events = crate::engine::Sink::none();
-                let screen =
-                    jobs::account::screen(cache.as_deref(), &cfg.request, &cancel, &events)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                cfg.account = Some(screen);
-            }
-            jobs::run::run(cfg, &cancel, live.run_sink())
-                .await
-                .map_err(|e| e.to_string())
-        }
-        .await;
-        live.release(|n| match outcome {
-            Ok(report) => {
-                n.exit_code = Some(report.exit.code());
-                n.stopped = report.summary.stopped;
-            }
-            Err(why) => {
-                n.exit_code = Some(crate::exit::Exit::Fatal.code());
-                n.stopped = Some(why);
-            }
-        });
-    });
-    Ok((StatusCode::ACCEPTED, Json(json!({ "state": "running" }))).into_response())
-}
-
-/// `POST /api/fleets/{id}/stop`.
-pub async fn stop(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answer {
-    let f = fleet(&app, &id)?;
-    live(&app, &f.id).stop();
-    Ok((StatusCode::ACCEPTED, Json(json!({ "state": "stopping" }))).into_response())
-}
-
-/// `POST /api/fleets/{id}/verify`.
-pub async fn verify(
-    State(app): State<Arc<App>>,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Answer {
-    let f = fleet(&app, &id)?;
-    let body = body_json(&body)?;
-    if !f.paths().results.is_file() {
-        return Err(error(
-            StatusCode::CONFLICT,
-            "nothing to verify yet: run the fleet first",
-        ));
-    }
-    let request = request(&app, &body)?;
-    let (live, cancel) = claim(&app, &f, Job::Verify)?;
-    let paths = f.paths();
-    let cfg = VerifySettings {
-        results: paths.results.clone(),
-        out: paths.verify.clone(),
-        request,
-        locate: body["locate"].as_bool().unwrap_or(false),
-        attempt_events: false,
-        wording: Wording::Page,
-    };
-    tokio::spawn(async move {
-        let verified = jobs::verify::verify(cfg, &cancel, live.verify_sink()).await;
-        live.release(|n| match verified {
-            Ok(report) => n.verify_stopped = report.stopped,
-            Err(e) => n.verify_stopped = Some(e.to_string()),
-        });
-    });
-    Ok((StatusCode::ACCEPTED, Json(json!({ "verifying": true }))).into_response())
-}
-
-/// `GET /api/fleets/{id}/events`: the status object whenever it changes (at most four times a
-/// second), and at least once a second while a job runs.
-pub async fn events(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answer {
-    let f = fleet(&app, &id)?;
-    let rx = live(&app, &f.id).watch();
-    let stream =
-        futures::stream::unfold((app, f, rx, true), |(app, f, mut rx, first)| async move {
-            if !first {
-                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-                tokio::select! {
-                    _ = rx.changed() => {}
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(750)) => {}
-                }
-            }
-            rx.borrow_and_update();
-            let (app2, f2) = (app.clone(), f.clone());
-            let v = tokio::task::spawn_blocking(move || status_json(&app2, &f2, false))
-                .await
-                .unwrap_or_default();
-            let event = Event::default().data(v.to_string());
-            Some((
-                Ok::<_, std::convert::Infallible>(event),
-                (app, f, rx, false),
-            ))
-        });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response())
-}
-
-fn download(bytes: Body, kind: &'static str, name: String) -> Response {
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        name.replace(['"', '\\'], "_")
-    );
-    let mut r = Response::new(bytes);
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(kind));
-    if let Ok(v) = header::HeaderValue::from_str(&disposition) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    r
-}
-
-fn workbook(bytes: Vec<u8>, name: &str) -> Response {
-    download(
-        Body::from(bytes),
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        name.into(),
-    )
-}
-
-fn file_name_of(path: &std::path::Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "results.csv".into())
-}
-
-/// `GET /api/fleets/{id}/results.csv`: the results file as it is.
-pub async fn results_csv(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answer {
-    let f = fleet(&app, &id)?;
-    let path = f.paths().results;
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|_| error(StatusCode::NOT_FOUND, "no results yet: run the fleet first"))?;
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
-    Ok(download(
-        body,
-        "text/csv; charset=utf-8",
-        file_name_of(&path),
-    ))
-}
-
-/// `GET /api/fleets/{id}/report.html`: the page `report --html` writes.
-pub async fn report_html(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answer {
-    let f = fleet(&app, &id)?;
-    let results = f.paths().results;
-    let html = tokio::task::spawn_blocking(move || {
-        crate::report::load(&results).map(|d| crate::report::render_html(&d))
-    })
-    .await
-    .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(|e| error(StatusCode::NOT_FOUND, e.to_string()))?;
-    Ok(download(
-        Body::from(html),
-        "text/html; charset=utf-8",
-        "report.html".into(),
-    ))
-}
-
-/// `GET /api/fleets/{id}/report.xlsx`: the workbook `report --xlsx` writes.
-pub async fn report_xlsx(State(app): State<Arc<App>>, Path(id): Path<String>) -> Answer {
-    let f = fleet(&app, &id)?;
-    let results = f.paths().results;
-    if !results.is_file() {
-        return Err(error(
-            StatusCode::NOT_FOUND,
-            "no results yet: run the fleet first",
-        ));
-    }
-    let bytes = tokio::task::spawn_blocking(move || crate::report::xlsx_bytes(&results))
-        .await
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(workbook(bytes.0, "report.xlsx"))
-}
-
-/// `GET /template.xlsx`: the fill-in workbook `growatt-onboard template` writes.
-pub async fn template() -> Answer {
-    let bytes = crate::template::xlsx()
-        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(workbook(bytes, "fleet-template.xlsx"))
 }

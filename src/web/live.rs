@@ -188,6 +188,9 @@ impl Live {
             RunEvent::Engine(e) => live.engine(&e),
             RunEvent::Started { total, .. } => live.update(|n| n.total = total),
             RunEvent::Note(text) => live.note(text),
+            RunEvent::SerialWarning(w) => {
+                live.note(format!("row {}: warning: {}", w.row, w.message))
+            }
             RunEvent::Skipped(counts) | RunEvent::Ended { counts, .. } => {
                 live.update(|n| n.counts = counts)
             }

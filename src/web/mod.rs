@@ -4,6 +4,8 @@
 //! holds the token in memory only and never sends it back.
 
 mod api;
+mod control;
+mod downloads;
 mod guard;
 mod live;
 mod store;
@@ -214,18 +216,18 @@ fn router(app: Arc<App>) -> Router {
         .route("/", get(api::index))
         .route("/assets/app.js", get(api::script))
         .route("/assets/app.css", get(api::style))
-        .route("/template.xlsx", get(api::template))
+        .route("/template.xlsx", get(downloads::template))
         .route("/api/settings", get(api::settings).post(api::set_settings))
         .route("/api/inspect", post(api::inspect))
         .route("/api/fleets", get(api::fleets).post(api::upload))
         .route("/api/fleets/{id}", get(api::status))
-        .route("/api/fleets/{id}/run", post(api::run))
-        .route("/api/fleets/{id}/stop", post(api::stop))
-        .route("/api/fleets/{id}/verify", post(api::verify))
-        .route("/api/fleets/{id}/events", get(api::events))
-        .route("/api/fleets/{id}/results.csv", get(api::results_csv))
-        .route("/api/fleets/{id}/report.html", get(api::report_html))
-        .route("/api/fleets/{id}/report.xlsx", get(api::report_xlsx))
+        .route("/api/fleets/{id}/run", post(control::run))
+        .route("/api/fleets/{id}/stop", post(control::stop))
+        .route("/api/fleets/{id}/verify", post(control::verify))
+        .route("/api/fleets/{id}/events", get(control::events))
+        .route("/api/fleets/{id}/results.csv", get(downloads::results_csv))
+        .route("/api/fleets/{id}/report.html", get(downloads::report_html))
+        .route("/api/fleets/{id}/report.xlsx", get(downloads::report_xlsx))
         .layer(axum::extract::DefaultBodyLimit::max(
             UPLOAD_CAP + FORM_SLACK,
         ))

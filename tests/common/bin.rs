@@ -5,10 +5,11 @@ use std::future::Future;
 use std::path::Path;
 use std::process::{ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
+use tokio_util::sync::CancellationToken;
 
 use super::DEFAULT_TOKEN;
 
@@ -65,6 +66,12 @@ impl Bin {
         self
     }
 
+    /// One environment variable fewer.
+    pub fn env_remove(mut self, key: &str) -> Bin {
+        self.0.env_remove(key);
+        self
+    }
+
     /// Runs in `dir` rather than the package's folder.
     pub fn cwd(mut self, dir: &Path) -> Bin {
         self.0.current_dir(dir);
@@ -83,6 +90,28 @@ impl Bin {
     /// Runs to the end and collects stdout and stderr; fails the test after [`RUN_LIMIT`].
     pub async fn output(self) -> Output {
         finish(self.start()).await
+    }
+
+    /// Runs to the end like [`Bin::output`] and times it; with `measure`, samples its peak
+    /// memory while it runs.
+    pub async fn timed(self, measure: bool) -> Ran {
+        let started = Instant::now();
+        let child = self.start();
+        let pid = child.id().expect("a running child has a pid");
+        let done = CancellationToken::new();
+        let poller = measure.then(|| tokio::spawn(peak_memory(pid, done.clone())));
+        let out = finish(child).await;
+        let elapsed = started.elapsed();
+        done.cancel();
+        let peak_rss_kib = match poller {
+            Some(p) => p.await.unwrap(),
+            None => None,
+        };
+        Ran {
+            out,
+            elapsed,
+            peak_rss_kib,
+        }
     }
 
     /// Starts in the background; stderr is collected as it arrives, so the test can wait for a
@@ -120,6 +149,37 @@ pub async fn finish(child: Child) -> Output {
         .expect("the binary runs")
 }
 
+/// A run of the binary that [`Bin::timed`] watched.
+pub struct Ran {
+    /// What it printed, and how it ended.
+    pub out: Output,
+    /// How long it took.
+    pub elapsed: Duration,
+    /// Peak resident memory of the process (VmHWM), in KiB, when it was sampled at all.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// Samples the peak memory of process `pid` (Linux's /proc) every few milliseconds until `done`.
+async fn peak_memory(pid: u32, done: CancellationToken) -> Option<u64> {
+    let mut peak: Option<u64> = None;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            if hwm.is_some() {
+                peak = peak.max(hwm);
+            }
+        }
+        tokio::select! {
+            _ = done.cancelled() => break,
+            _ = tokio::time::sleep(Duration::from_millis(3)) => {}
+        }
+    }
+    peak
+}
+
 /// Runs the binary with `args` and the simulator's token.
 pub fn run_bin<S: AsRef<OsStr>>(args: &[S]) -> impl Future<Output = Output> {
     Bin::new(args).output()
@@ -128,6 +188,19 @@ pub fn run_bin<S: AsRef<OsStr>>(args: &[S]) -> impl Future<Output = Output> {
 /// Runs the binary with `args` and no token in the environment.
 pub fn run_no_token<S: AsRef<OsStr>>(args: &[S]) -> impl Future<Output = Output> {
     Bin::new(args).token(None).output()
+}
+
+/// Runs the binary with `args`, no token, and these environment changes (`None` removes a
+/// variable).
+pub fn run_bin_env(args: &[&str], env: &[(&str, Option<&str>)]) -> impl Future<Output = Output> {
+    let mut bin = Bin::new(args).token(None);
+    for (key, value) in env {
+        bin = match value {
+            Some(v) => bin.env(key, v),
+            None => bin.env_remove(key),
+        };
+    }
+    bin.output()
 }
 
 /// A run in the background, killed when the test drops it.
@@ -152,6 +225,17 @@ impl Running {
             .status()
             .expect("kill runs");
         assert!(status.success(), "kill {sig} {pid}");
+    }
+
+    /// Sends `sig` and waits for the end, which must be exit 130 (interrupted); returns what the
+    /// run wrote to stderr.
+    #[cfg(unix)]
+    pub async fn interrupt(&mut self, sig: &str) -> String {
+        self.signal(sig);
+        let status = self.wait().await;
+        let err = self.stderr();
+        assert_eq!(status.code(), Some(130), "{sig}: {err}");
+        err
     }
 
     /// The exit status once the run has ended; `None` while it runs.

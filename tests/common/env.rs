@@ -171,6 +171,32 @@ impl TestEnv {
         self.bin(&args).output()
     }
 
+    /// The account cache folder runs of this world use: `cache` in the folder.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.path("cache")
+    }
+
+    /// `account CMD --cache <the world's cache folder> --base-url BASE` and `extra`, as a
+    /// command to adjust before it runs.
+    pub fn account_at(&self, cmd: &str, base: &str, extra: &[&str]) -> Bin {
+        let cache = self.cache_dir();
+        let mut args = vec![
+            "account",
+            cmd,
+            "--cache",
+            super::arg(&cache),
+            "--base-url",
+            base,
+        ];
+        args.extend_from_slice(extra);
+        self.bin(&args)
+    }
+
+    /// [`TestEnv::account_at`] the simulator, run to its end.
+    pub fn account(&self, cmd: &str, extra: &[&str]) -> impl Future<Output = Output> {
+        self.account_at(cmd, &self.base(), extra).output()
+    }
+
     /// `report RESULTS` and `extra`.
     pub fn report(&self, extra: &[&str]) -> impl Future<Output = Output> {
         let mut args = vec!["report", super::arg(&self.results)];

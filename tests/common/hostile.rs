@@ -5,6 +5,7 @@
 //! [`CONN_LIFETIME`]).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +23,7 @@ pub const SERVER_LIFETIME: Duration = Duration::from_secs(90);
 /// Longest one connection is served.
 pub const CONN_LIFETIME: Duration = Duration::from_secs(20);
 /// Most of a request's head and body the servers read.
-const REQUEST_LIMIT: usize = 64 * 1024;
+pub const REQUEST_LIMIT: usize = 64 * 1024;
 
 /// One request as a server read it.
 #[derive(Debug, Clone)]
@@ -105,35 +106,14 @@ impl Hostile {
         });
         let accepted = Arc::new(AtomicUsize::new(0));
         let stop = CancellationToken::new();
-        {
-            let (state, accepted, stop) = (state.clone(), accepted.clone(), stop.clone());
-            tokio::spawn(async move {
-                let lifetime = tokio::time::sleep(SERVER_LIFETIME);
-                tokio::pin!(lifetime);
-                loop {
-                    let sock = tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = &mut lifetime => break,
-                        r = listener.accept() => match r {
-                            Ok((sock, _)) => sock,
-                            Err(_) => {
-                                tokio::time::sleep(Duration::from_millis(10)).await;
-                                continue;
-                            }
-                        },
-                    };
-                    accepted.fetch_add(1, Ordering::SeqCst);
-                    let (state, stop) = (state.clone(), stop.clone());
-                    tokio::spawn(async move {
-                        tokio::select! {
-                            _ = stop.cancelled() => {}
-                            _ = tokio::time::sleep(CONN_LIFETIME) => {}
-                            _ = serve(sock, read, &state) => {}
-                        }
-                    });
-                }
-            });
-        }
+        let (served, counted) = (state.clone(), accepted.clone());
+        accept_until(listener, SERVER_LIFETIME, stop.clone(), move |sock| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            let state = served.clone();
+            async move {
+                let _ = tokio::time::timeout(CONN_LIFETIME, serve(sock, read, &state)).await;
+            }
+        });
         Hostile {
             addr,
             state,
@@ -193,6 +173,43 @@ impl Hostile {
             assert!(!r.sn().is_empty(), "{r:?}");
         }
     }
+}
+
+/// Accepts connections on `listener` until `stop` is cancelled or `lifetime` has passed, and runs
+/// `serve` on each in a task of its own, which `stop` ends too.
+pub fn accept_until<F, Fut>(
+    listener: TcpListener,
+    lifetime: Duration,
+    stop: CancellationToken,
+    serve: F,
+) where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move {
+        let lifetime = tokio::time::sleep(lifetime);
+        tokio::pin!(lifetime);
+        loop {
+            let sock = tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = &mut lifetime => break,
+                r = listener.accept() => match r {
+                    Ok((sock, _)) => sock,
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
+                },
+            };
+            let (conn, stop) = (serve(sock), stop.clone());
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = stop.cancelled() => {}
+                    _ = conn => {}
+                }
+            });
+        }
+    });
 }
 
 async fn serve(mut sock: TcpStream, read: bool, state: &State) {
@@ -266,8 +283,9 @@ async fn stream_body(mut sock: TcpStream, head: &[u8], limit: Option<usize>, sta
     let _ = sock.shutdown().await;
 }
 
-/// Reads one HTTP/1.1 request: method, path, headers (names lowercased) and body.
-async fn read_request(
+/// Reads one HTTP/1.1 request: method, target (the path and any query), headers (names
+/// lowercased) and body (at most [`REQUEST_LIMIT`] of each); `None` when the client closed first.
+pub async fn read_request(
     sock: &mut TcpStream,
 ) -> Option<(String, String, HashMap<String, String>, Vec<u8>)> {
     let mut buf = Vec::with_capacity(1024);

@@ -5,26 +5,38 @@
 //! summary and the fixtures the tests share live here too, and [`hostile`] holds a scripted local
 //! server for the cases the simulator will not play.
 // Each test binary uses its own part of the harness; the rest would be dead code and unused
-// re-exports there.
-#![allow(dead_code, unused_imports)]
+// re-exports and macros there.
+#![allow(dead_code, unused_imports, unused_macros)]
 
 mod bin;
 mod env;
 pub mod hostile;
 mod page;
+pub mod replay;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-pub use bin::{finish, run_bin, run_no_token, Bin, Running, BIN, RUN_LIMIT};
+pub use bin::{finish, run_bin, run_bin_env, run_no_token, Bin, Ran, Running, BIN, RUN_LIMIT};
 pub use env::TestEnv;
 pub use growatt_sim::{self as sim, SimConfig, SimServer, DEFAULT_TOKEN};
 pub use page::{answer, multipart, Page};
 
 /// How long [`poll_until`] waits for its condition before the test fails.
 pub const POLL_LIMIT: Duration = Duration::from_secs(30);
+
+/// Every outcome a results line can have, in the summary's order.
+pub const OUTCOMES: [&str; 6] = [
+    "registered",
+    "already_registered",
+    "rejected",
+    "failed",
+    "invalid",
+    "duplicate",
+];
 
 /// One line of a results file: column → value.
 pub type Line = HashMap<String, String>;
@@ -35,6 +47,18 @@ pub async fn start_sim(cfg: SimConfig) -> SimServer {
         .await
         .expect("simulator starts")
 }
+
+/// A simulator configuration: the default with these fields changed, in one line
+/// (`sim_config!(fail_rate: 0.4, seed: 11)`).
+macro_rules! sim_config {
+    ($($field:ident $(: $value:expr)?),* $(,)?) => {
+        ::growatt_sim::SimConfig {
+            $($field $(: $value)?,)*
+            ..::growatt_sim::SimConfig::default()
+        }
+    };
+}
+pub(crate) use sim_config;
 
 /// A simulator configuration that differs from the default in its world only.
 pub fn with_fixture(fixture: sim::Fixture) -> SimConfig {
@@ -55,6 +79,15 @@ pub fn slow(latency: Duration) -> SimConfig {
 /// Milliseconds, for short durations in tests.
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
+}
+
+/// `run INPUT --base-url <sim>` and `extra`, with the simulator's token: a run outside a
+/// [`TestEnv`].
+pub fn run_against(sim: &SimServer, input: &Path, extra: &[&str]) -> impl Future<Output = Output> {
+    let base = sim.base_url();
+    let mut args = vec!["run", arg(input), "--base-url", &base];
+    args.extend_from_slice(extra);
+    Bin::new(&args).output()
 }
 
 /// Writes `content` to `dir/name`.
@@ -101,6 +134,22 @@ pub fn assert_said(out: &Output, words: &[&str]) {
     for w in words {
         assert!(err.contains(w), "stderr lacks {w:?}:\n{err}");
     }
+}
+
+/// Asserts that stdout holds every one of `words`, showing stdout when one is missing; returns
+/// stdout.
+pub fn assert_printed(out: &Output, words: &[&str]) -> String {
+    let text = stdout(out);
+    for w in words {
+        assert!(text.contains(w), "stdout lacks {w:?}:\n{text}");
+    }
+    text
+}
+
+/// The first line of `text` that holds `needle`; fails the test, showing `text`, when none does.
+pub fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    let line = text.lines().find(|l| l.contains(needle));
+    line.unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
 }
 
 /// The results file as a list of lines, checking the header.
@@ -166,6 +215,15 @@ pub fn latest_by_row(lines: &[Line]) -> HashMap<u64, Line> {
     m
 }
 
+/// The results lines keyed by serial (the latest line wins); none when there is no file.
+pub fn lines_by_sn(path: &Path) -> HashMap<String, Line> {
+    if !path.exists() {
+        return HashMap::new();
+    }
+    let lines = read_results(path);
+    lines.into_iter().map(|l| (l["sn"].clone(), l)).collect()
+}
+
 /// The lines with this outcome.
 pub fn count(lines: &[Line], outcome: &str) -> usize {
     lines.iter().filter(|l| l["outcome"] == outcome).count()
@@ -220,6 +278,39 @@ pub fn good_fleet(n: usize) -> String {
     out
 }
 
+/// An account of plant 1001 (users `owners`) and plant 1002 (user 503) holding `devices`, all
+/// online; ELS0000001, one of them, is already associated, sitting on plant 1002 of user 503.
+pub fn located_account(owners: &[u64], devices: &[String]) -> sim::Fixture {
+    sim::Fixture {
+        plants: vec![
+            sim::FixturePlant {
+                plant_id: 1001,
+                c_user_ids: owners.to_vec(),
+            },
+            sim::FixturePlant {
+                plant_id: 1002,
+                c_user_ids: vec![503],
+            },
+        ],
+        devices: devices
+            .iter()
+            .map(|sn| sim::FixtureDevice {
+                sn: sn.clone(),
+                online: true,
+            })
+            .collect(),
+        associated: vec!["ELS0000001".into()],
+        account: sim::FixtureAccount {
+            located: vec![sim::FixtureLocation {
+                sn: "ELS0000001".into(),
+                plant_id: 1002,
+                user_id: 503,
+            }],
+            ..Default::default()
+        },
+    }
+}
+
 /// A fixture with `n` fresh devices (`DEV000001`…) on plant 1 / user 1, and the fleet CSV for
 /// them, for tests that need more rows than the sample fixture has.
 pub fn big_world(n: usize) -> (sim::Fixture, String) {
@@ -241,24 +332,4 @@ pub fn big_world(n: usize) -> (sim::Fixture, String) {
         account: Default::default(),
     };
     (fixture, fleet)
-}
-
-/// Transitional: runs the binary with `args` and environment changes (`None` removes one).
-pub async fn run_bin_env(args: &[&str], env: &[(&str, Option<&str>)]) -> Output {
-    let mut bin = Bin::new(args).token(None);
-    for (k, v) in env {
-        bin = match v {
-            Some(v) => bin.env(k, v),
-            None => bin,
-        };
-    }
-    bin.output().await
-}
-
-/// Transitional: `run INPUT --base-url <the simulator>` with `extra` flags.
-pub async fn run_against(sim: &SimServer, input: &Path, extra: &[&str]) -> Output {
-    let base = sim.base_url();
-    let mut args = vec!["run", arg(input), "--base-url", &base];
-    args.extend_from_slice(extra);
-    run_bin(&args).await
 }

@@ -2,7 +2,6 @@
 //! Growatt server sends them: HTTP 200, `Content-Type: text/html;charset=UTF-8`, a chunked body,
 //! optionally `Content-Encoding: br` or a body cut off mid-way. It records every request it read
 //! and stops when dropped (or after [`LIFETIME`] whatever happens).
-#![allow(dead_code)] // each test file uses a different subset
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,12 +12,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
+use super::hostile::accept_until;
+
 /// Longest a replay server lives.
 pub const LIFETIME: Duration = Duration::from_secs(120);
 /// The content type the live server labels its JSON with.
 pub const LIVE_CONTENT_TYPE: &str = "text/html;charset=UTF-8";
-/// Most of a request the server reads.
-const REQUEST_LIMIT: usize = 64 * 1024;
 
 /// One request as the server read it.
 #[derive(Debug, Clone)]
@@ -127,30 +126,11 @@ impl Replay {
         let reqs = Arc::new(Mutex::new(Vec::new()));
         let stop = CancellationToken::new();
         let handler: Arc<Handler> = Arc::new(handler);
-        {
-            let (reqs, stop) = (reqs.clone(), stop.clone());
-            tokio::spawn(async move {
-                let lifetime = tokio::time::sleep(LIFETIME);
-                tokio::pin!(lifetime);
-                loop {
-                    let sock = tokio::select! {
-                        _ = stop.cancelled() => break,
-                        _ = &mut lifetime => break,
-                        r = listener.accept() => match r {
-                            Ok((sock, _)) => sock,
-                            Err(_) => continue,
-                        },
-                    };
-                    let (reqs, handler, stop) = (reqs.clone(), handler.clone(), stop.clone());
-                    tokio::spawn(async move {
-                        tokio::select! {
-                            _ = stop.cancelled() => {}
-                            _ = serve(sock, &reqs, &*handler) => {}
-                        }
-                    });
-                }
-            });
-        }
+        let served = reqs.clone();
+        accept_until(listener, LIFETIME, stop.clone(), move |sock| {
+            let (reqs, handler) = (served.clone(), handler.clone());
+            async move { serve(sock, &reqs, &*handler).await }
+        });
         Replay { addr, reqs, stop }
     }
 
@@ -220,52 +200,15 @@ fn wire(reply: &Reply) -> Vec<u8> {
     out
 }
 
-/// Reads one request (head, and a body of Content-Length bytes); `None` when the client closed.
+/// Reads one request (the harness's reader) and takes its fields apart; `None` when the client
+/// closed.
 async fn read_request(sock: &mut TcpStream) -> Option<Req> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    let head_end = loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if buf.len() > REQUEST_LIMIT {
-            return None;
-        }
-        let n = sock.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    };
-    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
-    let mut lines = head.lines();
-    let mut first = lines.next()?.split_whitespace();
-    let method = first.next()?.to_string();
-    let target = first.next()?.to_string();
-    let mut headers = HashMap::new();
-    for line in lines {
-        if let Some((k, v)) = line.split_once(':') {
-            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    let length: usize = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-        .min(REQUEST_LIMIT);
-    while buf.len() < head_end + length {
-        let n = sock.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = &buf[head_end..head_end + length];
+    let (method, target, headers, body) = crate::common::hostile::read_request(sock).await?;
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let mut params: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
-    params.extend(url::form_urlencoded::parse(body).into_owned());
+    params.extend(url::form_urlencoded::parse(&body).into_owned());
     Some(Req {
         method,
         path: path.to_string(),

@@ -266,13 +266,16 @@ async function checkFleet(ev) {
   }
 }
 
-/** The check's counts and its problem rows. */
+/** The check's counts, its problem rows and, beside them in row order, the rows whose serial a
+ * spreadsheet may have damaged (sent all the same: a warning, not a problem). */
 function renderCheck(d) {
   for (const k of ['rows', 'to_send', 'invalid', 'duplicate']) $('check-' + k).textContent = num(d[k]);
-  const problems = d.problems || [];
+  const warned = (d.serial_warnings || []).map((w) => ({ row: w.row, outcome: 'warning', message: w.message }));
+  const problems = (d.problems || []).concat(warned).sort((a, b) => a.row - b.row);
   $('problems-wrap').hidden = problems.length === 0;
   $('problems-wrap').open = problems.length <= 20;
-  $('problems-title').textContent = 'Rows with a problem (' + num(d.invalid + d.duplicate) + ')';
+  $('problems-title').textContent = 'Rows with a problem (' + num(d.invalid + d.duplicate) + ')' +
+    (d.warned ? ', serials to compare with the device label (' + num(d.warned) + ')' : '');
   const rows = problems.map((p) => [p.row, badge(p.outcome), p.message]);
   renderTable($('problems'), ['Row', 'Outcome', 'Problem'], rows, ['num', 'tag', 'wrap']);
   $('check-warnings').replaceChildren(...(d.warnings || []).map((w) => el('li', null, w)));
