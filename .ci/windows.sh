@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# The Windows build, run under Wine: cross-builds the release binary for x86_64-pc-windows-gnu,
-# then runs it the way a person on Windows would:
+# The Windows build, run under Wine: cross-builds the release archive for x86_64-pc-windows-gnu
+# (scripts/dist.sh), then runs the program it holds the way a person on Windows would:
 #   a. the whole `demo` (simulator and fleet in one process);
 #   b. a resume after a torn results file, against `sim` started under Wine as well;
 #   c. the lock refuses a second run on the same results file; Ctrl-C stops a run, which keeps
 #      whole lines and exits 130, and the next run finishes the rest; `sim` ends on Ctrl-C;
-#   d. the unit tests, as a Windows test binary.
+#   d. the unit tests, as a Windows test binary;
+#   e. the release archive: its contents, and its demo from an empty folder it was unpacked into.
 # Installs what is missing first (rustup target, Debian's MinGW and Wine). Every Wine command has
 # a timeout, and the Wine prefix lives in a temporary folder removed at the end.
 set -euo pipefail
@@ -68,10 +69,20 @@ trap cleanup EXIT
 mkdir -p "$work/bin"
 x86_64-w64-mingw32-gcc -shared -O2 -Wall -Werror -o "$work/bin/bcryptprimitives.dll" \
   .ci/wine-shim/bcryptprimitives.c -ladvapi32
-cargo build --release --locked --target "$TARGET"
-exe_built="$CARGO_TARGET_DIR/$TARGET/release/growatt-onboard.exe"
-cp "$exe_built" "$work/bin/"
-step "cross-built $(du -h "$exe_built" | cut -f1) $exe_built"
+# The release archive (scripts/dist.sh: the release build, the program stripped, packed with
+# README.txt, the template, the sample fleet and the licence); the program tested below is the
+# one it holds, and e. unpacks the whole archive.
+bash scripts/dist.sh "$TARGET"
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
+name="growatt-onboard-$version-$TARGET"
+archive="target/dist/$name.zip"
+[ -s "$archive" ] || fail "no $archive"
+python3 - "$archive" "$name/growatt-onboard.exe" "$work/bin/growatt-onboard.exe" <<'EOF'
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
+    shutil.copyfileobj(src, dst)
+EOF
+step "cross-built and packed $archive ($(du -h "$archive" | cut -f1); the program $(du -h "$work/bin/growatt-onboard.exe" | cut -f1))"
 
 # --- Wine ----------------------------------------------------------------------------------------
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEARCH=win64
@@ -216,4 +227,35 @@ cargo test --release --locked --target "$TARGET" --lib \
   --config 'profile.release.package.growatt-onboard.opt-level=0'
 
 step "unit tests under Wine"
+
+# e. The release archive, as a person gets it: its contents, then unpacked into an empty folder on
+# a clean path and its demo run from there. The stand-in DLL stays outside the folder (found
+# through WINEPATH, as in d.), so the folder holds exactly what ships.
+expected=$(printf "$name/%s\n" LICENSE-APACHE LICENSE-MIT README.txt fleet-template.xlsx \
+  growatt-onboard.exe sample-fleet.csv)
+listed=$(python3 -c 'import sys, zipfile; print("\n".join(sorted(zipfile.ZipFile(sys.argv[1]).namelist())))' "$archive")
+[ "$listed" = "$expected" ] || {
+  diff <(echo "$expected") <(echo "$listed") || true
+  fail "the archive's contents differ from the list above (< expected, > found)"
+}
+clean="$work/Downloads for installers"
+mkdir -p "$clean"
+start=$(date +%s.%N)
+python3 -m zipfile -e "$archive" "$clean"
+grep -q $'\r$' "$clean/$name/README.txt" || fail "README.txt does not have Windows line ends"
+rc=0
+(cd "$clean/$name" && WINEPATH=$(win "$work/bin") timeout -k 10 300 "$WINE" \
+  "$clean/$name/growatt-onboard.exe" demo --dir "$(win "$work/archive-demo")" \
+  >"$work/archive-demo.out" 2>"$work/archive-demo.err") || rc=$?
+end=$(date +%s.%N)
+cat "$work/archive-demo.err" "$work/archive-demo.out"
+[ "$rc" -eq 0 ] || fail "the archive's demo exited $rc"
+grep -q "300 rows in" "$work/archive-demo.err" || fail "no summary line in the archive's demo"
+lines=$(check_results "$work/archive-demo/fleet.results.csv")
+[ "$lines" -eq 300 ] || fail "the archive's demo has $lines results lines, not 300"
+[ -s "$work/archive-demo/report.html" ] || fail "the archive's demo left no report"
+said=$(WINEPATH=$(win "$work/bin") timeout -k 10 60 "$WINE" "$clean/$name/growatt-onboard.exe" --version | tr -d '\r')
+[[ "$said" == "growatt-onboard $version (commit "*", $TARGET)" ]] || fail "--version says: $said"
+elapsed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$end")
+step "archive: $(du -h "$archive" | cut -f1) zip, unpacked to the demo's summary in $elapsed s under Wine"
 echo "windows: all passed in $((SECONDS - t0)) s"

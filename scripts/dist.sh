@@ -11,9 +11,9 @@
 # licence; the Linux and macOS ones also the man pages and shell completions. Every run rewrites
 # SHA256SUMS over all archives of this version in target/dist/ and prints their sizes.
 #
-# The binaries are stripped in this build only (`-C strip=symbols` on the program's final link),
-# so development builds keep their debug information and a release build made just before (as
-# .ci/windows.sh makes) is reused: only the program is linked again. CARGO_TARGET_DIR is honoured.
+# The binaries are stripped in this build only (`-C strip=symbols` on the program's own compile
+# and link), so development builds keep their debug information and the libraries of any release
+# build made before are reused. CARGO_TARGET_DIR is honoured.
 # Needs: rustup (targets are added when missing), python3, and for the cross builds from Linux
 # MinGW (x86_64-w64-mingw32-gcc) or musl-gcc (Debian: gcc-mingw-w64-x86-64, musl-tools).
 set -euo pipefail
@@ -26,9 +26,16 @@ fail() {
   exit 1
 }
 
-python=python3
-command -v "$python" >/dev/null 2>&1 || python=python
-command -v "$python" >/dev/null 2>&1 || fail "needs python3 to pack the archives"
+# python3, or python where that is the name (Windows); a name that exists but does not run (the
+# Windows store's stand-in) does not count.
+python=""
+for p in python3 python; do
+  if "$p" -c 'import zipfile' >/dev/null 2>&1; then
+    python=$p
+    break
+  fi
+done
+[ -n "$python" ] || fail "needs python3 to pack the archives"
 
 dist="$root/target/dist"
 mkdir -p "$dist"
@@ -66,11 +73,9 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
-# Reproducible archives: the files are stamped with the commit's time.
-if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
-  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 315532800)
-  export SOURCE_DATE_EPOCH
-fi
+# Reproducible archives: the files are stamped with the commit's time. Given to the packer
+# alone: in cargo's environment it would make build scripts that watch it build again.
+stamp="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 315532800)}"
 
 # A binary of this machine that can write the man pages and completions, when the target's own
 # cannot run here (a cross build).
@@ -102,17 +107,20 @@ for target in "${targets[@]}"; do
         fail "$target needs MinGW's x86_64-w64-mingw32-gcc (Debian: gcc-mingw-w64-x86-64)"
       export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER="${CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER:-x86_64-w64-mingw32-gcc}"
       ;;
-    x86_64-unknown-linux-musl:x86_64-unknown-linux-gnu)
-      if ! command -v x86_64-linux-musl-gcc >/dev/null 2>&1; then
+    *-unknown-linux-musl:*-linux-gnu)
+      # Debian's musl-tools brings musl-gcc (and on some releases <arch>-linux-musl-gcc, which
+      # the C builds find by themselves).
+      if ! command -v "${target%%-*}-linux-musl-gcc" >/dev/null 2>&1; then
         command -v musl-gcc >/dev/null 2>&1 ||
           fail "$target needs musl-gcc (Debian: musl-tools)"
-        export CC_x86_64_unknown_linux_musl="${CC_x86_64_unknown_linux_musl:-musl-gcc}"
+        cc_var="CC_${target//-/_}"
+        export "$cc_var=${!cc_var:-musl-gcc}"
       fi
       ;;
   esac
 
-  # The release build (reused when already made), then the program linked again, stripped.
-  cargo build --release --locked --target "$target" --bin growatt-onboard
+  # The release build; the flag goes to the program's own compile and link only, so the
+  # libraries of a release build made before are reused as they are.
   cargo rustc --release --locked --target "$target" --bin growatt-onboard -- -C strip=symbols
   built="$target_dir/$target/release/$exe"
   [ -f "$built" ] || fail "the build left no $built"
@@ -148,7 +156,7 @@ for target in "${targets[@]}"; do
 
   archive="$dist/$name.$ext"
   rm -f "$archive"
-  "$python" scripts/dist/pack.py archive "$stage" "$archive"
+  SOURCE_DATE_EPOCH=$stamp "$python" scripts/dist/pack.py archive "$stage" "$archive"
   echo "dist: $archive ($((SECONDS - t0)) s); the program, stripped:"
   sizes "$stage/$exe"
   rm -rf "$dist/stage"

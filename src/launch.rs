@@ -3,58 +3,61 @@
 //!
 //! Explorer gives a console program a console window of its own, which closes the moment the
 //! program ends; without arguments the program would print its usage and vanish before anyone
-//! could read it. Started that way, the program instead says what to do and waits for Enter.
-//! This is also where a double-click will open the local web page once there is one.
+//! could read it. Started that way, the program opens its page (`ui`) in the browser instead, in a
+//! window that stays open while the page is used, and says how to use the command line. Should
+//! the page end with an error, the window waits for Enter so the message can be read.
 
+use std::ffi::OsString;
 use std::io::{BufRead, Write};
 
 use crate::exit::Exit;
 
-/// What a double-click shows: how to run the program from PowerShell, and the first commands.
+/// What a double-click shows while the page opens: what it is, and the command line for later.
 pub const DOUBLE_CLICK_HELP: &str = "\
 growatt-onboard registers a fleet of Growatt devices, listed in a spreadsheet, with their plants
 and end users through the ShineServer OpenAPI.
 
-It is a command-line program: run it from PowerShell rather than by double-clicking.
+Its page is opening in your browser. Keep this window open while you use the page; close it
+(or press Ctrl-C) to stop.
 
-1. Open PowerShell in this folder: in Explorer, click the address bar, type powershell and
-   press Enter.
-2. Try it, with no token and nothing sent to Growatt (a built-in simulator answers):
-       .\\growatt-onboard.exe demo
-3. Make the fill-in sheet for your fleet, then follow its sheet \"How to fill\":
-       .\\growatt-onboard.exe template fleet.xlsx
-4. Every command and option:
-       .\\growatt-onboard.exe --help
-
+The same from PowerShell: open PowerShell in this folder (in Explorer, click the address bar,
+type powershell and press Enter), then for example:
+    .\\growatt-onboard.exe demo                    a rehearsal: nothing is sent to Growatt
+    .\\growatt-onboard.exe template fleet.xlsx     the fill-in sheet for your fleet
+    .\\growatt-onboard.exe --help                  every command and option
 README.txt beside this program walks through a whole onboarding.
 ";
 
-/// With no arguments and a console window of its own (a double-click in Explorer), shows
-/// [`DOUBLE_CLICK_HELP`], waits for Enter and returns how to exit; otherwise `None`, and the
-/// command line is parsed as usual.
-pub fn double_click() -> Option<Exit> {
-    if std::env::args_os().len() > 1 || !owns_console_alone() {
-        return None;
-    }
-    Some(greet(&mut std::io::stdin().lock(), &mut std::io::stdout()))
+/// Whether this start is a double-click in Explorer: no arguments, and a console window of the
+/// program's own.
+pub fn started_by_double_click() -> bool {
+    std::env::args_os().len() <= 1 && owns_console_alone()
 }
 
-/// Writes [`DOUBLE_CLICK_HELP`] and waits for one line (Enter) or the end of `input`, so the
-/// window stays open until the person has read it.
-pub fn greet(input: &mut impl BufRead, out: &mut impl Write) -> Exit {
+/// The command line a double-click runs (the page, opened in the browser), after
+/// [`DOUBLE_CLICK_HELP`] on stdout.
+pub fn double_click_args() -> Vec<OsString> {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{DOUBLE_CLICK_HELP}").and_then(|()| out.flush());
+    ["growatt-onboard", "ui"].map(OsString::from).to_vec()
+}
+
+/// After a double-click start has ended: unless it ended well, keeps the window open until Enter
+/// (or the end of `input`), so the message above can be read; returns `exit` unchanged.
+pub fn hold_window(exit: Exit, input: &mut impl BufRead, out: &mut impl Write) -> Exit {
+    if exit == Exit::Success {
+        return exit;
+    }
     // A console that cannot be written to has nobody reading it: nothing to wait for.
-    if write!(
-        out,
-        "{DOUBLE_CLICK_HELP}\nPress Enter to close this window."
-    )
-    .and_then(|()| out.flush())
-    .is_err()
+    if write!(out, "\nPress Enter to close this window.")
+        .and_then(|()| out.flush())
+        .is_err()
     {
-        return Exit::Success;
+        return exit;
     }
     let mut line = String::new();
     let _ = input.read_line(&mut line);
-    Exit::Success
+    exit
 }
 
 /// Whether this process is the only one attached to its console: true when Explorer started it
@@ -82,35 +85,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_double_click_shows_what_to_do_and_waits_for_enter() {
-        let mut input: &[u8] = b"\nmore\n";
-        let mut out = Vec::new();
-        assert_eq!(greet(&mut input, &mut out), Exit::Success);
-        let said = String::from_utf8(out).expect("text");
-        assert!(said.contains("PowerShell"), "{said}");
-        assert!(said.contains(".\\growatt-onboard.exe demo"), "{said}");
-        assert!(
-            said.contains(".\\growatt-onboard.exe template fleet.xlsx"),
-            "{said}"
-        );
-        assert!(
-            said.ends_with("Press Enter to close this window."),
-            "{said}"
-        );
-        // One line was read (the Enter), not the rest of the input.
-        assert_eq!(input, b"more\n");
+    fn a_double_click_says_what_opens_and_how_to_use_the_command_line() {
+        assert!(DOUBLE_CLICK_HELP.contains("opening in your browser"));
+        assert!(DOUBLE_CLICK_HELP.contains("PowerShell"));
+        assert!(DOUBLE_CLICK_HELP.contains(".\\growatt-onboard.exe demo"));
+        assert!(DOUBLE_CLICK_HELP.contains(".\\growatt-onboard.exe template fleet.xlsx"));
     }
 
     #[test]
-    fn the_end_of_input_also_closes_the_window() {
-        let mut input: &[u8] = b"";
+    fn an_error_keeps_the_window_open_until_enter() {
+        let mut input: &[u8] = b"\nmore\n";
         let mut out = Vec::new();
-        assert_eq!(greet(&mut input, &mut out), Exit::Success);
+        assert_eq!(hold_window(Exit::Fatal, &mut input, &mut out), Exit::Fatal);
+        assert_eq!(out, b"\nPress Enter to close this window.");
+        // One line was read (the Enter), not the rest of the input.
+        assert_eq!(input, b"more\n");
+
+        let mut input: &[u8] = b"";
+        assert_eq!(
+            hold_window(Exit::Fatal, &mut input, &mut Vec::new()),
+            Exit::Fatal
+        );
+    }
+
+    #[test]
+    fn a_page_that_ended_well_closes_at_once() {
+        let mut input: &[u8] = b"\n";
+        let mut out = Vec::new();
+        assert_eq!(
+            hold_window(Exit::Success, &mut input, &mut out),
+            Exit::Success
+        );
+        assert!(out.is_empty());
+        assert_eq!(input, b"\n", "nothing was read");
     }
 
     #[cfg(not(windows))]
     #[test]
     fn outside_windows_a_terminal_never_counts_as_a_double_click() {
         assert!(!owns_console_alone());
+        assert!(!started_by_double_click());
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! `main.rs` parses the arguments and calls [`execute`]; everything else lives here so tests can
 //! call it in-process. The layers, from the bottom: `units`, `text`, `outcome`, `paths`, `files`,
-//! `exit` (plain vocabulary) → `input`, `api`, `journal` (the fleet file, the vendor's API, the
-//! results file) → `engine` (pace, policy, retries, stops; events, no output) → `account` →
+//! `exit`, `version`, `launch` (plain vocabulary) → `input`, `api`, `journal` (the fleet file, the
+//! vendor's API, the results file) → `template` (the blank fleet) → `engine` (pace, policy, retries, stops; events, no output) → `account` →
 //! `report` → `jobs` (run, verify, check, account: typed settings in, events out, a report back)
 //! → `term` (the terminal's consumers of those events) → `config` (flags resolved) → `commands`
 //! (one adapter per command).

@@ -141,8 +141,9 @@ const COLUMN_HELP: [[&str; 3]; 4] = [
     [
         "plant_id",
         "The plant (power station) the device joins: a number.",
-        "In ShineServer, open the plant: its id is the number in the browser's address (plantId=...) \
-         and on the plant's information. The plant must exist before its devices are added.",
+        "In ShineServer, open the plant: the number after plantId= in the browser's address is \
+         usually its id. The plant must exist before its devices are added. Not sure? See \
+         check --account below.",
     ],
     [
         "sn",
@@ -155,8 +156,8 @@ const COLUMN_HELP: [[&str; 3]; 4] = [
         "c_user_id",
         "The end user's account (the plant's owner) the device belongs to: a number, \
          not the login name or e-mail.",
-        "In ShineServer's list of your end users (user management), on the user's details. \
-         The plant's owner is the usual choice.",
+        "In ShineServer's list of your end users (user management): the user's number, not the \
+         name. The plant's owner is the usual choice. Not sure? See check --account below.",
     ],
     [
         "note",

@@ -1,5 +1,5 @@
 //! `--version`: the version, the commit and the target triple, so a report from the field names
-//! the exact build.
+//! the exact build; and what a double-click on Windows runs.
 
 mod common;
 
@@ -53,5 +53,17 @@ async fn the_version_names_the_commit_and_the_target() {
     assert_eq!(
         stdout(&out).replace("growatt-onboard-template", "growatt-onboard"),
         line
+    );
+}
+
+#[test]
+fn a_double_click_runs_the_page() {
+    let cli = <growatt_onboard::cli::Cli as clap::Parser>::try_parse_from(
+        growatt_onboard::launch::double_click_args(),
+    )
+    .expect("the double-click's command line parses");
+    assert!(
+        matches!(cli.command, growatt_onboard::cli::Command::Ui(_)),
+        "{cli:?}"
     );
 }
