@@ -57,6 +57,10 @@ impl Serials {
 /// itself will say why when it reaches the spot.
 pub(super) fn survey(reader: &FleetReader, path: &std::path::Path, read: &ReadOptions) -> Survey {
     reader.survey().unwrap_or_else(|| {
+        // A pipe gives its rows once, to the check itself: no survey, no length outliers.
+        if !reader.rereadable() {
+            return Survey::default();
+        }
         FleetReader::survey_file(path, read).unwrap_or_else(|_: InputError| Survey::default())
     })
 }
