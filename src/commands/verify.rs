@@ -16,17 +16,7 @@ pub async fn execute(args: VerifyArgs, token_env: Option<&str>) -> Outcome {
     let log = &ui.log();
     let cfg = verify_settings(&args, token_env, &ui)?;
     let file_warning = crate::config::token_file_warning(&args.server);
-    for warning in cfg
-        .request
-        .token
-        .length_warning()
-        .into_iter()
-        .chain(file_warning)
-    {
-        if !ui.quiet {
-            log.notice(&format!("growatt-onboard: warning: {warning}"));
-        }
-    }
+    views::token_warnings(log, &ui, &cfg.request.token, file_warning);
     let cancel = CancellationToken::new();
     let _signals = signals::watch(&cancel, log);
     verify_on_terminal(cfg, &cancel, log, ui).await

@@ -39,6 +39,17 @@ pub fn engine_notice(log: &Log, ui: &Ui, event: &EngineEvent) {
     }
 }
 
+/// The token's warnings before anything is sent (an odd length; `file`: the token file's, such
+/// as one others can read), unless quiet.
+pub fn token_warnings(log: &Log, ui: &Ui, token: &crate::api::Token, file: Option<String>) {
+    if ui.quiet {
+        return;
+    }
+    for warning in token.length_warning().into_iter().chain(file) {
+        log.notice(&format!("growatt-onboard: warning: {warning}"));
+    }
+}
+
 /// A run on the terminal: the bar (or cron lines) once the run starts, notices above it.
 pub struct RunView {
     log: Log,
