@@ -354,12 +354,13 @@ pub async fn fleets(State(app): State<Arc<App>>) -> Json<Value> {
 
 /// A fleet's state: what its job does now, else what its files say.
 pub(super) fn status_json(app: &App, fleet: &Fleet, detail: bool) -> Value {
-    let now = live(app, &fleet.id).now();
+    let live = live(app, &fleet.id);
+    let now = live.now();
     let paths = fleet.paths();
     let data = if now.job == Job::Run {
         None
     } else {
-        crate::report::load(&paths.results).ok()
+        live.report(&paths.results)
     };
     let state = match (now.job, now.stopping) {
         (Job::Run, true) => "stopping",

@@ -78,7 +78,13 @@ pub struct Live {
     now: Mutex<Now>,
     cancel: Mutex<Option<CancellationToken>>,
     changed: watch::Sender<u64>,
+    /// The report of the fleet's files as last read, with the files' sizes and times then: an
+    /// open page asks for the status every second, and the files rarely change between asks.
+    read: Mutex<Option<(FilesKey, std::sync::Arc<crate::report::ReportData>)>>,
 }
+
+/// The size and modification time of each file a report reads.
+type FilesKey = Vec<Option<(u64, std::time::SystemTime)>>;
 
 impl Default for Live {
     fn default() -> Self {
@@ -86,11 +92,37 @@ impl Default for Live {
             now: Mutex::new(Now::default()),
             cancel: Mutex::new(None),
             changed: watch::channel(0).0,
+            read: Mutex::new(None),
         }
     }
 }
 
 impl Live {
+    /// The report of `results` (and its sidecars), read again only when one of them changed.
+    pub fn report(
+        &self,
+        results: &std::path::Path,
+    ) -> Option<std::sync::Arc<crate::report::ReportData>> {
+        let paths = crate::paths::Paths::of_results(results);
+        let key: FilesKey = [results, &paths.verify, &paths.summary, &paths.history]
+            .iter()
+            .map(|p| {
+                std::fs::metadata(p)
+                    .ok()
+                    .map(|m| (m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)))
+            })
+            .collect();
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, data)) = read.as_ref() {
+            if *k == key {
+                return Some(data.clone());
+            }
+        }
+        let data = std::sync::Arc::new(crate::report::load(results).ok()?);
+        *read = Some((key, data.clone()));
+        Some(data)
+    }
+
     /// A copy of what the job is doing now.
     pub fn now(&self) -> Now {
         self.now.lock().unwrap_or_else(|e| e.into_inner()).clone()
