@@ -9,12 +9,23 @@ const MAIN: &str = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
 const REL: &str = "http://schemas.openxmlformats.org/officeDocument/2006/relationships";
 const PKG: &str = "http://schemas.openxmlformats.org/package/2006/relationships";
 
+/// The `--column` flags that map [`Book::office`]'s header to the fleet's columns.
+pub const OFFICE_COLUMNS: [&str; 6] = [
+    "--column",
+    "plant_id=Plant ID",
+    "--column",
+    "sn=Serial No.",
+    "--column",
+    "c_user_id=Customer ID",
+];
+
 /// A workbook to write: sheet names (every sheet shows the same fleet) and the fleet's rows.
 pub struct Book {
     /// The sheets' names, in order.
     pub sheets: Vec<String>,
-    /// The rows of the sheet: text cells, the header first.
-    pub rows: Vec<[String; 3]>,
+    /// The rows of the sheet: text cells, from the sheet's first row (an empty row is written as
+    /// a row without cells).
+    pub rows: Vec<Vec<String>>,
     /// Shared strings to add (`<si>` items), referenced by no cell: a part the reader reads
     /// whole when it opens the book.
     pub shared: Option<String>,
@@ -23,13 +34,60 @@ pub struct Book {
 impl Book {
     /// One sheet, `Fleet`, holding the header and `rows` fleet rows.
     pub fn fleet(rows: usize) -> Book {
-        let mut all = vec![["plant_id", "sn", "c_user_id"].map(String::from)];
-        all.extend((0..rows).map(|i| ["1".into(), format!("BOOK{i:06}"), "1".into()]));
+        let mut all = vec![["plant_id", "sn", "c_user_id"].map(String::from).to_vec()];
+        all.extend((0..rows).map(|i| vec!["1".into(), format!("BOOK{i:06}"), "1".into()]));
         Book {
             sheets: vec!["Fleet".into()],
             rows: all,
             shared: None,
         }
+    }
+
+    /// The sheet an office keeps: a title row, a date row and an empty row above a header of its
+    /// own words ([`OFFICE_COLUMNS`] maps them), then `devices` device rows (sheet rows 5 on,
+    /// serials `OFFICE00001`…, plant 1, customer 1), each with an installer and a note column
+    /// left empty, and last a row holding only a note.
+    pub fn office(devices: usize) -> Book {
+        let mut all = vec![
+            vec!["ACME Solar — installations June 2026".to_string()],
+            vec!["Exported 2026-06-30".to_string()],
+            vec![],
+            [
+                "Plant ID",
+                "Serial No.",
+                "Customer ID",
+                "Installer",
+                "Notes",
+            ]
+            .map(String::from)
+            .to_vec(),
+        ];
+        all.extend((0..devices).map(|i| {
+            vec![
+                "1".into(),
+                format!("OFFICE{:05}", i + 1),
+                "1".into(),
+                "J. Smith".into(),
+                String::new(),
+            ]
+        }));
+        all.push(vec![
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            "Roof access pending, call the customer first".into(),
+        ]);
+        Book {
+            sheets: vec!["Installations".into()],
+            rows: all,
+            shared: None,
+        }
+    }
+
+    /// The sheet row (1-based) of device `i` (0-based) in [`Book::office`].
+    pub fn office_row(i: usize) -> u64 {
+        i as u64 + 5
     }
 
     /// Writes the .xlsx to `path`. Every sheet's relationship points at the one sheet part, so
@@ -39,9 +97,13 @@ impl Book {
         let mut sheet = format!(r#"<worksheet xmlns="{MAIN}"><sheetData>"#);
         for (r, cells) in self.rows.iter().enumerate() {
             sheet.push_str(&format!(r#"<row r="{}">"#, r + 1));
-            for (c, text) in ["A", "B", "C"].iter().zip(cells) {
+            for (c, text) in cells.iter().enumerate() {
+                if text.is_empty() {
+                    continue;
+                }
+                let column = char::from(b'A' + c as u8);
                 sheet.push_str(&format!(
-                    r#"<c r="{c}{}" t="inlineStr"><is><t>{text}</t></is></c>"#,
+                    r#"<c r="{column}{}" t="inlineStr"><is><t>{text}</t></is></c>"#,
                     r + 1
                 ));
             }
