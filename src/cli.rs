@@ -120,6 +120,10 @@ pub struct InputArgs {
     /// The sheet to read from a spreadsheet file (.xlsx, .xls, .ods) [default: the first].
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
+    /// The header's row number, as the spreadsheet shows it; the rows above it are skipped
+    /// [default: the first of the top 20 rows that holds plant_id, sn and c_user_id].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_row: Option<u64>,
     /// Saved settings (column mapping, sheet, server, token file, pace) [default: growatt-onboard.toml beside INPUT, when there is one].
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,

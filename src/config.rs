@@ -125,6 +125,7 @@ pub fn read_options(input: &InputArgs) -> Result<ReadOptions, ConfigError> {
     }
     let mut options = ReadOptions {
         sheet: input.sheet.clone(),
+        header_row: input.header_row,
         ..Default::default()
     };
     options

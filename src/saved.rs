@@ -29,8 +29,9 @@ pub const FILE_NAME: &str = "growatt-onboard.toml";
 const MAX_BYTES: u64 = 64 * 1024;
 
 /// The keys a settings file may hold (the long flags' names), besides `[columns]`.
-const KEYS: [&str; 14] = [
+const KEYS: [&str; 15] = [
     "sheet",
+    "header-row",
     "region",
     "base-url",
     "token-file",

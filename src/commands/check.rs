@@ -46,6 +46,10 @@ pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
                 block.push_str(&format!("row {}: warning: {}\n", w.row, w.message));
             }
             Finding::SerialWarning(_) => {}
+            Finding::Header(note) if !args.quiet => {
+                block.push_str(&format!("{}: {note}\n", cfg.input.display()));
+            }
+            Finding::Header(_) => {}
         }
         if block.len() > 64 * 1024 {
             let _ = stdout.write_all(block.as_bytes());

@@ -1,44 +1,73 @@
-//! Finding the required columns in a header: by name or `--column` mapping; when some are
-//! missing, a ready-to-paste `--column` mapping from the closest headers, and a first row of
-//! values told apart from a header.
+//! Finding the required columns in a row: by name or `--column` mapping; how much a row looks
+//! like a header; when some are missing, a ready-to-paste `--column` mapping from the closest
+//! headers, and a row of values told apart from a header.
 
-use std::path::Path;
-
-use super::{InputError, REQUIRED};
+use super::REQUIRED;
 use crate::text::quote;
 
-/// Where plant_id, sn and c_user_id (or the names `names` maps them to) are in `headers`.
-pub(super) fn match_columns(
-    path: &Path,
-    headers: &[String],
-    names: &[String; 3],
-) -> Result<[usize; 3], InputError> {
-    let mut found: [Option<usize>; 3] = [None; 3];
-    for (i, h) in headers.iter().enumerate() {
+/// Where the required columns are in one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Located {
+    /// The position of plant_id, sn and c_user_id (or the names they are mapped to).
+    pub found: [Option<usize>; 3],
+    /// A required column named twice: its key and both 1-based positions.
+    pub twice: Option<(&'static str, usize, usize)>,
+}
+
+impl Located {
+    /// The three positions, when the row holds all of them.
+    pub fn all(&self) -> Option<[usize; 3]> {
+        match self.found {
+            [Some(a), Some(b), Some(c)] => Some([a, b, c]),
+            _ => None,
+        }
+    }
+}
+
+/// Where plant_id, sn and c_user_id (or the names `names` maps them to) are in `cells`.
+pub(super) fn locate(cells: &[String], names: &[String; 3]) -> Located {
+    let mut at = Located {
+        found: [None; 3],
+        twice: None,
+    };
+    for (i, h) in cells.iter().enumerate() {
         for (c, name) in REQUIRED.iter().enumerate() {
             if h.eq_ignore_ascii_case(names[c].trim()) {
-                if let Some(first) = found[c] {
-                    return Err(InputError::DuplicateColumn {
-                        path: path.to_path_buf(),
-                        name,
-                        first: first + 1,
-                        second: i + 1,
-                    });
+                match at.found[c] {
+                    Some(first) if at.twice.is_none() => at.twice = Some((name, first + 1, i + 1)),
+                    Some(_) => {}
+                    None => at.found[c] = Some(i),
                 }
-                found[c] = Some(i);
             }
         }
     }
-    if let [Some(a), Some(b), Some(c)] = found {
-        return Ok([a, b, c]);
+    at
+}
+
+/// How much `cells` looks like the header: four points per required column it names, one per
+/// column a header of it likely stands for; none for a row of values (a data row, whose serial
+/// may happen to read like a column name).
+pub(super) fn header_likeness(cells: &[String], names: &[String; 3]) -> usize {
+    if looks_like_values(cells) {
+        return 0;
     }
-    let shown: Vec<String> = headers.iter().map(|h| format!("'{}'", quote(h))).collect();
-    if found.iter().all(Option::is_none) && looks_like_values(headers) {
-        return Err(InputError::NoHeader {
-            path: path.to_path_buf(),
-            found: shown.join(", "),
-        });
+    let at = locate(cells, names);
+    let mut taken: Vec<usize> = at.found.iter().flatten().copied().collect();
+    let mut score = taken.len() * 4;
+    for (c, key) in REQUIRED.iter().enumerate() {
+        if at.found[c].is_none() {
+            if let Some(i) = likely_header(key, &names[c], cells, &taken) {
+                taken.push(i);
+                score += 1;
+            }
+        }
     }
+    score
+}
+
+/// The required columns `found` lacks, for a message: `sn`, or `sn (looked for 'Serial')` when a
+/// mapping named another header.
+pub(super) fn missing_words(found: &[Option<usize>; 3], names: &[String; 3]) -> String {
     let missing: Vec<String> = REQUIRED
         .iter()
         .zip(found.iter())
@@ -52,21 +81,16 @@ pub(super) fn match_columns(
             }
         })
         .collect();
-    Err(InputError::MissingColumns {
-        path: path.to_path_buf(),
-        missing: missing.join(", "),
-        found: if shown.is_empty() {
-            "(nothing)".into()
-        } else {
-            shown.join(", ")
-        },
-        hint: suggestion(headers, &found, names),
-    })
+    missing.join(", ")
 }
 
 /// What to do about the missing columns: a ready-to-paste `--column` mapping from the closest
 /// headers not already in use, or, where no header comes close, the rename to make.
-fn suggestion(headers: &[String], found: &[Option<usize>; 3], names: &[String; 3]) -> String {
+pub(super) fn suggestion(
+    headers: &[String],
+    found: &[Option<usize>; 3],
+    names: &[String; 3],
+) -> String {
     let mut taken: Vec<usize> = found.iter().flatten().copied().collect();
     let mut maps = Vec::new();
     let mut unmatched = Vec::new();
@@ -92,7 +116,8 @@ fn suggestion(headers: &[String], found: &[Option<usize>; 3], names: &[String; 3
     }
     if !unmatched.is_empty() {
         hint.push_str(&format!(
-            "; otherwise name {} in the header row, or map {} with --column {}=\"YOUR HEADER\"",
+            "; {}name {} in the header row, or map {} with --column {}=\"YOUR HEADER\"",
+            if maps.is_empty() { "" } else { "otherwise " },
             if unmatched.len() == 1 {
                 "a column"
             } else {
@@ -199,9 +224,9 @@ fn shell_word(header: &str) -> Option<String> {
     (!header.contains('\'')).then(|| format!("'{header}'"))
 }
 
-/// A first row of values rather than names: some cell is a plain number (a header names
-/// columns; a data row holds ids).
-fn looks_like_values(headers: &[String]) -> bool {
+/// A row of values rather than names: some cell is a plain number (a header names columns; a
+/// data row holds ids).
+pub(super) fn looks_like_values(headers: &[String]) -> bool {
     headers
         .iter()
         .any(|h| !h.is_empty() && h.trim().chars().all(|c| c.is_ascii_digit()))

@@ -6,7 +6,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use super::columns::match_columns;
+use super::columns::locate;
+use super::header::{cells, Found, HeaderSearch, HEADER_SEARCH};
 use super::{is_blank, InputError, ReadOptions};
 
 /// Passes bytes through to the CSV parser and notes where the newlines are, so a record's
@@ -96,23 +97,24 @@ type Stream = Box<dyn Read + Send>;
 /// A CSV file, streamed.
 pub(super) struct CsvSource {
     reader: csv::Reader<LineCounter<Stream>>,
-    /// Newlines that sat inside quoted fields so far: each makes the physical line number
+    /// Newlines that sat inside quoted fields after row 1: each makes the physical line number
     /// run ahead of the row number a spreadsheet shows.
     embedded_newlines: u64,
-    /// The header's physical line, so blank lines before it do not shift row numbers.
-    header_line: u64,
+    /// The physical line row 1 ends on: the first record with text, so blank lines and Excel's
+    /// `sep=` line before it do not shift row numbers. `None` until that record is read.
+    first_line: Option<u64>,
+    /// The file starts with Excel's `sep=` line (not a row).
+    excel_sep: bool,
 }
 
 /// An opened delimited file.
 pub(super) struct Opened {
     /// The rows after the header.
     pub source: CsvSource,
-    /// The header names as found (trimmed).
-    pub headers: Vec<String>,
+    /// The header: its row, its names as found (trimmed), where the required columns are.
+    pub found: Found,
     /// The delimiter chosen.
     pub delimiter: u8,
-    /// Where plant_id, sn and c_user_id are.
-    pub columns: [usize; 3],
 }
 
 /// How much of the file the delimiter is sniffed from.
@@ -126,22 +128,22 @@ pub(super) fn read_head(file: &File) -> std::io::Result<Vec<u8>> {
     Ok(head)
 }
 
-/// Opens a delimited text file from its `head` and the rest of `file` (never read twice, so a
-/// pipe works too): sniffs the delimiter, skips blank lines and Excel's `sep=` line before the
-/// header, and matches the required columns.
-pub(super) fn open(
+/// Starts reading a delimited text file from its `head` and the rest of `file` (never read twice,
+/// so a pipe works too): refuses UTF-16, and picks the delimiter (Excel's `sep=` line, else
+/// sniffed). Every record, from the first, then comes numbered as a spreadsheet shows it.
+pub(super) fn start(
     path: &Path,
     head: Vec<u8>,
     file: File,
-    options: &ReadOptions,
-) -> Result<Opened, InputError> {
+    names: &[String; 3],
+) -> Result<(CsvSource, u8), InputError> {
     if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
         return Err(InputError::Utf16 {
             path: path.to_path_buf(),
         });
     }
     let excel_sep = excel_sep_line(&head);
-    let delimiter = excel_sep.unwrap_or_else(|| sniff_delimiter(&head));
+    let delimiter = excel_sep.unwrap_or_else(|| pick_delimiter(&head, names));
     let stream: Stream = Box::new(std::io::Cursor::new(head).chain(file));
     let counter = LineCounter {
         inner: stream,
@@ -153,65 +155,57 @@ pub(super) fn open(
         closed: false,
         record_start: 0,
     };
-    let mut reader = csv::ReaderBuilder::new()
+    let reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(BUFFER)
         .from_reader(counter);
-    let mut header = csv::ByteRecord::new();
-    let header_line;
-    let embedded_newlines;
-    loop {
-        let more = read_record(&mut reader, &mut header).map_err(|e| csv_error(path, &e))?;
-        if !more {
-            return Err(InputError::Empty {
-                path: path.to_path_buf(),
-            });
+    let source = CsvSource {
+        reader,
+        embedded_newlines: 0,
+        first_line: None,
+        excel_sep: excel_sep.is_some(),
+    };
+    Ok((source, delimiter))
+}
+
+/// Opens a delimited text file (see [`start`]) and reads down to its header: the rows above it
+/// are skipped, the required columns matched in it.
+pub(super) fn open(
+    path: &Path,
+    head: Vec<u8>,
+    file: File,
+    options: &ReadOptions,
+) -> Result<Opened, InputError> {
+    let (mut source, delimiter) = start(path, head, file, &options.columns)?;
+    let mut search = HeaderSearch::new(path, options);
+    let mut record = csv::ByteRecord::new();
+    let found = loop {
+        match source.next_record(path, &mut record) {
+            None => return Err(search.fail(true)),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(None)) => {}
+            Some(Ok(Some(row))) => {
+                if search.past(row) {
+                    return Err(search.fail(false));
+                }
+                if let Some(found) = search.offer(row, cells(&record))? {
+                    break found;
+                }
+            }
         }
-        // Excel's `sep=;` line names the delimiter; Excel does not show it as a row.
-        let sep_line = excel_sep.is_some()
-            && header.len() <= 2
-            && header.get(0).is_some_and(|f| {
-                let f = f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f);
-                f.len() <= 5 && f.to_ascii_lowercase().starts_with(b"sep=")
-            });
-        if !is_blank(&header) && !sep_line {
-            // The header is row 1 however many lines it takes.
-            header_line = last_line(&mut reader);
-            embedded_newlines = 0;
-            break;
-        }
-    }
-    let headers: Vec<String> = header
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            let text = String::from_utf8_lossy(h);
-            let text = if i == 0 {
-                text.trim_start_matches('\u{feff}').to_string()
-            } else {
-                text.into_owned()
-            };
-            text.trim().to_string()
-        })
-        .collect();
-    let columns = match_columns(path, &headers, &options.columns)?;
+    };
     Ok(Opened {
-        source: CsvSource {
-            reader,
-            embedded_newlines,
-            header_line,
-        },
-        headers,
+        source,
+        found,
         delimiter,
-        columns,
     })
 }
 
 impl CsvSource {
-    /// Reads the next record into `record`: `Some(Ok(Some(row)))` for a data record,
-    /// `Some(Ok(None))` for a blank one, `None` at the end.
+    /// Reads the next record into `record`: `Some(Ok(Some(row)))` for a record with text,
+    /// `Some(Ok(None))` for a blank one (or Excel's `sep=` line), `None` at the end.
     pub(super) fn next_record(
         &mut self,
         path: &Path,
@@ -225,11 +219,26 @@ impl CsvSource {
         if is_blank(record) {
             return Some(Ok(None));
         }
+        let Some(first_line) = self.first_line else {
+            // Excel's `sep=;` line names the delimiter; Excel does not show it as a row.
+            let sep_line = self.excel_sep
+                && record.len() <= 2
+                && record.get(0).is_some_and(|f| {
+                    let f = f.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(f);
+                    f.len() <= 5 && f.to_ascii_lowercase().starts_with(b"sep=")
+                });
+            if sep_line {
+                return Some(Ok(None));
+            }
+            // Row 1 however many lines it takes.
+            self.first_line = Some(last_line(&mut self.reader));
+            return Some(Ok(Some(1)));
+        };
         self.embedded_newlines += count_newlines(record);
         // Rows a spreadsheet shows: physical lines, less the extra lines quoted newlines take.
         let line = last_line(&mut self.reader);
         Some(Ok(Some(
-            (line + 1).saturating_sub(self.header_line + self.embedded_newlines),
+            (line + 1).saturating_sub(first_line + self.embedded_newlines),
         )))
     }
 }
@@ -287,16 +296,24 @@ fn count_newlines(record: &csv::ByteRecord) -> u64 {
         .sum()
 }
 
-/// Picks comma, semicolon or tab: whichever the header line (outside quotes) uses most.
+/// Picks comma, semicolon or tab: whichever the first line using any of them uses most (outside
+/// quotes). A title line above the header often has none; a line without any is passed over.
 pub fn sniff_delimiter(head: &[u8]) -> u8 {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     let mut counts = [0usize; 3];
     let mut quoted = false;
     let mut seen_text = false;
+    let mut lines = 0;
     for &b in head {
         match b {
             b'"' => quoted = !quoted,
-            b'\n' | b'\r' if !quoted && seen_text => break,
+            b'\n' | b'\r' if !quoted && seen_text => {
+                lines += 1;
+                if counts != [0; 3] || lines >= HEADER_SEARCH {
+                    break;
+                }
+                seen_text = false;
+            }
             b',' if !quoted => counts[0] += 1,
             b';' if !quoted => counts[1] += 1,
             b'\t' if !quoted => counts[2] += 1,
@@ -306,16 +323,40 @@ pub fn sniff_delimiter(head: &[u8]) -> u8 {
             seen_text = true;
         }
     }
-    let delimiters = [b',', b';', b'\t'];
     let mut best = 0;
     for i in 1..3 {
         if counts[i] > counts[best] {
             best = i;
         }
     }
-    delimiters[best]
+    DELIMITERS[best]
 }
 
+/// The delimiters a fleet file may use, in the order a tie is settled.
+const DELIMITERS: [u8; 3] = [b',', b';', b'\t'];
+
+/// The delimiter of the header line: the first of the top lines that, split by comma, semicolon
+/// or tab, holds all three column `names`; else [`sniff_delimiter`]'s pick. A title line above
+/// the header may hold a comma of its own in a semicolon file.
+fn pick_delimiter(head: &[u8], names: &[String; 3]) -> u8 {
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let lines = text
+        .split(|&b| b == b'\n' || b == b'\r')
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .take(HEADER_SEARCH as usize);
+    for line in lines {
+        for d in DELIMITERS {
+            let cells: Vec<String> = line
+                .split(|&b| b == d)
+                .map(|c| String::from_utf8_lossy(c).trim().trim_matches('"').trim().to_string())
+                .collect();
+            if locate(&cells, names).all().is_some() {
+                return d;
+            }
+        }
+    }
+    sniff_delimiter(head)
+}
 /// The delimiter named by Excel's first line `sep=;`, if the file starts with one.
 pub(super) fn excel_sep_line(head: &[u8]) -> Option<u8> {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 mod columns;
 mod csv_file;
+mod header;
 mod kind;
 mod preview;
 mod sheet;
@@ -16,6 +17,7 @@ mod validate;
 mod zipped;
 
 pub use csv_file::sniff_delimiter;
+pub use header::{header_note, HEADER_SEARCH};
 pub use kind::Kind;
 pub use preview::{preview, Preview};
 pub use sheet::cell_text;
@@ -41,36 +43,54 @@ pub enum InputError {
         /// The input file.
         path: PathBuf,
     },
-    /// One or more required columns are not in the header.
+    /// No row holds all the required columns (the rows searched, or the row `--header-row`
+    /// names): the row most like a header, what it lacks and what it holds.
     #[error(
-        "{path}: missing column{plural} {missing}; the header has: {found}{hint}",
+        "{path}: {lead} is missing column{plural} {missing}; it has: {found}{hint}",
         plural = if missing.contains(',') { "s" } else { "" }
     )]
     MissingColumns {
         /// The input file.
         path: PathBuf,
+        /// Which rows were searched and which one is shown, e.g. `no header in rows 1–20: none
+        /// holds plant_id, sn and c_user_id; the closest, row 4,`.
+        lead: String,
         /// The required columns not found, comma-separated.
         missing: String,
-        /// The header names that were found.
+        /// The cells of the row shown.
         found: String,
         /// What to do: the `--column` mapping to paste, or the rename to make.
         hint: String,
     },
-    /// The first row holds values, not column names.
-    #[error("{path}: the first row holds values ({found}), not column names; add a header row with plant_id, sn, c_user_id")]
+    /// The rows searched hold values, not column names: there is no header row at all.
+    #[error("{path}: {lead} holds values ({found}), not column names; add a header row with plant_id, sn, c_user_id")]
     NoHeader {
         /// The input file.
         path: PathBuf,
-        /// The first row's cells.
+        /// Which rows were searched and which one is shown.
+        lead: String,
+        /// That row's cells.
         found: String,
     },
+    /// The row `--header-row` names is not in the file or holds nothing.
+    #[error("{path}: --header-row {row}: {why}")]
+    HeaderRow {
+        /// The input file.
+        path: PathBuf,
+        /// The row named.
+        row: u64,
+        /// What is there instead.
+        why: String,
+    },
     /// A required column appears twice, so the tool cannot know which one is meant.
-    #[error("{path}: the column {name} appears twice in the header (columns {first} and {second}); keep one")]
+    #[error("{path}: the column {name} appears twice in the header on row {row} (columns {first} and {second}); keep one")]
     DuplicateColumn {
         /// The input file.
         path: PathBuf,
         /// The required column name.
         name: &'static str,
+        /// The header's row.
+        row: u64,
         /// 1-based position of the first occurrence.
         first: usize,
         /// 1-based position of the second occurrence.
@@ -116,7 +136,7 @@ pub struct Device {
 /// One record of the input, with its spreadsheet row number and the validation verdict.
 #[derive(Debug, Clone)]
 pub struct InputRow {
-    /// The row number a spreadsheet shows for this record; the header is row 1.
+    /// The row number a spreadsheet shows for this record (rows above the header counted).
     pub row: u64,
     /// The `plant_id` cell, trimmed (shortened if huge), for the results file.
     pub plant_id: String,
@@ -138,6 +158,9 @@ pub struct ReadOptions {
     pub columns: [String; 3],
     /// The sheet of a spreadsheet file; the first when `None`.
     pub sheet: Option<String>,
+    /// The header's row (`--header-row`); when `None`, the first of the top [`HEADER_SEARCH`]
+    /// rows that holds the three columns.
+    pub header_row: Option<u64>,
 }
 
 impl Default for ReadOptions {
@@ -145,6 +168,7 @@ impl Default for ReadOptions {
         ReadOptions {
             columns: REQUIRED.map(String::from),
             sheet: None,
+            header_row: None,
         }
     }
 }
@@ -214,6 +238,10 @@ pub struct FleetReader {
     pub delimiter: u8,
     /// The header names as found (trimmed), for messages.
     pub headers: Vec<String>,
+    /// The header's row, as the sheet shows it.
+    pub header_row: u64,
+    /// The first row holding anything: the header's, unless rows above it were skipped.
+    first_row: u64,
     /// The input is a regular file (not a pipe or a device).
     regular: bool,
 }
@@ -251,14 +279,16 @@ impl FleetReader {
                 });
             }
             drop(file);
-            let (source, headers, columns) = sheet::open(path, options)?;
+            let (source, found) = sheet::open(path, options)?;
             return Ok(FleetReader {
                 path: path.to_path_buf(),
                 source: Source::Sheet(source),
                 record: csv::ByteRecord::new(),
-                columns,
+                columns: found.columns,
                 delimiter: b',',
-                headers,
+                headers: found.headers,
+                header_row: found.row,
+                first_row: found.first,
                 regular,
             });
         }
@@ -267,11 +297,19 @@ impl FleetReader {
             path: path.to_path_buf(),
             source: Source::Csv(opened.source),
             record: csv::ByteRecord::new(),
-            columns: opened.columns,
+            columns: opened.found.columns,
             delimiter: opened.delimiter,
-            headers: opened.headers,
+            headers: opened.found.headers,
+            header_row: opened.found.row,
+            first_row: opened.found.first,
             regular,
         })
+    }
+
+    /// Where the header is, in a short line, when rows above it were skipped: `header on row 4
+    /// (rows 1–3 above it are skipped)`.
+    pub fn header_note(&self) -> Option<String> {
+        header_note(self.header_row, self.first_row)
     }
 
     /// Whether the input can be read a second time (a regular file), as a pre-count would; a pipe

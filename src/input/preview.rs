@@ -2,15 +2,12 @@
 //! rows, and which header each required column would be read from. The web page builds its
 //! sheet chooser, column drop-downs and preview table from it.
 
-use std::fs::File;
-use std::io::Read as _;
 use std::path::Path;
 
 use super::columns::likely_header;
-use super::csv_file::{excel_sep_line, sniff_delimiter};
-use super::sheet::{open_book, read_range, sheet_record};
-use super::{is_blank, InputError, Kind, REQUIRED};
-use crate::text::quote;
+use super::header::{cells, header_note, likeliest, HEADER_SEARCH};
+use super::sheet::{load, SheetSource};
+use super::{csv_file, InputError, Kind, REQUIRED};
 
 /// What [`preview`] saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -19,6 +16,11 @@ pub struct Preview {
     pub sheets: Vec<String>,
     /// The sheet read (`None` for a CSV file).
     pub sheet: Option<String>,
+    /// The header row's number, as the sheet shows it.
+    pub header_row: u64,
+    /// Where the header is, in a short line, when rows above it are skipped: `header on row 4
+    /// (rows 1–3 above it are skipped)`.
+    pub header_note: Option<String>,
     /// The header row's cells.
     pub headers: Vec<String>,
     /// The first data rows' cells.
@@ -28,96 +30,58 @@ pub struct Preview {
     pub mapping: [Option<String>; 3],
 }
 
-/// The first `rows` data rows of `path` (of `sheet` in a workbook, else its first sheet).
+/// The first `rows` data rows of `path` (of `sheet` in a workbook, else its first sheet), under
+/// the header found as `check` finds it: the first of the top rows holding plant_id, sn and
+/// c_user_id, else the row most like a header (before any column is mapped).
 pub fn preview(path: &Path, sheet: Option<&str>, rows: usize) -> Result<Preview, InputError> {
-    let mut records = Vec::new();
+    let io_err = |source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let mut out = Preview::default();
-    if Kind::of(path)
-        .map_err(|source| InputError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
-        .is_workbook()
-    {
-        use calamine::Reader as _;
-        let sheet_err = |message: String| InputError::Sheet {
-            path: path.to_path_buf(),
-            message,
-        };
-        let mut book = open_book(path).map_err(sheet_err)?;
-        out.sheets = book.sheet_names();
-        let name = match sheet {
-            Some(want) => out
-                .sheets
-                .iter()
-                .find(|n| n.eq_ignore_ascii_case(want))
-                .cloned()
-                .ok_or_else(|| sheet_err(format!("there is no sheet '{}'", quote(want))))?,
-            None => out
-                .sheets
-                .first()
-                .cloned()
-                .ok_or_else(|| sheet_err("the file has no sheets".into()))?,
-        };
-        let range = read_range(&mut book, &name).map_err(|why| {
-            sheet_err(why.unwrap_or_else(|| format!("the sheet '{}' cannot be read", quote(&name))))
-        })?;
-        let mut record = csv::ByteRecord::new();
-        for i in 0..range.height() {
-            sheet_record(&range, i, &mut record);
-            if !is_blank(&record) {
-                records.push(record.clone());
+    // The header is among the first rows; `rows` more follow it.
+    let wanted = HEADER_SEARCH as usize + rows;
+    let mut records: Vec<(u64, Vec<String>)> = Vec::new();
+    let mut record = csv::ByteRecord::new();
+    if Kind::of(path).map_err(io_err)?.is_workbook() {
+        let (sheets, name, range) = load(path, sheet)?;
+        let mut source = SheetSource::new(range);
+        while let Some(row) = source.next_record(&mut record) {
+            if let Some(row) = row {
+                records.push((row, cells(&record)));
             }
-            if records.len() > rows {
+            if records.len() >= wanted {
                 break;
             }
         }
+        out.sheets = sheets;
         out.sheet = Some(name);
     } else {
-        let mut head = Vec::with_capacity(64 * 1024);
-        File::open(path)
-            .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
-            .map_err(|source| InputError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
-            return Err(InputError::Utf16 {
-                path: path.to_path_buf(),
-            });
-        }
-        let sep = excel_sep_line(&head);
-        let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
-        let text = if sep.is_some() {
-            text.splitn(2, |b| *b == b'\n').nth(1).unwrap_or_default()
-        } else {
-            text
-        };
-        let mut reader = csv::ReaderBuilder::new()
-            .delimiter(sep.unwrap_or_else(|| sniff_delimiter(&head)))
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(text);
-        for record in reader.byte_records().flatten() {
-            if !is_blank(&record) {
-                records.push(record);
+        let file = std::fs::File::open(path).map_err(io_err)?;
+        let head = csv_file::read_head(&file).map_err(io_err)?;
+        let names = REQUIRED.map(String::from);
+        let (mut source, _) = csv_file::start(path, head, file, &names)?;
+        while let Some(row) = source.next_record(path, &mut record) {
+            match row {
+                Ok(Some(row)) => records.push((row, cells(&record))),
+                Ok(None) => {}
+                // A first look shows what reads; the check says what does not.
+                Err(_) if !records.is_empty() => break,
+                Err(e) => return Err(e),
             }
-            if records.len() > rows {
+            if records.len() >= wanted {
                 break;
             }
         }
     }
-    let cells = |r: &csv::ByteRecord| -> Vec<String> {
-        r.iter()
-            .map(|c| String::from_utf8_lossy(c).trim().to_string())
-            .collect()
-    };
-    let mut records = records.iter().map(cells);
-    let Some(headers) = records.next() else {
+    let Some(&(first, _)) = records.first() else {
         return Err(InputError::Empty {
             path: path.to_path_buf(),
         });
     };
+    let texts: Vec<Vec<String>> = records.iter().map(|(_, c)| c.clone()).collect();
+    let at = likeliest(&texts, &REQUIRED.map(String::from));
+    let (header_row, headers) = records.remove(at);
     let mut taken = Vec::new();
     for (i, key) in REQUIRED.iter().enumerate() {
         if let Some(at) = likely_header(key, key, &headers, &taken) {
@@ -125,8 +89,15 @@ pub fn preview(path: &Path, sheet: Option<&str>, rows: usize) -> Result<Preview,
             out.mapping[i] = Some(headers[at].clone());
         }
     }
+    out.header_row = header_row;
+    out.header_note = header_note(header_row, first);
     out.headers = headers;
-    out.rows = records.take(rows).collect();
+    out.rows = records
+        .into_iter()
+        .skip(at)
+        .take(rows)
+        .map(|(_, cells)| cells)
+        .collect();
     Ok(out)
 }
 

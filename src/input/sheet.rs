@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use super::columns::match_columns;
+use super::header::{cells, Found, HeaderSearch};
 use super::{is_blank, InputError, ReadOptions};
 use crate::text::quote;
 
@@ -41,12 +41,34 @@ pub(super) fn open_book(path: &Path) -> Result<calamine::Sheets<std::io::BufRead
     })
 }
 
-/// Opens a spreadsheet's sheet (the first, or `options.sheet`) and matches the required columns
-/// in its first non-blank row.
-pub(super) fn open(
+/// Opens a spreadsheet's sheet (the first, or `options.sheet`) and reads down to its header:
+/// the rows above it are skipped, the required columns matched in it.
+pub(super) fn open(path: &Path, options: &ReadOptions) -> Result<(SheetSource, Found), InputError> {
+    let (_, _, range) = load(path, options.sheet.as_deref())?;
+    let mut source = SheetSource::new(range);
+    let mut search = HeaderSearch::new(path, options);
+    let mut record = csv::ByteRecord::new();
+    loop {
+        match source.next_record(&mut record) {
+            None => return Err(search.fail(true)),
+            Some(None) => {}
+            Some(Some(row)) => {
+                if search.past(row) {
+                    return Err(search.fail(false));
+                }
+                if let Some(found) = search.offer(row, cells(&record))? {
+                    return Ok((source, found));
+                }
+            }
+        }
+    }
+}
+
+/// The workbook's sheet names, the name of `sheet` (the first when `None`) and its cells.
+pub(super) fn load(
     path: &Path,
-    options: &ReadOptions,
-) -> Result<(SheetSource, Vec<String>, [usize; 3]), InputError> {
+    sheet: Option<&str>,
+) -> Result<(Vec<String>, String, calamine::Range<calamine::Data>), InputError> {
     use calamine::Reader as _;
     let sheet_err = |message: String| InputError::Sheet {
         path: path.to_path_buf(),
@@ -60,7 +82,7 @@ pub(super) fn open(
     }
     let mut book = open_book(path).map_err(sheet_err)?;
     let names = book.sheet_names();
-    let name = match &options.sheet {
+    let name = match sheet {
         Some(want) => names
             .iter()
             .find(|n| n.as_str() == want)
@@ -87,35 +109,7 @@ pub(super) fn open(
             ),
         })
     })?;
-    let first_row = range.start().map_or(1, |(r, _)| u64::from(r) + 1);
-    let mut record = csv::ByteRecord::new();
-    let mut next = 0;
-    loop {
-        if next >= range.height() {
-            return Err(InputError::Empty {
-                path: path.to_path_buf(),
-            });
-        }
-        sheet_record(&range, next, &mut record);
-        next += 1;
-        if !is_blank(&record) {
-            break;
-        }
-    }
-    let headers: Vec<String> = record
-        .iter()
-        .map(|h| String::from_utf8_lossy(h).trim().to_string())
-        .collect();
-    let columns = match_columns(path, &headers, &options.columns)?;
-    Ok((
-        SheetSource {
-            range,
-            next,
-            first_row,
-        },
-        headers,
-        columns,
-    ))
+    Ok((names, name, range))
 }
 
 /// Most sheet names a message lists; the rest are counted.
@@ -212,6 +206,16 @@ fn check_size(rows: u64, columns: u64) -> Result<(), String> {
 }
 
 impl SheetSource {
+    /// The rows of `range`, from its first.
+    pub(super) fn new(range: calamine::Range<calamine::Data>) -> SheetSource {
+        let first_row = range.start().map_or(1, |(r, _)| u64::from(r) + 1);
+        SheetSource {
+            range,
+            next: 0,
+            first_row,
+        }
+    }
+
     /// The non-blank rows left to read, counted in memory (the progress bar's total, without
     /// reading the file a second time).
     pub(super) fn remaining_rows(&self) -> u64 {

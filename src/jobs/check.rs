@@ -44,6 +44,9 @@ pub enum Finding {
     Warning(String),
     /// A row whose serial a spreadsheet may have damaged (it is sent all the same).
     SerialWarning(SerialWarning),
+    /// Where the header is, when rows above it are skipped: `header on row 4 (rows 1–3 above
+    /// it are skipped)`. Said first, before any row.
+    Header(String),
 }
 
 /// What `check` found.
@@ -89,6 +92,9 @@ pub fn check(
 ) -> Result<CheckReport, RunError> {
     let results_path = &cfg.paths.results;
     let reader = FleetReader::open_with(&cfg.input, &cfg.read)?;
+    if let Some(note) = reader.header_note() {
+        found(Finding::Header(note));
+    }
     let serials = Serials::new(&survey(&reader, &cfg.input, &cfg.read), cfg.strict_serials);
     let previous = journal::read_done(results_path)?;
     if let Some(warning) = previous.damaged.describe(results_path) {

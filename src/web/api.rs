@@ -228,6 +228,8 @@ pub async fn inspect(State(app): State<Arc<App>>, form: Multipart) -> Answer {
         "name": name,
         "sheets": p.sheets,
         "sheet": p.sheet,
+        "header_row": p.header_row,
+        "header_note": p.header_note,
         "headers": p.headers,
         "rows": p.rows,
         "mapping": { "plant_id": p.mapping[0], "sn": p.mapping[1], "c_user_id": p.mapping[2] },
@@ -267,6 +269,7 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
     };
     let mut problems = Vec::new();
     let (mut warnings, mut serial_warnings) = (Vec::new(), Vec::new());
+    let mut header_note = None;
     let checked = jobs::check::check(&cfg, None, &mut |found| match found {
         Finding::Problem {
             row,
@@ -281,6 +284,7 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
             serial_warnings.push(w)
         }
         Finding::SerialWarning(_) => {}
+        Finding::Header(note) => header_note = Some(note),
     });
     match checked {
         Ok(report) => Ok((
@@ -296,6 +300,7 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
                 "warnings": warnings,
                 "serial_warnings": serial_warnings,
                 "warned": report.serial_warnings,
+                "header_note": header_note,
             })),
         )
             .into_response()),
@@ -305,9 +310,15 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
                 .to_string()
                 .replace(&fleet.input().display().to_string(), &name);
             let mut suggestion = None;
-            if let RunError::Input(InputError::MissingColumns { missing, found, .. }) = &e {
+            if let RunError::Input(InputError::MissingColumns {
+                lead,
+                missing,
+                found,
+                ..
+            }) = &e
+            {
                 // The page's words: its drop-downs, not `--column`.
-                words = format!("{name}: no column {missing}; the header has: {found}");
+                words = format!("{name}: {lead} has no column {missing}; it has: {found}");
                 suggestion = crate::input::preview(&fleet.input(), read.sheet.as_deref(), 0)
                     .ok()
                     .map(|p| mapping_words(&p.mapping));

@@ -54,6 +54,9 @@ impl Fleet {
         ReadOptions {
             columns: self.meta.columns.clone(),
             sheet: self.meta.sheet.clone(),
+            // The header is found as the preview found it: the first of the top rows holding
+            // the columns chosen.
+            header_row: None,
         }
     }
 }
@@ -177,6 +180,7 @@ pub fn read_options(sheet: Option<String>, columns: &[String]) -> Result<ReadOpt
     let mut options = ReadOptions {
         columns: REQUIRED.map(String::from),
         sheet: sheet.filter(|s| !s.trim().is_empty()),
+        header_row: None,
     };
     options
         .map_columns(columns)
