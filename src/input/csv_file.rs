@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-use super::columns::locate;
+use super::columns::{header_likeness, locate};
 use super::header::{cells, Found, HeaderSearch, HEADER_SEARCH};
 use super::{is_blank, InputError, ReadOptions};
 
@@ -336,14 +336,15 @@ pub fn sniff_delimiter(head: &[u8]) -> u8 {
 const DELIMITERS: [u8; 3] = [b',', b';', b'\t'];
 
 /// The delimiter of the header line: the first of the top lines that, split by comma, semicolon
-/// or tab, holds all three column `names`; else [`sniff_delimiter`]'s pick. A title line above
-/// the header may hold a comma of its own in a semicolon file.
+/// or tab, holds all three column `names`; else the split that looks most like a header (a title
+/// line above it may hold a comma of its own in a semicolon file); else [`sniff_delimiter`]'s.
 fn pick_delimiter(head: &[u8], names: &[String; 3]) -> u8 {
     let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
     let lines = text
         .split(|&b| b == b'\n' || b == b'\r')
         .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
         .take(HEADER_SEARCH as usize);
+    let mut likeliest = (0, None);
     for line in lines {
         for d in DELIMITERS {
             let cells: Vec<String> = line
@@ -353,10 +354,15 @@ fn pick_delimiter(head: &[u8], names: &[String; 3]) -> u8 {
             if locate(&cells, names).all().is_some() {
                 return d;
             }
+            let score = header_likeness(&cells, names);
+            if score > likeliest.0 {
+                likeliest = (score, Some(d));
+            }
         }
     }
-    sniff_delimiter(head)
+    likeliest.1.unwrap_or_else(|| sniff_delimiter(head))
 }
+
 /// The delimiter named by Excel's first line `sep=;`, if the file starts with one.
 pub(super) fn excel_sep_line(head: &[u8]) -> Option<u8> {
     let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);

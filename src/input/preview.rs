@@ -139,4 +139,28 @@ mod tests {
         let e = preview(Path::new("samples/fleet.xlsx"), Some("Nope"), 3).unwrap_err();
         assert!(e.to_string().contains("no sheet 'Nope'"), "{e}");
     }
+
+    #[test]
+    fn the_header_below_a_title_is_previewed_with_its_row_and_the_rows_under_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        std::fs::write(
+            &path,
+            "ACME Solar, June 2026\n\nPlant ID;Serial No.;Customer ID;Notes\n1001;AAA111;501;\n1002;BBB222;502;x\n",
+        )
+        .unwrap();
+        let p = preview(&path, None, 5).unwrap();
+        assert_eq!(p.header_row, 3);
+        assert_eq!(
+            p.header_note.as_deref(),
+            Some("header on row 3 (rows 1–2 above it are skipped)")
+        );
+        assert_eq!(p.headers, ["Plant ID", "Serial No.", "Customer ID", "Notes"]);
+        assert_eq!(p.rows.len(), 2, "{p:?}");
+        assert_eq!(p.rows[0][1], "AAA111");
+        assert_eq!(p.mapping[1].as_deref(), Some("Serial No."));
+        std::fs::write(&path, "plant_id,sn,c_user_id\n1,A,2\n").unwrap();
+        let p = preview(&path, None, 5).unwrap();
+        assert_eq!((p.header_row, p.header_note), (1, None));
+    }
 }

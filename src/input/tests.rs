@@ -216,3 +216,129 @@ fn sn_keys_are_case_insensitive_and_distinct() {
     assert!(sn_key("ZZZZZZZZZZZZ") < 1 << 63);
     assert!(sn_key(&"Z".repeat(13)) >= 1 << 63);
 }
+
+fn open_with(content: &[u8], options: &ReadOptions) -> Result<(FleetReader, NamedFile), InputError> {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(content).unwrap();
+    let reader = FleetReader::open_with(f.path(), options)?;
+    Ok((reader, f))
+}
+
+type NamedFile = tempfile::NamedTempFile;
+
+fn rows_of(reader: FleetReader) -> Vec<(u64, String)> {
+    reader
+        .map(|r| {
+            let r = r.unwrap();
+            (r.row, r.sn)
+        })
+        .collect()
+}
+
+#[test]
+fn the_header_is_found_below_a_title_and_rows_keep_their_numbers() {
+    let csv = "ACME Solar — installations June 2026\nExported 2026-06-30\n\nplant_id;sn;c_user_id;note\n1;A1;2;x\n\n1;A2;2;\"two\nlines\"\n1;A3;2;\n";
+    let (reader, _f) = open_with(csv.as_bytes(), &ReadOptions::default()).unwrap();
+    assert_eq!(reader.header_row, 4);
+    assert_eq!(reader.delimiter, b';', "the title line has no delimiter");
+    assert_eq!(
+        reader.header_note().as_deref(),
+        Some("header on row 4 (rows 1–3 above it are skipped)")
+    );
+    assert_eq!(
+        rows_of(reader),
+        [(5, "A1".to_string()), (7, "A2".into()), (8, "A3".into())]
+    );
+    // A comma in the title of a semicolon file does not pick the delimiter.
+    let (reader, _f) = open_with(
+        b"ACME Solar, June 2026\nplant_id;sn;c_user_id\n1;B1;2\n",
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(reader.delimiter, b';');
+    assert_eq!(
+        reader.header_note().as_deref(),
+        Some("header on row 2 (row 1 above it is skipped)")
+    );
+    assert_eq!(rows_of(reader), [(3, "B1".to_string())]);
+    // With the header first, nothing changes: no note, data from row 2.
+    let (reader, _f) = open_with(b"plant_id,sn,c_user_id\n1,C1,2\n", &ReadOptions::default()).unwrap();
+    assert_eq!((reader.header_row, reader.header_note()), (1, None));
+}
+
+#[test]
+fn a_title_naming_some_of_the_columns_is_not_taken_for_the_header() {
+    let csv = b"sn,plant_id,Fill in plant_id, sn and c_user_id below\nplant_id,sn,c_user_id\n1,A1,2\n";
+    let (reader, _f) = open_with(csv, &ReadOptions::default()).unwrap();
+    assert_eq!(reader.header_row, 2);
+    assert_eq!(rows_of(reader), [(3, "A1".to_string())]);
+    // A mapped header is found the same way.
+    let mut options = ReadOptions::default();
+    options
+        .map_columns(&[
+            "plant_id=Plant ID".into(),
+            "sn=Serial No.".into(),
+            "c_user_id=Customer ID".into(),
+        ])
+        .unwrap();
+    let csv = b"Serial No. list\nPlant ID,Serial No.,Customer ID\n1,D1,2\n";
+    let (reader, _f) = open_with(csv, &options).unwrap();
+    assert_eq!(rows_of(reader), [(3, "D1".to_string())]);
+}
+
+#[test]
+fn no_header_in_the_top_rows_names_the_rows_and_the_closest_with_a_mapping() {
+    let msg = read_all(b"ACME Solar\n\nPlant ID;Serial No.;Customer ID\n1;A;1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("no header in rows 1–4: none holds plant_id, sn and c_user_id; the closest, row 3, is missing columns plant_id, sn, c_user_id; it has: 'Plant ID', 'Serial No.', 'Customer ID'"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("add: --column plant_id=\"Plant ID\" --column sn=\"Serial No.\" --column c_user_id=\"Customer ID\""),
+        "{msg}"
+    );
+    // Only the top rows are searched: a header on row 21 is not found.
+    let mut csv = "title\n".repeat(20);
+    csv.push_str("plant_id,sn,c_user_id\n1,A,2\n");
+    let msg = read_all(csv.as_bytes()).unwrap_err().to_string();
+    assert!(
+        msg.contains("no header in rows 1–20: none holds plant_id, sn and c_user_id; row 1 is missing columns plant_id, sn, c_user_id; it has: 'title'; name columns"),
+        "{msg}"
+    );
+    // A serial that reads like a column name in a data row is not taken for the closest.
+    let msg = read_all(b"Report\n1,SN,1\n").unwrap_err().to_string();
+    assert!(msg.contains("row 1 is missing columns"), "{msg}");
+    assert!(msg.contains("it has: 'Report'"), "{msg}");
+}
+
+#[test]
+fn header_row_forces_the_header_and_a_wrong_one_is_named() {
+    let options = |n| ReadOptions {
+        header_row: Some(n),
+        ..ReadOptions::default()
+    };
+    // The first row holding the columns is row 1, but the header is said to be row 3.
+    let csv = b"plant_id,sn,c_user_id\nold export below\nplant_id,sn,c_user_id\n1,A1,2\n";
+    let (reader, _f) = open_with(csv, &options(3)).unwrap();
+    assert_eq!(reader.header_row, 3);
+    assert_eq!(rows_of(reader), [(4, "A1".to_string())]);
+    let msg = open_with(csv, &options(2)).err().unwrap().to_string();
+    assert!(
+        msg.contains("--header-row 2: row 2 is missing columns plant_id, sn, c_user_id; it has: 'old export below'"),
+        "{msg}"
+    );
+    let msg = open_with(csv, &options(4)).err().unwrap().to_string();
+    assert!(
+        msg.contains("--header-row 4: row 4 holds values ('1', 'A1', '2'), not column names"),
+        "{msg}"
+    );
+    let msg = open_with(b"a\n\nplant_id,sn,c_user_id\n", &options(2)).err().unwrap().to_string();
+    assert!(msg.contains("--header-row 2: row 2 is empty"), "{msg}");
+    let msg = open_with(csv, &options(9)).err().unwrap().to_string();
+    assert!(
+        msg.contains("--header-row 9: the file ends before row 9: its last row with anything in it is row 4"),
+        "{msg}"
+    );
+}
