@@ -5,6 +5,9 @@
 use super::REQUIRED;
 use crate::text::quote;
 
+/// Longest cell taken for a column's name when judging how much a row looks like a header.
+const NAME_CHARS: usize = 32;
+
 /// Where the required columns are in one row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Located {
@@ -45,18 +48,29 @@ pub(super) fn locate(cells: &[String], names: &[String; 3]) -> Located {
 }
 
 /// How much `cells` looks like the header: four points per required column it names, one per
-/// column a header of it likely stands for; none for a row of values (a data row, whose serial
-/// may happen to read like a column name).
+/// column a short cell of it likely stands for; none for a row of values (a data row, whose
+/// serial may happen to read like a column name). A long cell is a title or a note, not a
+/// column's name, even when a word in it is one ("call the customer first").
 pub(super) fn header_likeness(cells: &[String], names: &[String; 3]) -> usize {
     if looks_like_values(cells) {
         return 0;
     }
     let at = locate(cells, names);
+    let short: Vec<String> = cells
+        .iter()
+        .map(|c| {
+            if c.chars().count() > NAME_CHARS {
+                String::new()
+            } else {
+                c.clone()
+            }
+        })
+        .collect();
     let mut taken: Vec<usize> = at.found.iter().flatten().copied().collect();
     let mut score = taken.len() * 4;
     for (c, key) in REQUIRED.iter().enumerate() {
         if at.found[c].is_none() {
-            if let Some(i) = likely_header(key, &names[c], cells, &taken) {
+            if let Some(i) = likely_header(key, &names[c], &short, &taken) {
                 taken.push(i);
                 score += 1;
             }
