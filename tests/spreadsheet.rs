@@ -82,7 +82,7 @@ async fn sheet_choice_and_errors() {
     assert_eq!(code, 3);
     let out = check("samples/fleet.xlsx", &["--sheet", "Notes"]).await;
     assert_exit(&out, 1);
-    assert_said(&out, &["the header has: 'note'"]);
+    assert_said(&out, &["it has: 'note'"]);
     let out = check("samples/fleet.ods", &["--sheet", "Nope"]).await;
     assert_exit(&out, 1);
     assert_said(&out, &["the sheets are: 'Fleet', 'Notes'"]);

@@ -203,7 +203,7 @@ pub fn corpus_cases() -> Vec<Case> {
             "15_binary_garbage.bin",
             &[
                 "missing columns plant_id, sn, c_user_id;",
-                "the header has: '",
+                "it has: '",
             ],
         ),
         rows(
