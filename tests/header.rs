@@ -199,3 +199,29 @@ async fn a_header_that_moves_down_sends_no_finished_row_again() {
     assert_eq!(env.sim().stats().requests, 3, "nothing is sent again");
     assert_eq!(env.lines().len(), 3, "nothing is written again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_previews_the_office_workbook_from_its_header_row() {
+    let env = TestEnv::start_default().await.named("office.xlsx");
+    Book::office(3).write(&env.fleet);
+    let page = Page::start(&env, &[]).await;
+    let (s, v) = page.upload("/api/inspect", &env.fleet, &[]).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["header_row"], 4, "{v}");
+    assert_eq!(
+        v["header_note"],
+        "header on row 4 (rows 1–3 above it are skipped)"
+    );
+    assert_eq!(v["headers"][1], "Serial No.", "{v}");
+    assert_eq!(v["rows"][0][1], "OFFICE00001", "{v}");
+    assert_eq!(v["mapping"]["c_user_id"], "Customer ID", "{v}");
+    let columns = [
+        ("column", "plant_id=Plant ID"),
+        ("column", "sn=Serial No."),
+        ("column", "c_user_id=Customer ID"),
+    ];
+    let (s, v) = page.upload("/api/fleets", &env.fleet, &columns).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!(v["to_send"], 3, "{v}");
+    assert_eq!(v["header_note"], "header on row 4 (rows 1–3 above it are skipped)");
+}

@@ -208,6 +208,9 @@ function renderInspect(d) {
   for (const key of KEYS) {
     fillSelect($('col-' + key), options, (d.mapping && d.mapping[key]) || '');
   }
+  // A title or date above the header: say which row the header was found on.
+  $('header-note').textContent = d.header_note || '';
+  $('header-note').hidden = !d.header_note;
   renderTable($('preview'), d.headers || [], d.rows || []);
   $('mapping').hidden = false;
 }
