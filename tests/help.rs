@@ -91,9 +91,11 @@ async fn the_readme_and_help_give_the_same_defaults_and_key_sentences() {
         "a row answered 10012 (frequency limit) is sent again this long after",
         "retries wait it too once the API refused a repeated request",
         "Most requests in flight at once",
+        "the first of the top 20 rows that holds plant_id, sn and c_user_id",
     ] {
         assert!(whole.contains(sentence), "--help lacks: {sentence}");
     }
     let readme_text = std::fs::read_to_string("README.md").unwrap();
     assert!(readme_text.contains("a row answered 10012 is sent again this long after"));
+    assert!(readme_text.contains("the first of the top 20 rows that holds plant_id, sn and c_user_id"));
 }
