@@ -48,11 +48,7 @@ async fn the_office_workbook_runs_end_to_end_with_the_sheets_row_numbers() {
     args.extend(["--rate", "1000/s"]);
     let out = env.run(&args).await;
     // The closing note row is not a device: it never reaches the API, whatever it ends as.
-    assert!(
-        matches!(out.status.code(), Some(0 | 3)),
-        "{}",
-        stderr(&out)
-    );
+    assert!(matches!(out.status.code(), Some(0 | 3)), "{}", stderr(&out));
     assert_eq!(env.sim().stats().requests, n as u64);
     let latest = env.latest();
     for i in 0..n {
@@ -60,7 +56,11 @@ async fn the_office_workbook_runs_end_to_end_with_the_sheets_row_numbers() {
         assert_eq!(line["sn"], format!("OFFICE{:05}", i + 1), "{line:?}");
         assert_eq!(line["outcome"], "registered", "{line:?}");
     }
-    let rows: Vec<u64> = env.lines().iter().map(|l| l["row"].parse().unwrap()).collect();
+    let rows: Vec<u64> = env
+        .lines()
+        .iter()
+        .map(|l| l["row"].parse().unwrap())
+        .collect();
     assert!(
         rows.iter().all(|&r| r >= Book::office_row(0)),
         "the title, date and header rows are not rows of the fleet: {rows:?}"
@@ -79,7 +79,10 @@ async fn a_csv_with_a_title_line_runs_and_the_title_is_no_row() {
     assert_exit(&out, 0);
     let text = assert_printed(
         &out,
-        &["header on row 2 (row 1 above it is skipped)", "3 rows: 3 to send, 0 invalid"],
+        &[
+            "header on row 2 (row 1 above it is skipped)",
+            "3 rows: 3 to send, 0 invalid",
+        ],
     );
     assert!(!text.contains("row 1:"), "{text}");
     assert_exit(&env.run(&["--rate", "1000/s"]).await, 0);
@@ -100,11 +103,19 @@ async fn a_csv_with_a_title_line_runs_and_the_title_is_no_row() {
 async fn header_row_forces_the_row_on_the_command_line_and_in_the_saved_settings() {
     let env = TestEnv::offline().named("office.xlsx");
     Book::office(3).write(&env.fleet);
-    let out = check(&env, &[&OFFICE_COLUMNS[..], &["--header-row", "4"]].concat()).await;
+    let out = check(
+        &env,
+        &[&OFFICE_COLUMNS[..], &["--header-row", "4"]].concat(),
+    )
+    .await;
     assert_printed(&out, &["header on row 4", "3 to send"]);
 
     // A row that is not the header is named with what it holds, and nothing is read.
-    let out = check(&env, &[&OFFICE_COLUMNS[..], &["--header-row", "2"]].concat()).await;
+    let out = check(
+        &env,
+        &[&OFFICE_COLUMNS[..], &["--header-row", "2"]].concat(),
+    )
+    .await;
     assert_exit(&out, 1);
     assert_said(
         &out,
@@ -113,7 +124,11 @@ async fn header_row_forces_the_row_on_the_command_line_and_in_the_saved_settings
             "it has: 'Exported 2026-06-30'",
         ],
     );
-    let out = check(&env, &[&OFFICE_COLUMNS[..], &["--header-row", "40"]].concat()).await;
+    let out = check(
+        &env,
+        &[&OFFICE_COLUMNS[..], &["--header-row", "40"]].concat(),
+    )
+    .await;
     assert_exit(&out, 1);
     assert_said(
         &out,
@@ -192,7 +207,10 @@ async fn a_header_that_moves_down_sends_no_finished_row_again() {
     assert_exit(&env.run(&["--rate", "1000/s"]).await, 0);
     assert_eq!(env.sim().stats().requests, 3);
     // The office adds a title and a date above the header: every row moves down two.
-    env.set_fleet(format!("ACME Solar\nExported 2026-06-30\n{}", good_fleet(3)));
+    env.set_fleet(format!(
+        "ACME Solar\nExported 2026-06-30\n{}",
+        good_fleet(3)
+    ));
     let out = check(&env, &[]).await;
     assert_printed(&out, &["0 to send", "3 already done"]);
     assert_exit(&env.run(&["--rate", "1000/s"]).await, 0);
@@ -223,5 +241,8 @@ async fn the_page_previews_the_office_workbook_from_its_header_row() {
     let (s, v) = page.upload("/api/fleets", &env.fleet, &columns).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["to_send"], 3, "{v}");
-    assert_eq!(v["header_note"], "header on row 4 (rows 1–3 above it are skipped)");
+    assert_eq!(
+        v["header_note"],
+        "header on row 4 (rows 1–3 above it are skipped)"
+    );
 }

@@ -97,5 +97,7 @@ async fn the_readme_and_help_give_the_same_defaults_and_key_sentences() {
     }
     let readme_text = std::fs::read_to_string("README.md").unwrap();
     assert!(readme_text.contains("a row answered 10012 is sent again this long after"));
-    assert!(readme_text.contains("the first of the top 20 rows that holds plant_id, sn and c_user_id"));
+    assert!(
+        readme_text.contains("the first of the top 20 rows that holds plant_id, sn and c_user_id")
+    );
 }

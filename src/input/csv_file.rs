@@ -349,7 +349,13 @@ fn pick_delimiter(head: &[u8], names: &[String; 3]) -> u8 {
         for d in DELIMITERS {
             let cells: Vec<String> = line
                 .split(|&b| b == d)
-                .map(|c| String::from_utf8_lossy(c).trim().trim_matches('"').trim().to_string())
+                .map(|c| {
+                    String::from_utf8_lossy(c)
+                        .trim()
+                        .trim_matches('"')
+                        .trim()
+                        .to_string()
+                })
                 .collect();
             if locate(&cells, names).all().is_some() {
                 return d;

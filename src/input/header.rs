@@ -171,7 +171,13 @@ impl<'a> HeaderSearch<'a> {
     }
 
     /// The message for a row that should have been the header and lacks required columns.
-    fn not_a_header(&self, lead: String, cells: &[String], more: usize, at: &Located) -> InputError {
+    fn not_a_header(
+        &self,
+        lead: String,
+        cells: &[String],
+        more: usize,
+        at: &Located,
+    ) -> InputError {
         let path = self.path.to_path_buf();
         if at.found.iter().all(Option::is_none) && looks_like_values(cells) {
             return InputError::NoHeader {

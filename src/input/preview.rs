@@ -155,7 +155,10 @@ mod tests {
             p.header_note.as_deref(),
             Some("header on row 3 (rows 1–2 above it are skipped)")
         );
-        assert_eq!(p.headers, ["Plant ID", "Serial No.", "Customer ID", "Notes"]);
+        assert_eq!(
+            p.headers,
+            ["Plant ID", "Serial No.", "Customer ID", "Notes"]
+        );
         assert_eq!(p.rows.len(), 2, "{p:?}");
         assert_eq!(p.rows[0][1], "AAA111");
         assert_eq!(p.mapping[1].as_deref(), Some("Serial No."));

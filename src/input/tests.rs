@@ -217,7 +217,10 @@ fn sn_keys_are_case_insensitive_and_distinct() {
     assert!(sn_key(&"Z".repeat(13)) >= 1 << 63);
 }
 
-fn open_with(content: &[u8], options: &ReadOptions) -> Result<(FleetReader, NamedFile), InputError> {
+fn open_with(
+    content: &[u8],
+    options: &ReadOptions,
+) -> Result<(FleetReader, NamedFile), InputError> {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(content).unwrap();
     let reader = FleetReader::open_with(f.path(), options)?;
@@ -262,13 +265,15 @@ fn the_header_is_found_below_a_title_and_rows_keep_their_numbers() {
     );
     assert_eq!(rows_of(reader), [(3, "B1".to_string())]);
     // With the header first, nothing changes: no note, data from row 2.
-    let (reader, _f) = open_with(b"plant_id,sn,c_user_id\n1,C1,2\n", &ReadOptions::default()).unwrap();
+    let (reader, _f) =
+        open_with(b"plant_id,sn,c_user_id\n1,C1,2\n", &ReadOptions::default()).unwrap();
     assert_eq!((reader.header_row, reader.header_note()), (1, None));
 }
 
 #[test]
 fn a_title_naming_some_of_the_columns_is_not_taken_for_the_header() {
-    let csv = b"sn,plant_id,Fill in plant_id, sn and c_user_id below\nplant_id,sn,c_user_id\n1,A1,2\n";
+    let csv =
+        b"sn,plant_id,Fill in plant_id, sn and c_user_id below\nplant_id,sn,c_user_id\n1,A1,2\n";
     let (reader, _f) = open_with(csv, &ReadOptions::default()).unwrap();
     assert_eq!(reader.header_row, 2);
     assert_eq!(rows_of(reader), [(3, "A1".to_string())]);
@@ -334,11 +339,16 @@ fn header_row_forces_the_header_and_a_wrong_one_is_named() {
         msg.contains("--header-row 4: row 4 holds values ('1', 'A1', '2'), not column names"),
         "{msg}"
     );
-    let msg = open_with(b"a\n\nplant_id,sn,c_user_id\n", &options(2)).err().unwrap().to_string();
+    let msg = open_with(b"a\n\nplant_id,sn,c_user_id\n", &options(2))
+        .err()
+        .unwrap()
+        .to_string();
     assert!(msg.contains("--header-row 2: row 2 is empty"), "{msg}");
     let msg = open_with(csv, &options(9)).err().unwrap().to_string();
     assert!(
-        msg.contains("--header-row 9: the file ends before row 9: its last row with anything in it is row 4"),
+        msg.contains(
+            "--header-row 9: the file ends before row 9: its last row with anything in it is row 4"
+        ),
         "{msg}"
     );
 }
