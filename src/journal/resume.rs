@@ -1,6 +1,6 @@
-//! Which rows a run sends, in input order: a row that failed validation or repeats an earlier
-//! row's serial ends without a request; a serial an earlier run finished is skipped; the rest
-//! are sent. `check` sorts rows the same way, so it counts what `run` would send.
+//! Which rows a run sends, in input order: a row skipped on purpose, a row that failed
+//! validation or one that repeats an earlier row's serial ends without a request; a serial an
+//! earlier run finished is passed over; the rest are sent. `check` sorts rows the same way, so it counts what `run` would send.
 
 use super::{ResultLine, Seen, Sight};
 use crate::input::{sn_key, Device, InputRow};
@@ -19,14 +19,20 @@ pub fn duplicate_msg(first: Option<u64>) -> String {
 pub enum Next {
     /// Send it.
     Send(Box<InputRow>, Device),
-    /// It ended without a request (invalid, duplicate).
+    /// It ended without a request (skipped, invalid, duplicate).
     Ended(ResultLine),
     /// An earlier run finished its serial.
     Done,
 }
 
-/// Validation, duplicates and resume, in input order: the first row with a serial wins.
+/// Skips, validation, duplicates and resume, in input order: the first row with a serial wins.
+/// A skipped row wins over everything else, and its serial is not seen: it is no row's
+/// duplicate partner.
 pub fn triage(seen: &mut Seen, row: InputRow) -> Next {
+    if let Some(why) = &row.skip {
+        let why = why.clone();
+        return Next::Ended(ResultLine::unsent(&row, Outcome::Skipped, why));
+    }
     match &row.check {
         Err(msg) => {
             let msg = msg.clone();
