@@ -151,6 +151,10 @@ async fn a_row_no_longer_marked_is_sent_on_the_next_run() {
         "{text}"
     );
     assert!(line_with(&text, "  skipped ").contains(" 1 "), "{text}");
+    let html = env.path("report.html");
+    assert_exit(&env.report(&["--html", arg(&html)]).await, 0);
+    let html = std::fs::read_to_string(&html).unwrap();
+    assert!(html.contains(">1</b>skipped</div>"), "the skipped card");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +203,7 @@ async fn check_lists_skipped_rows_apart_from_the_problems_and_exits_0() {
     );
     assert!(!text.contains("invalid:"), "{text}");
     assert!(
-        text.contains("5 rows: 2 to send, 0 invalid, 0 duplicate, 2 skipped"),
+        text.contains("4 rows: 2 to send, 0 invalid, 0 duplicate, 2 skipped"),
         "{text}"
     );
 }
@@ -225,4 +229,37 @@ async fn note_rows_are_no_duplicates_and_a_half_filled_row_stays_invalid() {
     assert_line(&latest[&5], "outcome=invalid");
     assert!(latest[&5]["error_msg"].contains("sn is empty"));
     assert_eq!(env.summary()["outcomes"]["duplicate"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_counts_skipped_rows_in_its_check_and_its_status() {
+    let env = office_world(2).await;
+    let book = office(2, None);
+    book.write(&env.fleet);
+    let page = Page::start(&env, &[]).await;
+    let columns = [
+        ("column", "plant_id=Plant ID"),
+        ("column", "sn=Serial No."),
+        ("column", "c_user_id=Customer ID"),
+    ];
+    let (s, v) = page.upload("/api/fleets", &env.fleet, &columns).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!((v["to_send"].as_u64(), v["skipped"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(v["invalid"], 0, "{v}");
+    assert_eq!(v["problems"], serde_json::json!([]), "not a problem: {v}");
+    assert_eq!(v["skipped_rows"][0]["row"], note_row(&book));
+    let id = v["id"].as_str().unwrap().to_string();
+    let (s, _) = page
+        .post(
+            &format!("/api/fleets/{id}/run"),
+            serde_json::json!({"rate": "200/s"}),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let status = page
+        .wait(&id, "the run to end", |v| v["state"] == "finished")
+        .await;
+    assert_eq!(status["counts"]["skipped"], 1, "{status}");
+    assert_eq!(status["counts"]["registered"], 2, "{status}");
+    assert_eq!(status["exit_code"], 0, "{status}");
 }
