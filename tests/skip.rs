@@ -146,10 +146,7 @@ async fn a_row_no_longer_marked_is_sent_on_the_next_run() {
     let out = env.report(&[]).await;
     assert_exit(&out, 0);
     let text = stdout(&out);
-    assert!(
-        line_with(&text, "  registered ").contains(" 3 "),
-        "{text}"
-    );
+    assert!(line_with(&text, "  registered ").contains(" 3 "), "{text}");
     assert!(line_with(&text, "  skipped ").contains(" 1 "), "{text}");
     let html = env.path("report.html");
     assert_exit(&env.report(&["--html", arg(&html)]).await, 0);
@@ -244,7 +241,10 @@ async fn the_page_counts_skipped_rows_in_its_check_and_its_status() {
     ];
     let (s, v) = page.upload("/api/fleets", &env.fleet, &columns).await;
     assert_eq!(s, 201, "{v}");
-    assert_eq!((v["to_send"].as_u64(), v["skipped"].as_u64()), (Some(2), Some(1)));
+    assert_eq!(
+        (v["to_send"].as_u64(), v["skipped"].as_u64()),
+        (Some(2), Some(1))
+    );
     assert_eq!(v["invalid"], 0, "{v}");
     assert_eq!(v["problems"], serde_json::json!([]), "not a problem: {v}");
     assert_eq!(v["skipped_rows"][0]["row"], note_row(&book));

@@ -109,10 +109,7 @@ pub(super) fn skip_reason(
         }
     }
     let blank = |b: &[u8]| b.iter().all(u8::is_ascii_whitespace);
-    if !columns
-        .iter()
-        .all(|&i| record.get(i).is_none_or(blank))
-    {
+    if !columns.iter().all(|&i| record.get(i).is_none_or(blank)) {
         return None;
     }
     let note = record

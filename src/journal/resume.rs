@@ -65,4 +65,32 @@ mod tests {
         );
         assert!(duplicate_msg(None).contains("an earlier row"));
     }
+
+    #[test]
+    fn a_skipped_row_is_nobodys_duplicate_partner() {
+        let row = |n: u64, skip: Option<&str>| InputRow {
+            row: n,
+            plant_id: "1".into(),
+            sn: "A1".into(),
+            c_user_id: "2".into(),
+            check: Ok(Device {
+                plant_id: 1,
+                sn: "A1".into(),
+                c_user_id: 2,
+            }),
+            sn_number: false,
+            skip: skip.map(String::from),
+        };
+        let mut seen = Seen::default();
+        let skipped = triage(&mut seen, row(2, Some("skip column: \"x\"")));
+        assert!(
+            matches!(&skipped, Next::Ended(l) if l.outcome == Outcome::Skipped && l.error_msg == "skip column: \"x\""),
+            "{skipped:?}"
+        );
+        assert!(matches!(triage(&mut seen, row(3, None)), Next::Send(..)));
+        assert!(matches!(
+            triage(&mut seen, row(4, None)),
+            Next::Ended(l) if l.outcome == Outcome::Duplicate && l.error_msg.contains("row 3")
+        ));
+    }
 }

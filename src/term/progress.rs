@@ -392,7 +392,7 @@ mod tests {
             paused_for: Some(Duration::from_secs(299)),
             ..Snapshot::default()
         };
-        s.outcomes = [100_000, 20_000, 3_000, 400, 50, 6];
+        s.outcomes = [100_000, 20_000, 3_000, 400, 50, 6, 7];
         let text = counts_text(&s);
         assert!(text.chars().count() > 76, "the case needs cutting: {text}");
         let cut = fit(&text, 76);
