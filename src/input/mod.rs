@@ -76,6 +76,14 @@ pub enum InputError {
         /// 1-based position of the second occurrence.
         second: usize,
     },
+    /// The skip column named with `--column skip=HEADER` cannot be used.
+    #[error("{path}: {message}")]
+    SkipColumn {
+        /// The input file.
+        path: PathBuf,
+        /// What is wrong with it and what to do.
+        message: String,
+    },
     /// The file is text in UTF-16, which spreadsheets call "Unicode Text".
     #[error("{path} is saved as UTF-16 (\"Unicode Text\"); save it again as \"CSV UTF-8\" (or CSV) and run again")]
     Utf16 {
@@ -129,6 +137,10 @@ pub struct InputRow {
     /// The `sn` cell of a workbook held a number, not text: leading zeros or an `E` may be gone
     /// ([`suspect`] says so).
     pub sn_number: bool,
+    /// Why the row is skipped on purpose (marked in the skip column, or holding only a note), in
+    /// words for its results line. A skipped row is neither validated nor sent, whatever
+    /// [`InputRow::check`] says.
+    pub skip: Option<String>,
 }
 
 /// How to read the input beyond the defaults.
@@ -138,19 +150,27 @@ pub struct ReadOptions {
     pub columns: [String; 3],
     /// The sheet of a spreadsheet file; the first when `None`.
     pub sheet: Option<String>,
+    /// The header of the column whose mark skips a row, mapped with `--column skip=HEADER`. When
+    /// `None`, a column headed [`SKIP`] is used if the header has one.
+    pub skip: Option<String>,
 }
+
+/// The header of the optional column that skips a row: any value in it, and the row is
+/// `skipped`.
+pub const SKIP: &str = "skip";
 
 impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             columns: REQUIRED.map(String::from),
             sheet: None,
+            skip: None,
         }
     }
 }
 
 impl ReadOptions {
-    /// Applies `--column KEY=HEADER` mappings, e.g. `plant_id=Plant ID`.
+    /// Applies `--column KEY=HEADER` mappings, e.g. `plant_id=Plant ID` or `skip=Done`.
     pub fn map_columns(&mut self, mappings: &[String]) -> Result<(), String> {
         for m in mappings {
             let Some((key, header)) = m.split_once('=') else {
@@ -159,6 +179,14 @@ impl ReadOptions {
                 ));
             };
             let key = key.trim().to_ascii_lowercase();
+            if key == SKIP {
+                let header = header.trim().trim_matches(['"', '\'']).trim();
+                if header.is_empty() {
+                    return Err(format!("--column '{m}': the header name is empty"));
+                }
+                self.skip = Some(header.to_string());
+                continue;
+            }
             let Some(i) = REQUIRED.iter().position(|r| *r == key) else {
                 let value = header.trim().trim_matches(['"', '\'']).trim();
                 if REQUIRED.contains(&value.to_ascii_lowercase().as_str()) {
@@ -169,7 +197,7 @@ impl ReadOptions {
                     ));
                 }
                 return Err(format!(
-                    "--column '{m}': '{key}' is not one of plant_id, sn, c_user_id"
+                    "--column '{m}': '{key}' is not one of plant_id, sn, c_user_id, skip"
                 ));
             };
             let header = header.trim().trim_matches(['"', '\'']).trim();
@@ -210,6 +238,8 @@ pub struct FleetReader {
     source: Source,
     record: csv::ByteRecord,
     columns: [usize; 3],
+    /// Where the skip column is, when the header has one.
+    skip: Option<usize>,
     /// The delimiter chosen from the header (CSV).
     pub delimiter: u8,
     /// The header names as found (trimmed), for messages.
@@ -252,22 +282,31 @@ impl FleetReader {
             }
             drop(file);
             let (source, headers, columns) = sheet::open(path, options)?;
+            let skip = columns::skip_column(path, &headers, columns, options.skip.as_deref())?;
             return Ok(FleetReader {
                 path: path.to_path_buf(),
                 source: Source::Sheet(source),
                 record: csv::ByteRecord::new(),
                 columns,
+                skip,
                 delimiter: b',',
                 headers,
                 regular,
             });
         }
         let opened = csv_file::open(path, head, file, options)?;
+        let skip = columns::skip_column(
+            path,
+            &opened.headers,
+            opened.columns,
+            options.skip.as_deref(),
+        )?;
         Ok(FleetReader {
             path: path.to_path_buf(),
             source: Source::Csv(opened.source),
             record: csv::ByteRecord::new(),
             columns: opened.columns,
+            skip,
             delimiter: opened.delimiter,
             headers: opened.headers,
             regular,
@@ -295,6 +334,7 @@ impl FleetReader {
             if let Some(row) = row {
                 let typed = matches!(self.source, Source::Sheet(_));
                 let mut row = validate::validate_record(row, &self.record, self.columns, typed);
+                row.skip = validate::skip_reason(&self.record, self.columns, self.skip);
                 if let Source::Sheet(sheet) = &self.source {
                     row.sn_number = sheet.last_is_number(self.columns[1]);
                 }

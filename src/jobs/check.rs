@@ -44,6 +44,13 @@ pub enum Finding {
     Warning(String),
     /// A row whose serial a spreadsheet may have damaged (it is sent all the same).
     SerialWarning(SerialWarning),
+    /// A row skipped on purpose: not a problem, but worth a glance.
+    Skipped {
+        /// The spreadsheet row number.
+        row: u64,
+        /// Why: the skip column's mark, or the note the row holds.
+        message: String,
+    },
 }
 
 /// What `check` found.
@@ -57,6 +64,8 @@ pub struct CheckReport {
     pub invalid: u64,
     /// Rows whose serial appeared on an earlier row.
     pub duplicate: u64,
+    /// Rows skipped on purpose (a skip mark, or a note alone).
+    pub skipped: u64,
     /// Rows an earlier run already finished (per the results file).
     pub done: u64,
     /// Of the invalid rows, those whose plant or user the account lacks (`--account`).
@@ -106,6 +115,13 @@ pub fn check(
         }
         let was_to_send = matches!(next, Next::Send(..));
         match screened(screen.as_deref_mut(), next) {
+            Next::Ended(line) if line.outcome == Outcome::Skipped => {
+                report.skipped += 1;
+                found(Finding::Skipped {
+                    row: line.row,
+                    message: line.error_msg,
+                });
+            }
             Next::Ended(line) => {
                 match line.outcome {
                     Outcome::Invalid if was_to_send => {

@@ -31,7 +31,7 @@ pub enum Mode {
 struct Snapshot {
     done: u64,
     /// Rows per outcome, in [`Outcome::ALL`] order.
-    outcomes: [u64; 6],
+    outcomes: [u64; Outcome::ALL.len()],
     skipped_done: u64,
     requests: u64,
     pace: f64,
@@ -51,7 +51,7 @@ impl Snapshot {
     }
 
     /// Rows that ended after requests (the ones that take time), as opposed to the rows that
-    /// end at once: done earlier, invalid, duplicate.
+    /// end at once: done earlier, invalid, duplicate, skipped.
     fn sent(&self) -> u64 {
         [
             Outcome::Registered,
@@ -66,7 +66,7 @@ impl Snapshot {
 
     /// Time left: the rows not yet ended, at the pace rows that needed requests actually ended
     /// so far (or, before enough of them did, at the allowed pace). Rows that end at once
-    /// (skipped after a resume, invalid, duplicate) do not make the run look faster than it is.
+    /// (done earlier, invalid, duplicate, skipped) do not make the run look faster than it is.
     fn eta(&self, total: Option<u64>, elapsed: Duration) -> Option<Duration> {
         let left = total?.saturating_sub(self.done);
         if left == 0 {
@@ -305,7 +305,7 @@ fn counts_text(s: &Snapshot) -> String {
         parts.push("no rows ended yet".to_string());
     }
     if s.skipped_done > 0 {
-        parts.push(format!("skipped {} (done earlier)", s.skipped_done));
+        parts.push(format!("done earlier {}", s.skipped_done));
     }
     let mut msg = parts.join(" · ");
     msg.push_str(&format!(
@@ -422,7 +422,7 @@ mod tests {
             paused_for: Some(Duration::from_secs(299)),
             ..Snapshot::default()
         };
-        s.outcomes = [100_000, 20_000, 3_000, 400, 50, 6];
+        s.outcomes = [100_000, 20_000, 3_000, 400, 50, 6, 7];
         let text = counts_text(&s);
         assert!(text.chars().count() > 76, "the case needs cutting: {text}");
         let cut = fit(&text, 76);
@@ -453,6 +453,6 @@ mod tests {
         s.skipped_done = 7;
         let text = counts_text(&s);
         assert!(text.contains("(1 request, "), "{text}");
-        assert!(text.contains("skipped 7 (done earlier)"), "{text}");
+        assert!(text.contains("done earlier 7"), "{text}");
     }
 }

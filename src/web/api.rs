@@ -19,6 +19,9 @@ use crate::outcome::Outcome;
 
 /// Most problem rows an upload's answer lists (the rest are counted).
 const PROBLEMS_LISTED: usize = 1000;
+
+/// Skipped rows an upload's answer names (all are counted): they need no one, so a few will do.
+const SKIPPED_LISTED: usize = 5;
 /// Most rows needing attention a status lists.
 const ATTENTION_LISTED: usize = 200;
 
@@ -266,7 +269,7 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
         strict_serials: false,
     };
     let mut problems = Vec::new();
-    let (mut warnings, mut serial_warnings) = (Vec::new(), Vec::new());
+    let (mut warnings, mut serial_warnings, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     let checked = jobs::check::check(&cfg, None, &mut |found| match found {
         Finding::Problem {
             row,
@@ -281,6 +284,10 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
             serial_warnings.push(w)
         }
         Finding::SerialWarning(_) => {}
+        Finding::Skipped { row, message } if skipped.len() < SKIPPED_LISTED => {
+            skipped.push(json!({ "row": row, "message": message }))
+        }
+        Finding::Skipped { .. } => {}
     });
     match checked {
         Ok(report) => Ok((
@@ -292,6 +299,8 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
                 "to_send": report.to_send,
                 "invalid": report.invalid,
                 "duplicate": report.duplicate,
+                "skipped": report.skipped,
+                "skipped_rows": skipped,
                 "problems": problems,
                 "warnings": warnings,
                 "serial_warnings": serial_warnings,

@@ -54,6 +54,7 @@ impl Fleet {
         ReadOptions {
             columns: self.meta.columns.clone(),
             sheet: self.meta.sheet.clone(),
+            ..ReadOptions::default()
         }
     }
 }
@@ -177,6 +178,7 @@ pub fn read_options(sheet: Option<String>, columns: &[String]) -> Result<ReadOpt
     let mut options = ReadOptions {
         columns: REQUIRED.map(String::from),
         sheet: sheet.filter(|s| !s.trim().is_empty()),
+        ..ReadOptions::default()
     };
     options
         .map_columns(columns)

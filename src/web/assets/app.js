@@ -5,7 +5,7 @@
 'use strict';
 
 /** The outcomes a row can end with, in the order the page shows them. */
-const OUTCOMES = ['registered', 'already_registered', 'rejected', 'failed', 'invalid', 'duplicate'];
+const OUTCOMES = ['registered', 'already_registered', 'rejected', 'failed', 'invalid', 'duplicate', 'skipped'];
 /** The columns a fleet needs, as the API names them. */
 const KEYS = ['plant_id', 'sn', 'c_user_id'];
 /** States in which a fleet's results are being written, so its events keep coming. */
@@ -269,7 +269,9 @@ async function checkFleet(ev) {
 /** The check's counts, its problem rows and, beside them in row order, the rows whose serial a
  * spreadsheet may have damaged (sent all the same: a warning, not a problem). */
 function renderCheck(d) {
-  for (const k of ['rows', 'to_send', 'invalid', 'duplicate']) $('check-' + k).textContent = num(d[k]);
+  for (const k of ['rows', 'to_send', 'invalid', 'duplicate', 'skipped']) $('check-' + k).textContent = num(d[k] || 0);
+  // Rows skipped on purpose are not problems: the first few are named on their tile.
+  $('check-skipped').parentElement.title = (d.skipped_rows || []).map((s) => 'row ' + s.row + ': ' + s.message).join('\n');
   const warned = (d.serial_warnings || []).map((w) => ({ row: w.row, outcome: 'warning', message: w.message }));
   const problems = (d.problems || []).concat(warned).sort((a, b) => a.row - b.row);
   $('problems-wrap').hidden = problems.length === 0;
