@@ -24,8 +24,8 @@ use crate::cli::{Cli, Command};
 
 pub mod file;
 
-pub use file::FILE_NAME;
 use file::read;
+pub use file::FILE_NAME;
 
 /// The command line with the saved settings of its fleet in front, and the file they came from.
 pub fn parse_args(argv: Vec<OsString>) -> Result<(Cli, Option<PathBuf>), clap::Error> {

@@ -323,7 +323,10 @@ mod tests {
     #[test]
     fn a_new_file_holds_what_the_page_chose_and_reads_back_as_the_flags() {
         let text = merged(None, &chosen()).unwrap();
-        assert!(text.starts_with("# growatt-onboard's saved settings"), "{text}");
+        assert!(
+            text.starts_with("# growatt-onboard's saved settings"),
+            "{text}"
+        );
         let held = held(&text).unwrap();
         assert_eq!(held.rate.as_deref(), Some("5/s"));
         assert_eq!(held.concurrency.as_deref(), Some("3"));
@@ -359,12 +362,18 @@ mod tests {
         ] {
             assert!(text.contains(kept), "{kept:?} in:\n{text}");
         }
-        assert!(!text.contains("base-url"), "a region replaces the base URL:\n{text}");
+        assert!(
+            !text.contains("base-url"),
+            "a region replaces the base URL:\n{text}"
+        );
         assert!(!text.contains("# growatt-onboard's saved"), "{text}");
         assert_eq!(held(&text).unwrap().other, ["timeout"]);
         // Columns written inline stay inline.
         let inline = merged(Some("columns = { sn = \"S\" }\n"), &chosen()).unwrap();
-        assert!(inline.contains("columns = { sn = \"Serial No.\""), "{inline}");
+        assert!(
+            inline.contains("columns = { sn = \"Serial No.\""),
+            "{inline}"
+        );
         // A token file is a path, never a token.
         let mut with_file = chosen();
         with_file.token_file = Some(PathBuf::from("/keys/token.txt"));

@@ -8,6 +8,7 @@ mod control;
 mod downloads;
 mod guard;
 mod live;
+mod saved;
 mod store;
 
 use std::collections::HashMap;
@@ -51,6 +52,9 @@ pub struct Server {
     pub region: Option<Region>,
     /// The token and where it came from.
     pub token: Option<(Token, TokenSource)>,
+    /// The file the token was read from (`--token-file`), absolute: a saved settings file may
+    /// name it; the token itself is never saved.
+    pub token_file: Option<PathBuf>,
 }
 
 /// How requests are sent, but for the server and token (the flags of `run`).
@@ -224,6 +228,12 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/fleets/{id}/run", post(control::run))
         .route("/api/fleets/{id}/stop", post(control::stop))
         .route("/api/fleets/{id}/verify", post(control::verify))
+        .route(
+            "/api/fleets/{id}/saved",
+            get(saved::show)
+                .post(saved::save)
+                .layer(axum::extract::DefaultBodyLimit::max(saved::BODY_CAP)),
+        )
         .route("/api/fleets/{id}/events", get(control::events))
         .route("/api/fleets/{id}/results.csv", get(downloads::results_csv))
         .route("/api/fleets/{id}/report.html", get(downloads::report_html))
