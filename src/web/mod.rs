@@ -220,6 +220,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/", get(api::index))
         .route("/assets/app.js", get(api::script))
         .route("/assets/app.css", get(api::style))
+        .route("/assets/saved.js", get(saved::script))
         .route("/template.xlsx", get(downloads::template))
         .route("/api/settings", get(api::settings).post(api::set_settings))
         .route("/api/inspect", post(api::inspect))

@@ -25,6 +25,18 @@ use crate::text::quote;
 /// Most bytes the settings a save sends may hold (a JSON object of a few short fields).
 pub const BODY_CAP: usize = 16 * 1024;
 
+/// The page's script for the settings file (`assets/saved.js`).
+pub async fn script() -> axum::response::Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("assets/saved.js"),
+    )
+        .into_response()
+}
+
 /// The settings file beside the fleet's copy, where `run` and `check` look for it.
 fn path_of(f: &Fleet) -> PathBuf {
     f.dir.join(crate::saved::FILE_NAME)
