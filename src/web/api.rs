@@ -53,6 +53,14 @@ pub(super) fn error(status: StatusCode, why: impl Into<String>) -> ApiError {
     }
 }
 
+impl ApiError {
+    /// The refusal with what to do about it.
+    pub(super) fn suggesting(mut self, what: impl Into<String>) -> ApiError {
+        self.suggestion = Some(what.into());
+        self
+    }
+}
+
 pub(super) fn fleet(app: &App, id: &str) -> Result<Fleet, ApiError> {
     store::open(&app.dir, id).ok_or_else(|| error(StatusCode::NOT_FOUND, "no such fleet"))
 }
@@ -114,11 +122,21 @@ pub async fn settings(State(app): State<Arc<App>>) -> Json<Value> {
 /// `POST /api/settings`: a token pasted, a region or a base URL chosen.
 pub async fn set_settings(State(app): State<Arc<App>>, Json(body): Json<Value>) -> Answer {
     let bad = |why: String| error(StatusCode::BAD_REQUEST, why);
-    let mut server = app.server();
+    let mut server = with_place(&body, app.server())?;
     if let Some(t) = body.get("token").and_then(Value::as_str) {
         let token = crate::api::Token::new(t).map_err(|why| bad(format!("the token: {why}")))?;
         server.token = Some((token, TokenSource::Page));
     }
+    *app.server.lock().unwrap_or_else(|e| e.into_inner()) = server;
+    Ok(Json(settings_json(&app)).into_response())
+}
+
+/// `server` with the region or base URL that `body` names, if any (a base URL wins).
+pub(super) fn with_place(
+    body: &Value,
+    mut server: super::Server,
+) -> Result<super::Server, ApiError> {
+    let bad = |why: String| error(StatusCode::BAD_REQUEST, why);
     if let Some(r) = body.get("region").and_then(Value::as_str) {
         let region = [Region::Eu, Region::Us, Region::Cn, Region::Au, Region::Test]
             .into_iter()
@@ -133,8 +151,7 @@ pub async fn set_settings(State(app): State<Arc<App>>, Json(body): Json<Value>) 
             .map_err(|e| bad(e.to_string().replace("--base-url", "the server address")))?;
         server.region = None;
     }
-    *app.server.lock().unwrap_or_else(|e| e.into_inner()) = server;
-    Ok(Json(settings_json(&app)).into_response())
+    Ok(server)
 }
 
 /// An uploaded file and the choices sent with it.

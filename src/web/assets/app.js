@@ -20,6 +20,7 @@ const page = {
   attentionKey: null, // the attention groups drawn, to redraw only when they change
   listenUntil: 0, // keep the stream open this long after a start, before the state changes
   timerEnd: { cooldown: null, paused: null }, // when the throttle's waits end (ms)
+  filled: { rate: '', concurrency: '' }, // what a saved settings file put in the run form
 };
 
 // ---- Small helpers ----
@@ -91,7 +92,8 @@ async function api(method, path, body) {
     throw failure('This page is no longer signed in: open the address `growatt-onboard ui` printed again.');
   }
   if (!res.ok) {
-    throw failure((data && data.error) || 'growatt-onboard answered ' + res.status + ' ' + res.statusText + '.', data && data.suggestion);
+    const err = failure((data && data.error) || 'growatt-onboard answered ' + res.status + ' ' + res.statusText + '.', data && data.suggestion);
+    throw Object.assign(err, { status: res.status });
   }
   return data;
 }
@@ -343,6 +345,7 @@ async function openFleet(id) {
   $('results').hidden = false;
   showError('run-error', null);
   showError('verify-error', null);
+  loadSaved(id);
   await refreshStatus();
   follow(id);
 }
