@@ -114,7 +114,7 @@ pub struct InputArgs {
     /// The results file [default: INPUT with .results.csv in place of its extension].
     #[arg(short = 'o', long, value_name = "PATH")]
     pub out: Option<PathBuf>,
-    /// Map a required column to the header your sheet uses, e.g. --column plant_id="Plant ID" (repeatable).
+    /// Map a required column (or the optional skip column) to the header your sheet uses, e.g. --column plant_id="Plant ID" (repeatable).
     #[arg(long = "column", value_name = "KEY=HEADER")]
     pub columns: Vec<String>,
     /// The sheet to read from a spreadsheet file (.xlsx, .xls, .ods) [default: the first].

@@ -190,6 +190,10 @@ pub fn ui_settings(args: &UiArgs, token_env: Option<&str>) -> Result<UiSettings,
                 .base_url
                 .is_none()
                 .then(|| Region::from(args.server.region)),
+            token_file: token
+                .as_ref()
+                .and(args.server.token_file.as_ref())
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
             token,
         },
         defaults: Defaults {

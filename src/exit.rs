@@ -3,7 +3,7 @@
 /// How the process ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub enum Exit {
-    /// Every row is registered, already registered or a duplicate.
+    /// Every row is registered, already registered, a duplicate or skipped on purpose.
     Success,
     /// Fatal: input unreadable, results unwritable or locked, no token, or an account-level error.
     Fatal,

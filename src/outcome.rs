@@ -19,17 +19,21 @@ pub enum Outcome {
     Invalid,
     /// The serial appeared on an earlier row; never sent.
     Duplicate,
+    /// Skipped on purpose (marked in the skip column, or holding only a note); never sent, and
+    /// needs no one.
+    Skipped,
 }
 
 impl Outcome {
     /// Every outcome, in the order summaries list them.
-    pub const ALL: [Outcome; 6] = [
+    pub const ALL: [Outcome; 7] = [
         Outcome::Registered,
         Outcome::AlreadyRegistered,
         Outcome::Rejected,
         Outcome::Failed,
         Outcome::Invalid,
         Outcome::Duplicate,
+        Outcome::Skipped,
     ];
 
     /// The word used in the results file.
@@ -41,6 +45,7 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Invalid => "invalid",
             Outcome::Duplicate => "duplicate",
+            Outcome::Skipped => "skipped",
         }
     }
 
@@ -57,6 +62,15 @@ impl Outcome {
     /// Needs a person (or another run): makes the exit code 3.
     pub fn needs_attention(self) -> bool {
         matches!(self, Outcome::Rejected | Outcome::Failed | Outcome::Invalid)
+    }
+
+    /// Ended without a request, for what the row says rather than what the API answered: its
+    /// line is about the row number, and is written again only when it changes.
+    pub fn is_unsent(self) -> bool {
+        matches!(
+            self,
+            Outcome::Invalid | Outcome::Duplicate | Outcome::Skipped
+        )
     }
 }
 
@@ -171,6 +185,9 @@ pub fn advice(outcome: Outcome, code_: Option<i64>) -> &'static str {
         Outcome::AlreadyRegistered => "nothing: the device was already associated",
         Outcome::Duplicate => "nothing: the same serial is on an earlier row, sent from there",
         Outcome::Invalid => "fix the cell named in the message, then run again",
+        Outcome::Skipped => {
+            "nothing: skipped on purpose; to send it, clear its skip cell or fill in its row"
+        }
         Outcome::Failed => "run again: transient trouble outlasted the retries",
         Outcome::Rejected => code_
             .and_then(code)
@@ -189,6 +206,7 @@ impl Outcome {
             Outcome::Failed => "#ef6c00",
             Outcome::Invalid => "#6a1b9a",
             Outcome::Duplicate => "#78909c",
+            Outcome::Skipped => "#b0bec5",
         }
     }
 }
@@ -212,6 +230,8 @@ mod tests {
         assert!(advice(Outcome::Rejected, Some(10004)).contains("plant id"));
         assert!(advice(Outcome::Rejected, Some(99999)).contains("see the message"));
         assert!(advice(Outcome::Failed, None).contains("run again"));
+        assert!(advice(Outcome::Skipped, None).starts_with("nothing"));
+        assert!(!Outcome::Skipped.needs_attention() && !Outcome::Skipped.is_done());
         assert_eq!(code_meaning(10012), "frequency limit");
         assert_eq!(code_meaning(-1), "legacy host name: use the new domain");
         assert_eq!(code_meaning(42), "not documented");

@@ -138,6 +138,11 @@ async fn run_case(dir: &Path, input: &Path, case: &Case) {
                     assert!(l["error_msg"].contains(w.as_str()), "{ctx}: lacks {w:?}");
                 }
             }
+            Want::Skipped(msg) => {
+                assert_eq!(l["outcome"], "skipped", "{ctx}");
+                assert_eq!(l["attempts"], "0", "{ctx}");
+                assert_eq!(l["error_msg"], *msg, "{ctx}");
+            }
             Want::Duplicate(first) => {
                 assert_eq!(l["outcome"], "duplicate", "{ctx}");
                 assert_eq!(l["error_code"], "", "{ctx}");
@@ -193,7 +198,12 @@ async fn check_case(dir: &Path, input: &Path, case: &Case) {
         .iter()
         .filter(|(_, w)| matches!(w, Want::Duplicate(_)))
         .count();
-    let to_send = case.rows.len() - invalid - duplicate;
+    let skipped = case
+        .rows
+        .iter()
+        .filter(|(_, w)| matches!(w, Want::Skipped(_)))
+        .count();
+    let to_send = case.rows.len() - invalid - duplicate - skipped;
     let code = if invalid > 0 { 3 } else { 0 };
     assert_eq!(out.status.code(), Some(code), "{what}:\n{text}");
     let mut problem_lines: BTreeMap<u64, &str> = BTreeMap::new();
@@ -214,6 +224,12 @@ async fn check_case(dir: &Path, input: &Path, case: &Case) {
     for (row, want) in &case.rows {
         let start = match want {
             Want::Registered { .. } => continue,
+            // Listed apart, indented under the problems: not a problem line.
+            Want::Skipped(msg) => {
+                let listed = format!("\n  row {row}: {msg}\n");
+                assert!(text.contains(&listed), "{what}: {listed:?} in\n{text}");
+                continue;
+            }
             Want::Invalid(_) => format!("row {row}: invalid: "),
             Want::Duplicate(first) => format!("row {row}: duplicate: same sn as row {first};"),
         };
@@ -238,6 +254,9 @@ async fn check_case(dir: &Path, input: &Path, case: &Case) {
     let closing = match case.rows.len() {
         // A header alone: nothing to count yet.
         0 => "the file has no rows yet".to_string(),
+        _ if skipped > 0 => format!(
+            "{rows}: {to_send} to send, {invalid} invalid, {duplicate} duplicate, {skipped} skipped"
+        ),
         _ => format!("{rows}: {to_send} to send, {invalid} invalid, {duplicate} duplicate"),
     };
     assert!(text.contains(&closing), "{what}: {closing:?} in\n{text}");

@@ -62,6 +62,26 @@ async fn check_shown(s: &Session) {
         .await;
 }
 
+/// Clicks *Save these settings* (unless `state` is `loaded`), waits until the page says the
+/// settings file is in that `state`, and returns what it says.
+async fn saved_state(s: &Session, state: &str) -> String {
+    if state != "loaded" {
+        s.find("#save-settings").await.click().await;
+    }
+    let said = s
+        .wait_for(
+            &format!("the settings file {state}"),
+            WAIT,
+            &format!(
+                "const e = document.getElementById('saved-state');
+                 return e.dataset.state === '{state}' ? e.textContent : null;"
+            ),
+            |v| !v.is_null(),
+        )
+        .await;
+    said.as_str().unwrap_or_default().to_string()
+}
+
 /// The state, rows done and the progress line the page shows.
 async fn progress(s: &Session) -> (String, u64, String) {
     let v = s
@@ -280,9 +300,26 @@ async fn the_page_checks_runs_stops_continues_and_downloads_the_sample_fleet() {
     )
     .await;
 
-    // Run slowly enough to stop part-way.
+    // Run slowly enough to stop part-way, and save that pace with the mapping beside the fleet.
     s.find("#advanced summary").await.click().await;
     s.find("#rate").await.send_keys("20/s").await;
+    let said = saved_state(&s, "saved").await;
+    assert!(said.starts_with("Saved to "), "{said}");
+    let id = s
+        .js("return location.hash.slice('#fleet='.length);", json!([]))
+        .await;
+    let toml = ui
+        .dir
+        .join(id.as_str().unwrap())
+        .join("growatt-onboard.toml");
+    assert!(
+        said.contains(&toml.display().to_string()),
+        "says where: {said}"
+    );
+    let text = std::fs::read_to_string(&toml).unwrap();
+    for line in ["rate = \"20/s\"", "sn = \"sn\"", "base-url = "] {
+        assert!(text.contains(line), "{line} in:\n{text}");
+    }
     let clicked = unix_ms();
     s.find("#start").await.click().await;
     let (_, first_seen, _) =
@@ -497,4 +534,86 @@ async fn the_page_shows_serial_warnings_beside_their_rows() {
         title.contains("serials to compare with the device label (4)"),
         "{title}"
     );
+}
+
+// A settings file saved earlier: opening its fleet says it was loaded and fills the run form
+// from it; a bad rate is refused beside the button, in words; a good one is saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Chromium and chromedriver; CI runs it with --ignored"]
+async fn the_page_loads_saves_and_refuses_the_fleet_settings_file() {
+    let (browser, driver) = browser_and_driver();
+    let env = TestEnv::start_default().await;
+    let ui = Page::start(&env, &[]).await;
+    // The office's sheet, header first (the title rows above it wait for the header search).
+    let mut book = common::book::Book::office(4);
+    book.rows.drain(0..3);
+    let sheet = env.path("office.xlsx");
+    book.write(&sheet);
+    let columns: Vec<(&str, &str)> = common::book::OFFICE_COLUMNS
+        .chunks(2)
+        .map(|flag| ("column", flag[1]))
+        .collect();
+    let (status, v) = ui.upload("/api/fleets", &sheet, &columns).await;
+    assert_eq!(status, 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let saved = format!("/api/fleets/{id}/saved");
+    let (status, v) = ui
+        .post(&saved, json!({"rate": "7/s", "concurrency": 2}))
+        .await;
+    assert_eq!(status, 201, "{v}");
+
+    let driver = Driver::start(&driver).await;
+    let profile = tempfile::tempdir().unwrap();
+    let s = driver.session(&browser, profile.path()).await;
+    s.goto(&ui.url).await;
+    script_ready(&s).await;
+    s.wait_for(
+        "the fleet listed",
+        WAIT,
+        "return document.querySelectorAll('#fleet-list .fleet').length;",
+        |v| v == &json!(1),
+    )
+    .await;
+    s.find("#fleet-list .fleet").await.click().await;
+    let said = saved_state(&s, "loaded").await;
+    let toml = ui.dir.join(&id).join("growatt-onboard.toml");
+    assert!(said.contains(&toml.display().to_string()), "{said}");
+    let form = "return [document.getElementById('rate').value,
+                        document.getElementById('concurrency').value];";
+    assert_eq!(s.js(form, json!([])).await, json!(["7/s", "2"]));
+
+    s.js("document.getElementById('rate').value = '';", json!([]))
+        .await;
+    s.find("#rate").await.send_keys("fast").await;
+    s.find("#save-settings").await.click().await;
+    let refusal = s
+        .wait_for(
+            "the bad rate refused",
+            WAIT,
+            "const e = document.getElementById('saved-error');
+             return e.hidden ? null : e.textContent;",
+            |v| !v.is_null(),
+        )
+        .await;
+    let refusal = refusal.as_str().unwrap();
+    assert!(refusal.contains("the rate: 'fast'"), "{refusal}");
+    assert!(std::fs::read_to_string(&toml)
+        .unwrap()
+        .contains("rate = \"7/s\""));
+
+    s.js("document.getElementById('rate').value = '';", json!([]))
+        .await;
+    s.find("#rate").await.send_keys("6/s").await;
+    saved_state(&s, "saved").await;
+    let hidden = s
+        .js(
+            "return document.getElementById('saved-error').hidden;",
+            json!([]),
+        )
+        .await;
+    assert_eq!(hidden, json!(true), "the refusal is gone once saved");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(text.contains("rate = \"6/s\""), "{text}");
+    assert!(text.contains("sn = \"Serial No.\""), "{text}");
+    s.quit().await;
 }

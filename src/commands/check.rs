@@ -11,6 +11,9 @@ use crate::config::{input_paths, read_options, request_config};
 use crate::jobs::{self, CheckSettings, Finding};
 use crate::term::{views, Log};
 
+/// Skipped rows `check` names; the rest are counted.
+const SKIPPED_SHOWN: usize = 5;
+
 /// `check` (and `run --dry-run`): the problems on stdout, a fatal one on stderr. With
 /// `--account`, rows are also screened against the account cache (pulled first if there is none).
 pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
@@ -31,6 +34,7 @@ pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
     let mut stdout = std::io::stdout().lock();
     // Problem lines go out in blocks: a million-row check must not make a write per row.
     let mut block = String::new();
+    let mut skipped = Vec::new();
     let report = jobs::check::check(&cfg, screen.as_mut(), &mut |found| {
         match found {
             Finding::Problem {
@@ -50,6 +54,11 @@ pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
                 block.push_str(&format!("{}: {note}\n", cfg.input.display()));
             }
             Finding::Header(_) => {}
+            // Not problems: listed briefly under the problems, the first few only.
+            Finding::Skipped { row, message } if skipped.len() < SKIPPED_SHOWN => {
+                skipped.push(format!("  row {row}: {message}\n"));
+            }
+            Finding::Skipped { .. } => {}
         }
         if block.len() > 64 * 1024 {
             let _ = stdout.write_all(block.as_bytes());
@@ -58,6 +67,20 @@ pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
     });
     let _ = stdout.write_all(block.as_bytes());
     let report = report?;
+    if report.skipped > 0 && !args.quiet {
+        let more = report.skipped - skipped.len() as u64;
+        let _ = write!(
+            stdout,
+            "skipped on purpose ({}):\n{}{}",
+            crate::text::count(report.skipped, "row", "rows"),
+            skipped.concat(),
+            if more > 0 {
+                format!("  … and {more} more\n")
+            } else {
+                String::new()
+            }
+        );
+    }
     if report.rows == 0 {
         // A header alone (a fresh template): nothing is wrong yet, and nothing would be sent.
         let _ = writeln!(
@@ -88,9 +111,14 @@ pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
     } else {
         String::new()
     };
+    let skipped = if report.skipped > 0 {
+        format!(", {} skipped", report.skipped)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         stdout,
-        "{}: {}: {} to send, {} invalid{}, {} duplicate{done}{warned}",
+        "{}: {}: {} to send, {} invalid{}, {} duplicate{skipped}{done}{warned}",
         cfg.input.display(),
         crate::text::count(report.rows, "row", "rows"),
         report.to_send,

@@ -200,6 +200,7 @@ async fn page(args: &DemoArgs, dir: &std::path::Path) -> anyhow::Result<Exit> {
             base: crate::api::resolve_base(server.base_url().as_str())?,
             region: None,
             token: Some((token, crate::web::TokenSource::Environment)),
+            token_file: None,
         },
         defaults: crate::web::Defaults {
             timeout: Duration::from_secs(10),

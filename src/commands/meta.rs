@@ -127,7 +127,7 @@ The fleets uploaded to the page of \fBui\fR, one folder each.
 const EXIT_AND_ENVIRONMENT: &str = r#".SH "EXIT STATUS"
 .TP
 \fB0\fR
-Every row is registered, already_registered or duplicate (report: no row needs attention).
+Every row is registered, already_registered, duplicate or skipped (report: no row needs attention).
 .TP
 \fB1\fR
 Fatal: the input is unreadable or lacks a column, the results file is unwritable or locked, there is

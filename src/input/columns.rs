@@ -2,7 +2,9 @@
 //! like a header; when some are missing, a ready-to-paste `--column` mapping from the closest
 //! headers, and a row of values told apart from a header.
 
-use super::REQUIRED;
+use std::path::Path;
+
+use super::{InputError, REQUIRED, SKIP};
 use crate::text::quote;
 
 /// Longest cell taken for a column's name when judging how much a row looks like a header.
@@ -96,6 +98,45 @@ pub(super) fn missing_words(found: &[Option<usize>; 3], names: &[String; 3]) -> 
         })
         .collect();
     missing.join(", ")
+}
+
+/// Where the skip column is in `headers`: the one `mapped` names (an error when the header has
+/// none, or when it is one of the required columns at `columns`), else a column headed `skip`, if
+/// any. The first of several such columns is used.
+pub(super) fn skip_column(
+    path: &Path,
+    headers: &[String],
+    columns: [usize; 3],
+    mapped: Option<&str>,
+) -> Result<Option<usize>, InputError> {
+    let name = mapped.unwrap_or(SKIP).trim();
+    let found = headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let Some(mapped) = mapped else {
+        // A header `skip` that is also mapped as a required column is that column, not a mark.
+        return Ok(found.filter(|i| !columns.contains(i)));
+    };
+    let err = |message| InputError::SkipColumn {
+        path: path.to_path_buf(),
+        message,
+    };
+    match found {
+        None => {
+            let shown: Vec<String> = headers.iter().map(|h| format!("'{}'", quote(h))).collect();
+            Err(err(format!(
+                "no column '{}' for --column skip; the header has: {}; name the column in the header row, or leave --column skip out",
+                quote(mapped),
+                if shown.is_empty() { "(nothing)".into() } else { shown.join(", ") }
+            )))
+        }
+        Some(i) => match columns.iter().position(|c| *c == i) {
+            Some(c) => Err(err(format!(
+                "--column skip='{}' names the {} column; the skip column must be a column of its own",
+                quote(mapped),
+                REQUIRED[c]
+            ))),
+            None => Ok(Some(i)),
+        },
+    }
 }
 
 /// What to do about the missing columns: a ready-to-paste `--column` mapping from the closest

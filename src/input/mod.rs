@@ -96,6 +96,14 @@ pub enum InputError {
         /// 1-based position of the second occurrence.
         second: usize,
     },
+    /// The skip column named with `--column skip=HEADER` cannot be used.
+    #[error("{path}: {message}")]
+    SkipColumn {
+        /// The input file.
+        path: PathBuf,
+        /// What is wrong with it and what to do.
+        message: String,
+    },
     /// The file is text in UTF-16, which spreadsheets call "Unicode Text".
     #[error("{path} is saved as UTF-16 (\"Unicode Text\"); save it again as \"CSV UTF-8\" (or CSV) and run again")]
     Utf16 {
@@ -149,6 +157,10 @@ pub struct InputRow {
     /// The `sn` cell of a workbook held a number, not text: leading zeros or an `E` may be gone
     /// ([`suspect`] says so).
     pub sn_number: bool,
+    /// Why the row is skipped on purpose (marked in the skip column, or holding only a note), in
+    /// words for its results line. A skipped row is neither validated nor sent, whatever
+    /// [`InputRow::check`] says.
+    pub skip: Option<String>,
 }
 
 /// How to read the input beyond the defaults.
@@ -161,7 +173,14 @@ pub struct ReadOptions {
     /// The header's row (`--header-row`); when `None`, the first of the top [`HEADER_SEARCH`]
     /// rows that holds the three columns.
     pub header_row: Option<u64>,
+    /// The header of the column whose mark skips a row, mapped with `--column skip=HEADER`. When
+    /// `None`, a column headed [`SKIP`] is used if the header has one.
+    pub skip: Option<String>,
 }
+
+/// The header of the optional column that skips a row: any value in it, and the row is
+/// `skipped`.
+pub const SKIP: &str = "skip";
 
 impl Default for ReadOptions {
     fn default() -> Self {
@@ -169,12 +188,13 @@ impl Default for ReadOptions {
             columns: REQUIRED.map(String::from),
             sheet: None,
             header_row: None,
+            skip: None,
         }
     }
 }
 
 impl ReadOptions {
-    /// Applies `--column KEY=HEADER` mappings, e.g. `plant_id=Plant ID`.
+    /// Applies `--column KEY=HEADER` mappings, e.g. `plant_id=Plant ID` or `skip=Done`.
     pub fn map_columns(&mut self, mappings: &[String]) -> Result<(), String> {
         for m in mappings {
             let Some((key, header)) = m.split_once('=') else {
@@ -183,6 +203,14 @@ impl ReadOptions {
                 ));
             };
             let key = key.trim().to_ascii_lowercase();
+            if key == SKIP {
+                let header = header.trim().trim_matches(['"', '\'']).trim();
+                if header.is_empty() {
+                    return Err(format!("--column '{m}': the header name is empty"));
+                }
+                self.skip = Some(header.to_string());
+                continue;
+            }
             let Some(i) = REQUIRED.iter().position(|r| *r == key) else {
                 let value = header.trim().trim_matches(['"', '\'']).trim();
                 if REQUIRED.contains(&value.to_ascii_lowercase().as_str()) {
@@ -193,7 +221,7 @@ impl ReadOptions {
                     ));
                 }
                 return Err(format!(
-                    "--column '{m}': '{key}' is not one of plant_id, sn, c_user_id"
+                    "--column '{m}': '{key}' is not one of plant_id, sn, c_user_id, skip"
                 ));
             };
             let header = header.trim().trim_matches(['"', '\'']).trim();
@@ -234,6 +262,8 @@ pub struct FleetReader {
     source: Source,
     record: csv::ByteRecord,
     columns: [usize; 3],
+    /// Where the skip column is, when the header has one.
+    skip: Option<usize>,
     /// The delimiter chosen from the header (CSV).
     pub delimiter: u8,
     /// The header names as found (trimmed), for messages.
@@ -280,11 +310,14 @@ impl FleetReader {
             }
             drop(file);
             let (source, found) = sheet::open(path, options)?;
+            let skip =
+                columns::skip_column(path, &found.headers, found.columns, options.skip.as_deref())?;
             return Ok(FleetReader {
                 path: path.to_path_buf(),
                 source: Source::Sheet(source),
                 record: csv::ByteRecord::new(),
                 columns: found.columns,
+                skip,
                 delimiter: b',',
                 headers: found.headers,
                 header_row: found.row,
@@ -293,11 +326,18 @@ impl FleetReader {
             });
         }
         let opened = csv_file::open(path, head, file, options)?;
+        let skip = columns::skip_column(
+            path,
+            &opened.found.headers,
+            opened.found.columns,
+            options.skip.as_deref(),
+        )?;
         Ok(FleetReader {
             path: path.to_path_buf(),
             source: Source::Csv(opened.source),
             record: csv::ByteRecord::new(),
             columns: opened.found.columns,
+            skip,
             delimiter: opened.delimiter,
             headers: opened.found.headers,
             header_row: opened.found.row,
@@ -333,6 +373,7 @@ impl FleetReader {
             if let Some(row) = row {
                 let typed = matches!(self.source, Source::Sheet(_));
                 let mut row = validate::validate_record(row, &self.record, self.columns, typed);
+                row.skip = validate::skip_reason(&self.record, self.columns, self.skip);
                 if let Source::Sheet(sheet) = &self.source {
                     row.sn_number = sheet.last_is_number(self.columns[1]);
                 }

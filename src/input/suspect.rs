@@ -178,6 +178,7 @@ mod tests {
                 c_user_id: 2,
             }),
             sn_number: number,
+            skip: None,
         }
     }
 

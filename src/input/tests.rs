@@ -352,3 +352,54 @@ fn header_row_forces_the_header_and_a_wrong_one_is_named() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_note_alone_or_a_skip_mark_skips_a_row_and_nothing_else_does() {
+    let long = "n".repeat(70);
+    let text = format!(
+        "note, SKIP ,plant_id,sn,c_user_id\n\
+         hello\n\
+         {long},,,,\n\
+         \"line\nbreak\",,,,\n\
+         , y ,1,BAD SN,2\n\
+         ,  ,1,A1,2\n\
+         seen,,1,A2,2\n\
+         half,,1,,2\n"
+    );
+    let rows = read_all(text.as_bytes()).unwrap();
+    let skips: Vec<Option<&str>> = rows.iter().map(|r| r.skip.as_deref()).collect();
+    let cut = format!("a note only: \"{}…\"", "n".repeat(60));
+    assert_eq!(
+        skips,
+        [
+            Some("a note only: \"hello\""),
+            Some(cut.as_str()),
+            Some("a note only: \"line\\nbreak\""),
+            Some("skip column: \"y\""),
+            None,
+            None,
+            None,
+        ]
+    );
+    // A half-filled row is a mistake to fix, not a skip.
+    assert!(rows[6].check.is_err());
+}
+
+#[test]
+fn the_skip_column_is_mapped_by_name() {
+    let mut o = ReadOptions::default();
+    o.map_columns(&["skip=\"On hold\"".into()]).unwrap();
+    assert_eq!(o.skip.as_deref(), Some("On hold"));
+    assert_eq!(o.columns, REQUIRED.map(String::from));
+    assert!(o.map_columns(&["skip=".into()]).is_err());
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(b"plant_id,sn,c_user_id,skip,On Hold\n1,A1,2,x,\n1,A2,2,,yes\n")
+        .unwrap();
+    let rows: Vec<InputRow> = FleetReader::open_with(f.path(), &o)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // Mapped, the named column is the skip column and `skip` is just another column.
+    assert_eq!(rows[0].skip, None);
+    assert_eq!(rows[1].skip.as_deref(), Some("skip column: \"yes\""));
+}

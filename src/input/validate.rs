@@ -77,7 +77,46 @@ pub(super) fn validate_record(
         c_user_id,
         check,
         sn_number: false,
+        skip: None,
     }
+}
+
+/// How much of a note or a skip mark a skipped row's message repeats, in characters.
+const SHOWN: usize = 60;
+
+/// Why a row is skipped on purpose, if it is: any value in the skip column (at `skip`), or text
+/// only outside the required columns (at `columns`), such as a note. A row that fills some
+/// required cells and leaves others empty is not skipped: that is a mistake to fix.
+pub(super) fn skip_reason(
+    record: &csv::ByteRecord,
+    columns: [usize; 3],
+    skip: Option<usize>,
+) -> Option<String> {
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).trim().to_string();
+    // The first characters as they are, control characters escaped: `quote` stops too soon.
+    let shown = |t: &str| -> String {
+        shorten(t, SHOWN)
+            .chars()
+            .flat_map(|c| match c.is_control() {
+                true => c.escape_default().collect::<Vec<_>>(),
+                false => vec![c],
+            })
+            .collect()
+    };
+    if let Some(mark) = skip.and_then(|i| record.get(i)).map(text) {
+        if !mark.is_empty() {
+            return Some(format!("skip column: \"{}\"", shown(&mark)));
+        }
+    }
+    let blank = |b: &[u8]| b.iter().all(u8::is_ascii_whitespace);
+    if !columns.iter().all(|&i| record.get(i).is_none_or(blank)) {
+        return None;
+    }
+    let note = record
+        .iter()
+        .enumerate()
+        .find(|(i, cell)| !columns.contains(i) && !blank(cell))?;
+    Some(format!("a note only: \"{}\"", shown(&text(note.1))))
 }
 
 /// An id typed into a workbook as a number's text (`1003.0`): nothing was exported, so the

@@ -47,6 +47,13 @@ pub enum Finding {
     /// Where the header is, when rows above it are skipped: `header on row 4 (rows 1–3 above
     /// it are skipped)`. Said first, before any row.
     Header(String),
+    /// A row skipped on purpose: not a problem, but worth a glance.
+    Skipped {
+        /// The spreadsheet row number.
+        row: u64,
+        /// Why: the skip column's mark, or the note the row holds.
+        message: String,
+    },
 }
 
 /// What `check` found.
@@ -60,6 +67,8 @@ pub struct CheckReport {
     pub invalid: u64,
     /// Rows whose serial appeared on an earlier row.
     pub duplicate: u64,
+    /// Rows skipped on purpose (a skip mark, or a note alone).
+    pub skipped: u64,
     /// Rows an earlier run already finished (per the results file).
     pub done: u64,
     /// Of the invalid rows, those whose plant or user the account lacks (`--account`).
@@ -112,6 +121,13 @@ pub fn check(
         }
         let was_to_send = matches!(next, Next::Send(..));
         match screened(screen.as_deref_mut(), next) {
+            Next::Ended(line) if line.outcome == Outcome::Skipped => {
+                report.skipped += 1;
+                found(Finding::Skipped {
+                    row: line.row,
+                    message: line.error_msg,
+                });
+            }
             Next::Ended(line) => {
                 match line.outcome {
                     Outcome::Invalid if was_to_send => {

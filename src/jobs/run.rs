@@ -59,7 +59,7 @@ pub struct RunSettings {
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RunCounts {
     /// Rows ended in this run, per outcome, in [`Outcome::ALL`] order.
-    pub outcomes: [u64; 6],
+    pub outcomes: [u64; Outcome::ALL.len()],
     /// Rows skipped as done by an earlier run.
     pub skipped_done: u64,
     /// Requests sent so far.
@@ -421,7 +421,8 @@ pub async fn run(
         }
         match screened(screen.as_mut(), next) {
             Next::Done => shared.advance(None),
-            // The same `invalid` or `duplicate` line as the row's latest: counted, not appended.
+            // The same `invalid`, `duplicate` or `skipped` line as the row's latest: counted, not
+            // appended.
             Next::Ended(line) if unsent.unchanged(&line) => shared.advance(Some(line)),
             Next::Ended(line) => shared.finish(line),
             Next::Send(row, device) => {

@@ -83,6 +83,7 @@ mod tests {
                 c_user_id: 2,
             }),
             sn_number: number,
+            skip: None,
         }
     }
 

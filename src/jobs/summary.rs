@@ -227,7 +227,7 @@ impl Summary {
             counts.join(", ")
         };
         let skipped = if self.skipped_done > 0 {
-            format!(" ({} done earlier, skipped)", self.skipped_done)
+            format!(" ({} done earlier)", self.skipped_done)
         } else {
             String::new()
         };

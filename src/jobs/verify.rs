@@ -94,7 +94,7 @@ pub async fn verify(
             return;
         };
         // A line about the row itself says nothing about its serial's registration.
-        if matches!(outcome, Outcome::Invalid | Outcome::Duplicate) {
+        if outcome.is_unsent() {
             return;
         }
         let sn = text(2);

@@ -156,8 +156,8 @@ pub struct ResultLine {
 }
 
 impl ResultLine {
-    /// The line of a row that ended without a request (invalid, duplicate): its cells as read,
-    /// no code, no attempt.
+    /// The line of a row that ended without a request (skipped, invalid, duplicate): its cells
+    /// as read, no code, no attempt.
     pub fn unsent(row: &crate::input::InputRow, outcome: Outcome, msg: String) -> ResultLine {
         ResultLine {
             row: row.row,

@@ -16,8 +16,8 @@ pub struct Previous {
     pub damaged: Damaged,
     /// Serials ([`sn_key`]) with a registered or already_registered line, marked done.
     pub done: Seen,
-    /// Rows whose latest line is `invalid` or `duplicate`, to write such a line again only
-    /// when it changed.
+    /// Rows whose latest line is `invalid`, `duplicate` or `skipped`, to write such a line
+    /// again only when it changed.
     pub unsent: Unsent,
     /// Whole lines read.
     pub lines: u64,
@@ -25,7 +25,7 @@ pub struct Previous {
     pub repaired_bytes: u64,
 }
 
-/// Rows whose latest line says they were not sent (`invalid`, `duplicate`): the line's cells as
+/// Rows whose latest line says they were not sent (`invalid`, `duplicate`, `skipped`): the line's cells as
 /// a fingerprint, so an unchanged line is not appended again by every run.
 #[derive(Debug, Default)]
 pub struct Unsent(std::collections::HashMap<u64, u64>);
@@ -40,8 +40,11 @@ impl Unsent {
         else {
             return;
         };
-        let outcome = record.get(4).and_then(|b| std::str::from_utf8(b).ok());
-        if matches!(outcome, Some("invalid" | "duplicate")) {
+        let outcome = record
+            .get(4)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .and_then(Outcome::parse);
+        if outcome.is_some_and(Outcome::is_unsent) {
             self.0.insert(row, fingerprint(record.iter()));
         } else {
             self.0.remove(&row);

@@ -107,8 +107,8 @@ pub(crate) struct Latest {
 }
 
 impl Latest {
-    /// Scans `results` once, as `run` keys rows: a serial once done stays done; an `invalid` or
-    /// `duplicate` line is about its row number, and a later serial on that row replaces it.
+    /// Scans `results` once, as `run` keys rows: a serial once done stays done; an `invalid`,
+    /// `duplicate` or `skipped` line is about its row number, and a later serial on that row replaces it.
     pub fn scan(results: &Path) -> Result<Latest, ResultsError> {
         let (mut serials, mut by_row) = (KeyTable::new(), KeyTable::new());
         let (mut rows, mut offs): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
@@ -119,7 +119,7 @@ impl Latest {
             };
             let n = rows.len() as u32;
             let (i, value) = match outcome {
-                Outcome::Invalid | Outcome::Duplicate => (by_row.entry(row, || n), offset),
+                o if o.is_unsent() => (by_row.entry(row, || n), offset),
                 _ => {
                     // The serial now stands on this row: a row-level line an earlier run left for
                     // the same row number described another state of the sheet.

@@ -31,7 +31,7 @@ pub enum Mode {
 struct Snapshot {
     done: u64,
     /// Rows per outcome, in [`Outcome::ALL`] order.
-    outcomes: [u64; 6],
+    outcomes: [u64; Outcome::ALL.len()],
     skipped_done: u64,
     requests: u64,
     pace: f64,
@@ -51,7 +51,7 @@ impl Snapshot {
     }
 
     /// Rows that ended after requests (the ones that take time), as opposed to the rows that
-    /// end at once: done earlier, invalid, duplicate.
+    /// end at once: done earlier, invalid, duplicate, skipped.
     fn sent(&self) -> u64 {
         [
             Outcome::Registered,
@@ -66,7 +66,7 @@ impl Snapshot {
 
     /// Time left: the rows not yet ended, at the pace rows that needed requests actually ended
     /// so far (or, before enough of them did, at the allowed pace). Rows that end at once
-    /// (skipped after a resume, invalid, duplicate) do not make the run look faster than it is.
+    /// (done earlier, invalid, duplicate, skipped) do not make the run look faster than it is.
     fn eta(&self, total: Option<u64>, elapsed: Duration) -> Option<Duration> {
         let left = total?.saturating_sub(self.done);
         if left == 0 {
@@ -112,24 +112,7 @@ impl Progress {
             Mode::Bar => {
                 let bar =
                     ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr_with_hz(8));
-                let shared = snapshot.clone();
-                let left = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-                    let s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    let _ = match s.eta(total, state.elapsed()) {
-                        Some(eta) => w.write_str(&clock(eta)),
-                        None => w.write_str("-:--"),
-                    };
-                };
-                // The second line is cut to the terminal's width by `advance`, so it never
-                // wraps (a wrapped line, or the `^C` a terminal echoes at its end, would leave
-                // a stale line behind when the bar redraws).
-                let style = ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows, ETA {left}\n  {msg}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .with_key("left", left)
-                .progress_chars("=> ");
-                bar.set_style(style);
+                bar.set_style(bar_style(total, snapshot.clone()));
                 bar.enable_steady_tick(Duration::from_millis(250));
                 log.attach_bar(bar.clone());
                 Some(bar)
@@ -254,6 +237,28 @@ impl Progress {
     }
 }
 
+/// The bar's two lines: the bar with its counts and ETA, and below it the counts line (set as the
+/// message). The first line ends in a space, so its last column is blank: a console that leaves a
+/// line's last column standing when it erases the line (Wine's, on Ctrl-C) leaves nothing visible.
+fn bar_style(total: Option<u64>, snapshot: Arc<Mutex<Snapshot>>) -> ProgressStyle {
+    let left = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let s = snapshot.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = match s.eta(total, state.elapsed()) {
+            Some(eta) => w.write_str(&clock(eta)),
+            None => w.write_str("-:--"),
+        };
+    };
+    // The second line is cut to the terminal's width by `advance`, so it never wraps (a wrapped
+    // line, or the `^C` a terminal echoes at its end, would leave a stale line behind when the
+    // bar redraws).
+    ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} rows, ETA {left} \n  {msg}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .with_key("left", left)
+    .progress_chars("=> ")
+}
+
 /// The bar's counts line, cut to the terminal's width less room for the `^C` a terminal echoes
 /// after it (so a Ctrl-C never wraps it and leaves a stale line behind).
 fn bar_text(s: &Snapshot) -> String {
@@ -300,7 +305,7 @@ fn counts_text(s: &Snapshot) -> String {
         parts.push("no rows ended yet".to_string());
     }
     if s.skipped_done > 0 {
-        parts.push(format!("skipped {} (done earlier)", s.skipped_done));
+        parts.push(format!("done earlier {}", s.skipped_done));
     }
     let mut msg = parts.join(" · ");
     msg.push_str(&format!(
@@ -339,6 +344,31 @@ pub fn clock(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_bar_leaves_the_last_column_of_its_first_line_blank() {
+        use indicatif::{InMemoryTerm, TermLike};
+        let term = InMemoryTerm::new(4, 120);
+        let snapshot = Arc::new(Mutex::new(Snapshot::default()));
+        let bar = ProgressBar::with_draw_target(
+            Some(300),
+            ProgressDrawTarget::term_like(Box::new(term.clone())),
+        );
+        bar.set_style(bar_style(Some(300), snapshot));
+        bar.set_message("registered 27");
+        bar.set_position(27);
+        bar.tick();
+        let contents = term.contents();
+        let first = contents.lines().next().unwrap_or_default();
+        assert!(first.contains("27/300 rows, ETA "), "{contents}");
+        assert!(first.contains("=>"), "the bar is drawn: {first}");
+        assert_eq!(term.width(), 120);
+        assert_eq!(
+            first.trim_end().chars().count(),
+            119,
+            "the bar fills the line but for its last column: {first:?}"
+        );
+    }
 
     #[test]
     fn clock_format() {
@@ -392,7 +422,7 @@ mod tests {
             paused_for: Some(Duration::from_secs(299)),
             ..Snapshot::default()
         };
-        s.outcomes = [100_000, 20_000, 3_000, 400, 50, 6];
+        s.outcomes = [100_000, 20_000, 3_000, 400, 50, 6, 7];
         let text = counts_text(&s);
         assert!(text.chars().count() > 76, "the case needs cutting: {text}");
         let cut = fit(&text, 76);
@@ -423,6 +453,6 @@ mod tests {
         s.skipped_done = 7;
         let text = counts_text(&s);
         assert!(text.contains("(1 request, "), "{text}");
-        assert!(text.contains("skipped 7 (done earlier)"), "{text}");
+        assert!(text.contains("done earlier 7"), "{text}");
     }
 }

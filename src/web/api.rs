@@ -19,6 +19,9 @@ use crate::outcome::Outcome;
 
 /// Most problem rows an upload's answer lists (the rest are counted).
 const PROBLEMS_LISTED: usize = 1000;
+
+/// Skipped rows an upload's answer names (all are counted): they need no one, so a few will do.
+const SKIPPED_LISTED: usize = 5;
 /// Most rows needing attention a status lists.
 const ATTENTION_LISTED: usize = 200;
 
@@ -47,6 +50,14 @@ pub(super) fn error(status: StatusCode, why: impl Into<String>) -> ApiError {
         status,
         error: why.into(),
         suggestion: None,
+    }
+}
+
+impl ApiError {
+    /// The refusal with what to do about it.
+    pub(super) fn suggesting(mut self, what: impl Into<String>) -> ApiError {
+        self.suggestion = Some(what.into());
+        self
     }
 }
 
@@ -111,11 +122,21 @@ pub async fn settings(State(app): State<Arc<App>>) -> Json<Value> {
 /// `POST /api/settings`: a token pasted, a region or a base URL chosen.
 pub async fn set_settings(State(app): State<Arc<App>>, Json(body): Json<Value>) -> Answer {
     let bad = |why: String| error(StatusCode::BAD_REQUEST, why);
-    let mut server = app.server();
+    let mut server = with_place(&body, app.server())?;
     if let Some(t) = body.get("token").and_then(Value::as_str) {
         let token = crate::api::Token::new(t).map_err(|why| bad(format!("the token: {why}")))?;
         server.token = Some((token, TokenSource::Page));
     }
+    *app.server.lock().unwrap_or_else(|e| e.into_inner()) = server;
+    Ok(Json(settings_json(&app)).into_response())
+}
+
+/// `server` with the region or base URL that `body` names, if any (a base URL wins).
+pub(super) fn with_place(
+    body: &Value,
+    mut server: super::Server,
+) -> Result<super::Server, ApiError> {
+    let bad = |why: String| error(StatusCode::BAD_REQUEST, why);
     if let Some(r) = body.get("region").and_then(Value::as_str) {
         let region = [Region::Eu, Region::Us, Region::Cn, Region::Au, Region::Test]
             .into_iter()
@@ -130,8 +151,7 @@ pub async fn set_settings(State(app): State<Arc<App>>, Json(body): Json<Value>) 
             .map_err(|e| bad(e.to_string().replace("--base-url", "the server address")))?;
         server.region = None;
     }
-    *app.server.lock().unwrap_or_else(|e| e.into_inner()) = server;
-    Ok(Json(settings_json(&app)).into_response())
+    Ok(server)
 }
 
 /// An uploaded file and the choices sent with it.
@@ -268,7 +288,7 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
         strict_serials: false,
     };
     let mut problems = Vec::new();
-    let (mut warnings, mut serial_warnings) = (Vec::new(), Vec::new());
+    let (mut warnings, mut serial_warnings, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
     let mut header_note = None;
     let checked = jobs::check::check(&cfg, None, &mut |found| match found {
         Finding::Problem {
@@ -285,6 +305,10 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
         }
         Finding::SerialWarning(_) => {}
         Finding::Header(note) => header_note = Some(note),
+        Finding::Skipped { row, message } if skipped.len() < SKIPPED_LISTED => {
+            skipped.push(json!({ "row": row, "message": message }))
+        }
+        Finding::Skipped { .. } => {}
     });
     match checked {
         Ok(report) => Ok((
@@ -296,6 +320,8 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
                 "to_send": report.to_send,
                 "invalid": report.invalid,
                 "duplicate": report.duplicate,
+                "skipped": report.skipped,
+                "skipped_rows": skipped,
                 "problems": problems,
                 "warnings": warnings,
                 "serial_warnings": serial_warnings,

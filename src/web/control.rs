@@ -17,6 +17,33 @@ use super::App;
 use crate::engine::Wording;
 use crate::jobs::{self, RequestConfig, RunSettings, VerifySettings};
 use crate::journal::{RunLock, RUN_HINT};
+use crate::units::Rate;
+
+/// The pace the page asks for (`"2/s"`, or a number a second), else `default`.
+pub(super) fn rate(body: &Value, default: Rate) -> Result<Rate, ApiError> {
+    let bad = |e: String| error(StatusCode::BAD_REQUEST, format!("the rate: {e}"));
+    match &body["rate"] {
+        Value::String(s) if s.trim().is_empty() => Ok(default),
+        Value::String(s) => s.parse().map_err(bad),
+        Value::Number(n) => format!("{n}/s").parse().map_err(bad),
+        Value::Null => Ok(default),
+        _ => Err(bad("write it as 2/s, 0.5/s or 30/min".into())),
+    }
+}
+
+/// The requests in flight the page asks for, else `default`.
+pub(super) fn concurrency(body: &Value, default: usize) -> Result<usize, ApiError> {
+    match &body["concurrency"] {
+        Value::Null => Ok(default),
+        v => match v.as_u64() {
+            Some(n) if (1..=1024).contains(&n) => Ok(n as usize),
+            _ => Err(error(
+                StatusCode::BAD_REQUEST,
+                "requests in flight must be a whole number between 1 and 1024",
+            )),
+        },
+    }
+}
 
 /// The request settings for a job now: the server and token chosen, `rate` and `concurrency`
 /// as the page asks.
@@ -29,25 +56,8 @@ fn request(app: &App, body: &Value) -> Result<RequestConfig, ApiError> {
         ));
     };
     let d = &app.defaults;
-    let rate = match &body["rate"] {
-        Value::String(s) => s
-            .parse()
-            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("the rate: {e}")))?,
-        Value::Number(n) => format!("{}/s", n)
-            .parse()
-            .map_err(|e| error(StatusCode::BAD_REQUEST, format!("the rate: {e}")))?,
-        _ => d.rate,
-    };
-    let concurrency = match body["concurrency"].as_u64() {
-        Some(n) if (1..=1024).contains(&n) => n as usize,
-        Some(_) => {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "requests in flight must be between 1 and 1024",
-            ))
-        }
-        None => d.concurrency,
-    };
+    let rate = rate(body, d.rate)?;
+    let concurrency = concurrency(body, d.concurrency)?;
     Ok(RequestConfig {
         base: server.base,
         token,
@@ -79,7 +89,8 @@ fn claim(
     Ok((live, cancel))
 }
 
-fn body_json(body: &axum::body::Bytes) -> Result<Value, ApiError> {
+/// A request's JSON body; an empty one stands for `{}`.
+pub(super) fn body_json(body: &axum::body::Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(json!({}));
     }

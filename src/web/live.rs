@@ -60,7 +60,8 @@ impl Now {
         let sent = self.counts.done()
             - self.counts.skipped_done
             - self.counts.count(crate::outcome::Outcome::Invalid)
-            - self.counts.count(crate::outcome::Outcome::Duplicate);
+            - self.counts.count(crate::outcome::Outcome::Duplicate)
+            - self.counts.count(crate::outcome::Outcome::Skipped);
         let secs = self.started?.elapsed().as_secs_f64();
         let per_second = if sent >= 5 && secs >= 2.0 {
             sent as f64 / secs

@@ -8,6 +8,7 @@ mod control;
 mod downloads;
 mod guard;
 mod live;
+mod saved;
 mod store;
 
 use std::collections::HashMap;
@@ -51,6 +52,9 @@ pub struct Server {
     pub region: Option<Region>,
     /// The token and where it came from.
     pub token: Option<(Token, TokenSource)>,
+    /// The file the token was read from (`--token-file`), absolute: a saved settings file may
+    /// name it; the token itself is never saved.
+    pub token_file: Option<PathBuf>,
 }
 
 /// How requests are sent, but for the server and token (the flags of `run`).
@@ -216,6 +220,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/", get(api::index))
         .route("/assets/app.js", get(api::script))
         .route("/assets/app.css", get(api::style))
+        .route("/assets/saved.js", get(saved::script))
         .route("/template.xlsx", get(downloads::template))
         .route("/api/settings", get(api::settings).post(api::set_settings))
         .route("/api/inspect", post(api::inspect))
@@ -224,6 +229,12 @@ fn router(app: Arc<App>) -> Router {
         .route("/api/fleets/{id}/run", post(control::run))
         .route("/api/fleets/{id}/stop", post(control::stop))
         .route("/api/fleets/{id}/verify", post(control::verify))
+        .route(
+            "/api/fleets/{id}/saved",
+            get(saved::show)
+                .post(saved::save)
+                .layer(axum::extract::DefaultBodyLimit::max(saved::BODY_CAP)),
+        )
         .route("/api/fleets/{id}/events", get(control::events))
         .route("/api/fleets/{id}/results.csv", get(downloads::results_csv))
         .route("/api/fleets/{id}/report.html", get(downloads::report_html))

@@ -54,9 +54,7 @@ impl Fleet {
         ReadOptions {
             columns: self.meta.columns.clone(),
             sheet: self.meta.sheet.clone(),
-            // The header is found as the preview found it: the first of the top rows holding
-            // the columns chosen.
-            header_row: None,
+            ..ReadOptions::default()
         }
     }
 }
@@ -180,11 +178,23 @@ pub fn read_options(sheet: Option<String>, columns: &[String]) -> Result<ReadOpt
     let mut options = ReadOptions {
         columns: REQUIRED.map(String::from),
         sheet: sheet.filter(|s| !s.trim().is_empty()),
-        header_row: None,
+        ..ReadOptions::default()
     };
     options
         .map_columns(columns)
         .map_err(|e| e.replace("--column", "column"))?;
+    // Headers match without regard to case, so `Serial` and `serial` are one column.
+    let c = &options.columns;
+    for (i, j) in [(0, 1), (0, 2), (1, 2)] {
+        if c[i].trim().eq_ignore_ascii_case(c[j].trim()) {
+            return Err(format!(
+                "the column '{}' is chosen for both {} and {}; each needs a column of its own",
+                crate::text::quote(c[i].trim()),
+                REQUIRED[i],
+                REQUIRED[j]
+            ));
+        }
+    }
     Ok(options)
 }
 
@@ -215,5 +225,10 @@ mod tests {
         assert_eq!(again.read_options().columns[1], "Serial");
         assert_eq!(list(dir.path()).len(), 1);
         assert!(read_options(None, &["serial=x".into()]).is_err());
+        let twice = read_options(None, &["plant_id=Serial".into(), "sn=serial ".into()]);
+        assert_eq!(
+            twice.unwrap_err(),
+            "the column 'Serial' is chosen for both plant_id and sn; each needs a column of its own"
+        );
     }
 }

@@ -32,13 +32,14 @@ pub use page::{answer, multipart, Page};
 pub const POLL_LIMIT: Duration = Duration::from_secs(30);
 
 /// Every outcome a results line can have, in the summary's order.
-pub const OUTCOMES: [&str; 6] = [
+pub const OUTCOMES: [&str; 7] = [
     "registered",
     "already_registered",
     "rejected",
     "failed",
     "invalid",
     "duplicate",
+    "skipped",
 ];
 
 /// One line of a results file: column → value.

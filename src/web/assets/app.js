@@ -5,7 +5,7 @@
 'use strict';
 
 /** The outcomes a row can end with, in the order the page shows them. */
-const OUTCOMES = ['registered', 'already_registered', 'rejected', 'failed', 'invalid', 'duplicate'];
+const OUTCOMES = ['registered', 'already_registered', 'rejected', 'failed', 'invalid', 'duplicate', 'skipped'];
 /** The columns a fleet needs, as the API names them. */
 const KEYS = ['plant_id', 'sn', 'c_user_id'];
 /** States in which a fleet's results are being written, so its events keep coming. */
@@ -20,6 +20,7 @@ const page = {
   attentionKey: null, // the attention groups drawn, to redraw only when they change
   listenUntil: 0, // keep the stream open this long after a start, before the state changes
   timerEnd: { cooldown: null, paused: null }, // when the throttle's waits end (ms)
+  filled: { rate: '', concurrency: '' }, // what a saved settings file put in the run form
 };
 
 // ---- Small helpers ----
@@ -91,7 +92,8 @@ async function api(method, path, body) {
     throw failure('This page is no longer signed in: open the address `growatt-onboard ui` printed again.');
   }
   if (!res.ok) {
-    throw failure((data && data.error) || 'growatt-onboard answered ' + res.status + ' ' + res.statusText + '.', data && data.suggestion);
+    const err = failure((data && data.error) || 'growatt-onboard answered ' + res.status + ' ' + res.statusText + '.', data && data.suggestion);
+    throw Object.assign(err, { status: res.status });
   }
   return data;
 }
@@ -272,7 +274,9 @@ async function checkFleet(ev) {
 /** The check's counts, its problem rows and, beside them in row order, the rows whose serial a
  * spreadsheet may have damaged (sent all the same: a warning, not a problem). */
 function renderCheck(d) {
-  for (const k of ['rows', 'to_send', 'invalid', 'duplicate']) $('check-' + k).textContent = num(d[k]);
+  for (const k of ['rows', 'to_send', 'invalid', 'duplicate', 'skipped']) $('check-' + k).textContent = num(d[k] || 0);
+  // Rows skipped on purpose are not problems: the first few are named on their tile.
+  $('check-skipped').parentElement.title = (d.skipped_rows || []).map((s) => 'row ' + s.row + ': ' + s.message).join('\n');
   const warned = (d.serial_warnings || []).map((w) => ({ row: w.row, outcome: 'warning', message: w.message }));
   const problems = (d.problems || []).concat(warned).sort((a, b) => a.row - b.row);
   $('problems-wrap').hidden = problems.length === 0;
@@ -344,6 +348,7 @@ async function openFleet(id) {
   $('results').hidden = false;
   showError('run-error', null);
   showError('verify-error', null);
+  loadSaved(id);
   await refreshStatus();
   follow(id);
 }
