@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::api::{resolve_base, ClientError, Region, Token};
-use crate::cli::{InputArgs, RequestArgs, RunArgs, ServerArgs, UiArgs, VerifyArgs};
+use crate::cli::{ApiArgs, InputArgs, RequestArgs, RunArgs, ServerArgs, UiArgs, VerifyArgs};
 use crate::engine::{RetryPolicy, Wording};
 use crate::exit::Exit;
 use crate::input::ReadOptions;
@@ -68,10 +68,10 @@ fn retry_policy(request: &RequestArgs) -> RetryPolicy {
 /// Resolves the request and server flags; the token from `token_env` (the GROWATT_TOKEN
 /// value) or the token file.
 pub fn request_config(
-    request: &RequestArgs,
-    server: &ServerArgs,
+    api: &ApiArgs,
     token_env: Option<&str>,
 ) -> Result<RequestConfig, ConfigError> {
+    let ApiArgs { request, server } = api;
     Ok(RequestConfig {
         token: resolve_token(server, token_env)?,
         base: resolve_server(server)?,
@@ -95,7 +95,7 @@ pub fn run_settings(
     Ok(RunSettings {
         input: args.input.input.clone(),
         paths: input_paths(&args.input),
-        request: request_config(&args.request, &args.server, token_env)?,
+        request: request_config(&args.send.api, token_env)?,
         restart: args.restart,
         read: read_options(&args.input)?,
         strict_serials: args.input.strict_serials,
@@ -146,7 +146,7 @@ pub fn verify_settings(
     Ok(VerifySettings {
         results: args.results.clone(),
         out,
-        request: request_config(&args.request, &args.server, token_env)?,
+        request: request_config(&args.send.api, token_env)?,
         locate: args.locate,
         attempt_events: ui.verbose >= 2,
         wording: Wording::CommandLine,
@@ -161,10 +161,11 @@ pub fn ui_settings(args: &UiArgs, token_env: Option<&str>) -> Result<UiSettings,
             args.listen
         )));
     }
-    let token = match resolve_token(&args.server, token_env) {
+    let ApiArgs { request: r, server } = &args.api;
+    let token = match resolve_token(server, token_env) {
         Ok(t) => Some((
             t,
-            if args.server.token_file.is_some() {
+            if server.token_file.is_some() {
                 TokenSource::File
             } else {
                 TokenSource::Environment
@@ -178,17 +179,15 @@ pub fn ui_settings(args: &UiArgs, token_env: Option<&str>) -> Result<UiSettings,
             .map(|d| d.join("growatt-onboard").join("fleets"))
             .unwrap_or_else(|| PathBuf::from("growatt-onboard-fleets"))
     });
-    let r = &args.request;
     Ok(UiSettings {
         listen: args.listen,
         dir,
         server: Server {
-            base: resolve_server(&args.server)?,
-            region: args
-                .server
+            base: resolve_server(server)?,
+            region: server
                 .base_url
                 .is_none()
-                .then(|| Region::from(args.server.region)),
+                .then(|| Region::from(server.region)),
             token,
         },
         defaults: Defaults {
