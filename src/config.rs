@@ -314,12 +314,26 @@ mod tests {
     use super::*;
     use crate::cli::RegionArg;
 
+    /// The server flags of the default region, the token read from `token_file` if any.
+    fn server(token_file: Option<PathBuf>) -> ServerArgs {
+        ServerArgs {
+            region: RegionArg::Eu,
+            base_url: None,
+            token_file,
+        }
+    }
+
     #[test]
     fn a_token_file_may_hold_the_shell_line_it_was_copied_from() {
-        assert_eq!(token_value("abc\n"), "abc\n");
-        assert_eq!(token_value("GROWATT_TOKEN=abc\n"), "abc");
-        assert_eq!(token_value("# mine\nexport GROWATT_TOKEN=\"abc\"\n"), "abc");
-        assert_eq!(token_value("GROWATT_TOKEN='abc'"), "abc");
+        for (file, token) in [
+            // A bare token is the whole text; `Token::new` trims it.
+            ("abc\n", "abc\n"),
+            ("GROWATT_TOKEN=abc\n", "abc"),
+            ("# mine\nexport GROWATT_TOKEN=\"abc\"\n", "abc"),
+            ("GROWATT_TOKEN='abc'", "abc"),
+        ] {
+            assert_eq!(token_value(file), token, "{file:?}");
+        }
     }
 
     #[cfg(unix)]
@@ -329,11 +343,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("t");
         std::fs::write(&f, "x").unwrap();
-        let server = ServerArgs {
-            region: RegionArg::Eu,
-            base_url: None,
-            token_file: Some(f.clone()),
-        };
+        let server = server(Some(f.clone()));
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         let w = token_file_warning(&server).unwrap();
         assert!(w.contains("chmod 600") && w.contains("644"), "{w}");
@@ -343,11 +353,7 @@ mod tests {
 
     #[test]
     fn token_sources() {
-        let server = ServerArgs {
-            region: RegionArg::Eu,
-            base_url: None,
-            token_file: None,
-        };
+        let server = server(None);
         assert!(matches!(
             resolve_token(&server, None),
             Err(ConfigError::NoToken)
@@ -363,18 +369,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("t");
         std::fs::write(&f, "filetoken\n").unwrap();
-        let server = ServerArgs {
-            token_file: Some(f),
-            ..server
-        };
+        let server = self::server(Some(f));
         assert_eq!(
             resolve_token(&server, Some("env")).unwrap().expose(),
             "filetoken"
         );
-        let server = ServerArgs {
-            token_file: Some(dir.path().join("missing")),
-            ..server
-        };
+        let server = self::server(Some(dir.path().join("missing")));
         let e = resolve_token(&server, None).unwrap_err().to_string();
         assert!(e.contains("missing"), "{e}");
     }
