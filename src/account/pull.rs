@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{now_rfc3339, today, AccountCache, CacheError, CacheKey, ListingState, DAILY_CAP};
 use super::{MAX_PAGES, PER_PAGE};
 use crate::api::Answer;
-use crate::engine::{Call, Engine, ListingVerdict, Stop, Verdict};
+use crate::engine::{Engine, ListingVerdict, Stop, Verdict};
 
 /// The two listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,16 +197,11 @@ async fn pull_listing(
             Which::Plants => report.calls.0 += sent,
             Which::Users => report.calls.1 += sent,
         }
-        let (outcome, attempt) = match call {
-            Call::Stopped => {
-                report.refused_by_server = refused.load(Ordering::Relaxed);
-                report.stopped = !report.refused_by_server;
-                key.save(cache)?;
-                return Ok(false);
-            }
-            Call::Ended {
-                outcome, attempt, ..
-            } => (outcome, attempt),
+        let Some((outcome, attempt)) = call.ended() else {
+            report.refused_by_server = refused.load(Ordering::Relaxed);
+            report.stopped = !report.refused_by_server;
+            key.save(cache)?;
+            return Ok(false);
         };
         // A transient answer (10001, or no answer within the time limit) is asked again, a few
         // times, while the day's calls allow: each retry is a call like any other. An answer

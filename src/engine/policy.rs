@@ -376,23 +376,24 @@ mod tests {
             symptom(&Answer::Connection("the answer broke off".into())),
             Symptom::Fine
         );
-        let url = |s: &str| url::Url::parse(s).unwrap();
-        assert_eq!(
-            new_domain(&url("https://server.growatt.com/")),
-            "https://openapi.growatt.com"
-        );
-        assert_eq!(
-            new_domain(&url("https://server-us.growatt.com")),
-            "https://openapi-us.growatt.com"
-        );
-        assert_eq!(
-            new_domain(&url("http://server-cn.growatt.com")),
-            "https://openapi-cn.growatt.com"
-        );
-        assert_eq!(
-            new_domain(&url("http://127.0.0.1:9")),
-            "https://openapi.growatt.com"
-        );
+        for (legacy, new) in [
+            ("https://server.growatt.com/", "https://openapi.growatt.com"),
+            (
+                "https://server-us.growatt.com",
+                "https://openapi-us.growatt.com",
+            ),
+            (
+                "http://server-cn.growatt.com",
+                "https://openapi-cn.growatt.com",
+            ),
+            ("http://127.0.0.1:9", "https://openapi.growatt.com"),
+        ] {
+            assert_eq!(
+                new_domain(&url::Url::parse(legacy).unwrap()),
+                new,
+                "{legacy}"
+            );
+        }
     }
 
     #[test]
@@ -411,48 +412,31 @@ mod tests {
 
     #[test]
     fn listing_answers() {
+        use {ListingVerdict as L, Outcome as O};
         let p = RetryPolicy::default();
-        assert_eq!(
-            p.listing(&env(0), Outcome::Registered),
-            ListingVerdict::Page
-        );
-        assert_eq!(
-            p.listing(&env(10003), Outcome::AlreadyRegistered),
-            ListingVerdict::PlantMissing
-        );
-        assert_eq!(
-            p.listing(&env(10002), Outcome::Rejected),
-            ListingVerdict::Refused { code: 10002 }
-        );
-        assert_eq!(
-            p.listing(&env(10001), Outcome::Failed),
-            ListingVerdict::Refused { code: 10001 }
-        );
-        assert_eq!(
-            p.listing(&Answer::Timeout, Outcome::Failed),
-            ListingVerdict::Failed
-        );
+        for (answer, outcome, verdict) in [
+            (env(0), O::Registered, L::Page),
+            (env(10003), O::AlreadyRegistered, L::PlantMissing),
+            (env(10002), O::Rejected, L::Refused { code: 10002 }),
+            (env(10001), O::Failed, L::Refused { code: 10001 }),
+            (Answer::Timeout, O::Failed, L::Failed),
+        ] {
+            assert_eq!(p.listing(&answer, outcome), verdict, "{answer:?}");
+        }
     }
 
     #[test]
     fn locating_answers() {
+        use {LocateVerdict as L, Outcome as O};
         let p = RetryPolicy::default();
-        assert_eq!(
-            p.locating(&env(0), Outcome::Registered),
-            LocateVerdict::Found
-        );
-        assert_eq!(
-            p.locating(&env(10005), Outcome::Rejected),
-            LocateVerdict::NoSuchDevice
-        );
-        assert_eq!(
-            p.locating(&env(10011), Outcome::Rejected),
-            LocateVerdict::Refused { code: 10011 }
-        );
-        assert_eq!(
-            p.locating(&Answer::Timeout, Outcome::Failed),
-            LocateVerdict::Failed
-        );
+        for (answer, outcome, verdict) in [
+            (env(0), O::Registered, L::Found),
+            (env(10005), O::Rejected, L::NoSuchDevice),
+            (env(10011), O::Rejected, L::Refused { code: 10011 }),
+            (Answer::Timeout, O::Failed, L::Failed),
+        ] {
+            assert_eq!(p.locating(&answer, outcome), verdict, "{answer:?}");
+        }
     }
 
     #[test]
