@@ -411,31 +411,27 @@ mod tests {
     }
 
     #[test]
-    fn listing_answers() {
-        use {ListingVerdict as L, Outcome as O};
+    fn reading_answers_for_listing_and_locating() {
+        use {ListingVerdict as L, LocateVerdict as F, Outcome as O};
         let p = RetryPolicy::default();
-        for (answer, outcome, verdict) in [
-            (env(0), O::Registered, L::Page),
-            (env(10003), O::AlreadyRegistered, L::PlantMissing),
-            (env(10002), O::Rejected, L::Refused { code: 10002 }),
-            (env(10001), O::Failed, L::Refused { code: 10001 }),
-            (Answer::Timeout, O::Failed, L::Failed),
+        // An answer as `device/list` and as `plant/sn_plant` read it.
+        let read =
+            |answer: Answer, outcome| (p.listing(&answer, outcome), p.locating(&answer, outcome));
+        assert_eq!(read(env(0), O::Registered), (L::Page, F::Found));
+        assert_eq!(read(Answer::Timeout, O::Failed), (L::Failed, F::Failed));
+        // 10003 is a missing plant to the one, 10005 a device on no plant to the other.
+        let missing_plant = (L::PlantMissing, F::Refused { code: 10003 });
+        assert_eq!(read(env(10003), O::AlreadyRegistered), missing_plant);
+        let on_no_plant = (L::Refused { code: 10005 }, F::NoSuchDevice);
+        assert_eq!(read(env(10005), O::Rejected), on_no_plant);
+        // Any other code is a refusal to both; so is an answer the API gave when retries ran out.
+        for (code, outcome) in [
+            (10002, O::Rejected),
+            (10011, O::Rejected),
+            (10001, O::Failed),
         ] {
-            assert_eq!(p.listing(&answer, outcome), verdict, "{answer:?}");
-        }
-    }
-
-    #[test]
-    fn locating_answers() {
-        use {LocateVerdict as L, Outcome as O};
-        let p = RetryPolicy::default();
-        for (answer, outcome, verdict) in [
-            (env(0), O::Registered, L::Found),
-            (env(10005), O::Rejected, L::NoSuchDevice),
-            (env(10011), O::Rejected, L::Refused { code: 10011 }),
-            (Answer::Timeout, O::Failed, L::Failed),
-        ] {
-            assert_eq!(p.locating(&answer, outcome), verdict, "{answer:?}");
+            let refused = (L::Refused { code }, F::Refused { code });
+            assert_eq!(read(env(code), outcome), refused, "{code}");
         }
     }
 
