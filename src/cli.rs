@@ -135,9 +135,6 @@ pub struct RunArgs {
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub input: InputArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub request: RequestArgs,
     /// Set an existing results file aside (renamed, never deleted) and start over.
     #[arg(long)]
     pub restart: bool,
@@ -153,7 +150,27 @@ pub struct RunArgs {
     pub account: AccountUse,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
+    pub send: SendArgs,
+}
+
+/// Calling the API: how (pace, retries, limits) and where (server, token), shared by every
+/// command that sends.
+#[derive(Debug, Args, Clone)]
+pub struct ApiArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub request: RequestArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
     pub server: ServerArgs,
+}
+
+/// Calling the API from a terminal that shows the progress: `run`, `verify`, `account pull`.
+#[derive(Debug, Args, Clone)]
+pub struct SendArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub api: ApiArgs,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub output: OutputArgs,
@@ -279,13 +296,7 @@ pub struct VerifyArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
-    pub request: RequestArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub server: ServerArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub output: OutputArgs,
+    pub send: SendArgs,
 }
 
 const REPORT_EXAMPLES: &str = "Examples:
@@ -354,10 +365,7 @@ pub struct CheckArgs {
     pub account: AccountUse,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
-    pub server: ServerArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub request: RequestArgs,
+    pub api: ApiArgs,
 }
 
 /// Using the account cache in `check` and `run`.
@@ -389,10 +397,7 @@ pub struct UiArgs {
     pub cache: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
-    pub request: RequestArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub server: ServerArgs,
+    pub api: ApiArgs,
 }
 
 /// Options of `account`.
@@ -424,13 +429,7 @@ pub struct AccountPullArgs {
     pub force: bool,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
-    pub request: RequestArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub server: ServerArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub output: OutputArgs,
+    pub send: SendArgs,
 }
 
 /// Options of `account show`.
