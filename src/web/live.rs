@@ -83,7 +83,7 @@ pub struct Live {
     read: Mutex<Option<(FilesKey, std::sync::Arc<crate::report::ReportData>)>>,
 }
 
-/// The size and modification time of each file a report reads.
+/// The size and modification time of each file a report reads (a missing file is `None`).
 type FilesKey = Vec<Option<(u64, std::time::SystemTime)>>;
 
 impl Default for Live {
@@ -98,28 +98,34 @@ impl Default for Live {
 }
 
 impl Live {
-    /// The report of `results` (and its sidecars), read again only when one of them changed.
+    /// The report of `results` (and its sidecars, and the fleet it joins), read again only when
+    /// one of them changed.
     pub fn report(
         &self,
         results: &std::path::Path,
     ) -> Option<std::sync::Arc<crate::report::ReportData>> {
         let paths = crate::paths::Paths::of_results(results);
-        let key: FilesKey = [results, &paths.verify, &paths.summary, &paths.history]
-            .iter()
-            .map(|p| {
-                std::fs::metadata(p)
-                    .ok()
-                    .map(|m| (m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)))
-            })
-            .collect();
+        // The fleet is the one the report read last: a new run that names another changes the
+        // summary, and so the key, first.
+        let key = |fleet: Option<&std::path::Path>| -> FilesKey {
+            [results, &paths.verify, &paths.summary, &paths.history]
+                .into_iter()
+                .chain(fleet)
+                .map(|p| {
+                    std::fs::metadata(p)
+                        .ok()
+                        .map(|m| (m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)))
+                })
+                .collect()
+        };
         let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((k, data)) = read.as_ref() {
-            if *k == key {
+            if *k == key(data.fleet_file.as_deref()) {
                 return Some(data.clone());
             }
         }
         let data = std::sync::Arc::new(crate::report::load(results).ok()?);
-        *read = Some((key, data.clone()));
+        *read = Some((key(data.fleet_file.as_deref()), data.clone()));
         Some(data)
     }
 
