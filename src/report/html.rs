@@ -145,9 +145,8 @@ pub fn render_html_at(d: &ReportData, now: DateTime<Local>) -> String {
             String::new()
         }
     );
-    let colour = |bucket: &str| {
-        Outcome::parse(bucket).map_or(NOT_REACHED_COLOUR, |o: Outcome| o.colour())
-    };
+    let colour =
+        |bucket: &str| Outcome::parse(bucket).map_or(NOT_REACHED_COLOUR, |o: Outcome| o.colour());
     for (bucket, n) in d.buckets() {
         let _ = write!(
             h,

@@ -253,12 +253,13 @@ impl LineReader {
 
     /// The line at `offset`, as reports show it; `None` when it is not a whole results line.
     pub fn line_at(&mut self, offset: u64) -> Result<Option<LatestLine>, ResultsError> {
-        let r = journal::read_line_at(&mut self.reader, &mut self.at, offset).map_err(|source| {
-            ResultsError::Io {
-                path: self.path.clone(),
-                source,
-            }
-        })?;
+        let r =
+            journal::read_line_at(&mut self.reader, &mut self.at, offset).map_err(|source| {
+                ResultsError::Io {
+                    path: self.path.clone(),
+                    source,
+                }
+            })?;
         Ok(r.as_ref().and_then(line_of))
     }
 }

@@ -23,12 +23,12 @@ pub mod serials;
 pub mod text;
 pub mod xlsx;
 
+pub use fleet::{FleetSpec, NoFleet};
 pub use html::{render_html, write_html};
 pub(crate) use latest::Latest;
 pub use latest::Links;
 pub use serials::WarnedRow;
 pub use text::render_text;
-pub use fleet::{FleetSpec, NoFleet};
 pub use xlsx::{write_xlsx, write_xlsx_with, xlsx_bytes};
 
 /// What stops a report: the results cannot be read, or the fleet named for it cannot.
@@ -208,8 +208,10 @@ impl ReportData {
     /// Every bucket a row lands in, in order, with its rows: the outcomes, then (with a fleet)
     /// the rows not reached.
     pub fn buckets(&self) -> Vec<(&'static str, u64)> {
-        let mut b: Vec<(&'static str, u64)> =
-            Outcome::ALL.iter().map(|o| (o.as_str(), self.count(*o))).collect();
+        let mut b: Vec<(&'static str, u64)> = Outcome::ALL
+            .iter()
+            .map(|o| (o.as_str(), self.count(*o)))
+            .collect();
         if let Some(n) = self.not_reached {
             b.push((NOT_REACHED, n));
         }

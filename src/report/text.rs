@@ -75,7 +75,7 @@ pub fn render_text(d: &ReportData) -> String {
         let _ = writeln!(out, "  {name:<19} {n:>8}  {bar}");
     }
     if d.removed_total > 0 {
-        let _ = writeln!(out, "{}", removed_note(d, 20));
+        let _ = writeln!(out, "\n{}", removed_note(d, 20));
     }
     if !d.codes.is_empty() {
         let _ = writeln!(out, "\nBy error code:");

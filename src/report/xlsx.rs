@@ -340,8 +340,10 @@ impl<'a> Sheet<'a> {
             let status = links.status_of(sn_key(l.sn.trim())).unwrap_or("");
             sheet.write_string_with_format(r, 10, status, t)?;
         }
-        if let (Some(c), Some(w)) = (self.warned_at, warning_for(&self.beside.warned, l.row, &l.sn))
-        {
+        if let (Some(c), Some(w)) = (
+            self.warned_at,
+            warning_for(&self.beside.warned, l.row, &l.sn),
+        ) {
             sheet.write_string_with_format(r, c, &w.message, t)?;
         }
         Ok(())
