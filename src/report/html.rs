@@ -202,7 +202,7 @@ fn fleet_section(h: &mut String, d: &ReportData) {
             let text = super::text::cannot_tell(why);
             let _ = write!(
                 h,
-                "<p id=\"fleet-unknown\"><b>Fleet:</b> {}.</p>",
+                "<p id=\"fleet-unknown\"><strong>Fleet:</strong> {}.</p>",
                 esc(&text)
             );
         }

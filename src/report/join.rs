@@ -205,3 +205,104 @@ fn not_reached(row: &InputRow, was: Option<&LatestLine>) -> JoinedRow {
         why,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::report::{load_with, ReportData, NOT_REACHED};
+
+    const HEAD: &str = "row,plant_id,sn,c_user_id,outcome,error_code,error_msg,attempts,http_status,latency_ms,finished_at\n";
+
+    fn world(results: &str, fleet: &str) -> (tempfile::TempDir, PathBuf, FleetSpec) {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path().join("f.results.csv");
+        std::fs::write(&r, format!("{HEAD}{results}")).unwrap();
+        let f = dir.path().join("f.csv");
+        std::fs::write(&f, format!("plant_id,sn,c_user_id\n{fleet}")).unwrap();
+        let spec = FleetSpec {
+            path: f,
+            read: Default::default(),
+            named: true,
+        };
+        (dir, r, spec)
+    }
+
+    fn joined(results: &Path, spec: &FleetSpec) -> ReportData {
+        load_with(results, Ok(spec.clone())).unwrap()
+    }
+
+    #[test]
+    fn each_fleet_row_lands_in_one_bucket_as_the_sheet_stands() {
+        let (_d, results, spec) = world(
+            "2,1,A1,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n\
+             3,1,A2,5,rejected,10004,plant does not exist,1,200,3,2026-01-01T00:00:00.000Z\n\
+             4,1,BAD-1,5,invalid,,sn has a dash,0,,,2026-01-01T00:00:00.000Z\n\
+             4,1,A4,5,registered,0,,1,200,3,2026-01-02T00:00:00.000Z\n\
+             5,1,GONE9,5,rejected,10002,serial wrong,1,200,3,2026-01-01T00:00:00.000Z\n\
+             7,1,BAD-2,5,invalid,,sn has a dash,0,,,2026-01-01T00:00:00.000Z\n\
+             8,1,A7,5,invalid,,held back (--strict-serials),0,,,2026-01-01T00:00:00.000Z\n",
+            // A4 and A1 moved up; A2's plant fixed; A1 again; a new row; BAD-2 as it was; A7
+            // held back as it was.
+            "1,A4,5\n1,A1,5\n2,A2,5\n1,A1,5\n1,NEW1,5\n1,BAD-2,5\n1,A7,5\n",
+        );
+        let d = joined(&results, &spec);
+        assert_eq!(d.rows(), 7, "{:?}", d.buckets());
+        assert_eq!(d.count(Outcome::Registered), 2);
+        assert_eq!(d.count(Outcome::Rejected), 0, "A2 was fixed, GONE9 removed");
+        assert_eq!(d.count(Outcome::Duplicate), 1);
+        assert_eq!(d.count(Outcome::Invalid), 2);
+        assert_eq!(d.not_reached, Some(2), "A2 changed since, NEW1 never sent");
+        assert_eq!(d.buckets().last(), Some(&(NOT_REACHED, 2)));
+        assert_eq!(d.removed_total, 1);
+        assert_eq!(d.removed[0].sn, "GONE9");
+        assert_eq!(d.removed[0].outcome, Outcome::Rejected);
+        let rows: Vec<(u64, &str)> = d.attention.iter().map(|a| (a.row, a.sn.as_str())).collect();
+        assert_eq!(rows, [(7, "BAD-2"), (8, "A7")], "by the fleet's rows");
+        assert_eq!(d.attention[1].error_msg, "held back (--strict-serials)");
+        assert!(!d.codes.contains_key(&10002) && !d.codes.contains_key(&10004));
+        assert_eq!(d.exit(), crate::exit::Exit::Incomplete, "rows left: as run");
+        let text = crate::report::render_text(&d);
+        assert!(
+            text.contains("No longer in the fleet: 1 serial (GONE9), left out of the counts"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_row_fixed_but_not_sent_again_is_not_reached_and_a_done_serial_stays_done() {
+        let (_d, results, spec) = world(
+            "2,1,A1,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n\
+             3,x,A2,5,invalid,,plant_id 'x' is not a positive integer,0,,,2026-01-01T00:00:00.000Z\n",
+            // A1's plant cell changed after it was registered: done all the same (run skips it).
+            "2,A1,5\n1,A2,5\n",
+        );
+        let d = joined(&results, &spec);
+        assert_eq!(d.count(Outcome::Registered), 1);
+        assert_eq!(
+            d.count(Outcome::Invalid),
+            0,
+            "the old invalid line no longer counts"
+        );
+        assert_eq!(d.not_reached, Some(1));
+        assert_eq!(d.removed_total, 0);
+        assert_eq!(d.exit(), crate::exit::Exit::Incomplete);
+    }
+
+    #[test]
+    fn a_named_fleet_that_cannot_be_read_is_an_error_a_recorded_one_cannot_tell() {
+        let (_d, results, mut spec) = world("", "");
+        std::fs::write(&spec.path, "a,b\n1,2\n").unwrap();
+        let e = load_with(&results, Ok(spec.clone())).unwrap_err();
+        assert!(e.to_string().contains("missing column"), "{e}");
+        spec.named = false;
+        let d = joined(&results, &spec);
+        let why = d.no_fleet.unwrap();
+        assert!(
+            why.contains("cannot be read") && why.contains("missing column"),
+            "{why}"
+        );
+        assert_eq!(d.not_reached, None, "nothing counted it cannot tell");
+    }
+}

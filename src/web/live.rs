@@ -256,3 +256,43 @@ impl Live {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cached_report_is_read_again_when_the_fleet_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = dir.path().join("f.results.csv");
+        let fleet = dir.path().join("f.csv");
+        std::fs::write(
+            &results,
+            "row,plant_id,sn,c_user_id,outcome,error_code,error_msg,attempts,http_status,latency_ms,finished_at\n\
+             2,1,A1,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n\
+             3,1,A2,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n",
+        )
+        .unwrap();
+        std::fs::write(&fleet, "plant_id,sn,c_user_id\n1,A1,5\n1,A2,5\n").unwrap();
+        let record =
+            crate::report::fleet::FleetRecord::of(&fleet, &crate::input::ReadOptions::default());
+        let summary = serde_json::json!({ "input": fleet, "fleet": record });
+        std::fs::write(
+            crate::paths::Paths::of_results(&results).summary,
+            summary.to_string(),
+        )
+        .unwrap();
+        let live = Live::default();
+        assert_eq!(live.report(&results).unwrap().rows(), 2);
+        // A row removed from the fleet, nothing else touched.
+        std::fs::write(&fleet, "plant_id,sn,c_user_id\n1,A1,5\n").unwrap();
+        let data = live.report(&results).unwrap();
+        assert_eq!(data.rows(), 1);
+        assert_eq!(data.removed_total, 1);
+        // Unchanged files: the same report, not read again.
+        assert!(std::sync::Arc::ptr_eq(
+            &data,
+            &live.report(&results).unwrap()
+        ));
+    }
+}
