@@ -358,7 +358,7 @@ impl<'a> Sheet<'a> {
         sheet.write_string_with_format(r, 1, &n.plant_id, t)?;
         sheet.write_string_with_format(r, 2, &n.sn, t)?;
         sheet.write_string_with_format(r, 3, &n.c_user_id, t)?;
-        sheet.write_string_with_format(r, 4, &NOT_REACHED.replace('_', " "), t)?;
+        sheet.write_string_with_format(r, 4, NOT_REACHED.replace('_', " "), t)?;
         sheet.write_blank(r, 5, num)?;
         sheet.write_string_with_format(r, 6, &n.why, t)?;
         sheet.write_string_with_format(r, 7, "run again to send it", t)?;
