@@ -292,7 +292,7 @@ const REPORT_EXAMPLES: &str = "Examples:
   growatt-onboard report fleet.results.csv                     # text on stdout
   growatt-onboard report fleet.results.csv --html report.html  # a web page
   growatt-onboard report fleet.results.csv --xlsx report.xlsx  # for Excel
-  growatt-onboard report fleet.results.csv --fleet moved/fleet.xlsx  # the fleet moved since";
+  growatt-onboard report fleet.results.csv --fleet new/fleet.csv  # it moved";
 
 /// Options of `report`.
 #[derive(Debug, Args, Clone)]
