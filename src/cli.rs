@@ -302,7 +302,8 @@ pub struct VerifyArgs {
 const REPORT_EXAMPLES: &str = "Examples:
   growatt-onboard report fleet.results.csv                     # text on stdout
   growatt-onboard report fleet.results.csv --html report.html  # a web page
-  growatt-onboard report fleet.results.csv --xlsx report.xlsx  # for Excel";
+  growatt-onboard report fleet.results.csv --xlsx report.xlsx  # for Excel
+  growatt-onboard report fleet.results.csv --fleet new/fleet.csv  # it moved";
 
 /// Options of `report`.
 #[derive(Debug, Args, Clone)]
@@ -317,6 +318,18 @@ pub struct ReportArgs {
     /// summary: it opens as columns in any locale, ids and serials stay text.
     #[arg(long, value_name = "PATH")]
     pub xlsx: Option<PathBuf>,
+    /// The fleet whose rows are counted, each with its latest result [default: the fleet file the last run read].
+    #[arg(long, value_name = "PATH")]
+    pub fleet: Option<PathBuf>,
+    /// Map a required column of the fleet to its header, as for run (repeatable) [default: as the last run read it].
+    #[arg(long = "column", value_name = "KEY=HEADER")]
+    pub columns: Vec<String>,
+    /// The sheet of the fleet to read (.xlsx, .xls, .ods) [default: as the last run read it].
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+    /// Saved settings to read the fleet's column mapping and sheet from [default: growatt-onboard.toml beside the fleet given with --fleet, when there is one].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 const TEMPLATE_EXAMPLES: &str = "Examples:
