@@ -7,34 +7,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+CI_NAME="linux archive"
+source .ci/lib.sh
+
 TARGET=x86_64-unknown-linux-musl
 export CARGO_TERM_COLOR=never
-t0=$SECONDS
-step_start=$SECONDS
-step() {
-  echo "linux archive: $1 ($((SECONDS - step_start)) s)"
-  step_start=$SECONDS
-}
-fail() {
-  echo "linux archive: FAILED: $*" >&2
-  exit 1
-}
 
 missing=()
 command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v readelf >/dev/null 2>&1 || missing+=(binutils)
-if [ ${#missing[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing "${missing[@]}"
 
-bash scripts/dist.sh "$TARGET"
-version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
-name="growatt-onboard-$version-$TARGET"
-archive="target/dist/$name.tar.gz"
-[ -s "$archive" ] || fail "no $archive"
+build_archive "$TARGET" tar.gz
 step "built $archive"
 
 # An empty folder on a clean path (with a space, like a download folder), and a bare environment:
@@ -101,7 +86,7 @@ lines=$(($(wc -l <"$folder/fleet.results.csv") - 1))
 [ -s "$folder/report.html" ] && [ -s "$folder/report.xlsx" ] || fail "the demo left no reports"
 "$bin" --version | grep -q "^growatt-onboard $version (commit [^,]*, $TARGET)$" ||
   fail "--version says: $("$bin" --version)"
-elapsed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$end")
+elapsed=$(seconds_between "$start" "$end")
 step "unpacked to the demo's summary in $elapsed s ($lines results lines, reports written)"
 
 (cd target/dist && sha256sum -c SHA256SUMS) || fail "SHA256SUMS does not match the archives"

@@ -12,6 +12,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+CI_NAME=windows
+source .ci/lib.sh
+
 TARGET=x86_64-pc-windows-gnu
 WINE=/usr/lib/wine/wine64
 WINESERVER=/usr/lib/wine/wineserver64
@@ -24,17 +27,6 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gro
 # The simulator's token.
 export GROWATT_TOKEN=0123456789abcdef0123456789abcdef
 
-t0=$SECONDS
-step_start=$SECONDS
-step() {
-  echo "windows: $1 ($((SECONDS - step_start)) s)"
-  step_start=$SECONDS
-}
-fail() {
-  echo "windows: FAILED: $*" >&2
-  exit 1
-}
-
 # --- Tools ---------------------------------------------------------------------------------------
 if ! rustup target list --installed | grep -qx "$TARGET"; then
   rustup target add "$TARGET"
@@ -46,11 +38,7 @@ command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || missing+=(gcc-mingw-w64-x86
 [ -x "$WINE" ] && [ -x "$WINESERVER" ] || missing+=(wine64)
 command -v wineboot >/dev/null 2>&1 || missing+=(wine)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
-if [ ${#missing[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing "${missing[@]}"
 [ -x "$WINE" ] || fail "no Wine loader at $WINE"
 step "tools ready"
 
@@ -72,11 +60,7 @@ x86_64-w64-mingw32-gcc -shared -O2 -Wall -Werror -o "$work/bin/bcryptprimitives.
 # The release archive (scripts/dist.sh: the release build, the program stripped, packed with
 # README.txt, the template, the sample fleet and the licence); the program tested below is the
 # one it holds, and e. unpacks the whole archive.
-bash scripts/dist.sh "$TARGET"
-version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -1)
-name="growatt-onboard-$version-$TARGET"
-archive="target/dist/$name.zip"
-[ -s "$archive" ] || fail "no $archive"
+build_archive "$TARGET" zip
 python3 - "$archive" "$name/growatt-onboard.exe" "$work/bin/growatt-onboard.exe" <<'EOF'
 import shutil, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], "wb") as dst:
@@ -256,6 +240,6 @@ lines=$(check_results "$work/archive-demo/fleet.results.csv")
 [ -s "$work/archive-demo/report.html" ] || fail "the archive's demo left no report"
 said=$(WINEPATH=$(win "$work/bin") timeout -k 10 60 "$WINE" "$clean/$name/growatt-onboard.exe" --version | tr -d '\r')
 [[ "$said" == "growatt-onboard $version (commit "*", $TARGET)" ]] || fail "--version says: $said"
-elapsed=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$start" "$end")
+elapsed=$(seconds_between "$start" "$end")
 step "archive: $(du -h "$archive" | cut -f1) zip, unpacked to the demo's summary in $elapsed s under Wine"
 echo "windows: all passed in $((SECONDS - t0)) s"

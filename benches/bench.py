@@ -149,6 +149,11 @@ def run_text(cmd: list[str], **kw) -> str:
         return ""
 
 
+def tail(path: Path, chars: int) -> str:
+    """The last characters of a log, however it is encoded."""
+    return path.read_text(errors="replace")[-chars:]
+
+
 def first_line(text: str) -> str:
     return text.splitlines()[0] if text else ""
 
@@ -380,20 +385,37 @@ class Bench:
 
     # -- one run ----------------------------------------------------------------------------
 
-    def run_once(self, wl: Workload, c: str, n: int, label: str, deadline: float) -> dict:
-        rundir = self.work / "runs" / f"{wl.key}-{c.replace(' ', '_').replace('+', '_')}-{label}"
+    def fresh_rundir(self, name: str) -> Path:
+        """An empty folder for one run, its results file inside."""
+        rundir = self.work / "runs" / name
         shutil.rmtree(rundir, ignore_errors=True)
         rundir.mkdir(parents=True)
+        return rundir
+
+    def contend(self, key: str, label: str, sim_cmd: list[str] | None, cmd: list[str],
+                rundir: Path, deadline: float) -> ProcResult:
+        """Measure the contender's command on its own core; the first measured run of a case
+        keeps its command lines for the report."""
+        if label == "rep1":
+            self.record(key, sim_cmd, cmd)
+        return measure(self.pinned(1), cmd, rundir, clean_env(), deadline,
+                       rundir / "contender.log")
+
+    def keep(self, rec: dict, rundir: Path) -> None:
+        """Keep a run's record; its folder only with --keep-runs."""
+        self.runs.append(rec)
+        if not self.args.keep_runs:
+            shutil.rmtree(rundir, ignore_errors=True)
+
+    def run_once(self, wl: Workload, c: str, n: int, label: str, deadline: float) -> dict:
+        rundir = self.fresh_rundir(f"{wl.key}-{c.replace(' ', '_').replace('+', '_')}-{label}")
         inp = fleet(self.work, n)
         out = rundir / "results.csv"
         sim = Sim(self.binary, wl.sim_args(), self.pinned(0), rundir / "sim.log")
         try:
             cmd = self.command(c, wl, inp, out, sim.url)
-            if label == "rep1":
-                self.record(f"{wl.key} {c}", sim.cmd, cmd)
             stolen_before = steal_ms()
-            proc = measure(self.pinned(1), cmd, rundir, clean_env(), deadline,
-                           rundir / "contender.log")
+            proc = self.contend(f"{wl.key} {c}", label, sim.cmd, cmd, rundir, deadline)
             stolen_after = steal_ms()
             try:
                 stats = sim.stats(summary=n > FULL_STATS_LIMIT)
@@ -410,13 +432,10 @@ class Bench:
         rec["steal_ms"] = (stolen_after - stolen_before
                            if stolen_before is not None and stolen_after is not None else None)
         if sim_gone:
-            rec["log_tail"] = sim_gone + "\n" + (rundir / "sim.log").read_text(errors="replace")[-300:]
+            rec["log_tail"] = sim_gone + "\n" + tail(rundir / "sim.log", 300)
         if proc.exit_code not in (0, 3) or proc.killed:
-            tail = (rundir / "contender.log").read_text(errors="replace")[-400:]
-            rec["log_tail"] = tail
-        self.runs.append(rec)
-        if not self.args.keep_runs:
-            shutil.rmtree(rundir, ignore_errors=True)
+            rec["log_tail"] = tail(rundir / "contender.log", 400)
+        self.keep(rec, rundir)
         say(
             f"{wl.key} {c:16} {label:6} rows={n:<7} wall={proc.wall_s:6.2f}s "
             f"req={rec['requests']:<7} rate={fmt(rec['rate'], 1):>8}/s "
@@ -454,18 +473,13 @@ class Bench:
                 self.w5_once(wl, mode, size, label)
 
     def w5_once(self, wl: Workload, mode: str, n: int, label: str) -> dict:
-        rundir = self.work / "runs" / f"W5-{mode}-{n}-{label}"
-        shutil.rmtree(rundir, ignore_errors=True)
-        rundir.mkdir(parents=True)
+        rundir = self.fresh_rundir(f"W5-{mode}-{n}-{label}")
         inp = fleet(self.work, n)
         out = rundir / "results.csv"
         deadline = 60 + n / 2000
         if mode == "check":
             cmd = [str(self.binary), "check", str(inp), "-q", "-o", str(out)]
-            if label == "rep1":
-                self.record(f"W5 check {n:,}", None, cmd)
-            proc = measure(self.pinned(1), cmd, rundir, clean_env(), deadline,
-                           rundir / "contender.log")
+            proc = self.contend(f"W5 check {n:,}", label, None, cmd, rundir, deadline)
             rec = {
                 "rows": n, "wall_s": proc.wall_s, "cpu_s": proc.cpu_s,
                 "maxrss_kib": proc.maxrss_kib, "exit_code": proc.exit_code, "killed": proc.killed,
@@ -474,10 +488,7 @@ class Bench:
             sim = Sim(self.binary, wl.sim_args(), self.pinned(0), rundir / "sim.log")
             try:
                 cmd = self.command(GO, wl, inp, out, sim.url)
-                if label == "rep1":
-                    self.record(f"W5 run {n:,}", sim.cmd, cmd)
-                proc = measure(self.pinned(1), cmd, rundir, clean_env(), deadline,
-                               rundir / "contender.log")
+                proc = self.contend(f"W5 run {n:,}", label, sim.cmd, cmd, rundir, deadline)
                 stats = sim.stats(summary=n > FULL_STATS_LIMIT)
             finally:
                 sim.stop()
@@ -485,10 +496,8 @@ class Bench:
         rec.update(workload="W5", contender=GO, mode=mode, label=label,
                    rows_per_s=n / proc.wall_s if proc.wall_s else None)
         if proc.exit_code != 0 or proc.killed:
-            rec["log_tail"] = (rundir / "contender.log").read_text(errors="replace")[-400:]
-        self.runs.append(rec)
-        if not self.args.keep_runs:
-            shutil.rmtree(rundir, ignore_errors=True)
+            rec["log_tail"] = tail(rundir / "contender.log", 400)
+        self.keep(rec, rundir)
         say(
             f"W5 {mode:5} {label:6} rows={n:<8} wall={proc.wall_s:6.2f}s "
             f"rows/s={fmt(rec['rows_per_s'], 0):>9} rss={fmt_mib(proc.maxrss_kib)}"

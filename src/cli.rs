@@ -139,9 +139,6 @@ pub struct RunArgs {
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub input: InputArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub request: RequestArgs,
     /// Set an existing results file aside (renamed, never deleted) and start over.
     #[arg(long)]
     pub restart: bool,
@@ -157,7 +154,27 @@ pub struct RunArgs {
     pub account: AccountUse,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
+    pub send: SendArgs,
+}
+
+/// Calling the API: how (pace, retries, limits) and where (server, token), shared by every
+/// command that sends.
+#[derive(Debug, Args, Clone)]
+pub struct ApiArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub request: RequestArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
     pub server: ServerArgs,
+}
+
+/// Calling the API from a terminal that shows the progress: `run`, `verify`, `account pull`.
+#[derive(Debug, Args, Clone)]
+pub struct SendArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)] // clap flattens the group's own docs
+    pub api: ApiArgs,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
     pub output: OutputArgs,
@@ -283,19 +300,14 @@ pub struct VerifyArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
-    pub request: RequestArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub server: ServerArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub output: OutputArgs,
+    pub send: SendArgs,
 }
 
 const REPORT_EXAMPLES: &str = "Examples:
   growatt-onboard report fleet.results.csv                     # text on stdout
   growatt-onboard report fleet.results.csv --html report.html  # a web page
-  growatt-onboard report fleet.results.csv --xlsx report.xlsx  # for Excel";
+  growatt-onboard report fleet.results.csv --xlsx report.xlsx  # for Excel
+  growatt-onboard report fleet.results.csv --fleet new/fleet.csv  # it moved";
 
 /// Options of `report`.
 #[derive(Debug, Args, Clone)]
@@ -310,6 +322,18 @@ pub struct ReportArgs {
     /// summary: it opens as columns in any locale, ids and serials stay text.
     #[arg(long, value_name = "PATH")]
     pub xlsx: Option<PathBuf>,
+    /// The fleet whose rows are counted, each with its latest result [default: the fleet file the last run read].
+    #[arg(long, value_name = "PATH")]
+    pub fleet: Option<PathBuf>,
+    /// Map a required column of the fleet to its header, as for run (repeatable) [default: as the last run read it].
+    #[arg(long = "column", value_name = "KEY=HEADER")]
+    pub columns: Vec<String>,
+    /// The sheet of the fleet to read (.xlsx, .xls, .ods) [default: as the last run read it].
+    #[arg(long, value_name = "NAME")]
+    pub sheet: Option<String>,
+    /// Saved settings to read the fleet's column mapping and sheet from [default: growatt-onboard.toml beside the fleet given with --fleet, when there is one].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
 }
 
 const TEMPLATE_EXAMPLES: &str = "Examples:
@@ -358,10 +382,7 @@ pub struct CheckArgs {
     pub account: AccountUse,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
-    pub server: ServerArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub request: RequestArgs,
+    pub api: ApiArgs,
 }
 
 /// Using the account cache in `check` and `run`.
@@ -393,10 +414,7 @@ pub struct UiArgs {
     pub cache: Option<PathBuf>,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
-    pub request: RequestArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub server: ServerArgs,
+    pub api: ApiArgs,
 }
 
 /// Options of `account`.
@@ -428,13 +446,7 @@ pub struct AccountPullArgs {
     pub force: bool,
     #[command(flatten)]
     #[allow(missing_docs)] // clap flattens the group's own docs
-    pub request: RequestArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub server: ServerArgs,
-    #[command(flatten)]
-    #[allow(missing_docs)] // clap flattens the group's own docs
-    pub output: OutputArgs,
+    pub send: SendArgs,
 }
 
 /// Options of `account show`.

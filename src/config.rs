@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::api::{resolve_base, ClientError, Region, Token};
-use crate::cli::{InputArgs, RequestArgs, RunArgs, ServerArgs, UiArgs, VerifyArgs};
+use crate::cli::{ApiArgs, InputArgs, RequestArgs, RunArgs, ServerArgs, UiArgs, VerifyArgs};
 use crate::engine::{RetryPolicy, Wording};
 use crate::exit::Exit;
 use crate::input::ReadOptions;
@@ -68,10 +68,10 @@ fn retry_policy(request: &RequestArgs) -> RetryPolicy {
 /// Resolves the request and server flags; the token from `token_env` (the GROWATT_TOKEN
 /// value) or the token file.
 pub fn request_config(
-    request: &RequestArgs,
-    server: &ServerArgs,
+    api: &ApiArgs,
     token_env: Option<&str>,
 ) -> Result<RequestConfig, ConfigError> {
+    let ApiArgs { request, server } = api;
     Ok(RequestConfig {
         token: resolve_token(server, token_env)?,
         base: resolve_server(server)?,
@@ -95,7 +95,7 @@ pub fn run_settings(
     Ok(RunSettings {
         input: args.input.input.clone(),
         paths: input_paths(&args.input),
-        request: request_config(&args.request, &args.server, token_env)?,
+        request: request_config(&args.send.api, token_env)?,
         restart: args.restart,
         read: read_options(&args.input)?,
         strict_serials: args.input.strict_serials,
@@ -147,7 +147,7 @@ pub fn verify_settings(
     Ok(VerifySettings {
         results: args.results.clone(),
         out,
-        request: request_config(&args.request, &args.server, token_env)?,
+        request: request_config(&args.send.api, token_env)?,
         locate: args.locate,
         attempt_events: ui.verbose >= 2,
         wording: Wording::CommandLine,
@@ -162,10 +162,11 @@ pub fn ui_settings(args: &UiArgs, token_env: Option<&str>) -> Result<UiSettings,
             args.listen
         )));
     }
-    let token = match resolve_token(&args.server, token_env) {
+    let ApiArgs { request: r, server } = &args.api;
+    let token = match resolve_token(server, token_env) {
         Ok(t) => Some((
             t,
-            if args.server.token_file.is_some() {
+            if server.token_file.is_some() {
                 TokenSource::File
             } else {
                 TokenSource::Environment
@@ -179,20 +180,18 @@ pub fn ui_settings(args: &UiArgs, token_env: Option<&str>) -> Result<UiSettings,
             .map(|d| d.join("growatt-onboard").join("fleets"))
             .unwrap_or_else(|| PathBuf::from("growatt-onboard-fleets"))
     });
-    let r = &args.request;
     Ok(UiSettings {
         listen: args.listen,
         dir,
         server: Server {
-            base: resolve_server(&args.server)?,
-            region: args
-                .server
+            base: resolve_server(server)?,
+            region: server
                 .base_url
                 .is_none()
-                .then(|| Region::from(args.server.region)),
+                .then(|| Region::from(server.region)),
             token_file: token
                 .as_ref()
-                .and(args.server.token_file.as_ref())
+                .and(server.token_file.as_ref())
                 .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
             token,
         },
@@ -320,12 +319,26 @@ mod tests {
     use super::*;
     use crate::cli::RegionArg;
 
+    /// The server flags of the default region, the token read from `token_file` if any.
+    fn server(token_file: Option<PathBuf>) -> ServerArgs {
+        ServerArgs {
+            region: RegionArg::Eu,
+            base_url: None,
+            token_file,
+        }
+    }
+
     #[test]
     fn a_token_file_may_hold_the_shell_line_it_was_copied_from() {
-        assert_eq!(token_value("abc\n"), "abc\n");
-        assert_eq!(token_value("GROWATT_TOKEN=abc\n"), "abc");
-        assert_eq!(token_value("# mine\nexport GROWATT_TOKEN=\"abc\"\n"), "abc");
-        assert_eq!(token_value("GROWATT_TOKEN='abc'"), "abc");
+        for (file, token) in [
+            // A bare token is the whole text; `Token::new` trims it.
+            ("abc\n", "abc\n"),
+            ("GROWATT_TOKEN=abc\n", "abc"),
+            ("# mine\nexport GROWATT_TOKEN=\"abc\"\n", "abc"),
+            ("GROWATT_TOKEN='abc'", "abc"),
+        ] {
+            assert_eq!(token_value(file), token, "{file:?}");
+        }
     }
 
     #[cfg(unix)]
@@ -335,11 +348,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("t");
         std::fs::write(&f, "x").unwrap();
-        let server = ServerArgs {
-            region: RegionArg::Eu,
-            base_url: None,
-            token_file: Some(f.clone()),
-        };
+        let server = server(Some(f.clone()));
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         let w = token_file_warning(&server).unwrap();
         assert!(w.contains("chmod 600") && w.contains("644"), "{w}");
@@ -349,11 +358,7 @@ mod tests {
 
     #[test]
     fn token_sources() {
-        let server = ServerArgs {
-            region: RegionArg::Eu,
-            base_url: None,
-            token_file: None,
-        };
+        let server = server(None);
         assert!(matches!(
             resolve_token(&server, None),
             Err(ConfigError::NoToken)
@@ -369,18 +374,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("t");
         std::fs::write(&f, "filetoken\n").unwrap();
-        let server = ServerArgs {
-            token_file: Some(f),
-            ..server
-        };
+        let server = self::server(Some(f));
         assert_eq!(
             resolve_token(&server, Some("env")).unwrap().expose(),
             "filetoken"
         );
-        let server = ServerArgs {
-            token_file: Some(dir.path().join("missing")),
-            ..server
-        };
+        let server = self::server(Some(dir.path().join("missing")));
         let e = resolve_token(&server, None).unwrap_err().to_string();
         assert!(e.contains("missing"), "{e}");
     }

@@ -49,7 +49,7 @@ pub async fn execute_with(cli: Cli, saved: Option<&std::path::Path>) -> Exit {
     let log = error_log(&cli.command);
     if let Some(path) = saved {
         let quiet = match &cli.command {
-            Command::Run(a) => a.output.quiet,
+            Command::Run(a) => a.send.output.quiet,
             Command::Check(a) => a.quiet,
             _ => false,
         };
@@ -64,10 +64,9 @@ pub async fn execute_with(cli: Cli, saved: Option<&std::path::Path>) -> Exit {
         Command::Run(args) if args.dry_run => {
             let check = cli::CheckArgs {
                 input: args.input,
-                quiet: args.output.quiet,
+                quiet: args.send.output.quiet,
                 account: args.account,
-                server: args.server,
-                request: args.request,
+                api: args.send.api,
             };
             commands::check::execute(&check, token_env).await
         }
@@ -96,10 +95,10 @@ fn error_log(command: &Command) -> term::Log {
     let json = |o: &cli::OutputArgs| o.log_format == LogFormat::Json;
     let stamped = !std::io::IsTerminal::is_terminal(&std::io::stderr());
     match command {
-        Command::Run(a) if !a.dry_run => term::Log::with_timestamps(json(&a.output), stamped),
-        Command::Verify(a) => term::Log::with_timestamps(json(&a.output), stamped),
+        Command::Run(a) if !a.dry_run => term::Log::with_timestamps(json(&a.send.output), stamped),
+        Command::Verify(a) => term::Log::with_timestamps(json(&a.send.output), stamped),
         Command::Account(a) => match &a.command {
-            AccountCommand::Pull(p) => term::Log::with_timestamps(json(&p.output), stamped),
+            AccountCommand::Pull(p) => term::Log::with_timestamps(json(&p.send.output), stamped),
             AccountCommand::Show(_) => term::Log::new(false),
         },
         Command::Demo(a) => term::Log::new(json(&a.output)),

@@ -67,3 +67,20 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<(Cli, Option<PathBuf>), clap::E
     let matches = Cli::command().try_get_matches_from(with)?;
     Ok((Cli::from_arg_matches(&matches)?, Some(path)))
 }
+
+/// The column mapping (`--column` values) and the sheet a settings file holds: what `report`
+/// needs to read the fleet as `run` read it.
+pub fn read_mapping(path: &Path) -> Result<crate::input::ReadOptions, String> {
+    let args = read(path)?;
+    let mut columns = Vec::new();
+    let mut read = crate::input::ReadOptions::default();
+    for pair in args.windows(2) {
+        match pair[0].to_str() {
+            Some("--column") => columns.push(pair[1].to_string_lossy().into_owned()),
+            Some("--sheet") => read.sheet = Some(pair[1].to_string_lossy().into_owned()),
+            _ => {}
+        }
+    }
+    read.map_columns(&columns)?;
+    Ok(read)
+}

@@ -11,20 +11,20 @@ each row ends.
         [--token T | GROWATT_TOKEN=T] [--rate 50] [--concurrency 8] [--timeout 30] [--max-attempts 5]
 """
 
-import argparse
 import asyncio
 import contextlib
 import csv
-import os
 import random
 import sys
 
 import aiohttp
 from aiolimiter import AsyncLimiter
 
+from peer_common import RESULTS_HEADER, add_url, form, parse_args
+
 
 async def add_one(session, url, row, sem, limiter, args):
-    form = {"plant_id": row["plant_id"], "sn": row["sn"], "c_user_id": row["c_user_id"]}
+    data = form(row)
     delay = args.backoff
     attempts = 0
     while True:
@@ -33,7 +33,7 @@ async def add_one(session, url, row, sem, limiter, args):
         async with sem:
             async with limiter:
                 try:
-                    async with session.post(url, data=form) as resp:
+                    async with session.post(url, data=data) as resp:
                         body = await resp.json(content_type=None)
                     code, error = body.get("error_code"), body.get("error_msg", "")
                 except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as e:
@@ -46,7 +46,7 @@ async def add_one(session, url, row, sem, limiter, args):
 
 
 async def main_async(args) -> None:
-    url = args.base_url.rstrip("/") + "/v1/device/sn/add"
+    url = add_url(args.base_url)
     with open(args.input, newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     sem = asyncio.Semaphore(args.concurrency)
@@ -55,7 +55,7 @@ async def main_async(args) -> None:
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     with open(args.out, "w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
-        writer.writerow(["sn", "error_code", "attempts", "error"])
+        writer.writerow(RESULTS_HEADER)
 
         async def one(row):
             code, error, attempts = await add_one(session, url, row, sem, limiter, args)
@@ -68,20 +68,7 @@ async def main_async(args) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--input", required=True)
-    p.add_argument("--base-url", required=True)
-    p.add_argument("--token", default=os.environ.get("GROWATT_TOKEN"))
-    p.add_argument("--rate", type=float, default=None, help="requests per second (absent: unpaced)")
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--out", required=True)
-    p.add_argument("--timeout", type=float, default=30.0)
-    p.add_argument("--max-attempts", type=int, default=5)
-    p.add_argument("--backoff", type=float, default=0.05, help="first pause before a retry, seconds")
-    args = p.parse_args()
-    if not args.token:
-        sys.exit("no token: pass --token or set GROWATT_TOKEN")
-    asyncio.run(main_async(args))
+    asyncio.run(main_async(parse_args(__doc__, concurrency=8)))
     return 0
 
 

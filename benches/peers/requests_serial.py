@@ -10,31 +10,18 @@ A request that fails outright (timeout, refused connection, not JSON) is recorde
         [--token T | GROWATT_TOKEN=T] [--rate 50] [--timeout 30] [--max-attempts 5]
 """
 
-import argparse
 import csv
-import os
 import sys
 import time
 
 import requests
 
+from peer_common import RESULTS_HEADER, add_url, form, parse_args
+
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--input", required=True)
-    p.add_argument("--base-url", required=True)
-    p.add_argument("--token", default=os.environ.get("GROWATT_TOKEN"))
-    p.add_argument("--rate", type=float, default=None, help="requests per second (absent: unpaced)")
-    p.add_argument("--concurrency", type=int, default=1, help="ignored: one request at a time")
-    p.add_argument("--out", required=True)
-    p.add_argument("--timeout", type=float, default=30.0)
-    p.add_argument("--max-attempts", type=int, default=5)
-    p.add_argument("--backoff", type=float, default=0.05, help="first pause before a retry, seconds")
-    args = p.parse_args()
-    if not args.token:
-        sys.exit("no token: pass --token or set GROWATT_TOKEN")
-
-    url = args.base_url.rstrip("/") + "/v1/device/sn/add"
+    args = parse_args(__doc__, concurrency=1, concurrency_help="ignored: one request at a time")
+    url = add_url(args.base_url)
     interval = 1.0 / args.rate if args.rate else 0.0
     session = requests.Session()
     session.headers["token"] = args.token
@@ -44,9 +31,9 @@ def main() -> int:
         args.out, "w", newline="", encoding="utf-8"
     ) as out:
         writer = csv.writer(out)
-        writer.writerow(["sn", "error_code", "attempts", "error"])
+        writer.writerow(RESULTS_HEADER)
         for row in csv.DictReader(f):
-            form = {"plant_id": row["plant_id"], "sn": row["sn"], "c_user_id": row["c_user_id"]}
+            data = form(row)
             code, error, attempts = None, "", 0
             while True:
                 attempts += 1
@@ -56,7 +43,7 @@ def main() -> int:
                         time.sleep(next_start - now)
                     next_start = max(next_start, now) + interval
                 try:
-                    resp = session.post(url, data=form, timeout=args.timeout)
+                    resp = session.post(url, data=data, timeout=args.timeout)
                     body = resp.json()
                     code, error = body.get("error_code"), body.get("error_msg", "")
                 except (requests.RequestException, ValueError) as e:

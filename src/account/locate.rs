@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::api::Answer;
-use crate::engine::{Call, Engine, LocateVerdict};
+use crate::engine::{Engine, LocateVerdict};
 
 /// What `plant/sn_plant` said about a serial.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,11 +48,8 @@ pub async fn locate(engine: &Arc<Engine>, sn: &str, hold: Option<OwnedSemaphoreP
             hold,
         )
         .await;
-    let (outcome, attempt) = match call {
-        Call::Stopped => return Located::Stopped,
-        Call::Ended {
-            outcome, attempt, ..
-        } => (outcome, attempt),
+    let Some((outcome, attempt)) = call.ended() else {
+        return Located::Stopped;
     };
     match engine.policy().locating(&attempt.answer, outcome) {
         LocateVerdict::Found => {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{now_rfc3339, today, AccountCache, CacheError, CacheKey, ListingState, DAILY_CAP};
 use super::{MAX_PAGES, PER_PAGE};
 use crate::api::Answer;
-use crate::engine::{Call, Engine, ListingVerdict, Stop, Verdict};
+use crate::engine::{Engine, ListingVerdict, Stop, Verdict};
 
 /// The two listings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,34 +17,30 @@ enum Which {
     Users,
 }
 
+/// What a listing is called: its path, the key of a page's list in the answer's `data`, and
+/// one entry and many, in words.
+struct Words {
+    path: &'static str,
+    field: &'static str,
+    one: &'static str,
+    noun: &'static str,
+}
+
 impl Which {
-    fn path(self) -> &'static str {
+    const fn words(self) -> Words {
         match self {
-            Which::Plants => "v1/plant/list",
-            Which::Users => "v1/user/c_user_list",
-        }
-    }
-
-    /// The key of the page's list in the answer's `data`.
-    fn field(self) -> &'static str {
-        match self {
-            Which::Plants => "plants",
-            Which::Users => "c_user",
-        }
-    }
-
-    /// One entry of the listing, in words.
-    fn one(self) -> &'static str {
-        match self {
-            Which::Plants => "plant",
-            Which::Users => "user",
-        }
-    }
-
-    fn noun(self) -> &'static str {
-        match self {
-            Which::Plants => "plants",
-            Which::Users => "users",
+            Which::Plants => Words {
+                path: "v1/plant/list",
+                field: "plants",
+                one: "plant",
+                noun: "plants",
+            },
+            Which::Users => Words {
+                path: "v1/user/c_user_list",
+                field: "c_user",
+                one: "user",
+                noun: "users",
+            },
         }
     }
 }
@@ -104,7 +100,7 @@ pub async fn pull(
         if let Some(kept) = kept.filter(|_| !listing_state(cache, which).complete) {
             kept.restore(cache, which);
             key.save(cache)?;
-            report.kept_complete.push(which.noun());
+            report.kept_complete.push(which.words().noun);
         }
         if !go_on {
             return Ok(report);
@@ -165,7 +161,7 @@ async fn pull_listing(
     loop {
         let spent = spent_today(cache, which);
         if *spent >= DAILY_CAP && !force {
-            report.cap_reached.push(which.noun());
+            report.cap_reached.push(which.words().noun);
             // The other listing has a day's calls of its own.
             return Ok(true);
         }
@@ -177,14 +173,14 @@ async fn pull_listing(
             ("page", page.to_string()),
             ("perpage", PER_PAGE.to_string()),
         ];
-        let label = format!("{} page {page}", which.path());
+        let label = format!("{} page {page}", which.words().path);
         let before = engine.counters.requests.load(Ordering::Relaxed);
         let refused = AtomicBool::new(false);
         // A listing refused as too frequent is the server's daily cap, not a pace to wait
         // out: stop the pull rather than pause and ask again.
         let call = engine
             .call(&label, || async {
-                let attempt = engine.client.get(which.path(), &query).await;
+                let attempt = engine.client.get(which.words().path, &query).await;
                 if engine.policy().verdict(&attempt.answer) == Verdict::Throttled {
                     refused.store(true, Ordering::Relaxed);
                     engine.halt(Stop::Throttled);
@@ -201,16 +197,11 @@ async fn pull_listing(
             Which::Plants => report.calls.0 += sent,
             Which::Users => report.calls.1 += sent,
         }
-        let (outcome, attempt) = match call {
-            Call::Stopped => {
-                report.refused_by_server = refused.load(Ordering::Relaxed);
-                report.stopped = !report.refused_by_server;
-                key.save(cache)?;
-                return Ok(false);
-            }
-            Call::Ended {
-                outcome, attempt, ..
-            } => (outcome, attempt),
+        let Some((outcome, attempt)) = call.ended() else {
+            report.refused_by_server = refused.load(Ordering::Relaxed);
+            report.stopped = !report.refused_by_server;
+            key.save(cache)?;
+            return Ok(false);
         };
         // A transient answer (10001, or no answer within the time limit) is asked again, a few
         // times, while the day's calls allow: each retry is a call like any other. An answer
@@ -238,7 +229,7 @@ async fn pull_listing(
                 };
                 report.failed = Some(format!(
                     "{} page {page} answered {code} {msg}; pull again later",
-                    which.path()
+                    which.words().path
                 ));
                 key.save(cache)?;
                 return Ok(false);
@@ -246,7 +237,7 @@ async fn pull_listing(
             ListingVerdict::Failed => {
                 report.failed = Some(format!(
                     "{} page {page} failed ({}); pull again later",
-                    which.path(),
+                    which.words().path,
                     attempt.answer
                 ));
                 key.save(cache)?;
@@ -304,8 +295,8 @@ async fn pull_listing(
         if let Some(c) = count.filter(|c| held < *c) {
             report.failed = Some(format!(
                 "{} ended at page {page} with {} where its count says {c} (entries listed twice, or more than the API's {MAX_PAGES} pages hold); {PARTIAL}",
-                which.path(),
-                crate::text::count(held, which.one(), which.noun()),
+                which.words().path,
+                crate::text::count(held, which.words().one, which.words().noun),
             ));
             key.save(cache)?;
             return Ok(false);
@@ -329,19 +320,21 @@ fn short_page(
     count: Option<u64>,
     listed: Option<usize>,
 ) -> Option<String> {
-    let noun = which.noun();
-    let path = which.path();
+    let Words {
+        path,
+        field,
+        one,
+        noun,
+    } = which.words();
     let keep = PARTIAL;
     let promised = count.map(|c| c.saturating_sub((page - 1) * PER_PAGE).min(PER_PAGE));
     match (listed, promised) {
         (None, Some(c)) if c > 0 => Some(format!(
-            "{path} page {page} says the account has {} but lists none of them (the answer has no `{}` list); {keep}",
-            crate::text::count(count.unwrap_or(c), which.one(), noun),
-            which.field()
+            "{path} page {page} says the account has {} but lists none of them (the answer has no `{field}` list); {keep}",
+            crate::text::count(count.unwrap_or(c), one, noun),
         )),
         (None, _) => Some(format!(
-            "{path} page {page} lists no {noun} (the answer has no `{}` list); {keep}",
-            which.field()
+            "{path} page {page} lists no {noun} (the answer has no `{field}` list); {keep}"
         )),
         (Some(n), Some(c)) if (n as u64) < c => Some(format!(
             "{path} page {page} lists {n} {noun} where its count of {} promises {c} on this page; {keep}",
@@ -377,7 +370,7 @@ fn id(v: Option<&serde_json::Value>) -> Option<u64> {
 /// Adds one page's entries to the cache; returns how many it named with an id, `None` when the
 /// page holds no list at all.
 fn take_page(cache: &mut AccountCache, which: Which, data: &serde_json::Value) -> Option<usize> {
-    let items = data.get(which.field())?.as_array()?;
+    let items = data.get(which.words().field)?.as_array()?;
     let mut taken = 0;
     for item in items {
         match which {

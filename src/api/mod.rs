@@ -272,22 +272,31 @@ impl Client {
 
     /// `GET` a `v1/` path with query parameters (for listing calls).
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Attempt {
-        let url = match self.url(path) {
-            Ok(u) => u,
-            Err(failed) => return failed,
-        };
-        self.send(self.http.get(url).query(query), LISTING_MAX_BODY)
+        self.read(reqwest::Method::GET, path, |r| r.query(query))
             .await
     }
 
     /// `POST` a form to a `v1/` path (for reading calls such as `plant/sn_plant`).
     pub async fn post(&self, path: &str, form: &[(&str, String)]) -> Attempt {
-        let url = match self.url(path) {
-            Ok(u) => u,
-            Err(failed) => return failed,
-        };
-        self.send(self.http.post(url).form(form), LISTING_MAX_BODY)
+        self.read(reqwest::Method::POST, path, |r| r.form(form))
             .await
+    }
+
+    /// A reading call: `method` on a `v1/` path, its parameters added by `params`, its answer
+    /// read under the listings' cap.
+    async fn read(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        params: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Attempt {
+        match self.url(path) {
+            Ok(url) => {
+                let request = params(self.http.request(method, url));
+                self.send(request, LISTING_MAX_BODY).await
+            }
+            Err(failed) => failed,
+        }
     }
 
     /// Sends `request` and reads its answer, at most `cap` bytes of it once decoded.

@@ -42,9 +42,9 @@ fn show(args: &AccountShowArgs, token_env: Option<&str>) -> Outcome {
 }
 
 async fn pull(args: AccountPullArgs, token_env: Option<&str>) -> Outcome {
-    let ui = Ui::from_args(&args.output);
+    let ui = Ui::from_args(&args.send.output);
     let log = &ui.log();
-    let request = request_config(&args.request, &args.server, token_env)?;
+    let request = request_config(&args.send.api, token_env)?;
     let (key, lock, mut cache) = jobs::account::open_cache(args.cache.as_deref(), &request)?;
     let cancel = CancellationToken::new();
     let _signals = signals::watch(&cancel, log);

@@ -19,7 +19,7 @@ const SKIPPED_SHOWN: usize = 5;
 pub async fn execute(args: &CheckArgs, token_env: Option<&str>) -> Outcome {
     let mut screen = None;
     if args.account.account {
-        let request = request_config(&args.request, &args.server, token_env)?;
+        let request = request_config(&args.api, token_env)?;
         let events = views::account_sink(&Log::new(false), args.quiet);
         let cancel = CancellationToken::new();
         let cache = args.account.cache.as_deref();

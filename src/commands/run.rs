@@ -12,16 +12,16 @@ use crate::term::{signals, Log, Ui};
 
 /// `run`: resolves the flags, runs, prints the summary.
 pub async fn execute(args: RunArgs, token_env: Option<&str>) -> Outcome {
-    let ui = Ui::from_args(&args.output);
+    let ui = Ui::from_args(&args.send.output);
     // One emitter for the bar, the notices and the summary, so every line prints above the bar.
     let log = &ui.log();
     let mut cfg = run_settings(&args, token_env, &ui)?;
-    let file_warning = crate::config::token_file_warning(&args.server);
+    let file_warning = crate::config::token_file_warning(&args.send.api.server);
     views::token_warnings(log, &ui, &cfg.request.token, file_warning);
     let cancel = CancellationToken::new();
     let _signals = signals::watch(&cancel, log);
     if args.account.account {
-        let request = request_config(&args.request, &args.server, token_env)?;
+        let request = request_config(&args.send.api, token_env)?;
         let events = views::account_sink(log, ui.quiet);
         let screen =
             jobs::account::screen(args.account.cache.as_deref(), &request, &cancel, &events)

@@ -12,10 +12,10 @@ use crate::term::{signals, views, Log, Ui};
 
 /// `verify`: resolves the flags, checks the links, prints what it found.
 pub async fn execute(args: VerifyArgs, token_env: Option<&str>) -> Outcome {
-    let ui = Ui::from_args(&args.output);
+    let ui = Ui::from_args(&args.send.output);
     let log = &ui.log();
     let cfg = verify_settings(&args, token_env, &ui)?;
-    let file_warning = crate::config::token_file_warning(&args.server);
+    let file_warning = crate::config::token_file_warning(&args.send.api.server);
     views::token_warnings(log, &ui, &cfg.request.token, file_warning);
     let cancel = CancellationToken::new();
     let _signals = signals::watch(&cancel, log);

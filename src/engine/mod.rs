@@ -72,6 +72,18 @@ pub enum Call {
     Stopped,
 }
 
+impl Call {
+    /// The outcome and the last attempt of a call that ended; `None` when the run stopped first.
+    pub fn ended(self) -> Option<(Outcome, Attempt)> {
+        match self {
+            Call::Ended {
+                outcome, attempt, ..
+            } => Some((outcome, attempt)),
+            Call::Stopped => None,
+        }
+    }
+}
+
 /// Request counters, for summaries and progress.
 #[derive(Debug, Default)]
 pub struct Counters {

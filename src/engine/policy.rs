@@ -376,23 +376,24 @@ mod tests {
             symptom(&Answer::Connection("the answer broke off".into())),
             Symptom::Fine
         );
-        let url = |s: &str| url::Url::parse(s).unwrap();
-        assert_eq!(
-            new_domain(&url("https://server.growatt.com/")),
-            "https://openapi.growatt.com"
-        );
-        assert_eq!(
-            new_domain(&url("https://server-us.growatt.com")),
-            "https://openapi-us.growatt.com"
-        );
-        assert_eq!(
-            new_domain(&url("http://server-cn.growatt.com")),
-            "https://openapi-cn.growatt.com"
-        );
-        assert_eq!(
-            new_domain(&url("http://127.0.0.1:9")),
-            "https://openapi.growatt.com"
-        );
+        for (legacy, new) in [
+            ("https://server.growatt.com/", "https://openapi.growatt.com"),
+            (
+                "https://server-us.growatt.com",
+                "https://openapi-us.growatt.com",
+            ),
+            (
+                "http://server-cn.growatt.com",
+                "https://openapi-cn.growatt.com",
+            ),
+            ("http://127.0.0.1:9", "https://openapi.growatt.com"),
+        ] {
+            assert_eq!(
+                new_domain(&url::Url::parse(legacy).unwrap()),
+                new,
+                "{legacy}"
+            );
+        }
     }
 
     #[test]
@@ -410,49 +411,28 @@ mod tests {
     }
 
     #[test]
-    fn listing_answers() {
+    fn reading_answers_for_listing_and_locating() {
+        use {ListingVerdict as L, LocateVerdict as F, Outcome as O};
         let p = RetryPolicy::default();
-        assert_eq!(
-            p.listing(&env(0), Outcome::Registered),
-            ListingVerdict::Page
-        );
-        assert_eq!(
-            p.listing(&env(10003), Outcome::AlreadyRegistered),
-            ListingVerdict::PlantMissing
-        );
-        assert_eq!(
-            p.listing(&env(10002), Outcome::Rejected),
-            ListingVerdict::Refused { code: 10002 }
-        );
-        assert_eq!(
-            p.listing(&env(10001), Outcome::Failed),
-            ListingVerdict::Refused { code: 10001 }
-        );
-        assert_eq!(
-            p.listing(&Answer::Timeout, Outcome::Failed),
-            ListingVerdict::Failed
-        );
-    }
-
-    #[test]
-    fn locating_answers() {
-        let p = RetryPolicy::default();
-        assert_eq!(
-            p.locating(&env(0), Outcome::Registered),
-            LocateVerdict::Found
-        );
-        assert_eq!(
-            p.locating(&env(10005), Outcome::Rejected),
-            LocateVerdict::NoSuchDevice
-        );
-        assert_eq!(
-            p.locating(&env(10011), Outcome::Rejected),
-            LocateVerdict::Refused { code: 10011 }
-        );
-        assert_eq!(
-            p.locating(&Answer::Timeout, Outcome::Failed),
-            LocateVerdict::Failed
-        );
+        // An answer as `device/list` and as `plant/sn_plant` read it.
+        let read =
+            |answer: Answer, outcome| (p.listing(&answer, outcome), p.locating(&answer, outcome));
+        assert_eq!(read(env(0), O::Registered), (L::Page, F::Found));
+        assert_eq!(read(Answer::Timeout, O::Failed), (L::Failed, F::Failed));
+        // 10003 is a missing plant to the one, 10005 a device on no plant to the other.
+        let missing_plant = (L::PlantMissing, F::Refused { code: 10003 });
+        assert_eq!(read(env(10003), O::AlreadyRegistered), missing_plant);
+        let on_no_plant = (L::Refused { code: 10005 }, F::NoSuchDevice);
+        assert_eq!(read(env(10005), O::Rejected), on_no_plant);
+        // Any other code is a refusal to both; so is an answer the API gave when retries ran out.
+        for (code, outcome) in [
+            (10002, O::Rejected),
+            (10011, O::Rejected),
+            (10001, O::Failed),
+        ] {
+            let refused = (L::Refused { code }, F::Refused { code });
+            assert_eq!(read(env(code), outcome), refused, "{code}");
+        }
     }
 
     #[test]

@@ -510,7 +510,7 @@ pub async fn run(
         Some(s) => s.exit().worst(tally.exit()),
         None => tally.exit(),
     };
-    let summary = Summary::new(
+    let mut summary = Summary::new(
         &cfg.input,
         results_path,
         started_at,
@@ -521,6 +521,7 @@ pub async fn run(
         stop.as_ref().map(|s| s.describe_for(cfg.wording)),
         exit,
     );
+    summary.fleet = Some(crate::report::fleet::FleetRecord::of(&cfg.input, &cfg.read));
     if let Err(e) = summary.write_json(&cfg.paths.summary) {
         events.emit(RunEvent::Note(format!(
             "cannot write the summary {}: {}",

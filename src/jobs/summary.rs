@@ -136,6 +136,9 @@ pub struct Summary {
     pub stopped: Option<String>,
     /// The exit code.
     pub exit_code: u8,
+    /// The fleet file (absolute) and how its columns were read, so `report` joins the same rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<crate::report::fleet::FleetRecord>,
 }
 
 impl Summary {
@@ -187,6 +190,7 @@ impl Summary {
             serial_warning_rows: tally.warned.clone(),
             stopped,
             exit_code: exit.code(),
+            fleet: None,
         }
     }
 

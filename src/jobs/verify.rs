@@ -19,7 +19,7 @@ use super::settings::RequestConfig;
 use crate::account::{MAX_PAGES, PER_PAGE};
 use crate::api::device_list::{Found, PlantDevices};
 use crate::api::{Answer, ClientError};
-use crate::engine::{Call, Engine, Job, ListingVerdict, Sink, Stop, Wording};
+use crate::engine::{Engine, Job, ListingVerdict, Sink, Stop, Wording};
 use crate::exit::Exit;
 use crate::input::sn_key;
 use crate::journal::{
@@ -289,11 +289,8 @@ async fn list_plant(engine: &Arc<Engine>, plant: u64) -> Listing {
         let call = engine
             .call(&label, || engine.client.get("v1/device/list", &query))
             .await;
-        let (outcome, attempt) = match call {
-            Call::Stopped => return Listing::Stopped,
-            Call::Ended {
-                outcome, attempt, ..
-            } => (outcome, attempt),
+        let Some((outcome, attempt)) = call.ended() else {
+            return Listing::Stopped;
         };
         match engine.policy().listing(&attempt.answer, outcome) {
             ListingVerdict::Page => {}

@@ -38,7 +38,7 @@ td,th{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;font-size
 th{background:#f5f5f5}.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}.when,.word{white-space:nowrap}\
 td.wrap{overflow-wrap:anywhere}td.todo{min-width:14em}td.id{overflow-wrap:anywhere;min-width:5.5em}td.sn{overflow-wrap:anywhere;min-width:8.5em}\
 .cards{display:flex;flex-wrap:wrap;gap:.8rem}.card{border:1px solid #ddd;border-radius:6px;padding:.6rem 1rem;min-width:8rem;flex:0 1 auto}\
-.card b{display:block;font-size:1.6rem}.muted{color:#666}code{overflow-wrap:anywhere}\
+.card b{display:block;font-size:1.6rem}.muted{color:#666}code{overflow-wrap:anywhere}p.wrap{overflow-wrap:anywhere}\
 svg{display:block;width:100%;max-width:480px;height:auto}table#pending{width:auto;min-width:50%}\
 @media (max-width:700px){body{margin:1rem auto;padding:0 .8rem}\
 table.rows,.rows tbody,.rows tr,.rows td{display:block;width:100%}.rows tr.head{display:none}\
@@ -145,20 +145,23 @@ pub fn render_html_at(d: &ReportData, now: DateTime<Local>) -> String {
             String::new()
         }
     );
-    for o in Outcome::ALL {
+    let colour =
+        |bucket: &str| Outcome::parse(bucket).map_or(NOT_REACHED_COLOUR, |o: Outcome| o.colour());
+    for (bucket, n) in d.buckets() {
         let _ = write!(
             h,
-            "<div class=\"card\"><b id=\"count-{}\" style=\"color:{}\">{}</b>{}</div>",
-            o.as_str(),
-            o.colour(),
-            d.count(o),
-            o.as_str().replace('_', " ")
+            "<div class=\"card\"><b id=\"count-{bucket}\" style=\"color:{}\">{n}</b>{}</div>",
+            colour(bucket),
+            bucket.replace('_', " ")
         );
     }
-    h.push_str("</div><h2>Rows per outcome</h2>");
-    let bars: Vec<(String, u64, &str)> = Outcome::ALL
-        .iter()
-        .map(|o| (o.as_str().replace('_', " "), d.count(*o), o.colour()))
+    h.push_str("</div>");
+    fleet_section(&mut h, d);
+    h.push_str("<h2>Rows per outcome</h2>");
+    let bars: Vec<(String, u64, &str)> = d
+        .buckets()
+        .into_iter()
+        .map(|(bucket, n)| (bucket.replace('_', " "), n, colour(bucket)))
         .collect();
     h.push_str(&bar_chart("outcomes-chart", "Rows per outcome", &bars));
     // Codes that are not errors (0 accepted, 10003 already associated) are in the counts above.
@@ -179,6 +182,47 @@ pub fn render_html_at(d: &ReportData, now: DateTime<Local>) -> String {
     history_section(&mut h, d);
     h.push_str("<p class=\"muted\">Made by growatt-onboard. What to do per outcome: registered and already registered need nothing; rejected rows need the cause fixed (see each row); failed rows need another run; invalid rows need the cell fixed in the spreadsheet.</p></body></html>\n");
     h
+}
+
+/// The colour of the rows not reached: grey, neither done nor in trouble.
+const NOT_REACHED_COLOUR: &str = "#8a8a8a";
+
+/// Which fleet the counts are of (or why that cannot be told), and the serials of the results
+/// no row of it holds any more, named once.
+fn fleet_section(h: &mut String, d: &ReportData) {
+    match (&d.fleet, &d.no_fleet) {
+        (Some(fleet), _) => {
+            let _ = write!(
+                h,
+                "<p class=\"muted\" id=\"fleet\">The rows of the fleet <code>{}</code> as it stands, each with its latest result; rows not reached are the ones no run sent as they stand now.</p>",
+                esc(&fleet.display().to_string())
+            );
+        }
+        (None, Some(why)) => {
+            let text = super::text::cannot_tell(why);
+            let _ = write!(
+                h,
+                "<p id=\"fleet-unknown\"><strong>Fleet:</strong> {}.</p>",
+                esc(&text)
+            );
+        }
+        (None, None) => {}
+    }
+    if d.removed_total > 0 {
+        let names: Vec<String> = d.removed.iter().map(|r| esc(&r.sn)).collect();
+        let more = d.removed_total.saturating_sub(d.removed.len() as u64);
+        let _ = write!(
+            h,
+            "<p id=\"removed\" class=\"wrap\">No longer in the fleet: <span id=\"removed-total\">{}</span> ({}{}), left out of the counts.</p>",
+            count(d.removed_total, "serial", "serials"),
+            names.join(", "),
+            if more > 0 {
+                format!(", … and {more} more in the results file")
+            } else {
+                String::new()
+            }
+        );
+    }
 }
 
 /// Linked and pending counts, and the devices not linked yet, from `verify`.

@@ -106,20 +106,55 @@ pub(crate) struct Latest {
     pub opened: Opened,
 }
 
-impl Latest {
+/// What one scan of a results file keeps: each serial's latest line and each row's latest
+/// row-level line (`invalid`, `duplicate`, `skipped`), as entries of a row number and an offset, found by
+/// serial ([`sn_key`]) or by row number. The join with the current fleet looks entries up;
+/// [`Latest`] lists them in row order.
+pub(crate) struct Scanned {
+    /// The results file.
+    pub path: PathBuf,
+    serials: KeyTable,
+    by_row: KeyTable,
+    /// Per entry: the row number of its line.
+    rows: Vec<u64>,
+    /// Per entry: the offset of its line, with [`DONE`] set when its outcome is done; [`GONE`]
+    /// when it is no longer shown.
+    offs: Vec<u64>,
+    /// Per entry: it is a row-level line (found by row number, not by serial).
+    row_level: Vec<bool>,
+    /// What the scan found (lines read, damaged lines).
+    pub opened: Opened,
+}
+
+/// An entry of a [`Scanned`] results file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// Its index, for [`Scanned::claim`] and friends.
+    pub index: u32,
+    /// The row number its line was written for.
+    pub row: u64,
+    /// Where its line starts.
+    pub offset: u64,
+    /// Its outcome is done (a serial once done stays done).
+    pub done: bool,
+}
+
+impl Scanned {
     /// Scans `results` once, as `run` keys rows: a serial once done stays done; an `invalid`,
-    /// `duplicate` or `skipped` line is about its row number, and a later serial on that row replaces it.
-    pub fn scan(results: &Path) -> Result<Latest, ResultsError> {
+    /// `duplicate` or `skipped` line is about its row number, and a later serial on that row
+    /// replaces it.
+    pub fn scan(results: &Path) -> Result<Scanned, ResultsError> {
         let (mut serials, mut by_row) = (KeyTable::new(), KeyTable::new());
-        let (mut rows, mut offs): (Vec<u64>, Vec<u64>) = (Vec::new(), Vec::new());
+        let (mut rows, mut offs, mut row_level): (Vec<u64>, Vec<u64>, Vec<bool>) =
+            (Vec::new(), Vec::new(), Vec::new());
         let opened = journal::scan_log_at(results, &journal::COLUMNS, |offset, r| {
             let (Ok(row), Some(outcome)) = (cell(r, 0).parse::<u64>(), Outcome::parse(&cell(r, 4)))
             else {
                 return;
             };
             let n = rows.len() as u32;
-            let (i, value) = match outcome {
-                o if o.is_unsent() => (by_row.entry(row, || n), offset),
+            let (i, value, level) = match outcome {
+                o if o.is_unsent() => (by_row.entry(row, || n), offset, true),
                 _ => {
                     // The serial now stands on this row: a row-level line an earlier run left for
                     // the same row number described another state of the sheet.
@@ -131,17 +166,129 @@ impl Latest {
                     if was != GONE && was & DONE != 0 && !outcome.is_done() {
                         return;
                     }
-                    (i, offset | if outcome.is_done() { DONE } else { 0 })
+                    (i, offset | if outcome.is_done() { DONE } else { 0 }, false)
                 }
             };
             if i == n {
                 rows.push(row);
                 offs.push(GONE);
+                row_level.push(level);
             }
             rows[i as usize] = row;
             offs[i as usize] = value;
         })?;
-        drop((serials, by_row));
+        Ok(Scanned {
+            path: results.to_path_buf(),
+            serials,
+            by_row,
+            rows,
+            offs,
+            row_level,
+            opened,
+        })
+    }
+
+    fn entry(&self, i: u32) -> Option<Entry> {
+        let off = self.offs[i as usize];
+        (off != GONE).then(|| Entry {
+            index: i,
+            row: self.rows[i as usize],
+            offset: off & !DONE,
+            done: off & DONE != 0,
+        })
+    }
+
+    /// The latest line of a serial ([`sn_key`]), when the file has one.
+    pub fn of_serial(&self, key: u64) -> Option<Entry> {
+        self.entry(self.serials.get(key)?)
+    }
+
+    /// The latest row-level line (`invalid`, `duplicate`, `skipped`) of row number `row`, when it still
+    /// stands (no later serial line on that row replaced it).
+    pub fn of_row(&self, row: u64) -> Option<Entry> {
+        self.entry(self.by_row.get(row)?)
+    }
+
+    /// Entries in all (shown or not): the size of a claim table.
+    pub fn entries(&self) -> usize {
+        self.offs.len()
+    }
+
+    /// The serial entries whose index `claimed` does not mark, by row: the serials the current
+    /// fleet no longer holds.
+    pub fn unclaimed_serials(&self, claimed: &[bool]) -> Vec<Entry> {
+        let mut out: Vec<Entry> = (0..self.offs.len() as u32)
+            .filter(|&i| !self.row_level[i as usize] && !claimed[i as usize])
+            .filter_map(|i| self.entry(i))
+            .collect();
+        out.sort_unstable_by_key(|e| (e.row, e.offset));
+        out
+    }
+
+    /// A reader of this file's lines by offset ([`LineReader::line_at`]).
+    pub fn reader(&self) -> Result<LineReader, ResultsError> {
+        LineReader::open(&self.path)
+    }
+}
+
+/// Reads a results file's lines by their offsets, in any order (forward reads keep the buffer).
+pub(crate) struct LineReader {
+    path: PathBuf,
+    reader: BufReader<std::fs::File>,
+    at: u64,
+}
+
+impl LineReader {
+    fn open(path: &Path) -> Result<LineReader, ResultsError> {
+        let file = crate::files::open_regular(path).map_err(|source| ResultsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(LineReader {
+            path: path.to_path_buf(),
+            // Small: the join reads lines here and there, and each jump refills the buffer.
+            reader: BufReader::with_capacity(16 * 1024, file),
+            at: 0,
+        })
+    }
+
+    /// The line at `offset`, as reports show it; `None` when it is not a whole results line.
+    pub fn line_at(&mut self, offset: u64) -> Result<Option<LatestLine>, ResultsError> {
+        let r =
+            journal::read_line_at(&mut self.reader, &mut self.at, offset).map_err(|source| {
+                ResultsError::Io {
+                    path: self.path.clone(),
+                    source,
+                }
+            })?;
+        Ok(r.as_ref().and_then(line_of))
+    }
+}
+
+/// A results record as reports show it.
+fn line_of(r: &csv::ByteRecord) -> Option<LatestLine> {
+    let (Ok(row), Some(outcome)) = (cell(r, 0).parse::<u64>(), Outcome::parse(&cell(r, 4))) else {
+        return None;
+    };
+    Some(LatestLine {
+        row,
+        plant_id: cell(r, 1),
+        sn: cell(r, 2),
+        c_user_id: cell(r, 3),
+        outcome,
+        code: cell(r, 5).parse::<i64>().ok(),
+        msg: cell(r, 6),
+        attempts: cell(r, 7).parse().ok(),
+        finished_at: cell(r, 10),
+    })
+}
+
+impl Latest {
+    /// Scans `results` once ([`Scanned::scan`]) and keeps each latest line's place, in row order.
+    pub fn scan(results: &Path) -> Result<Latest, ResultsError> {
+        let Scanned {
+            rows, offs, opened, ..
+        } = Scanned::scan(results)?;
         let mut order: Vec<u32> = (0..offs.len() as u32)
             .filter(|&i| offs[i as usize] != GONE)
             .collect();
@@ -152,11 +299,6 @@ impl Latest {
             offsets,
             opened,
         })
-    }
-
-    /// Rows in the file (distinct serials, plus rows that had none to send).
-    pub fn len(&self) -> usize {
-        self.offsets.len()
     }
 
     /// Hands `each` the latest lines, in row order, read one at a time; `each` returns `false`
@@ -175,24 +317,12 @@ impl Latest {
         );
         let mut at = 0;
         for &offset in &self.offsets {
-            let Some(r) = journal::read_line_at(&mut reader, &mut at, offset).map_err(err)? else {
-                continue;
-            };
-            let (Ok(row), Some(outcome)) =
-                (cell(&r, 0).parse::<u64>(), Outcome::parse(&cell(&r, 4)))
+            let Some(line) = journal::read_line_at(&mut reader, &mut at, offset)
+                .map_err(err)?
+                .as_ref()
+                .and_then(line_of)
             else {
                 continue;
-            };
-            let line = LatestLine {
-                row,
-                plant_id: cell(&r, 1),
-                sn: cell(&r, 2),
-                c_user_id: cell(&r, 3),
-                outcome,
-                code: cell(&r, 5).parse::<i64>().ok(),
-                msg: cell(&r, 6),
-                attempts: cell(&r, 7).parse().ok(),
-                finished_at: cell(&r, 10),
             };
             if !each(line)? {
                 break;

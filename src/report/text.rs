@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{ReportData, ELSEWHERE_ADVICE};
-use crate::outcome::{advice, code_meaning, Outcome};
+use crate::outcome::{advice, code_meaning};
 
 /// `  … and N more` under a list cut at [`super::ATTENTION_LIMIT`] rows.
 fn more(out: &mut String, total: u64, shown: usize) {
@@ -11,6 +11,35 @@ fn more(out: &mut String, total: u64, shown: usize) {
     if more > 0 {
         let _ = writeln!(out, "  … and {more} more");
     }
+}
+
+/// What a report without a fleet says about it, after why there is none.
+pub fn cannot_tell(why: &str) -> String {
+    format!(
+        "cannot tell which rows are still in the fleet, nor how many were not reached: {why}; name the fleet with --fleet PATH. The counts are of the results file alone, and so is the exit code"
+    )
+}
+
+/// "No longer in the fleet: 2 serials (AAA, BBB), left out of the counts", naming at most
+/// `names` serials.
+pub fn removed_note(d: &ReportData, names: usize) -> String {
+    let shown: Vec<&str> = d
+        .removed
+        .iter()
+        .take(names)
+        .map(|r| r.sn.as_str())
+        .collect();
+    let more = d.removed_total.saturating_sub(shown.len() as u64);
+    let more = if more > 0 {
+        format!(", … and {more} more")
+    } else {
+        String::new()
+    };
+    format!(
+        "No longer in the fleet: {} ({}{more}), left out of the counts",
+        crate::text::count(d.removed_total, "serial", "serials"),
+        shown.join(", ")
+    )
 }
 
 /// The text report for stdout.
@@ -23,10 +52,30 @@ pub fn render_text(d: &ReportData) -> String {
         d.results.display(),
         crate::text::count(d.rows(), "row", "rows")
     );
-    for o in Outcome::ALL {
-        let n = d.count(o);
+    match (&d.fleet, &d.no_fleet) {
+        (Some(fleet), _) => {
+            let _ = writeln!(
+                out,
+                "Fleet: {}, each row with its latest result",
+                fleet.display()
+            );
+        }
+        (None, Some(why)) => {
+            let _ = writeln!(out, "Fleet: {}", cannot_tell(why));
+        }
+        (None, None) => {}
+    }
+    for (bucket, n) in d.buckets() {
         let bar = "#".repeat(((n * 40).div_ceil(total)) as usize);
-        let _ = writeln!(out, "  {:<19} {n:>8}  {bar}", o.as_str());
+        let name = if bucket == super::NOT_REACHED {
+            "not reached"
+        } else {
+            bucket
+        };
+        let _ = writeln!(out, "  {name:<19} {n:>8}  {bar}");
+    }
+    if d.removed_total > 0 {
+        let _ = writeln!(out, "\n{}", removed_note(d, 20));
     }
     if !d.codes.is_empty() {
         let _ = writeln!(out, "\nBy error code:");

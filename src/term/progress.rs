@@ -386,26 +386,18 @@ mod tests {
             pace: 2.0,
             ..Snapshot::default()
         };
-        s.outcomes[0] = 4;
-        let eta = s.eta(Some(300), Duration::from_secs(2)).unwrap();
-        assert_eq!(
-            eta.as_secs(),
-            95,
-            "{eta:?}: too few rows ended yet, so at the allowed pace 2/s"
-        );
-        s.outcomes[0] = 10;
-        s.done = 116;
-        let eta = s.eta(Some(300), Duration::from_secs(5)).unwrap();
-        assert_eq!(
-            eta.as_secs(),
-            92,
-            "{eta:?}: 184 rows left at 2 rows/s achieved"
-        );
-        // Invalid and duplicate rows end at once too.
-        s.outcomes[4] = 50;
-        s.done = 166;
-        let eta = s.eta(Some(300), Duration::from_secs(5)).unwrap();
-        assert_eq!(eta.as_secs(), 67, "{eta:?}");
+        // (rows registered, rows invalid, rows ended, seconds elapsed, the estimate, why)
+        for (registered, invalid, done, elapsed, want, why) in [
+            (4, 0, 110, 2, 95, "too few ended yet: the allowed 2/s"),
+            (10, 0, 116, 5, 92, "184 rows left at 2 rows/s"),
+            (10, 50, 166, 5, 67, "invalid rows end at once too"),
+        ] {
+            s.outcomes[0] = registered;
+            s.outcomes[4] = invalid;
+            s.done = done;
+            let eta = s.eta(Some(300), Duration::from_secs(elapsed)).unwrap();
+            assert_eq!(eta.as_secs(), want, "{eta:?}: {why}");
+        }
         assert_eq!(s.eta(None, Duration::from_secs(5)), None);
         assert_eq!(
             s.eta(Some(166), Duration::from_secs(5)),

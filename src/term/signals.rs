@@ -3,6 +3,7 @@
 //! down on Windows) cancels the job, which lets the requests in flight end and their lines be
 //! written; a second one quits at once. The jobs and the engine only ever see the cancellation.
 
+use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use super::Log;
@@ -50,94 +51,75 @@ pub fn watch(cancel: &CancellationToken, log: &Log) -> SignalWatch {
 #[cfg(windows)]
 fn keep_claimed() {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        use tokio::signal::windows as w;
-        if let Ok(s) = w::ctrl_c() {
-            std::mem::forget(s);
-        }
-        if let Ok(s) = w::ctrl_break() {
-            std::mem::forget(s);
-        }
-        if let Ok(s) = w::ctrl_close() {
-            std::mem::forget(s);
-        }
-        if let Ok(s) = w::ctrl_shutdown() {
-            std::mem::forget(s);
-        }
-        if let Ok(s) = w::ctrl_logoff() {
-            std::mem::forget(s);
-        }
-    });
+    ONCE.call_once(|| std::mem::forget(Signals::new()));
 }
 
-/// The signal streams, created once: a fresh stream per wait would miss a second Ctrl-C that
-/// arrives before it is first polled.
-#[cfg(unix)]
-struct Signals {
-    interrupt: Option<tokio::signal::unix::Signal>,
-    terminate: Option<tokio::signal::unix::Signal>,
-    hangup: Option<tokio::signal::unix::Signal>,
+/// One kind of signal, listened for: its next event, `None` once it can give no more.
+trait Listener: Send {
+    fn recv(&mut self) -> BoxFuture<'_, Option<()>>;
+}
+
+/// Each listener type of the platform, a [`Listener`] through its own `recv`.
+macro_rules! listeners {
+    ($($ty:ty),+) => {$(
+        impl Listener for $ty {
+            fn recv(&mut self) -> BoxFuture<'_, Option<()>> {
+                Box::pin(<$ty>::recv(self))
+            }
+        }
+    )+};
 }
 
 #[cfg(unix)]
+listeners!(tokio::signal::unix::Signal);
+#[cfg(windows)]
+listeners!(
+    tokio::signal::windows::CtrlC,
+    tokio::signal::windows::CtrlBreak,
+    tokio::signal::windows::CtrlClose,
+    tokio::signal::windows::CtrlShutdown,
+    tokio::signal::windows::CtrlLogoff
+);
+
+/// The signal listeners, made once: a fresh one per wait would miss a second Ctrl-C that
+/// arrives before it is first polled. One that could not be made is left out.
+struct Signals(Vec<Box<dyn Listener>>);
+
 impl Signals {
+    #[cfg(unix)]
     fn new() -> Signals {
         use tokio::signal::unix::{signal, SignalKind};
-        Signals {
-            interrupt: signal(SignalKind::interrupt()).ok(),
-            terminate: signal(SignalKind::terminate()).ok(),
-            hangup: signal(SignalKind::hangup()).ok(),
-        }
+        let kinds = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ];
+        let made = kinds.into_iter().map(|kind| signal(kind).map(boxed));
+        Signals(made.filter_map(Result::ok).collect())
     }
 
-    async fn next(&mut self) {
-        tokio::select! {
-            _ = when(self.interrupt.as_mut().map(|s| s.recv())) => {}
-            _ = when(self.terminate.as_mut().map(|s| s.recv())) => {}
-            _ = when(self.hangup.as_mut().map(|s| s.recv())) => {}
-        }
-    }
-}
-
-#[cfg(windows)]
-struct Signals {
-    ctrl_c: Option<tokio::signal::windows::CtrlC>,
-    ctrl_break: Option<tokio::signal::windows::CtrlBreak>,
-    close: Option<tokio::signal::windows::CtrlClose>,
-    shutdown: Option<tokio::signal::windows::CtrlShutdown>,
-    logoff: Option<tokio::signal::windows::CtrlLogoff>,
-}
-
-#[cfg(windows)]
-impl Signals {
+    #[cfg(windows)]
     fn new() -> Signals {
         use tokio::signal::windows as w;
-        Signals {
-            ctrl_c: w::ctrl_c().ok(),
-            ctrl_break: w::ctrl_break().ok(),
-            close: w::ctrl_close().ok(),
-            shutdown: w::ctrl_shutdown().ok(),
-            logoff: w::ctrl_logoff().ok(),
-        }
+        let made = [
+            w::ctrl_c().map(boxed),
+            w::ctrl_break().map(boxed),
+            w::ctrl_close().map(boxed),
+            w::ctrl_shutdown().map(boxed),
+            w::ctrl_logoff().map(boxed),
+        ];
+        Signals(made.into_iter().filter_map(Result::ok).collect())
     }
 
+    /// The next event of any listener; never, when there is none.
     async fn next(&mut self) {
-        tokio::select! {
-            _ = when(self.ctrl_c.as_mut().map(|s| s.recv())) => {}
-            _ = when(self.ctrl_break.as_mut().map(|s| s.recv())) => {}
-            _ = when(self.close.as_mut().map(|s| s.recv())) => {}
-            _ = when(self.shutdown.as_mut().map(|s| s.recv())) => {}
-            _ = when(self.logoff.as_mut().map(|s| s.recv())) => {}
+        if self.0.is_empty() {
+            return std::future::pending().await;
         }
+        futures::future::select_all(self.0.iter_mut().map(|l| l.recv())).await;
     }
 }
 
-/// One signal stream's next event; never, when the stream could not be made.
-async fn when(next: Option<impl std::future::Future<Output = Option<()>>>) {
-    match next {
-        Some(next) => {
-            next.await;
-        }
-        None => std::future::pending().await,
-    }
+fn boxed(listener: impl Listener + 'static) -> Box<dyn Listener> {
+    Box::new(listener)
 }

@@ -445,6 +445,10 @@ pub(super) fn status_json(app: &App, fleet: &Fleet, detail: bool) -> Value {
         "verify_stopped": now.verify_stopped,
         "notes": now.notes,
     });
+    // Rows of the fleet as it stands that no run sent yet, when the fleet could be joined.
+    if let Some(n) = data.as_ref().and_then(|d| d.not_reached) {
+        v["not_reached"] = json!(n);
+    }
     if let Some(links) = data.as_ref().and_then(|d| d.links.as_ref()) {
         let n = |k: &str| links.get(k).copied().unwrap_or(0);
         v["verify"] = json!({

@@ -84,7 +84,7 @@ pub struct Live {
     read: Mutex<Option<(FilesKey, std::sync::Arc<crate::report::ReportData>)>>,
 }
 
-/// The size and modification time of each file a report reads.
+/// The size and modification time of each file a report reads (a missing file is `None`).
 type FilesKey = Vec<Option<(u64, std::time::SystemTime)>>;
 
 impl Default for Live {
@@ -99,28 +99,34 @@ impl Default for Live {
 }
 
 impl Live {
-    /// The report of `results` (and its sidecars), read again only when one of them changed.
+    /// The report of `results` (and its sidecars, and the fleet it joins), read again only when
+    /// one of them changed.
     pub fn report(
         &self,
         results: &std::path::Path,
     ) -> Option<std::sync::Arc<crate::report::ReportData>> {
         let paths = crate::paths::Paths::of_results(results);
-        let key: FilesKey = [results, &paths.verify, &paths.summary, &paths.history]
-            .iter()
-            .map(|p| {
-                std::fs::metadata(p)
-                    .ok()
-                    .map(|m| (m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)))
-            })
-            .collect();
+        // The fleet is the one the report read last: a new run that names another changes the
+        // summary, and so the key, first.
+        let key = |fleet: Option<&std::path::Path>| -> FilesKey {
+            [results, &paths.verify, &paths.summary, &paths.history]
+                .into_iter()
+                .chain(fleet)
+                .map(|p| {
+                    std::fs::metadata(p)
+                        .ok()
+                        .map(|m| (m.len(), m.modified().unwrap_or(std::time::UNIX_EPOCH)))
+                })
+                .collect()
+        };
         let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((k, data)) = read.as_ref() {
-            if *k == key {
+            if *k == key(data.fleet_file.as_deref()) {
                 return Some(data.clone());
             }
         }
         let data = std::sync::Arc::new(crate::report::load(results).ok()?);
-        *read = Some((key, data.clone()));
+        *read = Some((key(data.fleet_file.as_deref()), data.clone()));
         Some(data)
     }
 
@@ -249,5 +255,45 @@ impl Live {
             VerifyEvent::Collector(note) => live.note(note),
             VerifyEvent::Located { .. } => {}
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cached_report_is_read_again_when_the_fleet_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let results = dir.path().join("f.results.csv");
+        let fleet = dir.path().join("f.csv");
+        std::fs::write(
+            &results,
+            "row,plant_id,sn,c_user_id,outcome,error_code,error_msg,attempts,http_status,latency_ms,finished_at\n\
+             2,1,A1,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n\
+             3,1,A2,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n",
+        )
+        .unwrap();
+        std::fs::write(&fleet, "plant_id,sn,c_user_id\n1,A1,5\n1,A2,5\n").unwrap();
+        let record =
+            crate::report::fleet::FleetRecord::of(&fleet, &crate::input::ReadOptions::default());
+        let summary = serde_json::json!({ "input": fleet, "fleet": record });
+        std::fs::write(
+            crate::paths::Paths::of_results(&results).summary,
+            summary.to_string(),
+        )
+        .unwrap();
+        let live = Live::default();
+        assert_eq!(live.report(&results).unwrap().rows(), 2);
+        // A row removed from the fleet, nothing else touched.
+        std::fs::write(&fleet, "plant_id,sn,c_user_id\n1,A1,5\n").unwrap();
+        let data = live.report(&results).unwrap();
+        assert_eq!(data.rows(), 1);
+        assert_eq!(data.removed_total, 1);
+        // Unchanged files: the same report, not read again.
+        assert!(std::sync::Arc::ptr_eq(
+            &data,
+            &live.report(&results).unwrap()
+        ));
     }
 }

@@ -6,74 +6,16 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::Value;
 
 use crate::account::Listing;
-use crate::admission::{check_token, Admission, Request};
-use crate::answer::{Answer, OK};
+use crate::admission::Request;
 use crate::arrival::Arrived;
-use crate::shared::{envelope, envelope_brotli, login_page, Shared, SimState};
-
-/// Admission, the endpoint's own answer, the delay: the same path as every other endpoint.
-async fn answer(
-    app: Arc<Shared>,
-    arrived: Instant,
-    headers: &HeaderMap,
-    (endpoint, params): (&str, &[u8]),
-    decide: impl FnOnce(&mut SimState) -> Result<Value, Answer>,
-) -> Response {
-    answer_as(app, arrived, headers, (endpoint, params), false, decide).await
-}
-
-/// [`answer`], Brotli-compressed when `brotli` is set and the request accepts `br`.
-async fn answer_as(
-    app: Arc<Shared>,
-    arrived: Instant,
-    headers: &HeaderMap,
-    (endpoint, params): (&str, &[u8]),
-    brotli: bool,
-    decide: impl FnOnce(&mut SimState) -> Result<Value, Answer>,
-) -> Response {
-    let brotli = brotli && accepts_brotli(headers);
-    let envelope = |a, data| {
-        if brotli {
-            envelope_brotli(a, data)
-        } else {
-            envelope(a, data)
-        }
-    };
-    let req = Request {
-        token: check_token(app.token(), headers),
-        token_value: headers.get("token").map_or(&[][..], |v| v.as_bytes()),
-        endpoint,
-        params,
-    };
-    let (result, delay, _in_flight) = {
-        let mut st = app.lock();
-        let (admission, in_flight) = app.arrive(&mut st, &req, arrived);
-        let (result, hang) = match admission {
-            Admission::LoginPage => (None, false),
-            Admission::Refuse(a) => (Some(Err(a)), false),
-            Admission::Admit { hang } => (Some(decide(&mut st)), hang),
-        };
-        if let Some(result) = &result {
-            st.meter
-                .answered(result.as_ref().map_or_else(|a| *a, |_| OK));
-        }
-        let delay = app.delay(&mut st, hang);
-        (result, delay, in_flight)
-    };
-    app.pause(arrived, delay).await;
-    match result {
-        Some(Ok(data)) => envelope(OK, data),
-        Some(Err(a)) => envelope(a, Value::Null),
-        None => login_page(),
-    }
-}
+use crate::limits::{PLANT_LIST, USER_LIST};
+use crate::shared::{Shared, SimState};
 
 /// Whether a request's `Accept-Encoding` names `br`.
 fn accepts_brotli(headers: &HeaderMap) -> bool {
@@ -91,42 +33,25 @@ fn accepts_brotli(headers: &HeaderMap) -> bool {
         })
 }
 
-/// `GET /v1/plant/list?page&perpage`: the account's plants with their owner, Brotli-compressed
-/// with [`crate::SimConfig::brotli_plant_list`].
-pub(crate) async fn plant_list(
+/// `GET /v1/plant/list?page&perpage` (the account's plants with their owner, Brotli-compressed
+/// with [`crate::SimConfig::brotli_plant_list`] when the request accepts `br`) and
+/// `GET /v1/user/c_user_list?page&perpage` (its end users): one handler, told apart by path.
+pub(crate) async fn listing(
     State(app): State<Arc<Shared>>,
     Arrived(arrived): Arrived,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    uri: Uri,
 ) -> Response {
-    let q = query.unwrap_or_default();
-    let brotli = app.brotli_plant_list;
-    answer_as(
-        app,
-        arrived,
-        &headers,
-        ("/v1/plant/list", q.as_bytes()),
-        brotli,
-        |st| st.account.list(Listing::Plants, q.as_bytes()),
-    )
-    .await
-}
-
-/// `GET /v1/user/c_user_list?page&perpage`: the account's end users.
-pub(crate) async fn user_list(
-    State(app): State<Arc<Shared>>,
-    Arrived(arrived): Arrived,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Response {
-    let q = query.unwrap_or_default();
-    answer(
-        app,
-        arrived,
-        &headers,
-        ("/v1/user/c_user_list", q.as_bytes()),
-        |st| st.account.list(Listing::Users, q.as_bytes()),
-    )
+    let (which, endpoint, brotli) = match uri.path() {
+        PLANT_LIST => (Listing::Plants, PLANT_LIST, app.brotli_plant_list),
+        _ => (Listing::Users, USER_LIST, false),
+    };
+    let q = uri.query().unwrap_or_default();
+    let req = Request::new(&app.token, &headers, endpoint, q.as_bytes());
+    let brotli = brotli && accepts_brotli(&headers);
+    app.respond(arrived, req, brotli, |st| {
+        st.account.list(which, q.as_bytes())
+    })
     .await
 }
 
@@ -138,16 +63,11 @@ pub(crate) async fn sn_plant(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = body.unwrap_or_default();
-    answer(
-        app,
-        arrived,
-        &headers,
-        ("/v1/plant/sn_plant", &body),
-        |st| {
-            let SimState { world, account, .. } = st;
-            account.sn_plant(world, &body, Instant::now())
-        },
-    )
+    let req = Request::new(&app.token, &headers, "/v1/plant/sn_plant", &body);
+    app.respond(arrived, req, false, |st| {
+        let SimState { world, account, .. } = st;
+        account.sn_plant(world, &body, Instant::now())
+    })
     .await
 }
 

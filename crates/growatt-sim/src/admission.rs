@@ -12,6 +12,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use crate::answer::{Answer, FREQUENT_ACCESS, LEGACY_DOMAIN, PERMISSION_DENIED, SYSTEM_ERROR};
 use crate::limits::Limits;
+use crate::named::parse_by_name;
 
 /// What the server in front of the API is, for rehearsing the run's stop diagnoses.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -27,20 +28,16 @@ pub enum ServerMode {
     LoginPage,
 }
 
-impl std::str::FromStr for ServerMode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "api" => Ok(ServerMode::Api),
-            "legacy-domain" => Ok(ServerMode::LegacyDomain),
-            "wrong-region" => Ok(ServerMode::WrongRegion),
-            "login-page" => Ok(ServerMode::LoginPage),
-            other => Err(format!(
-                "unknown server mode '{other}'; use api, legacy-domain, wrong-region or login-page"
-            )),
-        }
-    }
-}
+parse_by_name!(
+    ServerMode,
+    "server mode",
+    [
+        ("api", ServerMode::Api),
+        ("legacy-domain", ServerMode::LegacyDomain),
+        ("wrong-region", ServerMode::WrongRegion),
+        ("login-page", ServerMode::LoginPage),
+    ]
+);
 
 /// Outcome of comparing the `token` header with the configured one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +47,7 @@ pub(crate) enum TokenCheck {
     Wrong,
 }
 
-pub(crate) fn check_token(expected: &str, headers: &HeaderMap) -> TokenCheck {
+fn check_token(expected: &str, headers: &HeaderMap) -> TokenCheck {
     match headers.get("token") {
         None => TokenCheck::Missing,
         Some(v) if v.as_bytes() == expected.as_bytes() => TokenCheck::Valid,
@@ -120,6 +117,23 @@ pub(crate) struct Request<'a> {
     pub(crate) token_value: &'a [u8],
     pub(crate) endpoint: &'a str,
     pub(crate) params: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// The request as its headers show it, its `token` compared with `expected`.
+    pub(crate) fn new(
+        expected: &str,
+        headers: &'a HeaderMap,
+        endpoint: &'a str,
+        params: &'a [u8],
+    ) -> Request<'a> {
+        Request {
+            token: check_token(expected, headers),
+            token_value: headers.get("token").map_or(&[][..], |v| v.as_bytes()),
+            endpoint,
+            params,
+        }
+    }
 }
 
 /// What admission decided for a request.
@@ -257,28 +271,18 @@ mod tests {
         let now = Instant::now();
         let mut gate = Gate::new(Some(1.0), no_limits(), 7);
         let f = faults(0.0, 0.0);
-        assert_eq!(
-            gate.admit(&f, TokenCheck::Missing, now),
-            Admission::Refuse(PERMISSION_DENIED)
-        );
-        assert_eq!(
-            gate.admit(&f, TokenCheck::Wrong, now),
-            Admission::Refuse(PERMISSION_DENIED)
-        );
-        // refused tokens did not use up the one-request bucket
-        assert_eq!(
-            gate.admit(&f, TokenCheck::Valid, now),
-            Admission::Admit { hang: false }
-        );
-        assert_eq!(
-            gate.admit(&f, TokenCheck::Valid, now),
-            Admission::Refuse(FREQUENT_ACCESS)
-        );
-        // a wrong token is reported as such even while throttled
-        assert_eq!(
-            gate.admit(&f, TokenCheck::Wrong, now),
-            Admission::Refuse(PERMISSION_DENIED)
-        );
+        let refused = Admission::Refuse(PERMISSION_DENIED);
+        for (token, want) in [
+            (TokenCheck::Missing, refused),
+            (TokenCheck::Wrong, refused),
+            // refused tokens did not use up the one-request bucket
+            (TokenCheck::Valid, Admission::Admit { hang: false }),
+            (TokenCheck::Valid, Admission::Refuse(FREQUENT_ACCESS)),
+            // a wrong token is reported as such even while throttled
+            (TokenCheck::Wrong, refused),
+        ] {
+            assert_eq!(gate.admit(&f, token, now), want, "{token:?}");
+        }
         let later = now + Duration::from_secs(1);
         assert_eq!(
             gate.admit(&faults(1.0, 1.0), TokenCheck::Valid, later),

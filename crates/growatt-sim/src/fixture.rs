@@ -174,31 +174,32 @@ impl Fixture {
     }
 }
 
-/// A small world for unit tests: plants 1001 (users 501, 502) and 1002 (user 503), four
-/// devices of which `AAA0A0004D` is offline, and `AAA0A0003C` associated beforehand (spelled in
-/// lower case, to exercise case-insensitive matching).
-#[cfg(test)]
-pub(crate) fn small() -> Fixture {
-    Fixture {
-        plants: vec![
-            FixturePlant {
-                plant_id: 1001,
-                c_user_ids: vec![501, 502],
-            },
-            FixturePlant {
-                plant_id: 1002,
-                c_user_ids: vec![503],
-            },
-        ],
-        devices: ["AAA0A0001A", "AAA0A0002B", "AAA0A0003C", "AAA0A0004D"]
-            .iter()
-            .map(|sn| FixtureDevice {
-                sn: sn.to_string(),
-                online: !sn.ends_with('D'),
-            })
-            .collect(),
-        associated: vec!["aaa0a0003c".into()],
-        account: FixtureAccount::default(),
+impl Fixture {
+    /// A small world for tests: plants 1001 (users 501, 502) and 1002 (user 503), four devices
+    /// of which `AAA0A0004D` is offline, and `AAA0A0003C` associated beforehand (spelled in lower
+    /// case, to exercise case-insensitive matching).
+    pub fn small() -> Fixture {
+        Fixture {
+            plants: vec![
+                FixturePlant {
+                    plant_id: 1001,
+                    c_user_ids: vec![501, 502],
+                },
+                FixturePlant {
+                    plant_id: 1002,
+                    c_user_ids: vec![503],
+                },
+            ],
+            devices: ["AAA0A0001A", "AAA0A0002B", "AAA0A0003C", "AAA0A0004D"]
+                .iter()
+                .map(|sn| FixtureDevice {
+                    sn: sn.to_string(),
+                    online: !sn.ends_with('D'),
+                })
+                .collect(),
+            associated: vec!["aaa0a0003c".into()],
+            account: FixtureAccount::default(),
+        }
     }
 }
 
@@ -263,8 +264,8 @@ mod tests {
         let err = format!("{:#}", Fixture::from_path(&missing).unwrap_err());
         assert!(err.contains("absent.json"), "{err}");
 
-        std::fs::write(&path, serde_json::to_string(&small()).unwrap()).unwrap();
-        assert_eq!(Fixture::from_path(&path).unwrap(), small());
+        std::fs::write(&path, serde_json::to_string(&Fixture::small()).unwrap()).unwrap();
+        assert_eq!(Fixture::from_path(&path).unwrap(), Fixture::small());
     }
 
     #[test]

@@ -10,53 +10,41 @@ pub(crate) fn pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_,
     url::form_urlencoded::parse(input)
 }
 
-/// Fields of an `sn/add` form; `None` when the field was not sent.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct AddForm {
-    pub(crate) plant_id: Option<String>,
-    pub(crate) sn: Option<String>,
-    pub(crate) c_user_id: Option<String>,
-}
-
-impl AddForm {
-    pub(crate) fn parse(body: &[u8]) -> AddForm {
-        let mut form = AddForm::default();
-        for (key, value) in pairs(body) {
-            let slot = match &*key {
-                "plant_id" => &mut form.plant_id,
-                "sn" => &mut form.sn,
-                "c_user_id" => &mut form.c_user_id,
-                _ => continue,
-            };
-            // First occurrence wins, as most form decoders do.
-            slot.get_or_insert_with(|| value.into_owned());
+/// A request's fields of text, one per key and `None` when the key was not sent, decoded by
+/// `parse` from a form body or query string. The first occurrence of a key wins, as most form
+/// decoders do.
+macro_rules! fields {
+    ($(#[$doc:meta])* $name:ident { $($field:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub(crate) struct $name {
+            $(pub(crate) $field: Option<String>,)+
         }
-        form
-    }
-}
 
-/// Query of a `device/list` request.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ListQuery {
-    pub(crate) plant_id: Option<String>,
-    pub(crate) page: Option<String>,
-    pub(crate) perpage: Option<String>,
-}
-
-impl ListQuery {
-    pub(crate) fn parse(query: &[u8]) -> ListQuery {
-        let mut q = ListQuery::default();
-        for (key, value) in pairs(query) {
-            let slot = match &*key {
-                "plant_id" => &mut q.plant_id,
-                "page" => &mut q.page,
-                "perpage" => &mut q.perpage,
-                _ => continue,
-            };
-            slot.get_or_insert_with(|| value.into_owned());
+        impl $name {
+            pub(crate) fn parse(input: &[u8]) -> $name {
+                let mut out = $name::default();
+                for (key, value) in pairs(input) {
+                    let slot = match &*key {
+                        $(stringify!($field) => &mut out.$field,)+
+                        _ => continue,
+                    };
+                    slot.get_or_insert_with(|| value.into_owned());
+                }
+                out
+            }
         }
-        q
-    }
+    };
+}
+
+fields! {
+    /// Fields of an `sn/add` form.
+    AddForm { plant_id, sn, c_user_id }
+}
+
+fields! {
+    /// Query of a `device/list` request.
+    ListQuery { plant_id, page, perpage }
 }
 
 #[cfg(test)]

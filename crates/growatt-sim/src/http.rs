@@ -12,10 +12,11 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::account_http;
-use crate::admission::{check_token, Admission, Request};
+use crate::admission::{Admission, Request};
 use crate::answer::OK;
 use crate::arrival::Arrived;
 use crate::form::{pairs, AddForm, ListQuery};
+use crate::limits::{PLANT_LIST, USER_LIST};
 use crate::shared::{envelope, login_page, unix_ms, Shared};
 use crate::stats::SnRequest;
 
@@ -24,8 +25,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/v1/device/sn/add", post(add_device))
         .route("/v1/device/list", get(list_devices))
-        .route("/v1/plant/list", get(account_http::plant_list))
-        .route("/v1/user/c_user_list", get(account_http::user_list))
+        .route(PLANT_LIST, get(account_http::listing))
+        .route(USER_LIST, get(account_http::listing))
         .route("/v1/plant/sn_plant", post(account_http::sn_plant))
         .route("/__sim/stats", get(stats))
         .route("/__sim/account", get(account_http::stats))
@@ -44,12 +45,7 @@ async fn add_device(
     // An unreadable body is treated as an empty form: the answer is still an envelope.
     let raw = body.as_deref().unwrap_or_default();
     let form = AddForm::parse(raw);
-    let req = Request {
-        token: check_token(&app.token, &headers),
-        token_value: headers.get("token").map_or(&[][..], |v| v.as_bytes()),
-        endpoint: "/v1/device/sn/add",
-        params: raw,
-    };
+    let req = Request::new(&app.token, &headers, "/v1/device/sn/add", raw);
     let (answer, delay, _in_flight) = {
         let mut st = app.lock();
         if let Some(sn) = form.sn.as_deref().filter(|s| !s.is_empty()) {
@@ -103,34 +99,9 @@ async fn list_devices(
 ) -> Response {
     let raw = query.as_deref().unwrap_or_default().as_bytes();
     let q = ListQuery::parse(raw);
-    let req = Request {
-        token: check_token(&app.token, &headers),
-        token_value: headers.get("token").map_or(&[][..], |v| v.as_bytes()),
-        endpoint: "/v1/device/list",
-        params: raw,
-    };
-    let (result, delay, _in_flight) = {
-        let mut st = app.lock();
-        let (admission, in_flight) = app.arrive(&mut st, &req, arrived);
-        let (result, hang) = match admission {
-            Admission::LoginPage => (Err(None), false),
-            Admission::Refuse(a) => (Err(Some(a)), false),
-            Admission::Admit { hang } => (st.world.list(&q, unix_ms()).map_err(Some), hang),
-        };
-        match &result {
-            Ok(_) => st.meter.answered(OK),
-            Err(Some(a)) => st.meter.answered(*a),
-            Err(None) => {}
-        }
-        let delay = app.delay(&mut st, hang);
-        (result, delay, in_flight)
-    };
-    app.pause(arrived, delay).await;
-    match result {
-        Ok(data) => envelope(OK, data),
-        Err(Some(a)) => envelope(a, Value::Null),
-        Err(None) => login_page(),
-    }
+    let req = Request::new(&app.token, &headers, "/v1/device/list", raw);
+    app.respond(arrived, req, false, |st| st.world.list(&q, unix_ms()))
+        .await
 }
 
 /// `GET /__sim/stats`: every counter. With `?summary=1` the per-serial maps (large for a big

@@ -26,6 +26,7 @@ mod fixture;
 mod form;
 mod http;
 mod limits;
+mod named;
 mod shared;
 mod stats;
 mod world;

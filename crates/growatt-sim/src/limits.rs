@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
+use crate::named::parse_by_name;
+
 /// Which frequency limit answers `10012`, besides the optional token bucket of
 /// [`crate::SimConfig::throttle_per_sec`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,22 +24,22 @@ pub enum ThrottleModel {
     Spacing,
 }
 
-impl std::str::FromStr for ThrottleModel {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "bucket" => Ok(ThrottleModel::Bucket),
-            "cooldown" => Ok(ThrottleModel::Cooldown),
-            "spacing" => Ok(ThrottleModel::Spacing),
-            other => Err(format!(
-                "unknown throttle model '{other}'; use bucket, cooldown or spacing"
-            )),
-        }
-    }
-}
+parse_by_name!(
+    ThrottleModel,
+    "throttle model",
+    [
+        ("bucket", ThrottleModel::Bucket),
+        ("cooldown", ThrottleModel::Cooldown),
+        ("spacing", ThrottleModel::Spacing),
+    ]
+);
 
+/// The account's plants, a listing endpoint.
+pub(crate) const PLANT_LIST: &str = "/v1/plant/list";
+/// The account's end users, a listing endpoint.
+pub(crate) const USER_LIST: &str = "/v1/user/c_user_list";
 /// The listing endpoints the vendor documents as "at most 10 calls a day".
-pub(crate) const DAILY_CAPPED: [&str; 2] = ["/v1/plant/list", "/v1/user/c_user_list"];
+pub(crate) const DAILY_CAPPED: [&str; 2] = [PLANT_LIST, USER_LIST];
 
 /// The limits beyond the bucket, with what they remember.
 #[derive(Debug)]
@@ -120,16 +122,22 @@ mod tests {
 
     const ADD: &str = "/v1/device/sn/add";
 
+    /// Limits under `model`, whose cooldown or spacing (whichever it uses) is `gap_ms`.
+    fn limits(model: ThrottleModel, gap_ms: u64) -> Limits {
+        let gap = Duration::from_millis(gap_ms);
+        Limits::new(model, gap, gap, None)
+    }
+
+    /// Instants measured in milliseconds from one start.
+    fn clock() -> impl Fn(u64) -> Instant {
+        let t0 = Instant::now();
+        move |ms| t0 + Duration::from_millis(ms)
+    }
+
     #[test]
     fn cooldown_refuses_the_identical_request_only() {
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut l = Limits::new(
-            ThrottleModel::Cooldown,
-            Duration::from_secs(5),
-            Duration::ZERO,
-            None,
-        );
+        let at = clock();
+        let mut l = limits(ThrottleModel::Cooldown, 5000);
         assert!(l.allow(b"t", ADD, b"sn=A", at(0)));
         assert!(
             l.allow(b"t", ADD, b"sn=B", at(1)),
@@ -150,14 +158,8 @@ mod tests {
 
     #[test]
     fn spacing_is_per_endpoint() {
-        let t0 = Instant::now();
-        let at = |ms: u64| t0 + Duration::from_millis(ms);
-        let mut l = Limits::new(
-            ThrottleModel::Spacing,
-            Duration::ZERO,
-            Duration::from_millis(100),
-            None,
-        );
+        let at = clock();
+        let mut l = limits(ThrottleModel::Spacing, 100);
         assert!(l.allow(b"t", ADD, b"sn=A", at(0)));
         assert!(!l.allow(b"t", ADD, b"sn=B", at(50)));
         assert!(

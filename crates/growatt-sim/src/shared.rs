@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::account::Book;
 use crate::admission::{Admission, Faults, Gate, Request};
-use crate::answer::Answer;
+use crate::answer::{Answer, OK};
 use crate::limits::Limits;
 use crate::stats::Meter;
 use crate::world::World;
@@ -89,11 +89,6 @@ impl Shared {
         }
     }
 
-    /// The accepted token.
-    pub(crate) fn token(&self) -> &str {
-        &self.token
-    }
-
     pub(crate) fn lock(&self) -> MutexGuard<'_, SimState> {
         // Nothing inside the lock can be left half-updated in a way that matters for a
         // simulator, so carry on after a panic elsewhere rather than failing every request.
@@ -122,6 +117,40 @@ impl Shared {
             base.saturating_add(self.faults.hang)
         } else {
             base
+        }
+    }
+
+    /// The path of an endpoint whose answer is data or a refusal: admission, the endpoint's own
+    /// `decide`, the count of the answer, the delay, then the envelope (Brotli-compressed when
+    /// `brotli` is set) or the login page.
+    pub(crate) async fn respond(
+        self: &Arc<Self>,
+        arrived: Instant,
+        req: Request<'_>,
+        brotli: bool,
+        decide: impl FnOnce(&mut SimState) -> Result<Value, Answer>,
+    ) -> Response {
+        let (result, delay, _in_flight) = {
+            let mut st = self.lock();
+            let (admission, in_flight) = self.arrive(&mut st, &req, arrived);
+            let (result, hang) = match admission {
+                Admission::LoginPage => (None, false),
+                Admission::Refuse(a) => (Some(Err(a)), false),
+                Admission::Admit { hang } => (Some(decide(&mut st)), hang),
+            };
+            if let Some(result) = &result {
+                st.meter
+                    .answered(result.as_ref().map_or_else(|a| *a, |_| OK));
+            }
+            let delay = self.delay(&mut st, hang);
+            (result, delay, in_flight)
+        };
+        self.pause(arrived, delay).await;
+        let envelope = if brotli { envelope_brotli } else { envelope };
+        match result {
+            Some(Ok(data)) => envelope(OK, data),
+            Some(Err(a)) => envelope(a, Value::Null),
+            None => login_page(),
         }
     }
 

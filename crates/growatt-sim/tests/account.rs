@@ -1,26 +1,20 @@
 //! The account endpoints over HTTP: `plant/list` and `user/c_user_list` (paging, limits, the
 //! daily cap and the simulated day), and `plant/sn_plant` (where a device sits, its cooldown).
 
-use std::net::SocketAddr;
+mod common;
 
 use growatt_sim::{
-    start, Fixture, FixtureAccount, FixtureDevice, FixtureLocation, FixturePlant, SimConfig,
+    Fixture, FixtureAccount, FixtureDevice, FixtureLocation, SimConfig, SimServer,
     DAILY_LISTING_CAP, DEFAULT_TOKEN,
 };
 use serde_json::Value;
 
-fn fixture() -> Fixture {
-    Fixture {
-        plants: vec![
-            FixturePlant {
-                plant_id: 1001,
-                c_user_ids: vec![501, 502],
-            },
-            FixturePlant {
-                plant_id: 1002,
-                c_user_ids: vec![503],
-            },
-        ],
+use common::{client, json, serve};
+
+/// The small world with a device on a previous owner's plant (`OLD0000001`), one associated
+/// but nowhere to be found (`GONE000001`), and 250 extra plants: more than one page of plants.
+async fn server() -> SimServer {
+    let fixture = Fixture {
         devices: ["AAA0A0001A", "OLD0000001", "GONE000001"]
             .iter()
             .map(|sn| FixtureDevice {
@@ -38,48 +32,33 @@ fn fixture() -> Fixture {
             extra_plants: 250,
             extra_users: 0,
         },
-    }
-}
-
-fn local() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
+        ..Fixture::small()
+    };
+    serve(SimConfig {
+        fixture,
+        ..SimConfig::default()
+    })
+    .await
 }
 
 async fn get(base: &str, path: &str) -> Value {
-    let c = reqwest::Client::builder().no_proxy().build().unwrap();
-    let resp = c
-        .get(format!("{base}{path}"))
-        .header("token", DEFAULT_TOKEN)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    serde_json::from_str(&resp.text().await.unwrap()).unwrap()
+    json(client().get(format!("{base}{path}")), Some(DEFAULT_TOKEN)).await
 }
 
 async fn post(base: &str, path: &str, form: &[(&str, &str)]) -> Value {
-    let c = reqwest::Client::builder().no_proxy().build().unwrap();
-    let resp = c
-        .post(format!("{base}{path}"))
-        .header("token", DEFAULT_TOKEN)
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    serde_json::from_str(&resp.text().await.unwrap()).unwrap()
+    let req = client().post(format!("{base}{path}")).form(form);
+    json(req, Some(DEFAULT_TOKEN)).await
+}
+
+/// The code `sn/add` answers for the serial on the plant for the user.
+async fn add(base: &str, plant_id: &str, sn: &str, c_user_id: &str) -> Value {
+    let form = [("plant_id", plant_id), ("sn", sn), ("c_user_id", c_user_id)];
+    post(base, "/v1/device/sn/add", &form).await["error_code"].clone()
 }
 
 #[tokio::test]
 async fn plant_list_pages_with_owners_and_paging_limits() {
-    let server = start(
-        local(),
-        SimConfig {
-            fixture: fixture(),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let server = server().await;
     let base = server.base_url();
     let first = get(&base, "/v1/plant/list?page=1&perpage=100").await;
     assert_eq!(first["error_code"], 0);
@@ -113,30 +92,12 @@ async fn plant_list_pages_with_owners_and_paging_limits() {
         .collect();
     assert_eq!(ids, [501, 502, 503]);
     // Extra plants exist for adds too.
-    let add = post(
-        &base,
-        "/v1/device/sn/add",
-        &[
-            ("plant_id", "2000250"),
-            ("sn", "AAA0A0001A"),
-            ("c_user_id", "501"),
-        ],
-    )
-    .await;
-    assert_eq!(add["error_code"], 0);
+    assert_eq!(add(&base, "2000250", "AAA0A0001A", "501").await, 0);
 }
 
 #[tokio::test]
 async fn listings_allow_ten_calls_a_simulated_day_each() {
-    let server = start(
-        local(),
-        SimConfig {
-            fixture: fixture(),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let server = server().await;
     let base = server.base_url();
     for _ in 0..DAILY_LISTING_CAP {
         assert_eq!(
@@ -160,16 +121,7 @@ async fn listings_allow_ten_calls_a_simulated_day_each() {
     assert_eq!(a.max_listing_calls_in_a_day, 11);
 
     // Over HTTP too: the next day starts the count over.
-    let c = reqwest::Client::builder().no_proxy().build().unwrap();
-    let day = c
-        .post(format!("{base}/__sim/next_day"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let day: Value = serde_json::from_str(&day).unwrap();
+    let day = json(client().post(format!("{base}/__sim/next_day")), None).await;
     assert_eq!(day["day"], 1);
     assert_eq!(day["plant_list_today"], 0);
     assert_eq!(
@@ -182,15 +134,7 @@ async fn listings_allow_ten_calls_a_simulated_day_each() {
 
 #[tokio::test]
 async fn sn_plant_says_where_a_device_sits_once_per_cooldown() {
-    let server = start(
-        local(),
-        SimConfig {
-            fixture: fixture(),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let server = server().await;
     let base = server.base_url();
     // A device the fixture places on a previous owner's plant.
     let old = post(&base, "/v1/plant/sn_plant", &[("device_sn", "OLD0000001")]).await;
@@ -201,17 +145,7 @@ async fn sn_plant_says_where_a_device_sits_once_per_cooldown() {
     let again = post(&base, "/v1/plant/sn_plant", &[("device_sn", "OLD0000001")]).await;
     assert_eq!(again["error_code"], 10012);
     // A device added here sits on the plant it was added to, with that plant's owner.
-    let add = post(
-        &base,
-        "/v1/device/sn/add",
-        &[
-            ("plant_id", "1001"),
-            ("sn", "AAA0A0001A"),
-            ("c_user_id", "502"),
-        ],
-    )
-    .await;
-    assert_eq!(add["error_code"], 0);
+    assert_eq!(add(&base, "1001", "AAA0A0001A", "502").await, 0);
     let here = post(&base, "/v1/plant/sn_plant", &[("device_sn", "aaa0a0001a")]).await;
     assert_eq!(here["data"]["plant"]["plant_id"], 1001);
     assert_eq!(here["data"]["plant"]["user_id"], 501);
@@ -224,15 +158,5 @@ async fn sn_plant_says_where_a_device_sits_once_per_cooldown() {
     assert_eq!(a.sn_plant_per_sn.get("OLD0000001"), Some(&2));
     assert_eq!(a.sn_plant_too_soon, 1);
     // The located device counts as associated: adding it answers 10003.
-    let add = post(
-        &base,
-        "/v1/device/sn/add",
-        &[
-            ("plant_id", "1001"),
-            ("sn", "OLD0000001"),
-            ("c_user_id", "501"),
-        ],
-    )
-    .await;
-    assert_eq!(add["error_code"], 10003);
+    assert_eq!(add(&base, "1001", "OLD0000001", "501").await, 10003);
 }

@@ -1,50 +1,22 @@
 //! The simulator over HTTP, from outside: envelopes, counters, throttling, hangs and latency.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use growatt_sim::{start, Fixture, FixtureDevice, FixturePlant, SimConfig, Stats, DEFAULT_TOKEN};
+use growatt_sim::{Fixture, SimConfig, Stats, DEFAULT_TOKEN};
 use serde_json::{json, Value};
 
-/// Plants 1001 (users 501, 502) and 1002 (user 503), four devices of which `AAA0A0004D` is
-/// offline, and `AAA0A0003C` associated beforehand.
-fn fixture() -> Fixture {
-    Fixture {
-        plants: vec![
-            FixturePlant {
-                plant_id: 1001,
-                c_user_ids: vec![501, 502],
-            },
-            FixturePlant {
-                plant_id: 1002,
-                c_user_ids: vec![503],
-            },
-        ],
-        devices: ["AAA0A0001A", "AAA0A0002B", "AAA0A0003C", "AAA0A0004D"]
-            .iter()
-            .map(|sn| FixtureDevice {
-                sn: sn.to_string(),
-                online: !sn.ends_with('D'),
-            })
-            .collect(),
-        associated: vec!["aaa0a0003c".into()],
-        account: Default::default(),
-    }
-}
+use common::{client, serve};
 
+/// The small world: plants 1001 (users 501, 502) and 1002 (user 503), four devices of which
+/// `AAA0A0004D` is offline, and `AAA0A0003C` associated beforehand.
 fn cfg() -> SimConfig {
     SimConfig {
-        fixture: fixture(),
+        fixture: Fixture::small(),
         ..SimConfig::default()
     }
-}
-
-fn local() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
 async fn post_add(
@@ -53,18 +25,13 @@ async fn post_add(
     token: Option<&str>,
     fields: &[(&str, &str)],
 ) -> Value {
-    let mut req = c.post(format!("{base}/v1/device/sn/add")).form(fields);
-    if let Some(t) = token {
-        req = req.header("token", t);
-    }
-    let resp = req.send().await.unwrap();
-    assert_eq!(resp.status(), 200);
-    serde_json::from_str(&resp.text().await.unwrap()).unwrap()
+    let req = c.post(format!("{base}/v1/device/sn/add")).form(fields);
+    common::json(req, token).await
 }
 
 #[tokio::test]
 async fn http_round_trip_and_stats() {
-    let server = start(local(), cfg()).await.unwrap();
+    let server = serve(cfg()).await;
     let base = server.base_url();
     assert_eq!(base, format!("http://127.0.0.1:{}", server.addr().port()));
     let c = client();
@@ -85,19 +52,8 @@ async fn http_round_trip_and_stats() {
     let wrong = post_add(&c, &base, Some("nope"), &good).await;
     assert_eq!(wrong["error_msg"], "error_permission_denied");
 
-    let list: Value = serde_json::from_str(
-        &c.get(format!(
-            "{base}/v1/device/list?plant_id=1001&page=1&perpage=10"
-        ))
-        .header("token", DEFAULT_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let list_url = format!("{base}/v1/device/list?plant_id=1001&page=1&perpage=10");
+    let list = common::json(c.get(list_url), Some(DEFAULT_TOKEN)).await;
     assert_eq!(list["error_code"], 0);
     assert_eq!(list["data"]["devices"][0]["device_sn"], "AAA0A0001A");
     assert!(list["data"]["devices"][0]["last_update_time"]
@@ -108,16 +64,8 @@ async fn http_round_trip_and_stats() {
     let other = c.get(format!("{base}/v1/nothing")).send().await.unwrap();
     assert_eq!(other.status(), 404);
 
-    let served: Stats = serde_json::from_str(
-        &c.get(format!("{base}/__sim/stats"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    )
-    .unwrap();
+    let served = common::json(c.get(format!("{base}/__sim/stats")), None).await;
+    let served: Stats = serde_json::from_value(served).unwrap();
     assert_eq!(served, server.stats());
     assert_eq!(served.requests, 6, "stats endpoint itself is not counted");
     assert_eq!(served.requests_per_sn.get("AAA0A0001A"), Some(&4));
@@ -140,31 +88,20 @@ async fn http_round_trip_and_stats() {
 
 #[tokio::test]
 async fn stats_summary_counts_serials_instead_of_listing_them() {
-    let server = start(
-        local(),
-        SimConfig {
-            open_world: true,
-            hang_rate: 1.0,
-            hang: Duration::ZERO,
-            ..cfg()
-        },
-    )
-    .await
-    .unwrap();
+    let server = serve(SimConfig {
+        open_world: true,
+        hang_rate: 1.0,
+        hang: Duration::ZERO,
+        ..cfg()
+    })
+    .await;
     let c = client();
     let base = server.base_url();
     for sn in ["SN1", "SN1", "SN2"] {
         let f = [("plant_id", "77"), ("sn", sn), ("c_user_id", "88")];
         post_add(&c, &base, Some(DEFAULT_TOKEN), &f).await;
     }
-    let get = |q: &'static str| {
-        let c = c.clone();
-        let url = format!("{base}/__sim/stats{q}");
-        async move {
-            let text = c.get(url).send().await.unwrap().text().await.unwrap();
-            serde_json::from_str::<Value>(&text).unwrap()
-        }
-    };
+    let get = |q: &str| common::json(c.get(format!("{base}/__sim/stats{q}")), None);
     let s = get("?summary=1").await;
     assert_eq!(s["requests"], 3);
     assert_eq!(s["by_code"], json!({"0": 2, "10003": 1}));
@@ -199,7 +136,7 @@ async fn raw_request(addr: SocketAddr, request: &[u8]) -> (String, String) {
 
 #[tokio::test]
 async fn broken_bodies_still_get_the_envelope() {
-    let server = start(local(), cfg()).await.unwrap();
+    let server = serve(cfg()).await;
     let body: &[u8] = b"plant_id=%%1001&sn=\xff\xfe&c_user_id";
     let mut req = format!(
         "POST /v1/device/sn/add HTTP/1.1\r\nHost: x\r\ntoken: {DEFAULT_TOKEN}\r\n\
@@ -227,15 +164,11 @@ async fn broken_bodies_still_get_the_envelope() {
 
 #[tokio::test]
 async fn throttle_over_http_answers_10012_in_the_body() {
-    let server = start(
-        local(),
-        SimConfig {
-            throttle_per_sec: Some(0.5),
-            ..cfg()
-        },
-    )
-    .await
-    .unwrap();
+    let server = serve(SimConfig {
+        throttle_per_sec: Some(0.5),
+        ..cfg()
+    })
+    .await;
     let c = client();
     let base = server.base_url();
     let f = [
@@ -260,16 +193,12 @@ async fn throttle_over_http_answers_10012_in_the_body() {
 
 #[tokio::test]
 async fn hung_request_keeps_its_association_and_shutdown_is_prompt() {
-    let server = start(
-        local(),
-        SimConfig {
-            hang_rate: 1.0,
-            hang: Duration::from_secs(600),
-            ..cfg()
-        },
-    )
-    .await
-    .unwrap();
+    let server = serve(SimConfig {
+        hang_rate: 1.0,
+        hang: Duration::from_secs(600),
+        ..cfg()
+    })
+    .await;
     let c = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_millis(300))
@@ -321,16 +250,12 @@ async fn hung_request_keeps_its_association_and_shutdown_is_prompt() {
 
 #[tokio::test]
 async fn latency_delays_answers_and_overlaps_count_in_flight() {
-    let server = start(
-        local(),
-        SimConfig {
-            latency: Duration::from_millis(300),
-            jitter: Duration::from_millis(50),
-            ..cfg()
-        },
-    )
-    .await
-    .unwrap();
+    let server = serve(SimConfig {
+        latency: Duration::from_millis(300),
+        jitter: Duration::from_millis(50),
+        ..cfg()
+    })
+    .await;
     let c = client();
     let base = server.base_url();
     let t = Instant::now();

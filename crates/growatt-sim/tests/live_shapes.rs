@@ -3,16 +3,15 @@
 //! listed twice (type 1 and type 4) with `count` counting devices, and `plant/list`
 //! Brotli-compressed when the client accepts it and the flag is on.
 
+mod common;
+
 use std::io::Read;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use growatt_sim::{start, SimConfig, ThrottleModel, DEFAULT_TOKEN};
+use growatt_sim::{SimConfig, ThrottleModel, DEFAULT_TOKEN};
 use serde_json::{json, Value};
 
-fn local() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 0))
-}
+use common::{client, serve};
 
 /// Status, content type, content encoding and raw body of a request.
 async fn raw(req: reqwest::RequestBuilder) -> (u16, Option<String>, Option<String>, Vec<u8>) {
@@ -28,22 +27,14 @@ async fn raw(req: reqwest::RequestBuilder) -> (u16, Option<String>, Option<Strin
     (status, ct, ce, resp.bytes().await.unwrap().to_vec())
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().build().unwrap()
-}
-
 #[tokio::test]
 async fn envelopes_are_labelled_and_shaped_as_live() {
-    let server = start(
-        local(),
-        SimConfig {
-            throttle_model: ThrottleModel::Cooldown,
-            cooldown: Duration::from_secs(300),
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let server = serve(SimConfig {
+        throttle_model: ThrottleModel::Cooldown,
+        cooldown: Duration::from_secs(300),
+        ..SimConfig::default()
+    })
+    .await;
     let base = server.base_url();
     let c = client();
     let f = growatt_sim::Fixture::builtin();
@@ -99,7 +90,7 @@ async fn envelopes_are_labelled_and_shaped_as_live() {
 
 #[tokio::test]
 async fn device_list_lists_each_device_twice_and_counts_devices() {
-    let server = start(local(), SimConfig::default()).await.unwrap();
+    let server = serve(SimConfig::default()).await;
     let base = server.base_url();
     let c = client();
     let f = growatt_sim::Fixture::builtin();
@@ -151,15 +142,11 @@ async fn device_list_lists_each_device_twice_and_counts_devices() {
 #[tokio::test]
 async fn plant_list_is_brotli_compressed_when_asked_and_the_flag_is_on() {
     let path = "/v1/plant/list?page=1&perpage=100";
-    let server = start(
-        local(),
-        SimConfig {
-            brotli_plant_list: true,
-            ..SimConfig::default()
-        },
-    )
-    .await
-    .unwrap();
+    let server = serve(SimConfig {
+        brotli_plant_list: true,
+        ..SimConfig::default()
+    })
+    .await;
     let base = server.base_url();
     let c = client();
     let (_, ct, ce, body) = raw(c
@@ -197,7 +184,7 @@ async fn plant_list_is_brotli_compressed_when_asked_and_the_flag_is_on() {
     server.shutdown().await;
 
     // The flag off (the default): never compressed, even when asked.
-    let server = start(local(), SimConfig::default()).await.unwrap();
+    let server = serve(SimConfig::default()).await;
     let (_, _, ce, _) = raw(client()
         .get(format!("{}{path}", server.base_url()))
         .header("Accept-Encoding", "br"))

@@ -1,7 +1,6 @@
 //! Unit tests of the world: the order of the add checks, linking, paging and the open world.
 
 use super::*;
-use crate::fixture::small as fixture;
 
 fn form(plant_id: Option<&str>, sn: Option<&str>, c_user_id: Option<&str>) -> AddForm {
     AddForm {
@@ -11,114 +10,113 @@ fn form(plant_id: Option<&str>, sn: Option<&str>, c_user_id: Option<&str>) -> Ad
     }
 }
 
-fn add_code(world: &mut World, p: Option<&str>, sn: Option<&str>, u: Option<&str>) -> i64 {
-    world.add(&form(p, sn, u), 0).code
+/// An add's `(plant_id, sn, c_user_id)`, each `None` when not sent, and the code it is answered.
+type Case<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a str>, i64);
+
+/// Sends each add in turn and checks the code it is answered.
+fn expect_codes(world: &mut World, cases: &[Case<'_>]) {
+    for &(p, sn, u, code) in cases {
+        assert_eq!(
+            world.add(&form(p, sn, u), 0).code,
+            code,
+            "{p:?} {sn:?} {u:?}"
+        );
+    }
+}
+
+/// A `device/list` query for a plant's page.
+fn page(plant_id: &str, page: &str, perpage: &str) -> ListQuery {
+    ListQuery {
+        plant_id: Some(plant_id.into()),
+        page: Some(page.into()),
+        perpage: Some(perpage.into()),
+    }
 }
 
 #[test]
 fn add_checks_run_in_the_servers_order() {
-    let mut w = World::new(&fixture(), 0);
+    let mut w = World::new(&Fixture::small(), 0);
     let good = Some("AAA0A0001A");
-    // plant id empty wins over everything else
-    assert_eq!(add_code(&mut w, None, None, None), 10002);
-    assert_eq!(add_code(&mut w, Some("  "), good, Some("501")), 10002);
-    assert_eq!(w.add(&form(Some(""), good, Some("501")), 0), PLANT_ID_EMPTY);
-    // then the user id
-    assert_eq!(add_code(&mut w, Some("1001"), good, None), 10006);
-    assert_eq!(add_code(&mut w, Some("abc"), None, Some("")), 10006);
-    // then the plant
-    assert_eq!(add_code(&mut w, Some("abc"), good, Some("501")), 10004);
-    assert_eq!(add_code(&mut w, Some("1001.0"), good, Some("501")), 10004);
-    assert_eq!(add_code(&mut w, Some("9999"), None, Some("501")), 10004);
-    // then the serial
-    assert_eq!(add_code(&mut w, Some("1001"), None, Some("501")), 10002);
-    assert_eq!(add_code(&mut w, Some("1001"), Some(""), Some("501")), 10002);
-    assert_eq!(
-        w.add(&form(Some("1001"), Some("ZZZ"), Some("x")), 0),
-        SN_WRONG
+    let one = Some("1001");
+    let user = Some("501");
+    expect_codes(
+        &mut w,
+        &[
+            // plant id empty wins over everything else
+            (None, None, None, 10002),
+            (Some("  "), good, user, 10002),
+            // then the user id
+            (one, good, None, 10006),
+            (Some("abc"), None, Some(""), 10006),
+            // then the plant
+            (Some("abc"), good, user, 10004),
+            (Some("1001.0"), good, user, 10004),
+            (Some("9999"), None, user, 10004),
+            // then the serial, one serial per call
+            (one, None, user, 10002),
+            (one, Some(""), user, 10002),
+            (one, Some("AAA0A0001A,AAA0A0002B"), user, 10002),
+            // then the user
+            (one, good, Some("503"), 10005),
+            (one, good, Some("501.0"), 10005),
+            (one, good, Some("999"), 10005),
+            // then the association
+            (one, Some("AAA0A0003C"), user, 10003),
+        ],
     );
-    assert_eq!(
-        add_code(
-            &mut w,
-            Some("1001"),
-            Some("AAA0A0001A,AAA0A0002B"),
-            Some("501")
-        ),
-        10002,
-        "one serial per call"
-    );
-    // then the user
-    assert_eq!(add_code(&mut w, Some("1001"), good, Some("503")), 10005);
-    assert_eq!(add_code(&mut w, Some("1001"), good, Some("501.0")), 10005);
-    assert_eq!(add_code(&mut w, Some("1001"), good, Some("999")), 10005);
-    // then the association
-    assert_eq!(
-        add_code(&mut w, Some("1001"), Some("AAA0A0003C"), Some("501")),
-        10003
-    );
+    // The two meanings of 10002 carry their own words.
+    assert_eq!(w.add(&form(Some(""), good, user), 0), PLANT_ID_EMPTY);
+    assert_eq!(w.add(&form(one, Some("ZZZ"), Some("x")), 0), SN_WRONG);
     // none of the refusals associated anything
     assert!(w.by_plant.is_empty());
-    assert_eq!(add_code(&mut w, Some(" 1001 "), good, Some("502 ")), 0);
-    assert_eq!(add_code(&mut w, Some("1002"), good, Some("503")), 10003);
+    expect_codes(
+        &mut w,
+        &[
+            (Some(" 1001 "), good, Some("502 "), 0),
+            (Some("1002"), good, Some("503"), 10003),
+        ],
+    );
 }
 
 #[test]
 fn serials_match_case_insensitively() {
-    let mut w = World::new(&fixture(), 0);
-    assert_eq!(
-        add_code(&mut w, Some("1002"), Some("aaa0a0002b"), Some("503")),
-        0
-    );
-    assert_eq!(
-        add_code(&mut w, Some("1002"), Some("AAA0A0002B"), Some("503")),
-        10003
-    );
-    // the fixture's associated list is lower case, the device upper case
-    assert_eq!(
-        add_code(&mut w, Some("1002"), Some("AAA0A0003C"), Some("503")),
-        10003
+    let mut w = World::new(&Fixture::small(), 0);
+    let (plant, user) = (Some("1002"), Some("503"));
+    expect_codes(
+        &mut w,
+        &[
+            (plant, Some("aaa0a0002b"), user, 0),
+            (plant, Some("AAA0A0002B"), user, 10003),
+            // the fixture's associated list is lower case, the device upper case
+            (plant, Some("AAA0A0003C"), user, 10003),
+        ],
     );
 }
 
 #[test]
 fn offline_devices_link_after_the_delay_or_when_marked_online() {
-    let mut w = World::new(&fixture(), 0);
+    let mut w = World::new(&Fixture::small(), 0);
     w.link_delay_ms = Some(1000);
-    let q = ListQuery {
-        plant_id: Some("1001".into()),
-        page: Some("1".into()),
-        perpage: Some("100".into()),
-    };
+    let q = page("1001", "1", "100");
+    let (plant, user) = (Some("1001"), Some("501"));
     // AAA0A0004D is offline in the fixture.
-    assert_eq!(
-        add_code(&mut w, Some("1001"), Some("AAA0A0004D"), Some("501")),
-        0
-    );
-    assert_eq!(
-        add_code(&mut w, Some("1001"), Some("AAA0A0001A"), Some("501")),
-        0
-    );
+    let offline = (plant, Some("AAA0A0004D"), user, 0);
+    expect_codes(&mut w, &[offline, (plant, Some("AAA0A0001A"), user, 0)]);
     assert_eq!(
         w.list(&q, 500).unwrap()["count"],
         1,
         "online device linked at once"
     );
     // A second add of the pending serial is still 'already associated'.
-    assert_eq!(
-        add_code(&mut w, Some("1001"), Some("AAA0A0004D"), Some("501")),
-        10003
-    );
+    expect_codes(&mut w, &[(plant, Some("AAA0A0004D"), user, 10003)]);
     assert_eq!(
         w.list(&q, 1500).unwrap()["count"],
         2,
         "linked once the delay passed"
     );
 
-    let mut w = World::new(&fixture(), 0);
-    assert_eq!(
-        add_code(&mut w, Some("1001"), Some("AAA0A0004D"), Some("501")),
-        0
-    );
+    let mut w = World::new(&Fixture::small(), 0);
+    expect_codes(&mut w, &[offline]);
     assert_eq!(
         w.list(&q, u64::MAX / 2).unwrap()["count"],
         0,
@@ -131,15 +129,11 @@ fn offline_devices_link_after_the_delay_or_when_marked_online() {
 
 #[test]
 fn list_pages_through_the_plants_devices() {
-    let mut w = World::new(&fixture(), 0);
+    let mut w = World::new(&Fixture::small(), 0);
     for sn in ["AAA0A0001A", "AAA0A0002B", "aaa0a0004d"] {
-        assert_eq!(add_code(&mut w, Some("1001"), Some(sn), Some("501")), 0);
+        expect_codes(&mut w, &[(Some("1001"), Some(sn), Some("501"), 0)]);
     }
-    let q = |p: &str, page: &str, per: &str| ListQuery {
-        plant_id: Some(p.into()),
-        page: Some(page.into()),
-        perpage: Some(per.into()),
-    };
+    let q = page;
     // The offline device's association waits until it comes online.
     assert_eq!(w.list(&q("1001", "1", "100"), 0).unwrap()["count"], 2);
     assert!(w.bring_online("AAA0A0004D", 0));
@@ -183,53 +177,45 @@ fn list_pages_through_the_plants_devices() {
 
 #[test]
 fn open_world_knows_every_numeric_plant_and_user_and_alphanumeric_serial() {
-    let mut w = World::new(&fixture(), 0);
+    let mut w = World::new(&Fixture::small(), 0);
     w.open_world = true;
-    // Anything numeric / alphanumeric exists, online, and links at once.
-    assert_eq!(
-        add_code(&mut w, Some("987654"), Some("ZX12345678"), Some("42")),
-        0
+    let one = Some("1");
+    // Anything numeric / alphanumeric exists, online, and links at once; a second add is still
+    // 'already associated'.
+    expect_codes(
+        &mut w,
+        &[
+            (Some("987654"), Some("ZX12345678"), Some("42"), 0),
+            (one, Some("zx12345678"), Some("7"), 10003),
+        ],
     );
-    assert_eq!(
-        add_code(&mut w, Some("1"), Some("zx12345678"), Some("7")),
-        10003,
-        "a second add is still 'already associated'"
-    );
-    let q = ListQuery {
-        plant_id: Some("987654".into()),
-        page: Some("1".into()),
-        perpage: Some("10".into()),
-    };
-    let listed = w.list(&q, 0).unwrap();
+    let listed = w.list(&page("987654", "1", "10"), 0).unwrap();
     assert_eq!(listed["count"], 1);
     assert_eq!(listed["devices"][0]["lost"], false);
     // The fixture still applies, and the other checks are unchanged.
-    assert_eq!(
-        add_code(&mut w, Some("1001"), Some("AAA0A0003C"), Some("1")),
-        10003
+    let five = Some("5");
+    let sn = Some("ZX1");
+    expect_codes(
+        &mut w,
+        &[
+            (Some("1001"), Some("AAA0A0003C"), one, 10003),
+            (five, Some("NOT-A-SN"), one, 10002),
+            (five, Some(""), one, 10002),
+            (Some("abc"), sn, one, 10004),
+            (five, sn, Some("x1"), 10005),
+            (Some(""), sn, one, 10002),
+            (five, sn, None, 10006),
+        ],
     );
-    assert_eq!(
-        add_code(&mut w, Some("5"), Some("NOT-A-SN"), Some("1")),
-        10002
-    );
-    assert_eq!(add_code(&mut w, Some("5"), Some(""), Some("1")), 10002);
-    assert_eq!(add_code(&mut w, Some("abc"), Some("ZX1"), Some("1")), 10004);
-    assert_eq!(add_code(&mut w, Some("5"), Some("ZX1"), Some("x1")), 10005);
-    assert_eq!(add_code(&mut w, Some(""), Some("ZX1"), Some("1")), 10002);
-    assert_eq!(add_code(&mut w, Some("5"), Some("ZX1"), None), 10006);
     // A closed world (the default) knows only the fixture.
-    let mut closed = World::new(&fixture(), 0);
-    assert_eq!(
-        add_code(&mut closed, Some("987654"), Some("AAA0A0001A"), Some("42")),
-        10004
-    );
-    assert_eq!(
-        add_code(&mut closed, Some("1001"), Some("ZX12345678"), Some("501")),
-        10002
-    );
-    assert_eq!(
-        add_code(&mut closed, Some("1001"), Some("AAA0A0001A"), Some("42")),
-        10005
+    let mut closed = World::new(&Fixture::small(), 0);
+    expect_codes(
+        &mut closed,
+        &[
+            (Some("987654"), Some("AAA0A0001A"), Some("42"), 10004),
+            (Some("1001"), Some("ZX12345678"), Some("501"), 10002),
+            (Some("1001"), Some("AAA0A0001A"), Some("42"), 10005),
+        ],
     );
 }
 
