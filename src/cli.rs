@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::api::Region;
-use crate::units::{parse_duration, parse_probability, parse_secs, Rate};
+use crate::units::{parse_duration, parse_probability, parse_row, parse_secs, Rate};
 
 /// Register a fleet of Growatt devices with their plants and end-user accounts, from a CSV, .xlsx,
 /// .xls or .ods file, through the ShineServer OpenAPI: paced, concurrent, retrying and resumable.
@@ -122,7 +122,7 @@ pub struct InputArgs {
     pub sheet: Option<String>,
     /// The header's row number, as the spreadsheet shows it; the rows above it are skipped
     /// [default: the first of the top 20 rows that holds plant_id, sn and c_user_id].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = parse_row)]
     pub header_row: Option<u64>,
     /// Saved settings (column mapping, sheet, server, token file, pace) [default: growatt-onboard.toml beside INPUT, when there is one].
     #[arg(long, value_name = "PATH")]
@@ -331,6 +331,9 @@ pub struct ReportArgs {
     /// The sheet of the fleet to read (.xlsx, .xls, .ods) [default: as the last run read it].
     #[arg(long, value_name = "NAME")]
     pub sheet: Option<String>,
+    /// The fleet's header row, as for run [default: as the last run read it].
+    #[arg(long, value_name = "N", value_parser = parse_row)]
+    pub header_row: Option<u64>,
     /// Saved settings to read the fleet's column mapping and sheet from [default: growatt-onboard.toml beside the fleet given with --fleet, when there is one].
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,

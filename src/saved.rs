@@ -68,8 +68,8 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<(Cli, Option<PathBuf>), clap::E
     Ok((Cli::from_arg_matches(&matches)?, Some(path)))
 }
 
-/// The column mapping (`--column` values) and the sheet a settings file holds: what `report`
-/// needs to read the fleet as `run` read it.
+/// The column mapping (`--column` values), the sheet and the header's row a settings file holds:
+/// what `report` needs to read the fleet as `run` read it.
 pub fn read_mapping(path: &Path) -> Result<crate::input::ReadOptions, String> {
     let args = read(path)?;
     let mut columns = Vec::new();
@@ -78,9 +78,37 @@ pub fn read_mapping(path: &Path) -> Result<crate::input::ReadOptions, String> {
         match pair[0].to_str() {
             Some("--column") => columns.push(pair[1].to_string_lossy().into_owned()),
             Some("--sheet") => read.sheet = Some(pair[1].to_string_lossy().into_owned()),
+            Some("--header-row") => {
+                let n = crate::units::parse_row(&pair[1].to_string_lossy())
+                    .map_err(|why| format!("header-row: {why}"))?;
+                read.header_row = Some(n);
+            }
             _ => {}
         }
     }
     read.map_columns(&columns)?;
     Ok(read)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mapping_a_report_reads_holds_the_header_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        std::fs::write(
+            &path,
+            "header-row = 4\nsheet = \"Fleet\"\n[columns]\nsn = \"Serial No.\"\n",
+        )
+        .unwrap();
+        let read = read_mapping(&path).unwrap();
+        assert_eq!(read.header_row, Some(4));
+        assert_eq!(read.sheet.as_deref(), Some("Fleet"));
+        assert_eq!(read.columns[1], "Serial No.");
+        std::fs::write(&path, "header-row = 0\n").unwrap();
+        let e = read_mapping(&path).unwrap_err();
+        assert!(e.contains("header-row: '0' is not a row number"), "{e}");
+    }
 }

@@ -112,9 +112,31 @@ pub fn parse_probability(s: &str) -> Result<f64, String> {
     Ok(p)
 }
 
+/// Parses a row number as a spreadsheet shows it: 1 or more.
+pub fn parse_row(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "'{}' is not a row number; give the row as the spreadsheet shows it, 1 or more",
+            crate::text::quote(s)
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn row_numbers_start_at_one() {
+        assert_eq!(parse_row(" 4 "), Ok(4));
+        for bad in ["0", "-1", "x", ""] {
+            assert!(
+                parse_row(bad).unwrap_err().contains("is not a row number"),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn rates() {

@@ -247,3 +247,28 @@ async fn the_page_previews_the_office_workbook_from_its_header_row() {
         "header on row 4 (rows 1–3 above it are skipped)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_reads_the_fleet_from_the_header_row_its_run_named() {
+    // Row 1 repeats the column names of an old layout; the header meant is row 3.
+    let env = TestEnv::start_default().await;
+    env.set_fleet(format!(
+        "plant_id,sn,c_user_id\nold layout above, the fleet below\n{}",
+        good_fleet(3)
+    ));
+    assert_exit(
+        &env.run(&["--header-row", "3", "--rate", "1000/s"]).await,
+        0,
+    );
+    let mut rows: Vec<String> = env.lines().iter().map(|l| l["row"].clone()).collect();
+    rows.sort();
+    assert_eq!(rows, ["4", "5", "6"]);
+    let out = env.report(&[]).await;
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(text.contains("(3 rows)"), "{text}");
+    // Read from row 1, the two rows below it would be rows of the fleet, and invalid.
+    let out = env.report(&["--header-row", "1"]).await;
+    assert_exit(&out, 3);
+    assert!(stdout(&out).contains("(5 rows)"), "{}", stdout(&out));
+}

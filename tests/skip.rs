@@ -6,18 +6,17 @@ mod common;
 use common::book::{Book, OFFICE_COLUMNS};
 use common::*;
 
-/// The office sheet of `devices` rows, its header on the first row (the title rows above it
-/// taken off), with a `Skip` column after `Notes` when `skip` is given: `(device, mark)` pairs.
+/// The office sheet of `devices` rows (its title rows above the header on row 4), with a `Skip`
+/// column after `Notes` when `skip` is given: `(device, mark)` pairs.
 fn office(devices: usize, skip: Option<&[(usize, &str)]>) -> Book {
     let mut book = Book::office(devices);
-    book.rows.drain(0..3);
     if let Some(marks) = skip {
         for (i, row) in book.rows.iter_mut().enumerate() {
             let cell = match i {
-                0 => "Skip".to_string(),
+                HEADER => "Skip".to_string(),
                 _ => marks
                     .iter()
-                    .find(|(d, _)| *d + 1 == i)
+                    .find(|(d, _)| device_row(*d) as usize == i + 1)
                     .map_or(String::new(), |(_, m)| m.to_string()),
             };
             row.push(cell);
@@ -26,9 +25,12 @@ fn office(devices: usize, skip: Option<&[(usize, &str)]>) -> Book {
     book
 }
 
-/// The sheet row of device `i` in [`office`]: the header is row 1.
+/// The index in [`Book::rows`] of the office sheet's header (sheet row 4).
+const HEADER: usize = 3;
+
+/// The sheet row of device `i` in [`office`].
 fn device_row(i: usize) -> u64 {
-    i as u64 + 2
+    Book::office_row(i)
 }
 
 /// The sheet row of the note-only row last in [`office`].
@@ -158,7 +160,7 @@ async fn a_row_no_longer_marked_is_sent_on_the_next_run() {
 async fn a_skip_column_of_another_name_is_mapped_in_the_saved_settings() {
     let env = office_world(3).await;
     let mut book = office(3, Some(&[(0, "yes")]));
-    book.rows[0][5] = "On hold".into();
+    book.rows[HEADER][5] = "On hold".into();
     book.write(&env.fleet);
     env.write(
         "growatt-onboard.toml",

@@ -101,7 +101,10 @@ fn fleet_choice(args: &ReportArgs) -> Result<Result<FleetSpec, NoFleet>, Command
     };
     let config = args.config.as_deref().map(saved).transpose()?;
     let recorded = fleet::recorded(&args.results);
-    let asked = !args.columns.is_empty() || args.sheet.is_some() || args.config.is_some();
+    let asked = !args.columns.is_empty()
+        || args.sheet.is_some()
+        || args.header_row.is_some()
+        || args.config.is_some();
     let (path, read) = match (&args.fleet, recorded) {
         (Some(path), recorded) => {
             let beside = match config {
@@ -126,7 +129,7 @@ fn fleet_choice(args: &ReportArgs) -> Result<Result<FleetSpec, NoFleet>, Command
         }
         (None, Err(no)) if asked => {
             return Err(CommandError::Usage(format!(
-                "--column, --sheet and --config say how to read the fleet, but {}: name the fleet with --fleet PATH",
+                "--column, --sheet, --header-row and --config say how to read the fleet, but {}: name the fleet with --fleet PATH",
                 no.why
             )));
         }
@@ -150,12 +153,15 @@ fn settings_beside(fleet: &std::path::Path) -> Option<std::path::PathBuf> {
     beside.is_file().then_some(beside)
 }
 
-/// `--column` and `--sheet` over `read`.
+/// `--column`, `--sheet` and `--header-row` over `read`.
 fn with_flags(mut read: ReadOptions, args: &ReportArgs) -> Result<ReadOptions, CommandError> {
     read.map_columns(&args.columns)
         .map_err(CommandError::Usage)?;
     if args.sheet.is_some() {
         read.sheet = args.sheet.clone();
+    }
+    if args.header_row.is_some() {
+        read.header_row = args.header_row;
     }
     Ok(read)
 }

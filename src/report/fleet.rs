@@ -22,6 +22,9 @@ pub struct FleetRecord {
     /// The sheet of a workbook, when one was named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sheet: Option<String>,
+    /// The header's row, when `--header-row` named it (else the header is found again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_row: Option<u64>,
 }
 
 impl FleetRecord {
@@ -35,6 +38,7 @@ impl FleetRecord {
                 .map(|(k, h)| (k.to_string(), h.clone()))
                 .collect(),
             sheet: read.sheet.clone(),
+            header_row: read.header_row,
         }
     }
 
@@ -42,6 +46,7 @@ impl FleetRecord {
     pub fn read_options(&self) -> ReadOptions {
         let mut read = ReadOptions {
             sheet: self.sheet.clone(),
+            header_row: self.header_row,
             ..ReadOptions::default()
         };
         for (i, key) in REQUIRED.iter().enumerate() {
@@ -192,6 +197,7 @@ mod tests {
         let mut read = ReadOptions::default();
         read.map_columns(&["sn=Serial No.".into()]).unwrap();
         read.sheet = Some("Fleet".into());
+        read.header_row = Some(4);
         let r = FleetRecord::of(Path::new("f.xlsx"), &read);
         assert!(r.path.is_absolute());
         let json = serde_json::to_string(&r).unwrap();
