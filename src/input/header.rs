@@ -188,10 +188,10 @@ impl<'a> HeaderSearch<'a> {
         }
         InputError::MissingColumns {
             path,
-            lead,
-            missing: missing_words(&at.found, self.names),
-            found: shown(cells, more),
-            hint: suggestion(cells, &at.found, self.names),
+            lead: lead.into(),
+            missing: missing_words(&at.found, self.names).into(),
+            found: shown(cells, more).into(),
+            hint: suggestion(cells, &at.found, self.names).into(),
         }
     }
 }

@@ -44,7 +44,8 @@ pub enum InputError {
         path: PathBuf,
     },
     /// No row holds all the required columns (the rows searched, or the row `--header-row`
-    /// names): the row most like a header, what it lacks and what it holds.
+    /// names): the row most like a header, what it lacks and what it holds. (Boxed text keeps
+    /// every error that carries an input error small.)
     #[error(
         "{path}: {lead} is missing column{plural} {missing}; it has: {found}{hint}",
         plural = if missing.contains(',') { "s" } else { "" }
@@ -54,13 +55,13 @@ pub enum InputError {
         path: PathBuf,
         /// Which rows were searched and which one is shown, e.g. `no header in rows 1–20: none
         /// holds plant_id, sn and c_user_id; the closest, row 4,`.
-        lead: String,
+        lead: Box<str>,
         /// The required columns not found, comma-separated.
-        missing: String,
+        missing: Box<str>,
         /// The cells of the row shown.
-        found: String,
+        found: Box<str>,
         /// What to do: the `--column` mapping to paste, or the rename to make.
-        hint: String,
+        hint: Box<str>,
     },
     /// The rows searched hold values, not column names: there is no header row at all.
     #[error("{path}: {lead} holds values ({found}), not column names; add a header row with plant_id, sn, c_user_id")]
