@@ -75,18 +75,6 @@ fn bar_chart(id: &str, title: &str, bars: &[(String, u64, &str)]) -> String {
     svg
 }
 
-/// An RFC 3339 time as the reader's local time, `4 May 2026 14:03`; the text as it is when it
-/// is not one.
-pub fn local_time(rfc3339: &str) -> String {
-    match DateTime::parse_from_rfc3339(rfc3339) {
-        Ok(t) => t
-            .with_timezone(&Local)
-            .format("%-d %b %Y %H:%M")
-            .to_string(),
-        Err(_) => rfc3339.to_string(),
-    }
-}
-
 /// A table cell with the column's name for narrow screens.
 fn td(label: &str, class: &str, text: &str) -> String {
     let class = if class.is_empty() {
@@ -405,7 +393,11 @@ fn history_section(h: &mut String, d: &ReportData) {
         let _ = write!(
             h,
             "<tr>{}{}{}{}{}{}{}</tr>",
-            td("started", "when", &esc(&local_time(&r.started_at))),
+            td(
+                "started",
+                "when",
+                &esc(&super::text::local_time(&r.started_at))
+            ),
             td("rows ended", "num", &r.rows_ended.to_string()),
             td("done earlier", "num", &r.skipped_done.to_string()),
             td("requests", "num", &r.requests.to_string()),

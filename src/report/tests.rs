@@ -119,7 +119,7 @@ fn html_reads_for_people_on_any_screen() {
         "{html}"
     );
     // History in local time, kept on one line.
-    let started = html::local_time("2026-01-01T00:00:00.000Z");
+    let started = text::local_time("2026-01-01T00:00:00.000Z");
     assert!(
         !started.contains('T') && started.contains("2026"),
         "{started}"

@@ -13,6 +13,19 @@ fn more(out: &mut String, total: u64, shown: usize) {
     }
 }
 
+/// An RFC 3339 time as the reader's local time, `4 May 2026 14:03`; the text as it is when it
+/// is not one.
+pub fn local_time(rfc3339: &str) -> String {
+    use chrono::{DateTime, Local};
+    match DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t
+            .with_timezone(&Local)
+            .format("%-d %b %Y %H:%M")
+            .to_string(),
+        Err(_) => rfc3339.to_string(),
+    }
+}
+
 /// What a report without a fleet says about it, after why there is none.
 pub fn cannot_tell(why: &str) -> String {
     format!(
@@ -160,7 +173,7 @@ pub fn render_text(d: &ReportData) -> String {
             let _ = writeln!(
                 out,
                 "  {}: {} ended, {} done earlier, {}, {:.1} s, exit {}{}",
-                super::html::local_time(&h.started_at),
+                local_time(&h.started_at),
                 crate::text::count(h.rows_ended, "row", "rows"),
                 h.skipped_done,
                 crate::text::count(h.requests, "request", "requests"),
