@@ -289,13 +289,6 @@ fn foreign_message(path: &Path, header: &str, fleet: bool) -> String {
     }
 }
 
-impl ResultsError {
-    /// Each is fatal: the run cannot keep its record.
-    pub fn exit(&self) -> crate::exit::Exit {
-        crate::exit::Exit::Fatal
-    }
-}
-
 pub(crate) fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ResultsError + '_ {
     move |source| ResultsError::Io {
         path: path.to_path_buf(),
