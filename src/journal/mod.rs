@@ -11,6 +11,7 @@ mod lock;
 mod reader;
 mod resume;
 mod seen;
+mod table;
 mod writer;
 
 pub use lock::{lock_path, same_file, try_exclusive, RunLock, RUN_HINT, VERIFY_HINT};
@@ -19,6 +20,7 @@ pub use reader::{
 };
 pub use resume::{duplicate_msg, triage, Next};
 pub use seen::{Seen, Sight};
+pub(crate) use table::KeyTable;
 pub use writer::{open_for_append, open_log, set_aside, ResultsWriter};
 
 /// The results file's header, in the contract's order.
