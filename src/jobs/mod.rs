@@ -16,8 +16,8 @@ pub mod summary;
 pub mod verify;
 
 pub use account::{AccountError, AccountEvent, Pulled, REFRESH};
-pub use error::{JobError, StartError};
 pub use check::{CheckReport, CheckSettings, Finding};
+pub use error::{JobError, StartError};
 pub use links::{LinkStatus, VerifyEvent, VerifyReport};
 pub use locate::COOLDOWN;
 pub use run::{RunCounts, RunEvent, RunReport, RunSettings};

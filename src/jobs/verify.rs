@@ -23,9 +23,7 @@ use crate::api::Answer;
 use crate::engine::{Engine, Job, ListingVerdict, Sink, Stop, Wording};
 use crate::exit::Exit;
 use crate::input::sn_key;
-use crate::journal::{
-    self, ResultsWriter, RunLock, VerifyLine, COLUMNS, VERIFY_COLUMNS,
-};
+use crate::journal::{self, ResultsWriter, RunLock, VerifyLine, COLUMNS, VERIFY_COLUMNS};
 use crate::outcome::Outcome;
 
 /// Everything `verify` needs, resolved.
