@@ -33,12 +33,17 @@ async fn bounded(cmd: Bin, what: &str, code: i32) -> std::process::Output {
     out.out
 }
 
-/// A world whose run has ended: the results, summary and history of `f.csv` (3 rows) exist.
-async fn finished() -> TestEnv {
-    let env = TestEnv::start_default()
+/// A world on the default simulator, run in its own folder, whose fleet holds `fleet`.
+async fn in_dir_with(fleet: impl AsRef<[u8]>) -> TestEnv {
+    TestEnv::start_default()
         .await
         .run_in_dir()
-        .with_fleet(good_fleet(3));
+        .with_fleet(fleet)
+}
+
+/// A world whose run has ended: the results, summary and history of `f.csv` (3 rows) exist.
+async fn finished() -> TestEnv {
+    let env = in_dir_with(good_fleet(3)).await;
     assert_exit(&env.run(&["--rate", "1000/s"]).await, 0);
     env
 }
@@ -330,10 +335,7 @@ async fn on_cache(env: &TestEnv, words: &[&str]) {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_cache_that_never_ends_or_blocks_is_refused_at_once() {
-    let env = TestEnv::start_default()
-        .await
-        .run_in_dir()
-        .with_fleet(good_fleet(2));
+    let env = in_dir_with(good_fleet(2)).await;
     let cache = pulled_cache(&env).await;
     std::fs::remove_file(&cache).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &cache).unwrap();
@@ -434,10 +436,7 @@ async fn a_fixture_that_never_ends_is_refused_at_once() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fifo_as_the_results_file_is_refused_at_once() {
-    let env = TestEnv::start_default()
-        .await
-        .run_in_dir()
-        .with_fleet(good_fleet(2));
+    let env = in_dir_with(good_fleet(2)).await;
     let fifo = env.path("results.fifo");
     mkfifo(&fifo);
     for cmd in [
