@@ -10,22 +10,12 @@ use serde_json::json;
 
 /// The office's workbook as a new fleet, mapped on the page; the fleet's id, its folder and the
 /// page's check of it.
-// The office sheet without its title rows: a header on the first row (the title rows are for the
-// header search the sheet reader does not make yet).
 async fn office_fleet(
     env: &TestEnv,
     page: &Page,
     devices: usize,
 ) -> (String, std::path::PathBuf, serde_json::Value) {
-    let mut book = common::book::Book::office(devices);
-    book.rows.drain(0..3);
-    let file = env.path("office.xlsx");
-    book.write(&file);
-    let columns: Vec<(&str, &str)> = common::book::OFFICE_COLUMNS
-        .chunks(2)
-        .map(|flag| ("column", flag[1]))
-        .collect();
-    let (s, v) = page.upload("/api/fleets", &file, &columns).await;
+    let (s, v) = page.upload_office(env, devices).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["to_send"], devices, "{v}");
     let id = v["id"].as_str().unwrap().to_string();

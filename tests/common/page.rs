@@ -100,6 +100,22 @@ impl Page {
         .await
     }
 
+    /// The office's workbook of `devices` rows, written as `office.xlsx` in `env`'s folder, uploaded
+    /// as a new fleet with its columns mapped as the page maps them: the answer. The sheet starts
+    /// at its header: the title rows above it wait for the header search the sheet reader does
+    /// not make yet.
+    pub async fn upload_office(&self, env: &TestEnv, devices: usize) -> (u16, Value) {
+        let mut book = super::book::Book::office(devices);
+        book.rows.drain(0..3);
+        let file = env.path("office.xlsx");
+        book.write(&file);
+        let columns: Vec<(&str, &str)> = super::book::OFFICE_COLUMNS
+            .chunks(2)
+            .map(|flag| ("column", flag[1]))
+            .collect();
+        self.upload("/api/fleets", &file, &columns).await
+    }
+
     /// Uploads `file` as a new fleet; its id.
     pub async fn add(&self, file: &Path) -> String {
         let (status, v) = self.upload("/api/fleets", file, &[]).await;
