@@ -345,9 +345,7 @@ mod tests {
     #[test]
     fn a_token_file_others_can_read_is_warned_about() {
         use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("t");
-        std::fs::write(&f, "x").unwrap();
+        let (_dir, f) = crate::testing::file_with("t", "x");
         let server = server(Some(f.clone()));
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         let w = token_file_warning(&server).unwrap();
@@ -371,9 +369,7 @@ mod tests {
             resolve_token(&server, Some("abc\n")).unwrap().expose(),
             "abc"
         );
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("t");
-        std::fs::write(&f, "filetoken\n").unwrap();
+        let (dir, f) = crate::testing::file_with("t", "filetoken\n");
         let server = self::server(Some(f));
         assert_eq!(
             resolve_token(&server, Some("env")).unwrap().expose(),

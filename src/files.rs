@@ -322,9 +322,7 @@ mod tests {
 
     #[test]
     fn a_whole_file_replaces_a_file_and_keeps_a_link() {
-        let dir = tempfile::tempdir().unwrap();
-        let real = dir.path().join("real.html");
-        std::fs::write(&real, "old").unwrap();
+        let (dir, real) = crate::testing::file_with("real.html", "old");
         write_whole(&real, b"new").unwrap();
         assert_eq!(std::fs::read(&real).unwrap(), b"new");
         #[cfg(unix)]
@@ -351,8 +349,7 @@ mod tests {
         assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
         let err = read_regular(Path::new("/dev/zero"), 1024).unwrap_err();
         assert!(crate::text::io_reason(&err).contains("not a regular file"));
-        let dir = tempfile::tempdir().unwrap();
-        let big = dir.path().join("big");
+        let (_dir, big) = crate::testing::path_in("big");
         std::fs::File::create(&big)
             .unwrap()
             .set_len(1 << 20)

@@ -27,6 +27,8 @@ pub mod report;
 pub mod saved;
 pub mod template;
 pub mod term;
+#[cfg(test)]
+mod testing;
 pub mod text;
 pub mod units;
 pub mod version;

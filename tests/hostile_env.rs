@@ -473,7 +473,7 @@ async fn a_sheet_claiming_every_cell_is_refused_without_allocating_it() {
     xlsx(&env.fleet, "A1:XFD1048576", &rows);
     assert!(std::fs::metadata(&env.fleet).unwrap().len() < 4096);
     for out in [
-        env.bin(&["check", arg(&env.fleet)]).output().await,
+        env.check(&[]).await,
         env.run_at("http://127.0.0.1:9", &[]).await,
     ] {
         assert_exit(&out, 1);

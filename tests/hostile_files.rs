@@ -24,12 +24,26 @@ const PEAK_KIB: u64 = 150 * 1024;
 /// Longest a command on a hostile file may take on a loaded machine.
 const QUICK: Duration = Duration::from_secs(30);
 
-/// A world whose run has ended: the results, summary and history of `f.csv` (3 rows) exist.
-async fn finished() -> TestEnv {
-    let env = TestEnv::start_default()
+/// `cmd` run to its end within [`PEAK_KIB`] and [`QUICK`] (`what` names it when the watch has to
+/// kill it), ending with `code`: what it printed.
+async fn bounded(cmd: Bin, what: &str, code: i32) -> std::process::Output {
+    let out = cmd.watched(PEAK_KIB, QUICK).await;
+    out.assert_bounded(what);
+    assert_exit(&out.out, code);
+    out.out
+}
+
+/// A world on the default simulator, run in its own folder, whose fleet holds `fleet`.
+async fn in_dir_with(fleet: impl AsRef<[u8]>) -> TestEnv {
+    TestEnv::start_default()
         .await
         .run_in_dir()
-        .with_fleet(good_fleet(3));
+        .with_fleet(fleet)
+}
+
+/// A world whose run has ended: the results, summary and history of `f.csv` (3 rows) exist.
+async fn finished() -> TestEnv {
+    let env = in_dir_with(good_fleet(3)).await;
     assert_exit(&env.run(&["--rate", "1000/s"]).await, 0);
     env
 }
@@ -157,10 +171,12 @@ async fn reports_are_written_into_pipes_in_place_never_renamed_over_them() {
         ("--xlsx", &fifo, b"PK\x03\x04"),
     ] {
         let got = read_fifo(&fifo);
-        let out = env.bin(&["report", arg(&env.results), flag, arg(target)]);
-        let out = out.watched(PEAK_KIB, QUICK).await;
-        out.assert_bounded(flag);
-        assert_exit(&out.out, 0);
+        bounded(
+            env.bin(&["report", arg(&env.results), flag, arg(target)]),
+            flag,
+            0,
+        )
+        .await;
         let bytes = got.recv_timeout(QUICK).expect("the reader got the report");
         assert!(bytes.starts_with(starts), "{flag} {}", target.display());
         let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
@@ -168,11 +184,13 @@ async fn reports_are_written_into_pipes_in_place_never_renamed_over_them() {
         let kind = std::fs::symlink_metadata(&link).unwrap().file_type();
         assert!(kind.is_symlink(), "the link is kept");
     }
-    let out = env.bin(&["report", arg(&env.results), "--html", arg(&fifo)]);
-    let out = out.watched(PEAK_KIB, QUICK).await;
-    out.assert_bounded("a FIFO nobody reads");
-    assert_exit(&out.out, 1);
-    assert_said(&out.out, &["report.fifo", "nobody is reading"]);
+    let out = bounded(
+        env.bin(&["report", arg(&env.results), "--html", arg(&fifo)]),
+        "a FIFO nobody reads",
+        1,
+    )
+    .await;
+    assert_said(&out, &["report.fifo", "nobody is reading"]);
     let out = env.report(&["--html", arg(env.dir())]).await;
     assert_exit(&out, 1);
     assert_said(&out, &["folder"]);
@@ -199,14 +217,12 @@ async fn an_xlsx_whose_shared_strings_inflate_to_gigabytes_is_refused_with_its_s
     declare_size(&env.fleet, "xl/sharedStrings.xml", 3 << 29);
     assert!(std::fs::metadata(&env.fleet).unwrap().len() < 4096);
     for cmd in [
-        env.bin(&["check", arg(&env.fleet)]),
+        env.check_cmd(&[]),
         env.run_cmd_at("http://127.0.0.1:9", &[]),
     ] {
-        let out = cmd.watched(PEAK_KIB, QUICK).await;
-        out.assert_bounded("the bomb");
-        assert_exit(&out.out, 1);
+        let out = bounded(cmd, "the bomb", 1).await;
         assert_said(
-            &out.out,
+            &out,
             &["xl/sharedStrings.xml", "inflates to 1.5 GiB", "zip bomb"],
         );
     }
@@ -215,12 +231,9 @@ async fn an_xlsx_whose_shared_strings_inflate_to_gigabytes_is_refused_with_its_s
     // bytes: no sheet packs that tight.
     Book::fleet(2).write(&env.fleet);
     declare_size(&env.fleet, "xl/worksheets/sheet1.xml", 1 << 29);
-    let out = env.bin(&["check", arg(&env.fleet)]);
-    let out = out.watched(PEAK_KIB, QUICK).await;
-    out.assert_bounded("the sheet bomb");
-    assert_exit(&out.out, 1);
+    let out = bounded(env.check_cmd(&[]), "the sheet bomb", 1).await;
     assert_said(
-        &out.out,
+        &out,
         &[
             "xl/worksheets/sheet1.xml",
             "inflates to 512.0 MiB",
@@ -239,11 +252,8 @@ async fn an_xlsx_part_that_lies_about_its_size_is_read_no_further_than_declared(
     book.shared = Some(format!("<si><t>{}</t></si>", "y".repeat(2 << 20)));
     book.write(&env.fleet);
     declare_size(&env.fleet, "xl/sharedStrings.xml", 100);
-    let out = env.bin(&["check", arg(&env.fleet)]);
-    let out = out.watched(PEAK_KIB, QUICK).await;
-    out.assert_bounded("the liar");
-    assert_exit(&out.out, 1);
-    assert_said(&out.out, &["liar.xlsx", "damaged"]);
+    let out = bounded(env.check_cmd(&[]), "the liar", 1).await;
+    assert_said(&out, &["liar.xlsx", "damaged"]);
 }
 
 /// `--sheet NOPE` on a workbook of 10,000 sheets: the message names the first ten and counts
@@ -254,8 +264,7 @@ async fn a_missing_sheet_of_ten_thousand_lists_the_first_few_and_the_count() {
     let mut book = Book::fleet(1);
     book.sheets = (1..=10_000).map(|i| format!("Sheet number {i}")).collect();
     book.write(&env.fleet);
-    let out = env.bin(&["check", arg(&env.fleet), "--sheet", "NOPE"]);
-    let out = out.output().await;
+    let out = env.check(&["--sheet", "NOPE"]).await;
     assert_exit(&out, 1);
     assert_said(
         &out,
@@ -314,11 +323,9 @@ async fn on_cache(env: &TestEnv, words: &[&str]) {
         &base,
     ];
     for args in [&show[..], &check[..]] {
-        let out = env.bin(args).watched(PEAK_KIB, QUICK).await;
-        out.assert_bounded(&args[..2].join(" "));
-        assert_exit(&out.out, 1);
-        assert_said(&out.out, words);
-        plain::assert_plain_words(&args.join(" "), &stderr(&out.out));
+        let out = bounded(env.bin(args), &args[..2].join(" "), 1).await;
+        assert_said(&out, words);
+        plain::assert_plain_words(&args.join(" "), &stderr(&out));
     }
 }
 
@@ -328,10 +335,7 @@ async fn on_cache(env: &TestEnv, words: &[&str]) {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_account_cache_that_never_ends_or_blocks_is_refused_at_once() {
-    let env = TestEnv::start_default()
-        .await
-        .run_in_dir()
-        .with_fleet(good_fleet(2));
+    let env = in_dir_with(good_fleet(2)).await;
     let cache = pulled_cache(&env).await;
     std::fs::remove_file(&cache).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &cache).unwrap();
@@ -352,29 +356,23 @@ async fn an_account_cache_that_never_ends_or_blocks_is_refused_at_once() {
 async fn a_fleet_line_that_never_ends_stops_the_read_in_words() {
     let env = TestEnv::start_default().await.run_in_dir();
     let zero = Path::new("/dev/zero");
-    let out = env
-        .bin(&["check", arg(zero)])
-        .watched(PEAK_KIB, QUICK)
-        .await;
-    out.assert_bounded("check /dev/zero");
-    assert_exit(&out.out, 1);
+    let out = bounded(env.bin(&["check", arg(zero)]), "check /dev/zero", 1).await;
     assert_said(
-        &out.out,
+        &out,
         &["cannot read /dev/zero", "a row longer than 4.0 MiB"],
     );
 
     let fleet = good_fleet(3);
     sparse(&env.fleet, fleet.as_bytes(), 2 << 30);
-    let out = env.bin(&["check", arg(&env.fleet)]);
-    let out = out.watched(PEAK_KIB, QUICK).await;
-    out.assert_bounded("check, NUL tail");
-    assert_exit(&out.out, 1);
-    assert_said(&out.out, &["near line 5", "a row longer than 4.0 MiB"]);
-    let out = env.run_cmd_at(&env.base(), &["--rate", "1000/s"]);
-    let out = out.watched(PEAK_KIB, QUICK).await;
-    out.assert_bounded("run, NUL tail");
-    assert_exit(&out.out, 1);
-    assert_said(&out.out, &["a row longer than 4.0 MiB"]);
+    let out = bounded(env.check_cmd(&[]), "check, NUL tail", 1).await;
+    assert_said(&out, &["near line 5", "a row longer than 4.0 MiB"]);
+    let out = bounded(
+        env.run_cmd_at(&env.base(), &["--rate", "1000/s"]),
+        "run, NUL tail",
+        1,
+    )
+    .await;
+    assert_said(&out, &["a row longer than 4.0 MiB"]);
     assert_eq!(count(&env.lines(), "registered"), 3, "the good rows ended");
 }
 
@@ -391,12 +389,10 @@ async fn a_history_that_never_ends_is_read_bounded() {
     for args in [vec![], vec!["--html", arg(&html)]] {
         let mut all = vec!["report", arg(&env.results)];
         all.extend(args);
-        let out = env.bin(&all).watched(PEAK_KIB, QUICK).await;
-        out.assert_bounded("report, NUL tail");
-        assert_exit(&out.out, 0);
+        let out = bounded(env.bin(&all), "report, NUL tail", 0).await;
         if all.len() == 2 {
-            let said = stdout(&out.out).contains("earlier runs are in the history file");
-            assert!(said, "{}", stdout(&out.out));
+            let said = stdout(&out).contains("earlier runs are in the history file");
+            assert!(said, "{}", stdout(&out));
         }
     }
     assert!(std::fs::read_to_string(&html)
@@ -404,10 +400,12 @@ async fn a_history_that_never_ends_is_read_bounded() {
         .contains("earlier runs are in the history file"));
     std::fs::remove_file(&history).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &history).unwrap();
-    let out = env.bin(&["report", arg(&env.results)]);
-    let out = out.watched(PEAK_KIB, QUICK).await;
-    out.assert_bounded("report, /dev/zero history");
-    assert_exit(&out.out, 0);
+    bounded(
+        env.bin(&["report", arg(&env.results)]),
+        "report, /dev/zero history",
+        0,
+    )
+    .await;
 }
 
 /// `sim --fixture` at `/dev/zero` or a 2 GB file: refused at once, in words.
@@ -422,11 +420,9 @@ async fn a_fixture_that_never_ends_is_refused_at_once() {
         (&huge, "more than the 128 MiB"),
     ] {
         let args = ["sim", "--listen", "127.0.0.1:0", "--fixture", arg(fixture)];
-        let out = env.bin(&args).watched(PEAK_KIB, QUICK).await;
-        out.assert_bounded("sim --fixture");
         // A fixture the simulator cannot use is a usage error, as a malformed one is.
-        assert_exit(&out.out, 2);
-        assert_said(&out.out, &["fixture file", words]);
+        let out = bounded(env.bin(&args), "sim --fixture", 2).await;
+        assert_said(&out, &["fixture file", words]);
     }
 }
 
@@ -440,21 +436,16 @@ async fn a_fixture_that_never_ends_is_refused_at_once() {
 #[cfg(unix)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fifo_as_the_results_file_is_refused_at_once() {
-    let env = TestEnv::start_default()
-        .await
-        .run_in_dir()
-        .with_fleet(good_fleet(2));
+    let env = in_dir_with(good_fleet(2)).await;
     let fifo = env.path("results.fifo");
     mkfifo(&fifo);
     for cmd in [
         env.run_cmd_at(&env.base(), &["-o", arg(&fifo)]),
-        env.bin(&["check", arg(&env.fleet), "-o", arg(&fifo)]),
+        env.check_cmd(&["-o", arg(&fifo)]),
     ] {
-        let out = cmd.watched(PEAK_KIB, QUICK).await;
-        out.assert_bounded("-o FIFO");
-        assert_exit(&out.out, 1);
+        let out = bounded(cmd, "-o FIFO", 1).await;
         assert_said(
-            &out.out,
+            &out,
             &["results.fifo", "named pipe (FIFO), not a regular file"],
         );
     }
@@ -463,12 +454,14 @@ async fn a_fifo_as_the_results_file_is_refused_at_once() {
     for sidecar in ["f.results.summary.json", "f.results.history.jsonl"] {
         mkfifo(&env.path(sidecar));
     }
-    let run = env.run_cmd_at(&env.base(), &["--rate", "1000/s"]);
-    let out = run.watched(PEAK_KIB, QUICK).await;
-    out.assert_bounded("FIFO sidecars");
-    assert_exit(&out.out, 0);
+    let out = bounded(
+        env.run_cmd_at(&env.base(), &["--rate", "1000/s"]),
+        "FIFO sidecars",
+        0,
+    )
+    .await;
     assert_said(
-        &out.out,
+        &out,
         &[
             "cannot write the summary",
             "cannot append to the run history",
@@ -487,16 +480,11 @@ async fn a_fleet_from_a_fifo_is_read_once() {
     mkfifo(&fifo);
     let fleet = good_fleet(3);
     write_fifo(&fifo, &fleet);
-    let out = env
-        .bin(&["check", arg(&fifo)])
-        .watched(PEAK_KIB, QUICK)
-        .await;
-    out.assert_bounded("check FIFO");
-    assert_exit(&out.out, 0);
+    let out = bounded(env.bin(&["check", arg(&fifo)]), "check FIFO", 0).await;
     assert!(
-        stdout(&out.out).contains("3 rows: 3 to send"),
+        stdout(&out).contains("3 rows: 3 to send"),
         "{}",
-        stdout(&out.out)
+        stdout(&out)
     );
     write_fifo(&fifo, &fleet);
     let run = [
@@ -507,9 +495,7 @@ async fn a_fleet_from_a_fifo_is_read_once() {
         "--rate",
         "1000/s",
     ];
-    let out = env.bin(&run).watched(PEAK_KIB, QUICK).await;
-    out.assert_bounded("run FIFO");
-    assert_exit(&out.out, 0);
+    bounded(env.bin(&run), "run FIFO", 0).await;
     let results = env.path("fleet.results.csv");
     assert_eq!(count(&read_results(&results), "registered"), 3);
 }

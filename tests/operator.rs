@@ -156,7 +156,7 @@ async fn saved_settings_beside_the_fleet_stand_in_for_the_flags() {
             env.base()
         ),
     );
-    let out = env.bin(&["check", arg(&env.fleet)]).output().await;
+    let out = env.check(&[]).await;
     assert_exit(&out, 0);
     assert_said(&out, &["settings from", arg(&settings)]);
     assert!(
@@ -169,15 +169,12 @@ async fn saved_settings_beside_the_fleet_stand_in_for_the_flags() {
     assert_eq!(env.summary()["configured_rate_per_second"], 40.0);
     assert_eq!(env.lines().len(), 3);
     // A flag on the command line wins over the file.
-    let out = env
-        .bin(&["check", arg(&env.fleet), "--column", "sn=Serial"])
-        .output()
-        .await;
+    let out = env.check(&["--column", "sn=Serial"]).await;
     assert_exit(&out, 1);
     assert_said(&out, &["looked for 'Serial'"]);
     // A key the file may not hold is named.
     std::fs::write(&settings, "colums = 3\n").unwrap();
-    let out = env.bin(&["check", arg(&env.fleet)]).output().await;
+    let out = env.check(&[]).await;
     assert_exit(&out, 2);
     assert_said(&out, &["'colums' is not a setting"]);
 }
@@ -220,10 +217,7 @@ async fn the_man_pages_list_only_real_pages_and_the_files() {
 #[tokio::test]
 async fn a_reversed_column_is_explained_and_a_profile_line_token_file_works() {
     let env = TestEnv::start_default().await.with_fleet(good_fleet(2));
-    let out = env
-        .bin(&["check", arg(&env.fleet), "--column", "Plant ID=plant_id"])
-        .output()
-        .await;
+    let out = env.check(&["--column", "Plant ID=plant_id"]).await;
     assert_exit(&out, 2);
     assert_said(
         &out,

@@ -10,21 +10,7 @@ use common::*;
 
 /// A world holding the devices `sns` on plant 1 of user 1, with no fleet written yet.
 async fn world_of(sns: &[String]) -> TestEnv {
-    let fixture = sim::Fixture {
-        plants: vec![sim::FixturePlant {
-            plant_id: 1,
-            c_user_ids: vec![1],
-        }],
-        devices: sns
-            .iter()
-            .map(|sn| sim::FixtureDevice {
-                sn: sn.clone(),
-                online: true,
-            })
-            .collect(),
-        associated: vec![],
-        account: Default::default(),
-    };
+    let fixture = plant_one(sns.iter().cloned());
     TestEnv::start_fixture(fixture).await
 }
 

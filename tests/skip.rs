@@ -40,20 +40,7 @@ fn note_row(book: &Book) -> u64 {
 
 /// A world whose simulator knows the office devices `OFFICE00001`… on plant 1 of user 1.
 async fn office_world(devices: usize) -> TestEnv {
-    let fixture = sim::Fixture {
-        plants: vec![sim::FixturePlant {
-            plant_id: 1,
-            c_user_ids: vec![1],
-        }],
-        devices: (1..=devices)
-            .map(|i| sim::FixtureDevice {
-                sn: format!("OFFICE{i:05}"),
-                online: true,
-            })
-            .collect(),
-        associated: vec![],
-        account: Default::default(),
-    };
+    let fixture = plant_one((1..=devices).map(|i| format!("OFFICE{i:05}")));
     TestEnv::start_fixture(fixture).await.named("fleet.xlsx")
 }
 
@@ -174,10 +161,7 @@ async fn a_skip_column_of_another_name_is_mapped_in_the_saved_settings() {
     assert_eq!(env.sim().stats().requests, 2);
 
     // A mapped skip column the header lacks is named, and nothing is read.
-    let out = env
-        .bin(&["check", arg(&env.fleet), "--column", "skip=Hold"])
-        .output()
-        .await;
+    let out = env.check(&["--column", "skip=Hold"]).await;
     assert_exit(&out, 1);
     assert_said(&out, &["no column 'Hold' for --column skip"]);
 }
@@ -187,9 +171,7 @@ async fn check_lists_skipped_rows_apart_from_the_problems_and_exits_0() {
     let env = TestEnv::offline().named("fleet.xlsx");
     let book = office(3, Some(&[(0, "x")]));
     book.write(&env.fleet);
-    let mut args = vec!["check", arg(&env.fleet)];
-    args.extend_from_slice(&OFFICE_COLUMNS);
-    let out = env.bin(&args).output().await;
+    let out = env.check(&OFFICE_COLUMNS).await;
     assert_exit(&out, 0);
     let text = stdout(&out);
     assert!(

@@ -545,14 +545,7 @@ async fn the_page_loads_saves_and_refuses_the_fleet_settings_file() {
     let env = TestEnv::start_default().await;
     let ui = Page::start(&env, &[]).await;
     // The office's sheet, its title rows above the header.
-    let book = common::book::Book::office(4);
-    let sheet = env.path("office.xlsx");
-    book.write(&sheet);
-    let columns: Vec<(&str, &str)> = common::book::OFFICE_COLUMNS
-        .chunks(2)
-        .map(|flag| ("column", flag[1]))
-        .collect();
-    let (status, v) = ui.upload("/api/fleets", &sheet, &columns).await;
+    let (status, v) = ui.upload_office(&env, 4).await;
     assert_eq!(status, 201, "{v}");
     let id = v["id"].as_str().unwrap().to_string();
     let saved = format!("/api/fleets/{id}/saved");

@@ -15,14 +15,7 @@ async fn office_fleet(
     page: &Page,
     devices: usize,
 ) -> (String, std::path::PathBuf, serde_json::Value) {
-    let book = common::book::Book::office(devices);
-    let file = env.path("office.xlsx");
-    book.write(&file);
-    let columns: Vec<(&str, &str)> = common::book::OFFICE_COLUMNS
-        .chunks(2)
-        .map(|flag| ("column", flag[1]))
-        .collect();
-    let (s, v) = page.upload("/api/fleets", &file, &columns).await;
+    let (s, v) = page.upload_office(env, devices).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(v["to_send"], devices, "{v}");
     let id = v["id"].as_str().unwrap().to_string();

@@ -22,9 +22,8 @@ pub async fn execute(args: AccountArgs, token_env: Option<&str>) -> Outcome {
 fn show(args: &AccountShowArgs, token_env: Option<&str>) -> Outcome {
     let base = resolve_server(&args.server)?;
     let token = resolve_token(&args.server, token_env)?;
-    let key =
-        CacheKey::new(args.cache.as_deref(), &base, &token).map_err(jobs::AccountError::from)?;
-    match key.load().map_err(jobs::AccountError::from)? {
+    let key = CacheKey::new(args.cache.as_deref(), &base, &token)?;
+    match key.load()? {
         Some(cache) => {
             log::stdout(cache.describe(&key.path).as_bytes());
             Ok(if cache.complete() {

@@ -16,7 +16,7 @@ pub mod verify;
 
 use crate::config::ConfigError;
 use crate::exit::Exit;
-use crate::jobs::{AccountError, RunError, VerifyError};
+use crate::jobs::JobError;
 
 /// What ends a command before it could do its work, with its source kept.
 #[derive(Debug, thiserror::Error)]
@@ -24,21 +24,10 @@ pub enum CommandError {
     /// A flag's value, the token or the server cannot be used.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The run could not start.
-    #[error(transparent)]
-    Run(#[from] RunError),
-    /// Verify could not start.
-    #[error(transparent)]
-    Verify(#[from] VerifyError),
-    /// The account cache or its pull failed.
-    #[error(transparent)]
-    Account(#[from] AccountError),
-    /// The results could not be read, or a report written.
-    #[error(transparent)]
-    Report(#[from] crate::journal::ResultsError),
-    /// The workbook could not be written.
-    #[error(transparent)]
-    Workbook(#[from] crate::report::xlsx::XlsxExportError),
+    /// A job or a report could not start or go on: its fleet, results file, client or cache,
+    /// or the pull it needed, in its own words and with its own exit code.
+    #[error("{0}")]
+    Job(Box<dyn JobError>),
     /// A problem stated in words (the file or cache it concerns named).
     #[error("{0}")]
     Fatal(String),
@@ -50,14 +39,20 @@ pub enum CommandError {
     Demo(anyhow::Error),
 }
 
+/// Every job's error stops its command the same way: `?` in a command wraps it.
+impl<E: JobError> From<E> for CommandError {
+    fn from(e: E) -> CommandError {
+        CommandError::Job(Box::new(e))
+    }
+}
+
 impl CommandError {
-    /// The exit code: 2 for what the command line got wrong, else 1.
+    /// The exit code: 2 for what the command line got wrong, the job's own for a job's error,
+    /// else 1.
     pub fn exit(&self) -> Exit {
         match self {
             CommandError::Config(e) => e.exit(),
-            CommandError::Run(e) => e.exit(),
-            CommandError::Verify(e) => e.exit(),
-            CommandError::Account(e) => e.exit(),
+            CommandError::Job(e) => e.exit(),
             CommandError::Usage(_) => Exit::Usage,
             _ => Exit::Fatal,
         }

@@ -6,7 +6,7 @@ use crate::cli::ReportArgs;
 use crate::exit::Exit;
 use crate::input::ReadOptions;
 use crate::report::fleet::{self, FleetSpec, NoFleet};
-use crate::report::{self, ReportData, ReportError};
+use crate::report::{self, ReportData};
 use crate::term::log::{self, Log};
 
 /// `report`: exit 4 when rows of the fleet were not reached, else 3 when rows need attention, as
@@ -25,10 +25,7 @@ pub fn execute(args: &ReportArgs) -> Outcome {
             }
         }
     }
-    let data = report::load_with(&args.results, choice.clone()).map_err(|e| match e {
-        ReportError::Results(e) => CommandError::Report(e),
-        e => CommandError::Fatal(e.to_string()),
-    })?;
+    let data = report::load_with(&args.results, choice.clone())?;
     if let Some(warning) = data.damaged.describe(&data.results) {
         log.notice(&format!("growatt-onboard: {warning}"));
     }

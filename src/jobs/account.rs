@@ -38,9 +38,9 @@ pub enum AccountError {
     Failed(String),
 }
 
-impl AccountError {
-    /// The exit code: a stop's own (130 for an interruption), else 1.
-    pub fn exit(&self) -> Exit {
+impl super::JobError for AccountError {
+    /// A stop's own exit code (130 for an interruption), else 1.
+    fn exit(&self) -> Exit {
         match self {
             AccountError::Stopped { stop, .. } => stop.exit(),
             _ => Exit::Fatal,

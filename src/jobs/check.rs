@@ -10,7 +10,7 @@ use crate::journal::{self, Next};
 use crate::outcome::Outcome;
 use crate::paths::Paths;
 
-use super::run::RunError;
+use super::error::StartError;
 use super::serials::{survey, Serials};
 
 /// Everything `check` needs, resolved.
@@ -98,7 +98,7 @@ pub fn check(
     cfg: &CheckSettings,
     mut screen: Option<&mut Screen>,
     found: &mut dyn FnMut(Finding),
-) -> Result<CheckReport, RunError> {
+) -> Result<CheckReport, StartError> {
     let results_path = &cfg.paths.results;
     let reader = FleetReader::open_with(&cfg.input, &cfg.read)?;
     if let Some(note) = reader.header_note() {

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod check;
+mod error;
 mod line;
 pub mod links;
 mod locate;
@@ -16,9 +17,10 @@ pub mod verify;
 
 pub use account::{AccountError, AccountEvent, Pulled, REFRESH};
 pub use check::{CheckReport, CheckSettings, Finding};
+pub use error::{JobError, StartError};
 pub use links::{LinkStatus, VerifyEvent, VerifyReport};
 pub use locate::COOLDOWN;
-pub use run::{RunCounts, RunError, RunEvent, RunReport, RunSettings};
+pub use run::{RunCounts, RunEvent, RunReport, RunSettings};
 pub use settings::RequestConfig;
 pub use summary::{Summary, Tally};
-pub use verify::{VerifyError, VerifySettings};
+pub use verify::VerifySettings;

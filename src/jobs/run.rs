@@ -11,16 +11,16 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::error::StartError;
 use super::line::line_for;
 use super::serials::Serials;
 use super::settings::RequestConfig;
 use super::summary::{Summary, Tally};
 use crate::account::{screened, Screen};
-use crate::api::ClientError;
 use crate::engine::{Call, Engine, EngineEvent, Sink, Stop, Wording};
 use crate::exit::Exit;
 use crate::input::suspect::SerialWarning;
-use crate::input::{Device, FleetReader, InputError, InputRow, ReadOptions};
+use crate::input::{Device, FleetReader, InputRow, ReadOptions};
 use crate::journal::{self, Next, ResultLine, ResultsError, ResultsWriter, RunLock};
 use crate::outcome::{Outcome, CODE_PERMISSION_DENIED};
 use crate::paths::Paths;
@@ -138,30 +138,6 @@ pub struct RunReport {
     pub exit: Exit,
 }
 
-/// A problem that ends the run before any row is sent.
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    /// The input cannot be used.
-    #[error(transparent)]
-    Input(#[from] InputError),
-    /// The results file cannot be used.
-    #[error(transparent)]
-    Results(#[from] ResultsError),
-    /// The HTTP client cannot be built.
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    /// The account cache cannot be read, written or filled.
-    #[error(transparent)]
-    Account(#[from] super::account::AccountError),
-}
-
-impl RunError {
-    /// Every such problem is fatal (1).
-    pub fn exit(&self) -> Exit {
-        Exit::Fatal
-    }
-}
-
 /// The state all row tasks share: the request machinery plus this job's own bookkeeping.
 struct Shared {
     engine: Arc<Engine>,
@@ -263,7 +239,7 @@ pub async fn run(
     mut cfg: RunSettings,
     cancel: &CancellationToken,
     events: Sink<RunEvent>,
-) -> Result<RunReport, RunError> {
+) -> Result<RunReport, StartError> {
     let started_at = SystemTime::now();
     let started = Instant::now();
     let client = cfg.request.client()?;

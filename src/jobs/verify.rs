@@ -13,18 +13,17 @@ use std::time::SystemTime;
 
 use tokio_util::sync::CancellationToken;
 
+use super::error::StartError;
 use super::links::{LinkStatus, Target, VerifyEvent, VerifyReport};
 use super::locate;
 use super::settings::RequestConfig;
 use crate::account::{MAX_PAGES, PER_PAGE};
 use crate::api::device_list::{Found, PlantDevices};
-use crate::api::{Answer, ClientError};
+use crate::api::Answer;
 use crate::engine::{Engine, Job, ListingVerdict, Sink, Stop, Wording};
 use crate::exit::Exit;
 use crate::input::sn_key;
-use crate::journal::{
-    self, ResultsError, ResultsWriter, RunLock, VerifyLine, COLUMNS, VERIFY_COLUMNS,
-};
+use crate::journal::{self, ResultsWriter, RunLock, VerifyLine, COLUMNS, VERIFY_COLUMNS};
 use crate::outcome::Outcome;
 
 /// Everything `verify` needs, resolved.
@@ -44,35 +43,14 @@ pub struct VerifySettings {
     pub wording: Wording,
 }
 
-/// A problem that ends verify before any request.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// The results or verify file cannot be used.
-    #[error(transparent)]
-    Results(#[from] ResultsError),
-    /// The HTTP client cannot be built.
-    #[error(transparent)]
-    Client(#[from] ClientError),
-    /// The results file does not exist.
-    #[error("{0} does not exist; pass the results file a `run` wrote")]
-    NoResults(PathBuf),
-}
-
-impl VerifyError {
-    /// Each is fatal.
-    pub fn exit(&self) -> Exit {
-        Exit::Fatal
-    }
-}
-
 /// Runs `verify` until its rows are checked or `cancel` stops it, telling `events` what it finds.
 pub async fn verify(
     cfg: VerifySettings,
     cancel: &CancellationToken,
     events: Sink<VerifyEvent>,
-) -> Result<VerifyReport, VerifyError> {
+) -> Result<VerifyReport, StartError> {
     if !cfg.results.is_file() {
-        return Err(VerifyError::NoResults(cfg.results.clone()));
+        return Err(StartError::NoResults(cfg.results.clone()));
     }
     let client = cfg.request.client()?;
     // The same lock as `run`: a verify never reads a results file a run is still writing.

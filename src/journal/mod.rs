@@ -11,6 +11,7 @@ mod lock;
 mod reader;
 mod resume;
 mod seen;
+mod table;
 mod writer;
 
 pub use lock::{lock_path, same_file, try_exclusive, RunLock, RUN_HINT, VERIFY_HINT};
@@ -19,6 +20,7 @@ pub use reader::{
 };
 pub use resume::{duplicate_msg, triage, Next};
 pub use seen::{Seen, Sight};
+pub(crate) use table::KeyTable;
 pub use writer::{open_for_append, open_log, set_aside, ResultsWriter};
 
 /// The results file's header, in the contract's order.
@@ -286,13 +288,6 @@ fn foreign_message(path: &Path, header: &str, fleet: bool) -> String {
             "{} is not a growatt-onboard results file (its first line is '{header}'); name the results file a run wrote, or a new file",
             path.display()
         )
-    }
-}
-
-impl ResultsError {
-    /// Each is fatal: the run cannot keep its record.
-    pub fn exit(&self) -> crate::exit::Exit {
-        crate::exit::Exit::Fatal
     }
 }
 

@@ -25,6 +25,26 @@ pub struct Previous {
     pub repaired_bytes: u64,
 }
 
+impl Previous {
+    /// Notes a whole line read back, in file order: its serial done, or its row's unsent line.
+    pub(super) fn note(&mut self, record: &csv::ByteRecord) {
+        if let Some(sn) = done_serial(record) {
+            self.done.mark_done(sn_key(sn));
+        }
+        self.unsent.note(record);
+    }
+
+    /// With what the read of the whole file found: lines, a torn tail, damaged lines.
+    pub(super) fn opened(self, opened: Opened) -> Previous {
+        Previous {
+            lines: opened.lines,
+            repaired_bytes: opened.repaired_bytes,
+            damaged: opened.damaged,
+            ..self
+        }
+    }
+}
+
 /// Rows whose latest line says they were not sent (`invalid`, `duplicate`, `skipped`): the line's cells as
 /// a fingerprint, so an unchanged line is not appended again by every run.
 #[derive(Debug, Default)]
@@ -74,7 +94,7 @@ fn fingerprint<'a>(cells: impl Iterator<Item = &'a [u8]>) -> u64 {
 }
 
 /// The serial of a results record whose outcome is done.
-pub(super) fn done_serial(record: &csv::ByteRecord) -> Option<&str> {
+fn done_serial(record: &csv::ByteRecord) -> Option<&str> {
     let outcome = Outcome::parse(std::str::from_utf8(record.get(4)?).ok()?)?;
     if outcome.is_done() {
         std::str::from_utf8(record.get(2)?).ok()
@@ -253,21 +273,9 @@ fn parse_line(line: &[u8]) -> Option<csv::ByteRecord> {
 /// Reads what an earlier run left without changing the file (for `check`): a torn last line is
 /// ignored, as `run` would cut it. A missing file reads as nothing done.
 pub fn read_done(path: &Path) -> Result<Previous, ResultsError> {
-    let mut done = Seen::default();
-    let mut unsent = Unsent::default();
-    let opened = scan_log(path, &COLUMNS, |record| {
-        if let Some(sn) = done_serial(record) {
-            done.mark_done(sn_key(sn));
-        }
-        unsent.note(record);
-    })?;
-    Ok(Previous {
-        done,
-        unsent,
-        lines: opened.lines,
-        repaired_bytes: opened.repaired_bytes,
-        damaged: opened.damaged,
-    })
+    let mut previous = Previous::default();
+    let opened = scan_log(path, &COLUMNS, |record| previous.note(record))?;
+    Ok(previous.opened(opened))
 }
 
 /// Reads a log without changing it: checks the header, hands every whole record to `each`, and

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::input::sn_key;
+use crate::testing::{file_with, path_in};
 use std::fs::OpenOptions;
 use std::io::{Seek, Write};
 
@@ -43,8 +44,7 @@ fn cells_are_neutralised_and_single_line() {
 
 #[test]
 fn append_resume_and_torn_tail() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.csv");
+    let (_dir, path) = path_in("r.csv");
     let (file, prev) = open_for_append(&path).unwrap();
     assert_eq!(prev.lines, 0);
     let mut w = ResultsWriter::new(&path, file);
@@ -72,9 +72,7 @@ fn append_resume_and_torn_tail() {
 
 #[test]
 fn foreign_file_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.csv");
-    std::fs::write(&path, "plant_id,sn,c_user_id\n1,A,2\n").unwrap();
+    let (_dir, path) = file_with("r.csv", "plant_id,sn,c_user_id\n1,A,2\n");
     assert!(matches!(
         open_for_append(&path),
         Err(ResultsError::Foreign { .. })
@@ -83,8 +81,7 @@ fn foreign_file_is_refused() {
 
 #[test]
 fn lock_is_exclusive_and_released() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.csv");
+    let (_dir, path) = path_in("r.csv");
     let first = RunLock::acquire(&path, RUN_HINT).unwrap();
     let second = RunLock::acquire(&path, RUN_HINT).unwrap_err();
     assert!(second.to_string().contains("r.csv.lock"), "{second}");
@@ -94,8 +91,7 @@ fn lock_is_exclusive_and_released() {
 
 #[test]
 fn set_aside_renames_never_deletes() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.csv");
+    let (_dir, path) = path_in("r.csv");
     assert_eq!(set_aside(&path).unwrap(), None);
     std::fs::write(&path, "x").unwrap();
     let aside = set_aside(&path).unwrap().unwrap();
@@ -116,8 +112,6 @@ fn journal_text(rows: &[(u64, &str, &str)]) -> String {
 
 #[test]
 fn a_damaged_line_is_named_and_swallows_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.csv");
     let mut text = journal_text(&[(2, "A1", "registered"), (3, "A2", "registered")]);
     // A stray quote opens a cell and never closes it, then a line with a cell too few.
     text.push_str("4,\"1,A3,2,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n");
@@ -126,7 +120,7 @@ fn a_damaged_line_is_named_and_swallows_nothing() {
         &journal_text(&[(6, "A5", "registered"), (7, "A6", "registered")])
             [COLUMNS.join(",").len() + 1..],
     );
-    std::fs::write(&path, &text).unwrap();
+    let (_dir, path) = file_with("r.csv", &text);
     let prev = read_done(&path).unwrap();
     assert_eq!(prev.lines, 4);
     assert_eq!(prev.damaged.count, 2);
@@ -144,11 +138,8 @@ fn a_damaged_line_is_named_and_swallows_nothing() {
 
 #[test]
 fn a_whole_crlf_last_line_without_a_line_break_is_kept() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.csv");
     let text = journal_text(&[(2, "A1", "registered"), (3, "A2", "registered")]);
-    let crlf = text.trim_end().replace('\n', "\r\n");
-    std::fs::write(&path, &crlf).unwrap();
+    let (_dir, path) = file_with("r.csv", text.trim_end().replace('\n', "\r\n"));
     let (file, prev) = open_for_append(&path).unwrap();
     assert_eq!(prev.lines, 2);
     assert_eq!(prev.repaired_bytes, 0);
@@ -163,8 +154,7 @@ fn a_whole_crlf_last_line_without_a_line_break_is_kept() {
 
 #[test]
 fn lines_parse_as_the_writer_quotes_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.csv");
+    let (_dir, path) = path_in("r.csv");
     let (file, _) = open_for_append(&path).unwrap();
     let mut w = ResultsWriter::new(&path, file);
     let mut l = line(2, "A1", Outcome::Rejected);
@@ -211,9 +201,7 @@ fn shown_cell_drops_only_the_formula_guard() {
 fn the_journal_handle_may_cut_a_torn_tail_and_writes_at_the_end() {
     // Windows refuses to shorten a file through an append-only handle (the Windows CI runs this
     // test under Wine); the handle journals are opened with must allow it.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("r.csv");
-    std::fs::write(&path, "a\nbb\nccc").unwrap();
+    let (dir, path) = file_with("r.csv", "a\nbb\nccc");
     let mut f = crate::files::open_journal(&path).unwrap();
     f.set_len(5).unwrap();
     // Not append-only: a write lands where the handle stands (an append-only handle would put

@@ -6,9 +6,8 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use super::reader::{done_serial, read_log, whole_end};
-use super::{io_err, Opened, Previous, ResultLine, ResultsError, Seen, COLUMNS};
-use crate::input::sn_key;
+use super::reader::{read_log, whole_end};
+use super::{io_err, Opened, Previous, ResultLine, ResultsError, COLUMNS};
 
 /// Sets an existing results file aside for `--restart`: renamed with a timestamp, never deleted.
 /// Returns the new name, or `None` when there was nothing to set aside.
@@ -46,24 +45,9 @@ pub fn set_aside(results: &Path) -> Result<Option<PathBuf>, ResultsError> {
 /// Opens the results file for appending: repairs a torn last line, reads what is done, and
 /// writes the header when the file is new or empty.
 pub fn open_for_append(path: &Path) -> Result<(File, Previous), ResultsError> {
-    let mut done = Seen::default();
-    let mut unsent = super::Unsent::default();
-    let (file, opened) = open_log(path, &COLUMNS, |record| {
-        if let Some(sn) = done_serial(record) {
-            done.mark_done(sn_key(sn));
-        }
-        unsent.note(record);
-    })?;
-    Ok((
-        file,
-        Previous {
-            done,
-            unsent,
-            lines: opened.lines,
-            repaired_bytes: opened.repaired_bytes,
-            damaged: opened.damaged,
-        },
-    ))
+    let mut previous = Previous::default();
+    let (file, opened) = open_log(path, &COLUMNS, |record| previous.note(record))?;
+    Ok((file, previous.opened(opened)))
 }
 
 /// Opens an append-only CSV log with the header `columns` (the results file, the verify file):

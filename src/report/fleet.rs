@@ -207,8 +207,7 @@ mod tests {
 
     #[test]
     fn an_older_summary_names_its_fleet_by_input_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let results = dir.path().join("f.results.csv");
+        let (dir, results) = crate::testing::path_in("f.results.csv");
         std::fs::write(dir.path().join("f.csv"), "plant_id,sn,c_user_id\n").unwrap();
         std::fs::write(
             dir.path().join("f.results.summary.json"),

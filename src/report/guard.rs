@@ -159,10 +159,8 @@ mod tests {
 
     #[test]
     fn own_files_are_refused_by_any_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let results = dir.path().join("r.csv");
         let header = crate::journal::COLUMNS.join(",") + "\n";
-        std::fs::write(&results, &header).unwrap();
+        let (dir, results) = crate::testing::file_with("r.csv", &header);
         std::fs::write(dir.path().join("fleet.csv"), "plant_id,sn,c_user_id\n").unwrap();
         std::fs::write(
             dir.path().join("r.summary.json"),

@@ -216,9 +216,7 @@ mod tests {
     const HEAD: &str = "row,plant_id,sn,c_user_id,outcome,error_code,error_msg,attempts,http_status,latency_ms,finished_at\n";
 
     fn world(results: &str, fleet: &str) -> (tempfile::TempDir, PathBuf, FleetSpec) {
-        let dir = tempfile::tempdir().unwrap();
-        let r = dir.path().join("f.results.csv");
-        std::fs::write(&r, format!("{HEAD}{results}")).unwrap();
+        let (dir, r) = crate::testing::file_with("f.results.csv", format!("{HEAD}{results}"));
         let f = dir.path().join("f.csv");
         std::fs::write(&f, format!("plant_id,sn,c_user_id\n{fleet}")).unwrap();
         let spec = FleetSpec {

@@ -9,79 +9,8 @@ use std::path::{Path, PathBuf};
 
 use super::{LatestLine, PendingLink};
 use crate::input::sn_key;
-use crate::journal::{self, Opened, ResultsError};
+use crate::journal::{self, KeyTable, Opened, ResultsError};
 use crate::outcome::Outcome;
-
-/// An open-addressing table from a `u64` key to an entry's index: 12 bytes a slot, at most 80 %
-/// full, grown by half. Key 0 (what an empty slot holds) has a place of its own.
-struct KeyTable {
-    keys: Vec<u64>,
-    idx: Vec<u32>,
-    len: usize,
-    zero: Option<u32>,
-}
-
-impl KeyTable {
-    fn new() -> KeyTable {
-        KeyTable {
-            keys: vec![0; 1024],
-            idx: vec![0; 1024],
-            len: 0,
-            zero: None,
-        }
-    }
-
-    /// The slot holding `key`, or the empty slot where it would go.
-    fn slot(&self, key: u64) -> usize {
-        let n = self.keys.len();
-        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut i = ((u128::from(h) * n as u128) >> 64) as usize;
-        while self.keys[i] != key && self.keys[i] != 0 {
-            i = if i + 1 == n { 0 } else { i + 1 };
-        }
-        i
-    }
-
-    fn get(&self, key: u64) -> Option<u32> {
-        if key == 0 {
-            return self.zero;
-        }
-        let i = self.slot(key);
-        (self.keys[i] == key).then(|| self.idx[i])
-    }
-
-    /// The entry of `key`, made by `make` when there is none.
-    fn entry(&mut self, key: u64, make: impl FnOnce() -> u32) -> u32 {
-        if key == 0 {
-            return *self.zero.get_or_insert_with(make);
-        }
-        if (self.len + 1) * 5 > self.keys.len() * 4 {
-            self.grow();
-        }
-        let i = self.slot(key);
-        if self.keys[i] != key {
-            self.keys[i] = key;
-            self.idx[i] = make();
-            self.len += 1;
-        }
-        self.idx[i]
-    }
-
-    fn grow(&mut self) {
-        let keys = std::mem::take(&mut self.keys);
-        let idx = std::mem::take(&mut self.idx);
-        let slots = keys.len() + keys.len() / 2;
-        self.keys = vec![0; slots];
-        self.idx = vec![0; slots];
-        for (k, v) in keys.into_iter().zip(idx) {
-            if k != 0 {
-                let i = self.slot(k);
-                self.keys[i] = k;
-                self.idx[i] = v;
-            }
-        }
-    }
-}
 
 /// An entry's offset flag: the line's outcome is done (a serial once done stays done).
 const DONE: u64 = 1 << 63;
@@ -113,8 +42,8 @@ pub(crate) struct Latest {
 pub(crate) struct Scanned {
     /// The results file.
     pub path: PathBuf,
-    serials: KeyTable,
-    by_row: KeyTable,
+    serials: KeyTable<u32>,
+    by_row: KeyTable<u32>,
     /// Per entry: the row number of its line.
     rows: Vec<u64>,
     /// Per entry: the offset of its line, with [`DONE`] set when its outcome is done; [`GONE`]
@@ -144,7 +73,7 @@ impl Scanned {
     /// `duplicate` or `skipped` line is about its row number, and a later serial on that row
     /// replaces it.
     pub fn scan(results: &Path) -> Result<Scanned, ResultsError> {
-        let (mut serials, mut by_row) = (KeyTable::new(), KeyTable::new());
+        let (mut serials, mut by_row) = (KeyTable::with_slots(1024), KeyTable::with_slots(1024));
         let (mut rows, mut offs, mut row_level): (Vec<u64>, Vec<u64>, Vec<bool>) =
             (Vec::new(), Vec::new(), Vec::new());
         let opened = journal::scan_log_at(results, &journal::COLUMNS, |offset, r| {
@@ -154,14 +83,14 @@ impl Scanned {
             };
             let n = rows.len() as u32;
             let (i, value, level) = match outcome {
-                o if o.is_unsent() => (by_row.entry(row, || n), offset, true),
+                o if o.is_unsent() => (*by_row.entry(row, || n), offset, true),
                 _ => {
                     // The serial now stands on this row: a row-level line an earlier run left for
                     // the same row number described another state of the sheet.
                     if let Some(j) = by_row.get(row) {
                         offs[j as usize] = GONE;
                     }
-                    let i = serials.entry(sn_key(cell(r, 2).trim()), || n);
+                    let i = *serials.entry(sn_key(cell(r, 2).trim()), || n);
                     let was = offs.get(i as usize).copied().unwrap_or(GONE);
                     if was != GONE && was & DONE != 0 && !outcome.is_done() {
                         return;
@@ -339,7 +268,7 @@ const STATUS_NAMES: usize = 64;
 /// sheet sorted between runs still finds each device's status.
 pub struct Links {
     path: PathBuf,
-    table: KeyTable,
+    table: KeyTable<u32>,
     rows: Vec<u64>,
     offs: Vec<u64>,
     status: Vec<u8>,
@@ -365,7 +294,7 @@ impl Links {
         }
         let mut links = Links {
             path: verify.to_path_buf(),
-            table: KeyTable::new(),
+            table: KeyTable::with_slots(1024),
             rows: Vec::new(),
             offs: Vec::new(),
             status: Vec::new(),
@@ -387,7 +316,7 @@ impl Links {
                 status: statuses,
                 ..
             } = &mut links;
-            let i = table.entry(sn_key(sn.trim()), || {
+            let i = *table.entry(sn_key(sn.trim()), || {
                 statuses.push(0);
                 if detail {
                     rows.push(0);
@@ -474,23 +403,5 @@ fn link_of(r: &csv::ByteRecord) -> PendingLink {
         status: cell(r, 3),
         located_plant_id: cell(r, 7),
         located_user_id: cell(r, 8),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_table_keeps_every_key_through_growth() {
-        let mut t = KeyTable::new();
-        for k in 0..50_000u64 {
-            assert_eq!(t.entry(k * 7919, || k as u32), k as u32);
-        }
-        for k in 0..50_000u64 {
-            assert_eq!(t.get(k * 7919), Some(k as u32), "{k}");
-        }
-        assert_eq!(t.get(3), None);
-        assert_eq!(t.entry(0, || 9), 0, "key 0 has its own place");
     }
 }

@@ -3,19 +3,20 @@
 use super::*;
 use crate::paths::Paths;
 
+/// A results file holding `lines` below its header, in a folder of its own.
+fn results_with(lines: &str) -> (tempfile::TempDir, PathBuf) {
+    let header = journal::COLUMNS.join(",");
+    crate::testing::file_with("f.results.csv", format!("{header}\n{lines}"))
+}
+
 fn sample() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("f.results.csv");
-    std::fs::write(
-        &p,
-        "row,plant_id,sn,c_user_id,outcome,error_code,error_msg,attempts,http_status,latency_ms,finished_at\n\
-         2,1,A1,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n\
-         3,9,A2,5,rejected,10004,plant does not exist,1,200,3,2026-01-01T00:00:00.000Z\n\
-         4,1,A3,5,failed,10001,gave up,5,200,3,2026-01-01T00:00:00.000Z\n\
-         4,1,A3,5,registered,0,,1,200,3,2026-01-02T00:00:00.000Z\n\
-         5,x,<b>,5,invalid,,plant_id 'x' is not a positive integer,0,,,2026-01-01T00:00:00.000Z\n",
-    )
-    .unwrap();
+    let (dir, p) = results_with(
+        "2,1,A1,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n\
+        3,9,A2,5,rejected,10004,plant does not exist,1,200,3,2026-01-01T00:00:00.000Z\n\
+        4,1,A3,5,failed,10001,gave up,5,200,3,2026-01-01T00:00:00.000Z\n\
+        4,1,A3,5,registered,0,,1,200,3,2026-01-02T00:00:00.000Z\n\
+        5,x,<b>,5,invalid,,plant_id 'x' is not a positive integer,0,,,2026-01-01T00:00:00.000Z\n",
+    );
     std::fs::write(
         Paths::of_results(&p).history,
         "{\"started_at\":\"2026-01-01T00:00:00.000Z\",\"wall_seconds\":1.5,\"rows_ended\":4,\"requests\":8,\"outcomes\":{},\"exit_code\":3}\n",
@@ -57,17 +58,12 @@ fn html_is_escaped_and_self_contained() {
 fn serials_not_row_numbers_identify_devices() {
     // A device inserted on top between two runs takes row 2; A1 moved to row 3. Two inputs
     // sharing the file would look the same.
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("f.results.csv");
-    std::fs::write(
-        &p,
-        "row,plant_id,sn,c_user_id,outcome,error_code,error_msg,attempts,http_status,latency_ms,finished_at\n\
-         2,1,A1,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n\
-         3,1,A2,5,rejected,10004,no,1,200,3,2026-01-01T00:00:00.000Z\n\
-         2,1,NEW,5,registered,0,,1,200,3,2026-01-02T00:00:00.000Z\n\
-         4,1,A2,5,registered,0,,1,200,3,2026-01-02T00:00:00.000Z\n",
-    )
-    .unwrap();
+    let (_dir, p) = results_with(
+        "2,1,A1,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n\
+        3,1,A2,5,rejected,10004,no,1,200,3,2026-01-01T00:00:00.000Z\n\
+        2,1,NEW,5,registered,0,,1,200,3,2026-01-02T00:00:00.000Z\n\
+        4,1,A2,5,registered,0,,1,200,3,2026-01-02T00:00:00.000Z\n",
+    );
     let d = load(&p).unwrap();
     assert_eq!(d.count(Outcome::Registered), 3, "{:?}", d.outcomes);
     assert_eq!(d.rows(), 3);
@@ -138,14 +134,9 @@ fn html_reads_for_people_on_any_screen() {
 
 #[test]
 fn the_text_report_escapes_control_characters_from_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path().join("f.results.csv");
-    std::fs::write(
-        &p,
-        "row,plant_id,sn,c_user_id,outcome,error_code,error_msg,attempts,http_status,latency_ms,finished_at\n\
-         2,1,A1,5,rejected,10004,\u{1b}]52;c;aGk=\u{7}\u{1b}[2J,1,200,3,2026-01-01T00:00:00.000Z\n",
-    )
-    .unwrap();
+    let (_dir, p) = results_with(
+        "2,1,A1,5,rejected,10004,\u{1b}]52;c;aGk=\u{7}\u{1b}[2J,1,200,3,2026-01-01T00:00:00.000Z\n",
+    );
     let text = render_text(&load(&p).unwrap());
     assert!(
         !text.chars().any(|c| c.is_control() && c != '\n'),

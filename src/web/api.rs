@@ -14,7 +14,7 @@ use super::store::{self, Fleet};
 use super::{App, TokenSource};
 use crate::api::Region;
 use crate::input::{InputError, ReadOptions};
-use crate::jobs::{self, CheckSettings, Finding, RunError};
+use crate::jobs::{self, CheckSettings, Finding, StartError};
 use crate::outcome::Outcome;
 
 /// Most problem rows an upload's answer lists (the rest are counted).
@@ -336,7 +336,7 @@ fn check_new(dir: &std::path::Path, name: &str, bytes: &[u8], read: &ReadOptions
                 .to_string()
                 .replace(&fleet.input().display().to_string(), &name);
             let mut suggestion = None;
-            if let RunError::Input(InputError::MissingColumns {
+            if let StartError::Input(InputError::MissingColumns {
                 lead,
                 missing,
                 found,

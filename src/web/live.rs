@@ -264,16 +264,13 @@ mod tests {
 
     #[test]
     fn the_cached_report_is_read_again_when_the_fleet_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let results = dir.path().join("f.results.csv");
-        let fleet = dir.path().join("f.csv");
-        std::fs::write(
-            &results,
+        let (dir, results) = crate::testing::file_with(
+            "f.results.csv",
             "row,plant_id,sn,c_user_id,outcome,error_code,error_msg,attempts,http_status,latency_ms,finished_at\n\
              2,1,A1,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n\
              3,1,A2,5,registered,0,,1,200,3,2026-01-01T00:00:00.000Z\n",
-        )
-        .unwrap();
+        );
+        let fleet = dir.path().join("f.csv");
         std::fs::write(&fleet, "plant_id,sn,c_user_id\n1,A1,5\n1,A2,5\n").unwrap();
         let record =
             crate::report::fleet::FleetRecord::of(&fleet, &crate::input::ReadOptions::default());

@@ -163,6 +163,18 @@ impl TestEnv {
         self.run_cmd_at(&self.base(), extra).spawn()
     }
 
+    /// `check FLEET` and `extra`, as a command to adjust before it runs.
+    pub fn check_cmd(&self, extra: &[&str]) -> Bin {
+        let mut args = vec!["check", super::arg(&self.fleet)];
+        args.extend_from_slice(extra);
+        self.bin(&args)
+    }
+
+    /// [`TestEnv::check_cmd`], run to its end.
+    pub fn check(&self, extra: &[&str]) -> impl Future<Output = Output> {
+        self.check_cmd(extra).output()
+    }
+
     /// `verify RESULTS --base-url <the simulator>` and `extra`.
     pub fn verify(&self, extra: &[&str]) -> impl Future<Output = Output> {
         let base = self.base();

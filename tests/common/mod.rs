@@ -296,13 +296,7 @@ pub fn located_account(owners: &[u64], devices: &[String]) -> sim::Fixture {
                 c_user_ids: vec![503],
             },
         ],
-        devices: devices
-            .iter()
-            .map(|sn| sim::FixtureDevice {
-                sn: sn.clone(),
-                online: true,
-            })
-            .collect(),
+        devices: online(devices.iter().cloned()),
         associated: vec!["ELS0000001".into()],
         account: sim::FixtureAccount {
             located: vec![sim::FixtureLocation {
@@ -320,20 +314,29 @@ pub fn located_account(owners: &[u64], devices: &[String]) -> sim::Fixture {
 pub fn big_world(n: usize) -> (sim::Fixture, String) {
     let mut fleet = String::with_capacity(n * 24);
     fleet.push_str("plant_id,sn,c_user_id\n");
-    let mut devices = Vec::with_capacity(n);
-    for i in 0..n {
-        let sn = format!("DEV{i:07}");
+    let sns: Vec<String> = (0..n).map(|i| format!("DEV{i:07}")).collect();
+    for sn in &sns {
         fleet.push_str(&format!("1,{sn},1\n"));
-        devices.push(sim::FixtureDevice { sn, online: true });
     }
-    let fixture = sim::Fixture {
+    (plant_one(sns), fleet)
+}
+
+/// The devices `sns`, each online.
+pub fn online(sns: impl IntoIterator<Item = String>) -> Vec<sim::FixtureDevice> {
+    sns.into_iter()
+        .map(|sn| sim::FixtureDevice { sn, online: true })
+        .collect()
+}
+
+/// A world of plant 1 of user 1 holding the devices `sns`, each online, none associated yet.
+pub fn plant_one(sns: impl IntoIterator<Item = String>) -> sim::Fixture {
+    sim::Fixture {
         plants: vec![sim::FixturePlant {
             plant_id: 1,
             c_user_ids: vec![1],
         }],
-        devices,
+        devices: online(sns),
         associated: vec![],
         account: Default::default(),
-    };
-    (fixture, fleet)
+    }
 }

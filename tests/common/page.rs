@@ -100,6 +100,20 @@ impl Page {
         .await
     }
 
+    /// The office's workbook of `devices` rows, written as `office.xlsx` in `env`'s folder, uploaded
+    /// as a new fleet with its columns mapped as the page maps them (its title rows above the
+    /// header included): the answer.
+    pub async fn upload_office(&self, env: &TestEnv, devices: usize) -> (u16, Value) {
+        let book = super::book::Book::office(devices);
+        let file = env.path("office.xlsx");
+        book.write(&file);
+        let columns: Vec<(&str, &str)> = super::book::OFFICE_COLUMNS
+            .chunks(2)
+            .map(|flag| ("column", flag[1]))
+            .collect();
+        self.upload("/api/fleets", &file, &columns).await
+    }
+
     /// Uploads `file` as a new fleet; its id.
     pub async fn add(&self, file: &Path) -> String {
         let (status, v) = self.upload("/api/fleets", file, &[]).await;
