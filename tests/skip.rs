@@ -218,12 +218,7 @@ async fn the_page_counts_skipped_rows_in_its_check_and_its_status() {
     let book = office(2, None);
     book.write(&env.fleet);
     let page = Page::start(&env, &[]).await;
-    let columns = [
-        ("column", "plant_id=Plant ID"),
-        ("column", "sn=Serial No."),
-        ("column", "c_user_id=Customer ID"),
-    ];
-    let (s, v) = page.upload("/api/fleets", &env.fleet, &columns).await;
+    let (s, v) = page.upload_mapped(&env.fleet).await;
     assert_eq!(s, 201, "{v}");
     assert_eq!(
         (v["to_send"].as_u64(), v["skipped"].as_u64()),

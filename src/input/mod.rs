@@ -164,6 +164,27 @@ pub struct InputRow {
     pub skip: Option<String>,
 }
 
+#[cfg(test)]
+impl InputRow {
+    /// Row `row` of plant 1 and customer 2 holding `sn`, as the reader makes it; `number`: the
+    /// cell was a number in a workbook.
+    pub(crate) fn of_serial(row: u64, sn: &str, number: bool) -> InputRow {
+        InputRow {
+            row,
+            plant_id: "1".into(),
+            sn: sn.into(),
+            c_user_id: "2".into(),
+            check: check_sn(sn).map(|sn| Device {
+                plant_id: 1,
+                sn: sn.into(),
+                c_user_id: 2,
+            }),
+            sn_number: number,
+            skip: None,
+        }
+    }
+}
+
 /// How to read the input beyond the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {

@@ -107,13 +107,10 @@ mod tests {
 
     #[test]
     fn a_csv_with_odd_headers_gets_the_closest_mapping_and_its_first_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.csv");
-        std::fs::write(
-            &path,
+        let (_dir, path) = crate::testing::file_with(
+            "f.csv",
             "\u{feff}Plant ID;Serial number;Customer;note\n1001;AAA111;501;x\n\n1002;BBB222;502;\n1003;CCC333;503;\n",
-        )
-        .unwrap();
+        );
         let p = preview(&path, None, 2).unwrap();
         assert!(p.sheets.is_empty());
         assert_eq!(p.headers, ["Plant ID", "Serial number", "Customer", "note"]);
@@ -142,13 +139,10 @@ mod tests {
 
     #[test]
     fn the_header_below_a_title_is_previewed_with_its_row_and_the_rows_under_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("f.csv");
-        std::fs::write(
-            &path,
+        let (_dir, path) = crate::testing::file_with(
+            "f.csv",
             "ACME Solar, June 2026\n\nPlant ID;Serial No.;Customer ID;Notes\n1001;AAA111;501;\n1002;BBB222;502;x\n",
-        )
-        .unwrap();
+        );
         let p = preview(&path, None, 5).unwrap();
         assert_eq!(p.header_row, 3);
         assert_eq!(

@@ -164,22 +164,9 @@ impl Judge {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::Device;
 
     fn row(sn: &str, number: bool) -> InputRow {
-        InputRow {
-            row: 7,
-            plant_id: "1".into(),
-            sn: sn.into(),
-            c_user_id: "2".into(),
-            check: check_sn(sn).map(|sn| Device {
-                plant_id: 1,
-                sn: sn.into(),
-                c_user_id: 2,
-            }),
-            sn_number: number,
-            skip: None,
-        }
+        InputRow::of_serial(7, sn, number)
     }
 
     fn lengths(cells: &[&str]) -> SerialLengths {

@@ -69,22 +69,9 @@ pub(super) fn survey(reader: &FleetReader, path: &std::path::Path, read: &ReadOp
 mod tests {
     use super::*;
     use crate::input::suspect::SerialLengths;
-    use crate::input::{check_sn, Device};
 
     fn row(n: u64, sn: &str, number: bool) -> InputRow {
-        InputRow {
-            row: n,
-            plant_id: "1".into(),
-            sn: sn.into(),
-            c_user_id: "2".into(),
-            check: check_sn(sn).map(|sn| Device {
-                plant_id: 1,
-                sn: sn.into(),
-                c_user_id: 2,
-            }),
-            sn_number: number,
-            skip: None,
-        }
+        InputRow::of_serial(n, sn, number)
     }
 
     fn ten_long() -> Survey {

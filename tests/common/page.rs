@@ -104,14 +104,19 @@ impl Page {
     /// as a new fleet with its columns mapped as the page maps them (its title rows above the
     /// header included): the answer.
     pub async fn upload_office(&self, env: &TestEnv, devices: usize) -> (u16, Value) {
-        let book = super::book::Book::office(devices);
         let file = env.path("office.xlsx");
-        book.write(&file);
+        super::book::Book::office(devices).write(&file);
+        self.upload_mapped(&file).await
+    }
+
+    /// Uploads `file`, a sheet with the office's own header words, as a new fleet with
+    /// [`super::book::OFFICE_COLUMNS`] chosen in the page's drop-downs: the answer.
+    pub async fn upload_mapped(&self, file: &Path) -> (u16, Value) {
         let columns: Vec<(&str, &str)> = super::book::OFFICE_COLUMNS
             .chunks(2)
             .map(|flag| ("column", flag[1]))
             .collect();
-        self.upload("/api/fleets", &file, &columns).await
+        self.upload("/api/fleets", file, &columns).await
     }
 
     /// Uploads `file` as a new fleet; its id.
