@@ -45,7 +45,13 @@ pub(super) fn validate_record(
         other => other,
     };
     let plant_id = texts[0].map(|t| id("plant_id", t));
-    let sn = texts[1].map(check_sn);
+    let sn = texts[1].map(|t| match check_sn(t) {
+        Err(_) if typed && looks_spreadsheet_number(t) => Err(format!(
+            "sn '{}' is typed as a number in scientific or decimal notation, which loses a serial's characters; type the serial as the device label shows it",
+            quote(t)
+        )),
+        other => other,
+    });
     let c_user_id = texts[2].map(|t| id("c_user_id", t));
     let check = match (plant_id, sn, c_user_id) {
         (Some(Ok(plant_id)), Some(Ok(sn)), Some(Ok(c_user_id))) if problems.is_empty() => {
