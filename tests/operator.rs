@@ -256,10 +256,10 @@ async fn an_id_typed_with_a_decimal_point_in_a_workbook_is_told_to_be_typed_agai
         "{}",
         stdout(&out)
     );
-    // A serial typed as a number's text is to be typed from the label, not exported again.
+    // A serial shown as a number is to be typed from the label, not exported again.
     assert!(
         stdout(&out).contains(
-            "sn '1.23457E+11' is typed as a number in scientific or decimal notation, which loses a serial's characters; type the serial as the device label shows it"
+            "sn '1.23457E+11' is a number in scientific or decimal notation, which has lost the serial's characters; format the column as text and type the serial as the device label shows it"
         ),
         "{}",
         stdout(&out)

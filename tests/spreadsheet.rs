@@ -38,7 +38,7 @@ async fn every_sample_form_reads_like_the_csv() {
         assert_eq!(lines.len(), csv_lines.len(), "{other}");
         for (line, csv_line) in lines.iter().zip(&csv_lines) {
             if line.contains("is typed with a decimal point")
-                || line.contains("is typed as a number in scientific or decimal notation")
+                || line.contains("is a number in scientific or decimal notation")
             {
                 let head = |l: &str| l.split(" '").next().unwrap().to_string();
                 assert_eq!(head(line), head(csv_line), "{other}");

@@ -47,7 +47,7 @@ pub(super) fn validate_record(
     let plant_id = texts[0].map(|t| id("plant_id", t));
     let sn = texts[1].map(|t| match check_sn(t) {
         Err(_) if typed && looks_spreadsheet_number(t) => Err(format!(
-            "sn '{}' is typed as a number in scientific or decimal notation, which loses a serial's characters; type the serial as the device label shows it",
+            "sn '{}' is a number in scientific or decimal notation, which has lost the serial's characters; format the column as text and type the serial as the device label shows it",
             quote(t)
         )),
         other => other,
