@@ -329,7 +329,7 @@ fn screen_lines(raw: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs util-linux's script; .ci/run runs the ignored tests"]
 async fn on_a_narrow_terminal_the_bar_never_wraps() {
-    // A first run on half the fleet, so the second shows skipped rows too: a long second line.
+    // A first run on half the fleet, so the second shows rows done earlier too: a long second line.
     let full = good_fleet(40);
     let half: String = full.lines().take(21).map(|l| format!("{l}\n")).collect();
     let env = slow_world(format!("{half}x,BAD1,1\n")).await;
@@ -338,7 +338,7 @@ async fn on_a_narrow_terminal_the_bar_never_wraps() {
     let out = on_a_terminal(&env, "stty cols 60 rows 24; exec ", "10/s").await;
     assert_exit(&out, 3);
     let screen = stdout(&out);
-    assert!(screen.contains("skipped 20"), "{screen:?}");
+    assert!(screen.contains("done earlier 20"), "{screen:?}");
     // Each frame of the bar is two rows of the 60-column screen: the first padded to the width,
     // then the counts. The second must leave room for the `^C` a terminal echoes after it, or a
     // Ctrl-C wraps it and leaves a stale line behind.
