@@ -161,7 +161,7 @@ const COLUMN_HELP: [[&str; 3]; 4] = [
     ],
     [
         "note",
-        "Anything you like: site name, address, installer. growatt-onboard ignores it.",
+        "Anything you like: site name, address, installer. A row holding only a note is skipped, never sent.",
         "",
     ],
 ];
@@ -183,7 +183,7 @@ const GOOD_TO_KNOW: [&str; 4] = [
     "The plant_id, sn and c_user_id columns are formatted as text, so leading zeros and long serials stay exactly as typed.",
     "Pasting from another file: an id already shown there as 1.23E+11 or 12345.0 has lost its digits; copy from the original, or let check find such rows.",
     "Before the first run, growatt-onboard check fleet.xlsx --account (with the token set) compares every row with the plants and end users of your account.",
-    "One row per device; the same serial twice is sent once. Empty rows are skipped. Extra columns are ignored.",
+    "One row per device; the same serial twice is sent once. Empty rows are passed over. To leave a row out on purpose, add a column named skip and put x in it.",
 ];
 
 /// The sheet that explains the template.
