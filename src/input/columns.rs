@@ -121,11 +121,10 @@ pub(super) fn skip_column(
     };
     match found {
         None => {
-            let shown: Vec<String> = headers.iter().map(|h| format!("'{}'", quote(h))).collect();
             Err(err(format!(
                 "no column '{}' for --column skip; the header has: {}; name the column in the header row, or leave --column skip out",
                 quote(mapped),
-                if shown.is_empty() { "(nothing)".into() } else { shown.join(", ") }
+                shown_cells(headers, 0)
             )))
         }
         Some(i) => match columns.iter().position(|c| *c == i) {
@@ -311,4 +310,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+/// A row's cells for a message: each quoted, and how many were left out.
+pub(super) fn shown_cells(cells: &[String], more: usize) -> String {
+    if cells.is_empty() {
+        return "(nothing)".into();
+    }
+    let mut text: Vec<String> = cells.iter().map(|h| format!("'{}'", quote(h))).collect();
+    if more > 0 {
+        text.push(format!("and {more} more"));
+    }
+    text.join(", ")
 }

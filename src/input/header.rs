@@ -7,10 +7,10 @@
 use std::path::Path;
 
 use super::columns::{
-    header_likeness, locate, looks_like_values, missing_words, suggestion, Located,
+    header_likeness, locate, looks_like_values, missing_words, shown_cells, suggestion, Located,
 };
 use super::{InputError, ReadOptions};
-use crate::text::{quote, shorten};
+use crate::text::shorten;
 
 /// How many rows, from the first that holds anything, the header is looked for in.
 pub const HEADER_SEARCH: u64 = 20;
@@ -150,7 +150,7 @@ impl<'a> HeaderSearch<'a> {
             return InputError::NoHeader {
                 path,
                 lead: format!("{looked} the first row"),
-                found: shown(&self.above[0].cells, self.above[0].more),
+                found: shown_cells(&self.above[0].cells, self.above[0].more),
             };
         }
         let lead = if first == last {
@@ -183,14 +183,14 @@ impl<'a> HeaderSearch<'a> {
             return InputError::NoHeader {
                 path,
                 lead,
-                found: shown(cells, more),
+                found: shown_cells(cells, more),
             };
         }
         InputError::MissingColumns {
             path,
             lead: lead.into(),
             missing: missing_words(&at.found, self.names).into(),
-            found: shown(cells, more).into(),
+            found: shown_cells(cells, more).into(),
             hint: suggestion(cells, &at.found, self.names).into(),
         }
     }
@@ -248,16 +248,4 @@ pub(super) fn cells(record: &csv::ByteRecord) -> Vec<String> {
             text.trim().to_string()
         })
         .collect()
-}
-
-/// A row's cells for a message: each quoted, and how many were left out.
-fn shown(cells: &[String], more: usize) -> String {
-    if cells.is_empty() {
-        return "(nothing)".into();
-    }
-    let mut text: Vec<String> = cells.iter().map(|h| format!("'{}'", quote(h))).collect();
-    if more > 0 {
-        text.push(format!("and {more} more"));
-    }
-    text.join(", ")
 }
